@@ -1,0 +1,3 @@
+// layerlens CLI entry point (placeholder until the commands land).
+process.stdout.write('layerlens: not yet implemented\n');
+process.exit(2);

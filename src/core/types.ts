@@ -1,0 +1,83 @@
+// The image model shared by every part of Layer Lens. Pure data: no I/O, no vscode.
+
+/** Entry types as the CLI's JSON names them. */
+export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
+
+/** One entry of one layer tar, after path normalisation. Whiteout markers are kept as flags. */
+export interface LayerEntry {
+  /** Absolute path without trailing slash ("/" never appears: the root is implicit). */
+  path: string;
+  type: EntryType;
+  /** Bytes of content in the tar (0 for everything but regular files). */
+  size: number;
+  /** Permission bits plus setuid/setgid/sticky (mode & 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Symlink target or hardlink target (hardlink targets are absolute, normalised paths). */
+  linkname?: string;
+  /** mtime in seconds since the epoch. */
+  mtime: number;
+}
+
+/** What one layer tar holds: its entries, its whiteouts and its opaque directories. */
+export interface LayerIndex {
+  /** sha256 of the uncompressed tar ("sha256:…"), computed while reading. */
+  diffId: string;
+  /** Regular entries (no whiteout markers), in tar order. */
+  entries: LayerEntry[];
+  /** Paths deleted by `.wh.NAME` markers (the deleted path, not the marker's). */
+  whiteouts: string[];
+  /** Directories marked opaque by `.wh..wh..opq`. */
+  opaqueDirs: string[];
+  /** Sum of regular-file sizes (a hardlink counts once: its tar entry has no content). */
+  tarFileBytes: number;
+  /** Number of tar entries read, markers included. */
+  tarEntries: number;
+  /** Bytes of the uncompressed tar stream. */
+  tarBytes: number;
+}
+
+/** One entry of the image config's history, aligned with layers. */
+export interface HistoryEntry {
+  index: number;
+  createdBy: string;
+  created?: string;
+  comment?: string;
+  emptyLayer: boolean;
+  /** Index of the layer this entry created, or null for config-only entries. */
+  layerIndex: number | null;
+}
+
+export interface ImageConfigSummary {
+  os: string;
+  architecture: string;
+  variant?: string;
+  env?: string[];
+  cmd?: string[];
+  entrypoint?: string[];
+  workingDir?: string;
+  user?: string;
+  labels?: Record<string, string>;
+  onBuild?: string[];
+}
+
+/** Everything read about an image, from any source, before merging. */
+export interface ImageData {
+  /** Image id ("sha256:…", the config digest). */
+  id: string;
+  repoTags: string[];
+  config: ImageConfigSummary;
+  /** diff_ids from the config, bottom first. */
+  diffIds: string[];
+  /** One per diffId, bottom first. The same LayerIndex object may appear twice if two layers are identical. */
+  layers: LayerIndex[];
+  history: HistoryEntry[];
+  /**
+   * Layer sizes as the engine reports them (history `Size`), bottom first, when the source is an
+   * engine; undefined for archives and layouts.
+   */
+  engineLayerSizes?: number[];
+  /** Which source the data came from, for messages and size definitions. */
+  source: { kind: 'engine' | 'docker-archive' | 'oci'; ref: string };
+}
