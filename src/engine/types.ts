@@ -1,0 +1,67 @@
+// The narrow interface Layer Lens needs from a container engine (Docker or Podman's Docker API).
+// Only the calls we use; everything else in the product goes through this, so engine images and
+// saved/OCI archives reach the same parser (the export stream is a `docker save` archive).
+import type { Readable } from 'node:stream';
+
+/** Where the engine was found, as the docker CLI would resolve it. */
+export interface EngineEndpoint {
+  kind: 'unix' | 'tcp' | 'ssh' | 'npipe';
+  /** The DOCKER_HOST-style URL, e.g. unix:///var/run/docker.sock, tcp://h:2376, ssh://u@h:22 */
+  url: string;
+  /** How it was chosen: 'DOCKER_HOST', 'context:NAME', 'default', 'podman'. */
+  origin: string;
+  socketPath?: string;
+  host?: string;
+  port?: number;
+  username?: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; verify: boolean };
+}
+
+export interface EngineImageInspect {
+  id: string;
+  repoTags: string[];
+  size: number;
+  os: string;
+  architecture: string;
+  created?: string;
+  /** rootfs diff_ids as the engine reports them, bottom first. */
+  diffIds: string[];
+}
+
+/** One `docker history` row, as the API returns it (newest first). */
+export interface EngineHistoryItem {
+  id: string;
+  created: number;
+  createdBy: string;
+  size: number;
+  comment: string;
+  tags: string[];
+}
+
+export interface EngineImageSummary {
+  id: string;
+  repoTags: string[];
+  created: number;
+  size: number;
+}
+
+export interface EngineClient {
+  readonly endpoint: EngineEndpoint;
+  ping(signal?: AbortSignal): Promise<void>;
+  inspectImage(name: string, signal?: AbortSignal): Promise<EngineImageInspect>;
+  history(name: string, signal?: AbortSignal): Promise<EngineHistoryItem[]>;
+  listImages(signal?: AbortSignal): Promise<EngineImageSummary[]>;
+  /** GET /images/{name}/get: the image as a `docker save` tar stream. */
+  exportImage(name: string, signal?: AbortSignal): Promise<Readable>;
+}
+
+/** Errors the adapter raises; each has a one-line message fit for users. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: 'unavailable' | 'permission' | 'not-found' | 'protocol' | 'aborted',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
