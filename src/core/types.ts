@@ -36,6 +36,10 @@ export interface LayerIndex {
   tarEntries: number;
   /** Bytes of the uncompressed tar stream. */
   tarBytes: number;
+  /** How the blob was compressed (detected from its bytes). */
+  compression: 'gzip' | 'zstd' | 'none';
+  /** Oddities seen while reading (escaping paths, unknown entry types), at most a few dozen. */
+  warnings: string[];
 }
 
 /** One entry of the image config's history, aligned with layers. */
@@ -80,4 +84,6 @@ export interface ImageData {
   engineLayerSizes?: number[];
   /** Which source the data came from, for messages and size definitions. */
   source: { kind: 'engine' | 'docker-archive' | 'oci'; ref: string };
+  /** Oddities met while reading (history/layer count mismatches and the like). */
+  warnings: string[];
 }

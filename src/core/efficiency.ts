@@ -1,0 +1,143 @@
+// dive-compatible efficiency, wasted bytes and user wasted percent, with dive's own definitions
+// (dive/filetree/efficiency.go, dive/image/analysis.go), so a `layerlens ci` threshold means what
+// it means in dive's `--ci`:
+// - each layer is a tree of its tar entries (whiteout `.wh.X` is a node X marked as a whiteout;
+//   opaque markers are dropped); only its leaves are visited;
+// - a visited node's size is its tar size, or for a whiteout the total size of the directory it
+//   deletes in the stack of the layers below (0 when it deleted a file);
+// - per path: cumulative = Σ sizes, min = smallest size; score = Σ min / Σ cumulative (1 if 0);
+// - wasted bytes = Σ cumulative of the paths visited in two or more layers (this counts the copy
+//   that must remain too: dive#684); user wasted percent = wasted / Σ sizes of layers 1..n.
+// One divergence, noted in the README: dive aborts a layer's walk when a whiteout names a path
+// that does not exist below; we count that whiteout as 0 bytes and go on.
+import type { LayerIndex } from './types';
+
+interface DiveNode {
+  children: Map<string, DiveNode> | null;
+  isDir: boolean;
+  size: number;
+}
+
+interface PathData {
+  cumulative: number;
+  min: number;
+  count: number;
+}
+
+export interface DiveEfficiency {
+  efficiency: number;
+  wastedBytes: number;
+  userWastedPercent: number;
+  /** Σ dive layer sizes (tar header sizes of regular files). */
+  sizeBytes: number;
+  userSizeBytes: number;
+  /** Paths in two or more layers, largest cumulative first. */
+  inefficiencies: Array<{ path: string; cumulative: number; count: number }>;
+}
+
+function split(path: string): string[] {
+  return path.split('/').filter((p) => p !== '');
+}
+
+function getNode(root: DiveNode, path: string): DiveNode | undefined {
+  let n: DiveNode | undefined = root;
+  for (const part of split(path)) {
+    n = n.children?.get(part);
+    if (!n) return undefined;
+  }
+  return n;
+}
+
+function subtreeSize(n: DiveNode): number {
+  let total = 0;
+  const stack = [n];
+  while (stack.length) {
+    const x = stack.pop()!;
+    total += x.size;
+    if (x.children) for (const c of x.children.values()) stack.push(c);
+  }
+  return total;
+}
+
+function addPath(root: DiveNode, path: string, isDir: boolean, size: number): void {
+  const parts = split(path);
+  let n = root;
+  for (let i = 0; i < parts.length; i++) {
+    n.children ??= new Map();
+    let c = n.children.get(parts[i]);
+    const last = i === parts.length - 1;
+    if (!c) {
+      c = { children: null, isDir: last ? isDir : true, size: last ? size : 0 };
+      n.children.set(parts[i], c);
+    } else if (last) {
+      c.isDir = isDir;
+      c.size = size;
+    }
+    n = c;
+  }
+}
+
+function removePath(root: DiveNode, path: string): void {
+  const parts = split(path);
+  const parent = getNode(root, '/' + parts.slice(0, -1).join('/'));
+  parent?.children?.delete(parts[parts.length - 1]);
+}
+
+export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
+  const stacked: DiveNode = { children: new Map(), isDir: true, size: 0 };
+  const data = new Map<string, PathData>();
+  const inefficient: string[] = [];
+
+  for (const layer of layers) {
+    // The layer's own tree: entries and whiteouts. Leaves are paths that are no one's parent.
+    const parents = new Set<string>();
+    const mark = (p: string): void => {
+      for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+        const dir = p.slice(0, i);
+        if (parents.has(dir)) break;
+        parents.add(dir);
+      }
+    };
+    for (const e of layer.entries) mark(e.path);
+    for (const w of layer.whiteouts) mark(w);
+    // Whiteout nodes replace an entry of the same path in dive's tree; the last one added wins.
+    const visits = new Map<string, number>();
+    for (const e of layer.entries) if (!parents.has(e.path)) visits.set(e.path, e.size);
+    for (const w of layer.whiteouts) {
+      if (parents.has(w)) continue;
+      const below = getNode(stacked, w);
+      visits.set(w, below && below.isDir ? subtreeSize(below) : 0);
+    }
+    if (layer.entries.length === 0 && layer.whiteouts.length === 0) visits.set('/', 0);
+    for (const [path, size] of visits) {
+      let d = data.get(path);
+      if (!d) { d = { cumulative: 0, min: -1, count: 0 }; data.set(path, d); }
+      d.cumulative += size;
+      if (d.min < 0 || size < d.min) d.min = size;
+      d.count++;
+      if (d.count === 2) inefficient.push(path);
+    }
+    // Stack this layer for the next one's whiteout sizes.
+    for (const e of layer.entries) addPath(stacked, e.path, e.type === 'dir', e.size);
+    for (const w of layer.whiteouts) removePath(stacked, w);
+  }
+
+  let minSum = 0;
+  let cumSum = 0;
+  for (const d of data.values()) { minSum += d.min; cumSum += d.cumulative; }
+  const inefficiencies = inefficient
+    .map((path) => ({ path, cumulative: data.get(path)!.cumulative, count: data.get(path)!.count }))
+    .sort((a, b) => b.cumulative - a.cumulative || (a.path < b.path ? -1 : 1));
+  const wastedBytes = inefficiencies.reduce((a, x) => a + x.cumulative, 0);
+  const sizes = layers.map((l) => l.tarFileBytes);
+  const sizeBytes = sizes.reduce((a, b) => a + b, 0);
+  const userSizeBytes = sizeBytes - (sizes[0] ?? 0);
+  return {
+    efficiency: cumSum === 0 ? 1 : minSum / cumSum,
+    wastedBytes,
+    userWastedPercent: userSizeBytes === 0 ? 0 : wastedBytes / userSizeBytes,
+    sizeBytes,
+    userSizeBytes,
+    inefficiencies,
+  };
+}

@@ -1,0 +1,345 @@
+// The union filesystem, computed: stacks layers bottom to top with OverlayFS rules and keeps, for
+// every path ever shipped, each copy that a layer carries, which layer provides the visible one,
+// and which layer deleted it. Pure and synchronous: layers can be added one at a time as they
+// finish streaming (partial results), then `finish()` resolves hardlinks and directory totals.
+//
+// Rules (as OverlayFS and the OCI image spec apply them):
+// - `.wh.NAME` in layer L deletes NAME and everything under it, as merged from layers below L.
+// - `.wh..wh..opq` in directory D of layer L hides every entry of D from layers below L; entries
+//   of D in L itself stay. Applied before L's whiteouts and entries.
+// - A non-directory over a directory hides the whole lower directory; a directory over a
+//   directory merges; anything over a non-directory replaces it (the lower copy is still shipped).
+import { joinPath } from './paths';
+import type { EntryType, LayerEntry, LayerIndex } from './types';
+
+export type DeleteHow = 'whiteout' | 'opaque' | 'replaced';
+
+/** One copy of a path carried by one layer. `bytes` is what that layer stores for it. */
+export interface Copy {
+  layer: number;
+  type: EntryType;
+  bytes: number;
+}
+
+export interface MergedNode {
+  name: string;
+  parent: MergedNode | null;
+  /** Child nodes by name (live and deleted); null for non-directories. */
+  children: Map<string, MergedNode> | null;
+  live: boolean;
+  type: EntryType;
+  /** Apparent size: file bytes; a hardlink's target size once finished; 0 otherwise. */
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  linkname?: string;
+  /** Layer of the visible version (or, when deleted, of the last version). -1: implicit dir never in a tar. */
+  layer: number;
+  /** Every copy shipped in a layer, bottom first; for a live node the last is the visible one. */
+  copies: Copy[];
+  deletedBy: number | null;
+  deletedHow: DeleteHow | null;
+  /** Layers that marked this directory opaque. */
+  opaqueIn: number[] | null;
+  /** Directories: bytes of live regular files below (hardlinks count once). Set by finish(). */
+  total: number;
+  /** Directories: live entries below (recursive). Set by finish(). */
+  count: number;
+}
+
+export type ChangeKind = 'added' | 'modified' | 'deleted';
+
+export interface LayerChange {
+  node: MergedNode;
+  kind: ChangeKind;
+  /** added/modified: bytes this layer stores for the path; deleted: live bytes it hid (subtree). */
+  bytes: number;
+  /** deleted: how. */
+  how?: DeleteHow;
+  /** modified: the bytes of the lower copy replaced (the copy-up cost's lower half). */
+  lowerBytes?: number;
+  /** modified: only metadata changed (same type and size; mode/owner differ) — a whole-file copy-up. */
+  metadataOnly?: boolean;
+}
+
+export interface LayerStats {
+  index: number;
+  entries: number;
+  added: number;
+  modified: number;
+  deleted: number;
+  addedBytes: number;
+  modifiedBytes: number;
+  /** Bytes of lower files this layer made invisible (whiteouts, opaque dirs, replacements). */
+  deletedBytes: number;
+  /** Bytes this layer ships that are invisible in the final image (overwritten or deleted later). */
+  hiddenBytes: number;
+  /** Regular-file bytes in the layer tar (a hardlink counts once). */
+  fileBytes: number;
+  opaqueDirs: string[];
+  changes: LayerChange[];
+}
+
+function newNode(name: string, parent: MergedNode | null, type: EntryType): MergedNode {
+  return {
+    name, parent, children: type === 'dir' ? new Map() : null, live: true, type, size: 0, mode: 0o755,
+    uid: 0, gid: 0, layer: -1, copies: [], deletedBy: null, deletedHow: null, opaqueIn: null, total: 0, count: 0,
+  };
+}
+
+export function nodePath(node: MergedNode): string {
+  const parts: string[] = [];
+  for (let n: MergedNode | null = node; n && n.parent; n = n.parent) parts.push(n.name);
+  return '/' + parts.reverse().join('/');
+}
+
+export class MergedTree {
+  readonly root: MergedNode = newNode('', null, 'dir');
+  readonly layers: LayerStats[] = [];
+  private finished = false;
+  /** The current layer's change record per node (duplicate tar entries update it in place). */
+  private changeOf = new Map<MergedNode, LayerChange>();
+
+  /** Find a node (live or deleted) by absolute path. */
+  lookup(path: string): MergedNode | undefined {
+    let n: MergedNode | undefined = this.root;
+    for (const part of path.split('/')) {
+      if (part === '') continue;
+      n = n.children?.get(part);
+      if (!n) return undefined;
+    }
+    return n;
+  }
+
+  /** Stack one more layer on top. Layers must be added bottom first. */
+  addLayer(layer: LayerIndex): LayerStats {
+    const L = this.layers.length;
+    const stats: LayerStats = {
+      index: L, entries: layer.tarEntries, added: 0, modified: 0, deleted: 0, addedBytes: 0, modifiedBytes: 0,
+      deletedBytes: 0, hiddenBytes: 0, fileBytes: layer.tarFileBytes, opaqueDirs: layer.opaqueDirs, changes: [],
+    };
+    this.layers.push(stats);
+
+    for (const dir of layer.opaqueDirs) {
+      const node = this.lookup(dir);
+      if (!node || node.type !== 'dir' || !node.children) continue;
+      (node.opaqueIn ??= []).push(L);
+      for (const child of node.children.values()) {
+        if (!child.live) continue;
+        const bytes = this.kill(child, L, 'opaque');
+        stats.deleted++;
+        stats.deletedBytes += bytes;
+        stats.changes.push({ node: child, kind: 'deleted', bytes, how: 'opaque' });
+      }
+    }
+
+    for (const path of layer.whiteouts) {
+      const node = this.lookup(path);
+      if (!node || !node.live || node === this.root) continue;
+      const bytes = this.kill(node, L, 'whiteout');
+      stats.deleted++;
+      stats.deletedBytes += bytes;
+      stats.changes.push({ node, kind: 'deleted', bytes, how: 'whiteout' });
+    }
+
+    this.changeOf.clear();
+    for (const e of layer.entries) this.applyEntry(e, L, stats);
+    this.changeOf.clear();
+    return stats;
+  }
+
+  private applyEntry(e: LayerEntry, L: number, stats: LayerStats): void {
+    const parent = this.ensureDir(e.path, L, stats);
+    const name = e.path.slice(e.path.lastIndexOf('/') + 1);
+    let node = parent.children!.get(name);
+    const bytes = e.type === 'file' ? e.size : 0;
+    if (!node) {
+      node = newNode(name, parent, e.type);
+      parent.children!.set(name, node);
+      this.set(node, e, L, bytes);
+      this.record(stats, { node, kind: 'added', bytes });
+      return;
+    }
+    const last = node.copies[node.copies.length - 1];
+    if (last && last.layer === L) {
+      // Duplicate entry in one tar: the later one wins, nothing is counted twice.
+      node.copies.pop();
+      this.set(node, e, L, bytes);
+      const change = this.changeOf.get(node);
+      if (change && change.kind !== 'deleted') {
+        if (change.kind === 'added') stats.addedBytes += bytes - change.bytes;
+        else stats.modifiedBytes += bytes - change.bytes;
+        change.bytes = bytes;
+      }
+      return;
+    }
+    const wasLive = node.live;
+    const oldType = node.type;
+    if (wasLive && oldType === 'dir' && e.type !== 'dir') {
+      // A non-directory over a directory hides the whole lower directory.
+      for (const child of node.children!.values()) {
+        if (child.live) {
+          const b = this.kill(child, L, 'replaced');
+          stats.deletedBytes += b;
+        }
+      }
+    }
+    if (wasLive && oldType === 'dir' && e.type === 'dir') {
+      const metaChanged = node.mode !== e.mode || node.uid !== e.uid || node.gid !== e.gid;
+      this.set(node, e, L, 0);
+      if (metaChanged) this.record(stats, { node, kind: 'modified', bytes: 0, lowerBytes: 0, metadataOnly: true });
+      return;
+    }
+    const lowerBytes = wasLive ? node.size : 0;
+    const metadataOnly = wasLive && oldType === e.type && e.type === 'file' && node.size === e.size &&
+      (node.mode !== e.mode || node.uid !== e.uid || node.gid !== e.gid);
+    this.set(node, e, L, bytes);
+    node.live = true;
+    node.deletedBy = null;
+    node.deletedHow = null;
+    if (wasLive) this.record(stats, { node, kind: 'modified', bytes, lowerBytes, metadataOnly });
+    else this.record(stats, { node, kind: 'added', bytes });
+  }
+
+  private record(stats: LayerStats, c: LayerChange): void {
+    if (c.kind === 'added') { stats.added++; stats.addedBytes += c.bytes; }
+    else { stats.modified++; stats.modifiedBytes += c.bytes; }
+    stats.changes.push(c);
+    this.changeOf.set(c.node, c);
+  }
+
+  private set(node: MergedNode, e: LayerEntry, L: number, bytes: number): void {
+    if (this.finished) throw new Error('MergedTree: addLayer after finish');
+    node.type = e.type;
+    if (e.type === 'dir') node.children ??= new Map();
+    else node.children = node.children && node.children.size > 0 ? node.children : null;
+    node.size = bytes;
+    node.mode = e.mode;
+    node.uid = e.uid;
+    node.gid = e.gid;
+    node.linkname = e.linkname;
+    node.layer = L;
+    node.live = true;
+    node.deletedBy = null;
+    node.deletedHow = null;
+    node.copies.push({ layer: L, type: e.type, bytes });
+  }
+
+  /** The parent directory of `path`, created (implicitly, in layer L) where missing. */
+  private ensureDir(path: string, L: number, stats: LayerStats): MergedNode {
+    let n = this.root;
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length - 1; i++) {
+      const part = parts[i];
+      let child = n.children!.get(part);
+      if (!child) {
+        child = newNode(part, n, 'dir');
+        child.layer = L;
+        n.children!.set(part, child);
+      } else if (!child.live || child.type !== 'dir') {
+        // A path through a deleted entry or a non-directory: the layer recreates the directory.
+        if (child.live) stats.deletedBytes += this.kill(child, L, 'replaced');
+        child.type = 'dir';
+        child.children ??= new Map();
+        child.live = true;
+        child.layer = L;
+        child.size = 0;
+        child.deletedBy = null;
+        child.deletedHow = null;
+      }
+      n = child;
+    }
+    return n;
+  }
+
+  /** Marks a live subtree deleted by layer L; returns the live bytes it hid. */
+  private kill(node: MergedNode, L: number, how: DeleteHow): number {
+    let bytes = 0;
+    const stack: MergedNode[] = [node];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (!n.live) continue;
+      n.live = false;
+      n.deletedBy = L;
+      n.deletedHow = how;
+      if (n.type === 'file') bytes += n.size;
+      if (n.children) for (const c of n.children.values()) stack.push(c);
+    }
+    return bytes;
+  }
+
+  /**
+   * Resolves hardlink sizes, directory totals and per-layer hidden bytes. Call once after the last
+   * layer; calling addLayer afterwards is an error.
+   */
+  finish(): { warnings: string[] } {
+    if (this.finished) return { warnings: [] };
+    this.finished = true;
+    const warnings: string[] = [];
+    for (const s of this.layers) s.hiddenBytes = 0;
+    const visit = (n: MergedNode): void => {
+      const top = n.live ? n.copies.length - 1 : n.copies.length;
+      for (let i = 0; i < top; i++) this.layers[n.copies[i].layer].hiddenBytes += n.copies[i].bytes;
+      if (n.live && n.type === 'hardlink') {
+        const target = n.linkname ? this.lookup(n.linkname) : undefined;
+        if (target && target.live && target.type === 'file') n.size = target.size;
+        else if (warnings.length < 50) warnings.push(`hardlink ${nodePath(n)} points at missing ${n.linkname}`);
+      }
+    };
+    // Iterative post-order for totals (deep trees must not overflow the stack).
+    const order: MergedNode[] = [];
+    const stack: MergedNode[] = [this.root];
+    while (stack.length) {
+      const n = stack.pop()!;
+      order.push(n);
+      if (n.children) for (const c of n.children.values()) stack.push(c);
+    }
+    for (let i = order.length - 1; i >= 0; i--) {
+      const n = order[i];
+      visit(n);
+      if (n.type === 'dir') { n.total = 0; n.count = 0; }
+      if (n.children) {
+        for (const c of n.children.values()) {
+          if (!c.live) continue;
+          n.count += 1 + (c.type === 'dir' ? c.count : 0);
+          n.total += c.type === 'dir' ? c.total : c.type === 'file' ? c.size : 0;
+        }
+      }
+    }
+    return { warnings };
+  }
+
+  /** Bytes shipped in the image that are invisible in the final filesystem, each hidden copy once. */
+  get hiddenBytes(): number {
+    return this.layers.reduce((a, s) => a + s.hiddenBytes, 0);
+  }
+
+  /** Depth-first, sorted walk of every node (live and deleted) with its path. */
+  *walk(from: MergedNode = this.root): Generator<[string, MergedNode]> {
+    const stack: Array<[string, MergedNode]> = [];
+    const push = (dir: string, n: MergedNode): void => {
+      if (!n.children) return;
+      const names = [...n.children.keys()].sort().reverse();
+      for (const name of names) stack.push([joinPath(dir, name), n.children.get(name)!]);
+    };
+    push(from === this.root ? '/' : nodePath(from), from);
+    while (stack.length) {
+      const [p, n] = stack.pop()!;
+      yield [p, n];
+      push(p, n);
+    }
+  }
+
+  /** Hidden copies of a node: every copy but the visible one (all copies when deleted). */
+  static hiddenCopies(n: MergedNode): Copy[] {
+    return n.live ? n.copies.slice(0, -1) : n.copies.slice();
+  }
+}
+
+export function mergeLayers(layers: LayerIndex[]): MergedTree {
+  const t = new MergedTree();
+  for (const l of layers) t.addLayer(l);
+  t.finish();
+  return t;
+}

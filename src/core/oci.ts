@@ -1,0 +1,164 @@
+// Image manifests and configs: Docker's `docker save` manifest.json and the OCI image layout
+// (index.json → [index →] manifest → config + layer blobs), with Docker and OCI media types.
+// Pure: blobs are read through a callback, so layouts on disk and inside a tar share this code.
+import { ImageFormatError } from './errors';
+import type { HistoryEntry, ImageConfigSummary } from './types';
+
+export const MEDIA = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+} as const;
+
+export interface Descriptor {
+  mediaType?: string;
+  digest: string;
+  size?: number;
+  platform?: { os?: string; architecture?: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+export interface ImageConfigJson {
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  config?: {
+    Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string;
+    Labels?: Record<string, string> | null; OnBuild?: string[] | null;
+  };
+  rootfs?: { type?: string; diff_ids?: string[] };
+  history?: Array<{ created?: string; created_by?: string; comment?: string; empty_layer?: boolean }>;
+}
+
+const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+
+/** Validates a digest before it becomes a path: blobs are only ever `blobs/sha256/<64 hex>`. */
+export function blobPath(digest: string): string {
+  if (!DIGEST_RE.test(digest)) throw new ImageFormatError('corrupt', `invalid blob digest '${digest.slice(0, 80)}'`);
+  return 'blobs/sha256/' + digest.slice(7);
+}
+
+export function parseJson<T>(buf: Buffer, what: string): T {
+  try {
+    return JSON.parse(buf.toString('utf8')) as T;
+  } catch (e) {
+    throw new ImageFormatError('corrupt', `${what} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+export interface PlatformWanted { os: string; architecture: string; variant?: string }
+
+export function hostPlatform(): PlatformWanted {
+  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return { os: 'linux', architecture: map[process.arch] ?? process.arch };
+}
+
+export function parsePlatform(s: string): PlatformWanted {
+  const [os, architecture, variant] = s.split('/');
+  if (!os || !architecture) throw new ImageFormatError('unsupported', `platform '${s}' is not of the form os/arch[/variant]`);
+  return { os, architecture, variant };
+}
+
+function isIndex(m: { mediaType?: string; manifests?: unknown }): boolean {
+  return m.mediaType === MEDIA.ociIndex || m.mediaType === MEDIA.dockerList || (m.mediaType === undefined && Array.isArray(m.manifests));
+}
+
+export interface ResolvedManifest {
+  manifestDigest: string;
+  configDigest: string;
+  layers: Descriptor[];
+  refName?: string;
+}
+
+/**
+ * Walks an OCI index (and nested indexes) to one image manifest. With several images, picks by
+ * ref name (annotation org.opencontainers.image.ref.name or io.containerd.image.name) when given,
+ * else by platform (attestation manifests with platform unknown/unknown are skipped).
+ */
+export async function resolveOciIndex(
+  index: { manifests?: Descriptor[]; mediaType?: string },
+  readBlob: (digest: string) => Promise<Buffer>,
+  opts: { platform?: PlatformWanted; ref?: string } = {},
+): Promise<ResolvedManifest> {
+  const want = opts.platform ?? hostPlatform();
+  let current = index;
+  let refName: string | undefined;
+  for (let depth = 0; depth < 8; depth++) {
+    const all = (current.manifests ?? []).filter((d) => d && typeof d.digest === 'string');
+    const candidates = all.filter((d) => !(d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown')
+      && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
+    if (candidates.length === 0) throw new ImageFormatError('missing', 'the image index lists no image manifest');
+    let pick: Descriptor | undefined;
+    if (opts.ref) {
+      pick = candidates.find((d) => d.annotations?.['org.opencontainers.image.ref.name'] === opts.ref
+        || d.annotations?.['io.containerd.image.name'] === opts.ref);
+    }
+    pick ??= candidates.length === 1 ? candidates[0] : candidates.find((d) => d.platform
+      && d.platform.os === want.os && d.platform.architecture === want.architecture
+      && (!want.variant || d.platform.variant === want.variant));
+    pick ??= candidates.find((d) => !d.platform);
+    if (!pick) {
+      const have = candidates.map((d) => d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? '/' + d.platform.variant : ''}` : '?').join(', ');
+      throw new ImageFormatError('missing', `no image for platform ${want.os}/${want.architecture} in the index (has ${have}); choose one with --platform`);
+    }
+    refName ??= pick.annotations?.['org.opencontainers.image.ref.name'] ?? pick.annotations?.['io.containerd.image.name'];
+    const body = parseJson<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(
+      await readBlob(pick.digest), `manifest ${pick.digest}`);
+    if (isIndex(body) || (pick.mediaType && (pick.mediaType === MEDIA.ociIndex || pick.mediaType === MEDIA.dockerList))) {
+      current = body;
+      continue;
+    }
+    if (!body.config?.digest || !Array.isArray(body.layers)) {
+      throw new ImageFormatError('corrupt', `manifest ${pick.digest} has no config or layers`);
+    }
+    return { manifestDigest: pick.digest, configDigest: body.config.digest, layers: body.layers, refName };
+  }
+  throw new ImageFormatError('limit', 'image indexes nested too deeply');
+}
+
+export function summariseConfig(cfg: ImageConfigJson): ImageConfigSummary {
+  const c = cfg.config ?? {};
+  return {
+    os: cfg.os ?? 'unknown',
+    architecture: cfg.architecture ?? 'unknown',
+    variant: cfg.variant,
+    env: c.Env ?? undefined,
+    cmd: c.Cmd ?? undefined,
+    entrypoint: c.Entrypoint ?? undefined,
+    workingDir: c.WorkingDir || undefined,
+    user: c.User || undefined,
+    labels: c.Labels ?? undefined,
+    onBuild: c.OnBuild ?? undefined,
+  };
+}
+
+/**
+ * Aligns config history with layers exactly as the config defines it: each entry without
+ * `empty_layer` consumed the next diff_id. Layers left over (images without full history) get
+ * synthetic entries so that every layer has one.
+ */
+export function alignHistory(cfg: ImageConfigJson, layerCount: number): { history: HistoryEntry[]; warnings: string[] } {
+  const warnings: string[] = [];
+  const history: HistoryEntry[] = [];
+  let next = 0;
+  for (const h of cfg.history ?? []) {
+    const empty = h.empty_layer === true;
+    let layerIndex: number | null = null;
+    if (!empty) {
+      if (next < layerCount) layerIndex = next++;
+      else warnings.push(`history entry ${history.length} claims a layer but the image has only ${layerCount}`);
+    }
+    history.push({
+      index: history.length, createdBy: h.created_by ?? '', created: h.created, comment: h.comment,
+      emptyLayer: empty || layerIndex === null, layerIndex,
+    });
+  }
+  if (next < layerCount) {
+    warnings.push(`${layerCount - next} layer(s) have no history entry`);
+    while (next < layerCount) {
+      history.push({ index: history.length, createdBy: '', emptyLayer: false, layerIndex: next++ });
+    }
+  }
+  return { history, warnings };
+}

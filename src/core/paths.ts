@@ -1,0 +1,43 @@
+// Path rules for layer tars: every entry name becomes an absolute, normalised path. Names that try
+// to leave the root (`../x`, `/../x`) are clamped at the root, as a union filesystem would see them,
+// and reported, never followed: nothing from a layer is ever written to disk.
+
+export interface NormalisedPath {
+  /** "/a/b" form; "/" for the root itself. */
+  path: string;
+  /** True when the name had `..` components that reached above the root. */
+  escaped: boolean;
+}
+
+export function normaliseEntryPath(name: string): NormalisedPath {
+  const out: string[] = [];
+  let escaped = false;
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length === 0) escaped = true;
+      else out.pop();
+      continue;
+    }
+    out.push(part);
+  }
+  return { path: '/' + out.join('/'), escaped };
+}
+
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+export function joinPath(dir: string, name: string): string {
+  return dir === '/' ? '/' + name : dir + '/' + name;
+}
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+/** AUFS metadata names (`.wh..wh.plnk`, `.wh..wh.aufs`) that are neither whiteouts nor files. */
+export const AUFS_META_PREFIX = '.wh..wh.';

@@ -1,0 +1,143 @@
+// Opens an image from any source and reads it through the one core parser. Source strings follow
+// skopeo's transports: `docker://NAME` or a bare name/id (engine), `docker-archive:PATH` or a path
+// to a tar file (saved archive), `oci:DIR[:REF]` or a directory holding index.json (OCI layout).
+import { createReadStream, promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
+import { assembleArchive, readArchive, type ReadArchiveOptions } from '../core/archive';
+import { ImageFormatError } from '../core/errors';
+import { indexLayer } from '../core/layer';
+import { alignHistory, blobPath, parseJson, resolveOciIndex, summariseConfig, type ImageConfigJson, type PlatformWanted } from '../core/oci';
+import type { ImageData, LayerIndex } from '../core/types';
+import type { EngineClient } from '../engine/types';
+import { createHash } from 'node:crypto';
+
+export type SourceSpec =
+  | { kind: 'engine'; name: string }
+  | { kind: 'docker-archive'; path: string; ref?: string }
+  | { kind: 'oci'; dir: string; ref?: string };
+
+/** Parses a source string. Paths are checked on disk: a bare word that is a file or layout wins. */
+export async function parseSource(spec: string): Promise<SourceSpec> {
+  if (spec.startsWith('docker://')) return { kind: 'engine', name: spec.slice('docker://'.length) };
+  if (spec.startsWith('docker-daemon:')) return { kind: 'engine', name: spec.slice('docker-daemon:'.length) };
+  if (spec.startsWith('docker-archive:')) {
+    const rest = spec.slice('docker-archive:'.length);
+    const m = /^(.*?):([^/:]+:[^/:]+)$/.exec(rest);
+    return m ? { kind: 'docker-archive', path: m[1], ref: m[2] } : { kind: 'docker-archive', path: rest };
+  }
+  if (spec.startsWith('oci:')) {
+    const rest = spec.slice('oci:'.length);
+    const i = rest.lastIndexOf(':');
+    if (i > 0 && !rest.slice(i + 1).includes('/')) {
+      const st = await fs.stat(rest).catch(() => null);
+      if (!st) return { kind: 'oci', dir: rest.slice(0, i), ref: rest.slice(i + 1) };
+    }
+    return { kind: 'oci', dir: rest };
+  }
+  const st = await fs.stat(spec).catch(() => null);
+  if (st?.isDirectory()) {
+    if (await fs.stat(nodePath.join(spec, 'index.json')).catch(() => null)) return { kind: 'oci', dir: spec };
+    throw new ImageFormatError('unsupported', `${spec} is a directory without index.json: not an OCI image layout`);
+  }
+  if (st?.isFile()) return { kind: 'docker-archive', path: spec };
+  if (/\.(tar|tar\.gz|tgz)$/.test(spec) || spec.includes('/') && !/^[\w.-]+(:\d+)?\/[\w./-]+(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/.test(spec)) {
+    throw new ImageFormatError('missing', `no such file: ${spec}`);
+  }
+  return { kind: 'engine', name: spec };
+}
+
+export interface LoadOptions extends Pick<ReadArchiveOptions, 'onLayer' | 'onProgress'> {
+  signal?: AbortSignal;
+  platform?: PlatformWanted;
+  /** Connects to the engine (only called for engine sources). */
+  engine?: () => Promise<EngineClient>;
+}
+
+const READ_CHUNK = 1024 * 1024;
+
+export async function loadImage(spec: SourceSpec, opts: LoadOptions = {}): Promise<ImageData> {
+  switch (spec.kind) {
+    case 'docker-archive': return loadArchiveFile(spec.path, spec.ref, opts);
+    case 'oci': return loadOciLayout(spec.dir, spec.ref, opts);
+    case 'engine': return loadFromEngine(spec.name, opts);
+  }
+}
+
+async function loadArchiveFile(path: string, ref: string | undefined, opts: LoadOptions): Promise<ImageData> {
+  await fs.access(path).catch(() => { throw new ImageFormatError('missing', `cannot read ${path}: no such file`); });
+  const contents = await readArchive(createReadStream(path, { highWaterMark: READ_CHUNK }), opts);
+  return assembleArchive(contents, { kind: 'docker-archive', ref: path }, { ref, platform: opts.platform });
+}
+
+async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOptions): Promise<ImageData> {
+  const readDoc = async (rel: string, what: string): Promise<Buffer> => {
+    const p = nodePath.join(dir, rel);
+    const st = await fs.stat(p).catch(() => null);
+    if (!st) throw new ImageFormatError('missing', `the OCI layout ${dir} lacks ${what} (${rel})`);
+    if (st.size > 16 * 1024 * 1024) throw new ImageFormatError('limit', `${what} in ${dir} is larger than 16 MiB`);
+    return fs.readFile(p);
+  };
+  const index = parseJson<{ manifests?: [] }>(await readDoc('index.json', 'index.json'), `${dir}/index.json`);
+  const resolved = await resolveOciIndex(index, (d) => readDoc(blobPath(d), `blob ${d}`), { platform: opts.platform, ref });
+  const configBuf = await readDoc(blobPath(resolved.configDigest), 'the image config');
+  const cfg = parseJson<ImageConfigJson>(configBuf, 'the image config');
+  const diffIds = cfg.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== resolved.layers.length) {
+    throw new ImageFormatError('corrupt', `the image config lists ${diffIds.length} layers but the manifest ${resolved.layers.length}`);
+  }
+  const layers: LayerIndex[] = [];
+  for (let i = 0; i < resolved.layers.length; i++) {
+    const d = resolved.layers[i];
+    const p = nodePath.join(dir, blobPath(d.digest));
+    if (!(await fs.stat(p).catch(() => null))) {
+      throw new ImageFormatError('missing', `the OCI layout ${dir} lacks layer ${i} (blob ${d.digest})`);
+    }
+    const layer = await indexLayer(createReadStream(p, { highWaterMark: READ_CHUNK }), {
+      signal: opts.signal, diffId: diffIds[i], label: `layer ${i} (${d.digest.slice(0, 19)})`,
+    });
+    opts.onLayer?.(blobPath(d.digest), layer);
+    layers.push(layer);
+  }
+  const { history, warnings } = alignHistory(cfg, layers.length);
+  return {
+    id: 'sha256:' + createHash('sha256').update(configBuf).digest('hex'),
+    repoTags: resolved.refName ? [resolved.refName] : [],
+    config: summariseConfig(cfg),
+    diffIds,
+    layers,
+    history,
+    source: { kind: 'oci', ref: dir },
+    warnings,
+  };
+}
+
+async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageData> {
+  if (!opts.engine) throw new Error('no engine connection configured');
+  const engine = await opts.engine();
+  const inspect = await engine.inspectImage(name, opts.signal);
+  const hist = await engine.history(inspect.id, opts.signal);
+  const stream = await engine.exportImage(inspect.id, opts.signal);
+  const contents = await readArchive(stream, opts);
+  const image = await assembleArchive(contents, { kind: 'engine', ref: name }, { platform: opts.platform });
+  if (image.id !== inspect.id) {
+    image.warnings.push(`the exported config ${image.id} differs from the inspected image ${inspect.id}`);
+  }
+  image.repoTags = inspect.repoTags;
+  image.engineLayerSizes = engineLayerSizes(image, hist.map((h) => h.size));
+  return image;
+}
+
+/**
+ * The engine's history (newest first) aligned with the config history: entry i of the reversed
+ * list is config history entry i. Falls back to matching non-empty rows in order when the counts
+ * differ (some engines collapse entries).
+ */
+export function engineLayerSizes(image: Pick<ImageData, 'history' | 'layers'>, newestFirstSizes: number[]): number[] | undefined {
+  const sizes = [...newestFirstSizes].reverse();
+  const out = new Array<number>(image.layers.length).fill(0);
+  if (sizes.length === image.history.length) {
+    for (const h of image.history) if (h.layerIndex !== null) out[h.layerIndex] = sizes[h.index];
+    return out;
+  }
+  return undefined;
+}
