@@ -1,3 +1,202 @@
-// layerlens CLI entry point (placeholder until the commands land).
-process.stdout.write('layerlens: not yet implemented\n');
-process.exit(2);
+// layerlens: the terminal face of the Layer Lens core. Every command reads the image through the
+// same parser as the extension. Errors print one line and exit 2; a failed CI rule exits 1.
+import { promises as fs } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { analyze, type Analysis } from '../core/analysis';
+import { DIVE_DEFAULT_RULES, evaluateCi, parseRuleValue, rulesFromDocument, type CiRules } from '../core/ci';
+import { CancelledError, ImageFormatError } from '../core/errors';
+import { parsePlatform } from '../core/oci';
+import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecord, fileRecords, layerChangeRecords } from '../core/report';
+import { createEngineClient } from '../engine/docker';
+import { resolveEndpointFromProcess } from '../engine/endpoint';
+import { EngineError } from '../engine/types';
+import { loadImage, parseSource } from '../sources/load';
+
+const USAGE = `Usage: layerlens <command> [options]
+
+Commands:
+  analyze SOURCE [--json]                 layers with sizes, changes and waste, then totals
+  files SOURCE [--json] [--layer N]       the merged filesystem (or one layer's changes)
+  ci SOURCE [--lowest-efficiency F] [--highest-wasted-bytes N]
+            [--highest-user-wasted-percent P] [--ci-config FILE]
+                                          dive's CI rules; exit 1 when one fails
+
+SOURCE: docker://NAME or NAME (engine), docker-archive:PATH or PATH.tar (docker save),
+        oci:DIR[:REF] or a directory holding index.json (OCI image layout)
+Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST)
+Exit codes: 0 ok, 1 a CI rule failed, 2 error.`;
+
+class UsageError extends Error {}
+
+interface Args {
+  command: string;
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
+  'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile']);
+const BOOL_FLAGS = new Set(['json', 'help']);
+
+export function parseArgs(argv: string[]): Args {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') { positional.push(...argv.slice(i + 1)); break; }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (BOOL_FLAGS.has(name)) { flags.set(name, true); continue; }
+      if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown option --${name}`);
+      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, v);
+      continue;
+    }
+    if (a === '-h') { flags.set('help', true); continue; }
+    positional.push(a);
+  }
+  return { command: positional.shift() ?? '', positional, flags };
+}
+
+/** Writes lines with backpressure; a closed pipe (`| head`) ends quietly. */
+class Out {
+  private buf: string[] = [];
+  private size = 0;
+  async line(s: string): Promise<void> {
+    this.buf.push(s);
+    this.size += s.length + 1;
+    if (this.size > 64 * 1024) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (this.buf.length === 0) return;
+    const text = this.buf.join('\n') + '\n';
+    this.buf = [];
+    this.size = 0;
+    if (!process.stdout.write(text)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+  }
+}
+
+async function load(source: string, args: Args): Promise<Analysis> {
+  const spec = await parseSource(source);
+  const platform = args.flags.get('platform');
+  const host = args.flags.get('host');
+  const image = await loadImage(spec, {
+    platform: typeof platform === 'string' ? parsePlatform(platform) : undefined,
+    engine: async () => {
+      const endpoint = resolveEndpointFromProcess(typeof host === 'string' ? { host, hostOrigin: '--host' } : {});
+      return createEngineClient(endpoint);
+    },
+  });
+  return analyze(image);
+}
+
+function needSource(args: Args): string {
+  const s = args.positional[0];
+  if (!s) throw new UsageError(`${args.command} needs a SOURCE`);
+  if (args.positional.length > 1) throw new UsageError(`unexpected argument '${args.positional[1]}'`);
+  return s;
+}
+
+async function cmdAnalyze(args: Args, out: Out): Promise<number> {
+  const a = await load(needSource(args), args);
+  if (args.flags.has('json')) await out.line(JSON.stringify(analyzeJson(a)));
+  else await out.line(analyzeText(a, process.stdout.columns ?? 120).trimEnd());
+  return 0;
+}
+
+async function cmdFiles(args: Args, out: Out): Promise<number> {
+  const a = await load(needSource(args), args);
+  const json = args.flags.has('json');
+  const layerFlag = args.flags.get('layer');
+  if (typeof layerFlag === 'string') {
+    const n = Number(layerFlag);
+    if (!Number.isInteger(n) || n < 0 || n >= a.tree.layers.length) {
+      throw new UsageError(`--layer must be a layer index from 0 to ${a.tree.layers.length - 1}`);
+    }
+    for (const r of layerChangeRecords(a, n)) {
+      await out.line(json ? JSON.stringify(r) : `${r.change.padEnd(8)} ${r.mode} ${r.type.padEnd(8)} ${String(r.bytes).padStart(12)}  ${r.path}${r.metadataOnly ? '  (metadata only: whole file copied up)' : ''}`);
+    }
+    return 0;
+  }
+  for (const r of fileRecords(a)) await out.line(json ? JSON.stringify(r) : fileLine(r));
+  return 0;
+}
+
+async function cmdCi(args: Args, out: Out): Promise<number> {
+  const source = needSource(args);
+  let rules: CiRules = { ...DIVE_DEFAULT_RULES };
+  const cfgFlag = args.flags.get('ci-config');
+  const cfgPath = typeof cfgFlag === 'string' ? cfgFlag : '.layerlens-ci.yaml';
+  const text = await fs.readFile(cfgPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT' && typeof cfgFlag !== 'string') return null;
+    throw new UsageError(`cannot read CI config ${cfgPath}: ${e.message}`);
+  });
+  if (text !== null) {
+    try { rules = rulesFromDocument(parseYaml(text)); } catch (e) { throw new UsageError(`${cfgPath}: ${(e as Error).message}`); }
+  }
+  const flagRule = (flag: string, rule: keyof CiRules): void => {
+    const v = args.flags.get(flag);
+    if (typeof v === 'string') {
+      try { rules[rule] = parseRuleValue(rule, v); } catch (e) { throw new UsageError(`--${flag}: ${(e as Error).message}`); }
+    }
+  };
+  flagRule('lowest-efficiency', 'lowestEfficiency');
+  flagRule('highest-wasted-bytes', 'highestWastedBytes');
+  flagRule('highest-user-wasted-percent', 'highestUserWastedPercent');
+  const a = await load(source, args);
+  const res = evaluateCi(a, rules);
+  if (args.flags.has('json')) {
+    await out.line(JSON.stringify({ schemaVersion: SCHEMA_VERSION, pass: res.pass, rules: res.results, efficiency: a.dive.efficiency, wastedBytes: a.dive.wastedBytes, userWastedPercent: a.dive.userWastedPercent }));
+  } else {
+    await out.line(`layerlens ci: ${a.image.repoTags[0] ?? a.image.id.slice(0, 19)}`);
+    for (const l of res.lines) await out.line(l);
+  }
+  return res.pass ? 0 : 1;
+}
+
+export function errorLine(e: unknown): string {
+  if (e instanceof EngineError || e instanceof ImageFormatError || e instanceof UsageError) return e.message;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT' && err.path) return `no such file: ${err.path}`;
+  if (err?.code === 'EACCES' && err.path) return `permission denied: ${err.path}`;
+  return `internal error: ${err?.message ?? String(e)} (set LAYERLENS_DEBUG=1 for details)`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const out = new Out();
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); });
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`layerlens: ${errorLine(e)}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.flags.has('help') || args.command === 'help' || args.command === '') {
+    process.stdout.write(USAGE + '\n');
+    return args.command === '' && !args.flags.has('help') ? 2 : 0;
+  }
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, ci: cmdCi };
+  const cmd = commands[args.command];
+  if (!cmd) {
+    process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    const code = await cmd(args, out);
+    await out.flush();
+    return code;
+  } catch (e) {
+    await out.flush().catch(() => undefined);
+    if (e instanceof CancelledError) return 130;
+    if (process.env.LAYERLENS_DEBUG) process.stderr.write(String((e as Error)?.stack ?? e) + '\n');
+    process.stderr.write(`layerlens: ${errorLine(e)}\n`);
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -20,6 +20,8 @@ export interface ArchiveContents {
   layers: Map<string, LayerIndex>;
   /** Symlinks and hardlinks between archive members (Docker 25+ links layer.tar to blobs). */
   links: Map<string, string>;
+  /** Members that could not be read as layers: an error only if the manifest names them. */
+  layerErrors: Map<string, Error>;
   warnings: string[];
 }
 
@@ -62,6 +64,7 @@ export async function readArchive(source: ByteSource, opts: ReadArchiveOptions =
   const docs = new Map<string, Buffer>();
   const layers = new Map<string, LayerIndex>();
   const links = new Map<string, string>();
+  const layerErrors = new Map<string, Error>();
   const warnings: string[] = [];
   const extract = tar.extract();
   let bytes = 0;
@@ -76,6 +79,18 @@ export async function readArchive(source: ByteSource, opts: ReadArchiveOptions =
   const onAbort = (): void => { extract.destroy(new CancelledError()); };
   signal?.addEventListener('abort', onAbort, { once: true });
   let entries = 0;
+  const readLayer = async (path: string, src: ByteSource): Promise<boolean> => {
+    try {
+      const layer = await indexLayer(src, { signal, label: `layer ${path}`, maxEntries: opts.maxEntriesPerLayer });
+      layers.set(path, layer);
+      opts.onLayer?.(path, layer);
+      return true;
+    } catch (e) {
+      if (!(e instanceof ImageFormatError) || e.code === 'limit') throw e;
+      layerErrors.set(path, e);
+      return false;
+    }
+  };
   try {
     for await (const entry of extract) {
       if (++entries > 1_000_000) throw new ImageFormatError('limit', 'the archive has more than a million members');
@@ -103,14 +118,14 @@ export async function readArchive(source: ByteSource, opts: ReadArchiveOptions =
         if (!isJson) { try { JSON.parse(buf.toString('utf8')); isJson = true; } catch { isJson = false; } }
         if (isJson) { docs.set(path, buf); continue; }
         // Not JSON after all: read it as a layer from memory (it is at most maxDoc bytes).
-        layers.set(path, await indexLayer([buf], { signal, label: path, maxEntries: opts.maxEntriesPerLayer }));
-        opts.onLayer?.(path, layers.get(path)!);
+        await readLayer(path, [buf]);
         continue;
       }
       if (size === 0) continue;
-      const layer = await indexLayer(prepend(first, it), { signal, label: `layer ${path}`, maxEntries: opts.maxEntriesPerLayer });
-      layers.set(path, layer);
-      opts.onLayer?.(path, layer);
+      if (!(await readLayer(path, prepend(first, it)))) {
+        // Skip what is left of this member; a broken outer stream throws here.
+        for (;;) { const r = await it.next(); if (r.done) break; }
+      }
     }
   } catch (e) {
     if (signal?.aborted) throw new CancelledError();
@@ -119,7 +134,7 @@ export async function readArchive(source: ByteSource, opts: ReadArchiveOptions =
     signal?.removeEventListener('abort', onAbort);
   }
   if (entries === 0) throw new ImageFormatError('corrupt', 'the image archive is empty or not a tar');
-  return { docs, layers, links, warnings };
+  return { docs, layers, links, layerErrors, warnings };
 }
 
 function resolveLink(links: Map<string, string>, path: string): string {
@@ -184,6 +199,8 @@ export async function assembleArchive(
   }
   const layers = layerPaths.map((p, i) => {
     const l = layerAt(p);
+    const err = c.layerErrors.get(resolveLink(c.links, p));
+    if (!l && err) throw err;
     if (!l) throw new ImageFormatError('missing', `the archive lacks layer ${i} (${p})`);
     // The same blob may back two layers (identical empty layers): share the index, not the id.
     return l.diffId === '' || l.diffId === diffIds[i] ? Object.assign(l, { diffId: diffIds[i] }) : { ...l, diffId: diffIds[i] };

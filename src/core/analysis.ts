@@ -1,0 +1,40 @@
+// An analysed image: the merged tree, per-layer statistics, waste by both definitions, and the
+// layer sizes by the definition that fits the source. Everything the CLI, the tree, hovers and
+// reports show comes from here.
+import { diveEfficiency, type DiveEfficiency } from './efficiency';
+import { MergedTree } from './merge';
+import type { HistoryEntry, ImageData } from './types';
+
+export interface Analysis {
+  image: ImageData;
+  tree: MergedTree;
+  dive: DiveEfficiency;
+  /** Per layer: the engine's history Size when the source is an engine, else tar file bytes. */
+  layerSizes: number[];
+  sizeDefinition: 'engine-history' | 'tar-file-bytes';
+  /** History entry that created each layer. */
+  layerHistory: Array<HistoryEntry | undefined>;
+  hiddenBytes: number;
+  totalSize: number;
+  warnings: string[];
+}
+
+export function analyze(image: ImageData): Analysis {
+  const tree = new MergedTree();
+  for (const l of image.layers) tree.addLayer(l);
+  const { warnings } = tree.finish();
+  const engine = image.engineLayerSizes;
+  const layerSizes = engine ?? image.layers.map((l) => l.tarFileBytes);
+  const layerHistory = image.layers.map((_, i) => image.history.find((h) => h.layerIndex === i));
+  return {
+    image,
+    tree,
+    dive: diveEfficiency(image.layers),
+    layerSizes,
+    sizeDefinition: engine ? 'engine-history' : 'tar-file-bytes',
+    layerHistory,
+    hiddenBytes: tree.hiddenBytes,
+    totalSize: layerSizes.reduce((a, b) => a + b, 0),
+    warnings: [...image.warnings, ...image.layers.flatMap((l) => l.warnings), ...warnings],
+  };
+}

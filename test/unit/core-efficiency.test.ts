@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { indexLayer } from '../../src/core/layer';
+import { diveEfficiency } from '../../src/core/efficiency';
+import type { LayerIndex } from '../../src/core/types';
+import { makeTar, type TEntry } from './support/tars';
+
+async function layers(...specs: TEntry[][]): Promise<LayerIndex[]> {
+  const out: LayerIndex[] = [];
+  for (const s of specs) out.push(await indexLayer([await makeTar(s)]));
+  return out;
+}
+
+test('no duplicates: efficiency 1, nothing wasted', async () => {
+  const d = diveEfficiency(await layers([{ name: 'a', size: 10 }], [{ name: 'b', size: 20 }]));
+  assert.equal(d.efficiency, 1);
+  assert.equal(d.wastedBytes, 0);
+  assert.equal(d.userWastedPercent, 0);
+});
+
+test('an overwritten file counts both copies as wasted (dive\'s double count, dive#684)', async () => {
+  // /a: 100 then 100 → cumulative 200, min 100. /b: 50. Score = (100+50)/(200+50).
+  const d = diveEfficiency(await layers([{ name: 'a', size: 100 }, { name: 'b', size: 50 }], [{ name: 'a', size: 100 }]));
+  assert.equal(d.efficiency, 150 / 250);
+  assert.equal(d.wastedBytes, 200);
+  assert.equal(d.userSizeBytes, 100);
+  assert.equal(d.userWastedPercent, 2);
+  assert.deepEqual(d.inefficiencies, [{ path: '/a', cumulative: 200, count: 2 }]);
+});
+
+test('a whiteout of a directory costs the directory\'s size below; of a file, 0', async () => {
+  const d = diveEfficiency(await layers(
+    [{ name: 'd/', type: 'directory' }, { name: 'd/x', size: 30 }, { name: 'd/y', size: 70 }, { name: 'f', size: 5 }],
+    [{ name: '.wh.d' }, { name: '.wh.f' }],
+  ));
+  // Layer 0 leaves: /d/x 30, /d/y 70, /f 5. Layer 1 leaves: /d (whiteout, 100), /f (whiteout, 0).
+  // /d: cum 100 min 100 (seen once); /f: cum 5 min 0 (seen twice) → wasted 5.
+  assert.equal(d.efficiency, (30 + 70 + 100 + 0) / (30 + 70 + 100 + 5));
+  assert.equal(d.wastedBytes, 5);
+});
+
+test('directory entries with children are not leaves; opaque markers are ignored as in dive', async () => {
+  const d = diveEfficiency(await layers(
+    [{ name: 'd/', type: 'directory' }, { name: 'd/x', size: 30 }],
+    [{ name: 'd/', type: 'directory' }, { name: 'd/.wh..wh..opq' }, { name: 'd/z', size: 1 }],
+  ));
+  assert.equal(d.efficiency, 1);
+  assert.equal(d.wastedBytes, 0);
+});
