@@ -1,12 +1,25 @@
 import * as vscode from 'vscode';
+import { EngineConnection } from './vscode/engine';
+import { ImageService } from './vscode/imageService';
+import type { LayerLens } from './vscode/context';
 
-// Thin activation: every registration goes into the extension's disposable scope.
-export function activate(context: vscode.ExtensionContext): void {
+// Thin activation: build the shared services, then let each contribution register itself. Every
+// registration goes into context.subscriptions, so deactivation disposes everything.
+export function activate(context: vscode.ExtensionContext): LayerLens {
   const output = vscode.window.createOutputChannel('Layer Lens');
-  context.subscriptions.push(output);
-  output.appendLine('Layer Lens activated');
+  const log = (line: string): void => output.appendLine(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
+  const engine = new EngineConnection(log);
+  const images = new ImageService(engine, log, context.workspaceState);
+  context.subscriptions.push(output, engine, images);
+  const ll: LayerLens = { context, output, log, engine, images };
+  for (const register of contributions) context.subscriptions.push(...register(ll));
+  log('Layer Lens activated');
+  return ll;
 }
 
 export function deactivate(): void {
   // Everything is disposed through context.subscriptions.
 }
+
+// One file per contribution; each exports register(ll) => Disposable[].
+const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [];

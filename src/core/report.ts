@@ -116,7 +116,7 @@ export function analyzeText(a: Analysis, width = 120): string {
   lines.push(`${pad('LAYER', 5)}  ${pad('SIZE', 9, true)}  ${pad('ADDED', 6, true)}  ${pad('MOD', 5, true)}  ${pad('DEL', 5, true)}  ${pad('HIDDEN', 9, true)}  CREATED BY`);
   const cbWidth = Math.max(20, width - 54);
   for (const h of a.image.history) {
-    const cb = shortCreatedBy(h.createdBy);
+    const cb = shortCreatedBy(h.createdBy || (h.comment ? `(${h.comment})` : ''));
     const text = cb.length > cbWidth ? cb.slice(0, cbWidth - 1) + '…' : cb;
     if (h.layerIndex === null) {
       lines.push(`${pad('-', 5)}  ${pad('0 B', 9, true)}  ${pad('', 6)}  ${pad('', 5)}  ${pad('', 5)}  ${pad('', 9)}  ${text}`);
