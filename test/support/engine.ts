@@ -5,8 +5,8 @@
 // Every external process runs through execFile/spawn with argument arrays (no shell), with
 // Debian's docker client /usr/bin/docker (override: LAYERLENS_DOCKER).
 import { execFile, spawn, type SpawnOptions } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile, chmod } from 'node:fs/promises';
+import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile, chmod } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -95,10 +95,10 @@ export function fixtureDir(name: string): string {
 }
 
 /** Fixture names: the directories under test/fixtures/images holding a Dockerfile. */
-export async function fixtureNames(): Promise<string[]> {
+export function fixtureNames(): string[] {
   const root = path.join(repoRoot(), 'test', 'fixtures', 'images');
   const out: string[] = [];
-  for (const d of await readdir(root, { withFileTypes: true })) {
+  for (const d of readdirSync(root, { withFileTypes: true })) {
     if (d.isDirectory() && existsSync(path.join(root, d.name, 'Dockerfile'))) out.push(d.name);
   }
   return out.sort();
@@ -428,17 +428,21 @@ export function parseNdjson(text: string): FilesJsonEntry[] {
 
 /**
  * The non-deleted entries of `files --json` as a path map, hardlinks normalised to files with
- * their target's size (a target field such as `linkTarget`/`target`/`linkname` is used when the
- * CLI prints one; otherwise the entry's own size).
+ * their target's size. The target is a field the CLI may print (`linkTarget`, `target`,
+ * `linkname`, `link`) or else looked up in `hardlinkTargets` (from archiveLayerStats); without
+ * either the entry keeps its own size.
  */
-export function filesJsonSet(entries: FilesJsonEntry[]): Map<string, FsEntry> {
+export function filesJsonSet(entries: FilesJsonEntry[], hardlinkTargets?: Map<string, string>): Map<string, FsEntry> {
   const fs: FsEntry[] = [];
   for (const e of entries) {
     if (e.deleted) continue;
     if (!e.type || e.mode === undefined) throw new Error(`files --json entry without type/mode: ${JSON.stringify(e)}`);
     const f: FsEntry = { path: e.path, type: e.type, size: e.size ?? 0, mode: e.mode };
-    const t = e.linkTarget ?? e.target ?? e.linkname ?? e.link;
-    if (typeof t === 'string' && e.type === 'hardlink') f.linkname = normPath(t);
+    if (e.type === 'hardlink') {
+      const t = e.linkTarget ?? e.target ?? e.linkname ?? e.link;
+      if (typeof t === 'string') f.linkname = normPath(t);
+      else if (hardlinkTargets?.has(e.path)) f.linkname = hardlinkTargets.get(e.path);
+    }
     fs.push(f);
   }
   return normaliseHardlinks(fs);
@@ -632,12 +636,20 @@ async function checkOciCompression(dir: string, compression: Compression): Promi
  * sizes in the layer tar (hardlink entries carry no bytes, so each file counts once), and the
  * total length of symlink targets. Independent of the CLI: the archive-size definition.
  */
-export async function archiveLayerStats(archive: string): Promise<Array<{ regularBytes: number; symlinkTargetBytes: number; entries: number }>> {
+export interface LayerTarStats {
+  regularBytes: number;
+  symlinkTargetBytes: number;
+  entries: number;
+  /** hardlink path -> target path, both normalised */
+  hardlinks: Map<string, string>;
+}
+
+export async function archiveLayerStats(archive: string): Promise<LayerTarStats[]> {
   const small = await tarSmallFiles(createReadStream(archive), (n) => n === 'manifest.json');
   const manifest = JSON.parse(small.get('manifest.json')?.toString('utf8') ?? 'null') as Array<{ Layers: string[] }> | null;
   if (!manifest?.[0]) throw new Error(`${archive}: no manifest.json`);
   const wanted = manifest[0].Layers;
-  const stats = new Map<string, { regularBytes: number; symlinkTargetBytes: number; entries: number }>();
+  const stats = new Map<string, LayerTarStats>();
   // Second pass: walk each layer tar as a nested stream.
   const ex = tar.extract();
   await new Promise<void>((resolve, reject) => {
@@ -648,11 +660,13 @@ export async function archiveLayerStats(archive: string): Promise<Array<{ regula
         tarEntries(body as unknown as Readable).then((es) => {
           let regularBytes = 0;
           let symlinkTargetBytes = 0;
+          const hardlinks = new Map<string, string>();
           for (const e of es) {
             if (e.type === 'file') regularBytes += e.size;
             if (e.type === 'symlink') symlinkTargetBytes += Buffer.byteLength(e.linkname ?? '');
+            if (e.type === 'hardlink' && e.linkname) hardlinks.set(e.path, e.linkname);
           }
-          stats.set(name, { regularBytes, symlinkTargetBytes, entries: es.length });
+          stats.set(name, { regularBytes, symlinkTargetBytes, entries: es.length, hardlinks });
           next();
         }, reject);
       } else {
@@ -669,6 +683,19 @@ export async function archiveLayerStats(archive: string): Promise<Array<{ regula
     if (!s) throw new Error(`${archive}: layer ${l} not found`);
     return s;
   });
+}
+
+/** Hardlink path -> target over all layers (upper layers override lower ones). */
+export function hardlinkTargets(stats: LayerTarStats[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const s of stats) for (const [p, t] of s.hardlinks) m.set(p, t);
+  return m;
+}
+
+/** Memoise an async computation (shared by the tests of one describe block). */
+export function lazy<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
 }
 
 /** A temp directory for one test file's artefacts. */

@@ -1,0 +1,54 @@
+// Integration tests of `layerlens ci` (dive's three CI rules) against a real engine: a wasteful
+// fixture fails a strict efficiency rule (exit 1, with a report) and passes loose thresholds
+// (exit 0). Thresholds use dive's units: efficiency and user-wasted "percent" as ratios 0..1,
+// wasted bytes in bytes. Fails (never skips) without an engine.
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as E from '../support/engine';
+
+describe('layerlens ci', () => {
+  let tag = '';
+  before(async () => {
+    await E.requireEngine();
+    tag = (await E.buildFixture('wasteful', { builder: 'buildkit' })).tag;
+  });
+
+  it('the wasteful fixture really wastes bytes (analyze)', async () => {
+    const a = await E.analyzeJson(`docker://${tag}`);
+    assert.ok(a.efficiency < 0.99, `efficiency ${a.efficiency}`);
+    assert.ok(a.wastedBytes >= 8 * 1024 * 1024, `wastedBytes ${a.wastedBytes}`);
+    assert.ok(a.hiddenBytes >= 10 * 1024 * 1024, `hiddenBytes ${a.hiddenBytes} (6 MiB deleted + 2 MiB overwritten + ...)`);
+  });
+
+  it('--lowest-efficiency 0.99 fails with exit 1 and a report', async () => {
+    const r = await E.cli(['ci', `docker://${tag}`, '--lowest-efficiency', '0.99']);
+    assert.equal(r.code, 1, `exit ${r.code}; stdout: ${r.stdout.slice(0, 1000)} stderr: ${r.stderr.slice(0, 1000)}`);
+    const out = r.stdout + r.stderr;
+    assert.match(out, /efficiency/i, `the report should name the failing rule:\n${out}`);
+    assert.doesNotMatch(out, /^\s+at .+[:(]/m, 'stack trace in the report');
+  });
+
+  it('--highest-wasted-bytes 1000 fails with exit 1', async () => {
+    const r = await E.cli(['ci', `docker://${tag}`, '--lowest-efficiency', '0', '--highest-wasted-bytes', '1000', '--highest-user-wasted-percent', '0.95']);
+    assert.equal(r.code, 1, `exit ${r.code}; ${r.stdout.slice(0, 500)} ${r.stderr.slice(0, 500)}`);
+    assert.match(r.stdout + r.stderr, /wasted/i);
+  });
+
+  it('loose thresholds pass with exit 0', async () => {
+    const r = await E.cli(['ci', `docker://${tag}`, '--lowest-efficiency', '0.1', '--highest-wasted-bytes', '1000000000', '--highest-user-wasted-percent', '0.95']);
+    assert.equal(r.code, 0, `exit ${r.code}; stdout: ${r.stdout.slice(0, 1000)} stderr: ${r.stderr.slice(0, 1000)}`);
+  });
+
+  it('works on a saved archive too', async () => {
+    const dir = await E.tempDir('ci');
+    try {
+      const arc = await E.saveArchive(tag, `${dir}/image.tar`);
+      const strict = await E.cli(['ci', `docker-archive:${arc}`, '--lowest-efficiency', '0.99']);
+      assert.equal(strict.code, 1, `exit ${strict.code}: ${strict.stderr.slice(0, 500)}`);
+      const loose = await E.cli(['ci', arc, '--lowest-efficiency', '0.1', '--highest-wasted-bytes', '1000000000', '--highest-user-wasted-percent', '0.95']);
+      assert.equal(loose.code, 0, `exit ${loose.code}: ${loose.stdout.slice(0, 500)} ${loose.stderr.slice(0, 500)}`);
+    } finally {
+      await import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true }));
+    }
+  });
+});
