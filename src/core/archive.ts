@@ -5,10 +5,10 @@
 // ever being held in memory. manifest.json usually comes last, so layers are indexed by their
 // path first and ordered once the manifest is known.
 import { createHash } from 'node:crypto';
-import { Readable, pipeline } from 'node:stream';
+import { pipeline } from 'node:stream';
 import * as tar from 'tar-stream';
 import { CancelledError, ImageFormatError } from './errors';
-import { toFormatError, type ByteSource } from './decompress';
+import { openDecompressed, toFormatError, type ByteSource } from './decompress';
 import { indexLayer } from './layer';
 import { alignHistory, blobPath, parseJson, resolveOciIndex, summariseConfig, type ImageConfigJson, type PlatformWanted } from './oci';
 import { normaliseEntryPath } from './paths';
@@ -68,13 +68,15 @@ export async function readArchive(source: ByteSource, opts: ReadArchiveOptions =
   const warnings: string[] = [];
   const extract = tar.extract();
   let bytes = 0;
-  const input = Readable.from((async function* () {
+  const counted = (async function* () {
     for await (const c of source as AsyncIterable<Uint8Array>) {
       bytes += c.length;
       opts.onProgress?.(bytes);
       yield c;
     }
-  })());
+  })();
+  // A saved archive may itself be compressed (`docker save | gzip`, `| zstd`).
+  const input = (await openDecompressed(counted)).stream;
   pipeline(input, extract as unknown as NodeJS.WritableStream, () => undefined);
   const onAbort = (): void => { extract.destroy(new CancelledError()); };
   signal?.addEventListener('abort', onAbort, { once: true });

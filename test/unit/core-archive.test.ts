@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { assembleArchive, readArchive } from '../../src/core/archive';
 import { ImageFormatError } from '../../src/core/errors';
-import { chunks, dockerSave, makeTar, ociLayout, sha256, tarOfFiles, type ImageSpec } from './support/tars';
+import { chunks, dockerSave, gzip, makeTar, zstd, ociLayout, sha256, tarOfFiles, type ImageSpec } from './support/tars';
 
 async function spec(): Promise<ImageSpec> {
   const l0 = await makeTar([{ name: 'bin/', type: 'directory' }, { name: 'bin/sh', size: 100 }]);
@@ -37,6 +37,15 @@ test('docker save archive (manifest last, shared empty layer): layers, diffIDs a
   assert.equal(img.config.os, 'linux');
   assert.match(img.id, /^sha256:[a-f0-9]{64}$/);
   assert.deepEqual(img.warnings, []);
+});
+
+test('a gzip- or zstd-compressed docker save archive reads the same', async () => {
+  const raw = await dockerSave(await spec());
+  const ref = await load(raw);
+  for (const buf of [gzip(raw), zstd(raw)]) {
+    const img = await load(buf);
+    assert.deepEqual(img.layers.map((l) => l.entries), ref.layers.map((l) => l.entries));
+  }
 });
 
 test('manifest first or last makes no difference', async () => {
