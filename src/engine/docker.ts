@@ -477,18 +477,29 @@ function guardExport(res: IncomingMessage, ctx: Ctx, idleMs: number, signal?: Ab
     }
   };
   const onAbort = (): void => finish(new EngineError('aborted', `${cap(ctx.what)} was cancelled`));
+  /** Still waiting for the engine? (A full buffer means the reader is slow, not the engine.) */
+  const stalled = (): boolean => {
+    if (out.writableNeedDrain) last = Date.now();
+    return !done && Date.now() - last >= idleMs;
+  };
   const check = (): void => {
     timer = undefined;
     if (done) return;
-    const idle = Date.now() - last;
-    // A full buffer means the reader is slow, not the engine: wait for it.
-    if (out.writableNeedDrain || idle < idleMs) {
-      if (out.writableNeedDrain) last = Date.now();
+    if (!stalled()) {
       timer = setTimeout(check, Math.max(50, idleMs - (Date.now() - last)));
       return;
     }
-    finish(new EngineError('unavailable',
-      `The ${engineName(ctx.endpoint)} at ${at} stopped sending the ${ctx.what} (no data for ${fmtSecs(idleMs)})`));
+    // Timers run before I/O callbacks: if this process was busy, data may be waiting. Let pending
+    // I/O run (setImmediate comes after the poll phase) before calling the engine stalled.
+    setImmediate(() => {
+      if (done) return;
+      if (!stalled()) {
+        timer = setTimeout(check, Math.max(50, idleMs - (Date.now() - last)));
+        return;
+      }
+      finish(new EngineError('unavailable',
+        `The ${engineName(ctx.endpoint)} at ${at} stopped sending the ${ctx.what} (no data for ${fmtSecs(idleMs)})`));
+    });
   };
 
   res.on('data', () => { last = Date.now(); });
