@@ -35,8 +35,13 @@ export interface DockerfileHeredoc {
 
 export interface KeyValue {
   key: string;
-  /** After quote removal and variable substitution; null for `ARG NAME` without a default. */
+  /**
+   * After quote removal and variable substitution. For ARG: the value the build gives it
+   * (build-arg override, else the default, else the global ARG's value), null if none.
+   */
   value: string | null;
+  /** ARG only: the default as written in the file, substituted (null without `=`). */
+  default?: string | null;
 }
 
 export interface CopySpec {
@@ -928,11 +933,12 @@ function readArgs(
     const rawValue = rawOf(lines, p, 'value', escape);
     const hasDefault = safe(() => p.getValue(), null) !== null || rawValue !== null;
     let value: string | null = null;
+    const def = hasDefault ? expandWord(rawValue ?? safe(() => p.getValue(), '') ?? '', vars, { escape }) : null;
     if (Object.prototype.hasOwnProperty.call(buildArgs, key)) value = buildArgs[key];
-    else if (hasDefault) value = expandWord(rawValue ?? safe(() => p.getValue(), '') ?? '', vars, { escape });
+    else if (def !== null) value = def;
     else if (globalVars && globalVars.has(key)) value = globalVars.get(key) ?? null;
     else if (globalVars && globalArgs.some((g) => g.key === key)) value = null;
-    out.push({ key, value });
+    out.push({ key, value, default: def });
   }
   return out;
 }
