@@ -71,7 +71,7 @@ for (const name of E.fixtureNames()) {
       });
 
       it('files --json from the engine equals the docker export of a container', async () => {
-        const expected = await E.dockerExportSet(tag);
+        const expected = await E.dockerExportSet(tag, await layerStats());
         const actual = E.filesJsonSet(await engineFiles(), E.hardlinkTargets(await layerStats()));
         const problems = E.diffSets(expected, actual);
         assert.deepEqual(problems, [], `merged filesystem differs from docker export:\n${problems.join('\n')}`);

@@ -355,10 +355,14 @@ export function isContainerAdded(p: string): boolean {
 /**
  * The engine's own merged view of `image`: `docker create`, `docker export`, read the tar's
  * headers, `docker rm`. Leaves out what the engine adds for a container (/.dockerenv,
- * /etc/hostname, /etc/hosts, /etc/resolv.conf, /etc/mtab, /dev, /proc, /sys). Hardlinks are
- * normalised to files (see normaliseHardlinks). The root "/" itself is not included.
+ * /etc/hostname, /etc/hosts, /etc/resolv.conf, /etc/mtab, /dev, /proc, /sys and below) unless
+ * the image's own layers ship that path (BuildKit leaves /dev, /proc, /sys mount-point
+ * directories in the first RUN layer). Hardlinks are normalised to files (see
+ * normaliseHardlinks). The root "/" itself is not included.
  */
-export async function dockerExportSet(image: string): Promise<Map<string, FsEntry>> {
+export async function dockerExportSet(image: string, layerStats?: LayerTarStats[]): Promise<Map<string, FsEntry>> {
+  const shipped = new Set<string>();
+  for (const st of layerStats ?? (await imageLayerStats(image))) for (const p of st.paths) shipped.add(p);
   // The command is never run: a container only needs one to be created.
   const cid = (await docker(['create', image, '/layerlens-never-run'])).trim();
   try {
@@ -372,7 +376,7 @@ export async function dockerExportSet(image: string): Promise<Map<string, FsEntr
     const entries = await tarEntries(child.stdout);
     const code = await exited;
     if (code !== 0) throw new Error(`docker export ${cid} exited ${code}: ${Buffer.concat(errs).toString().trim()}`);
-    const kept = entries.filter((e) => e.path !== '/' && !isContainerAdded(e.path));
+    const kept = entries.filter((e) => e.path !== '/' && (!isContainerAdded(e.path) || shipped.has(e.path)));
     return normaliseHardlinks(kept);
   } finally {
     await run(DOCKER, ['rm', '-f', cid]);
@@ -633,8 +637,9 @@ async function checkOciCompression(dir: string, compression: Compression): Promi
 
 /**
  * Per layer (bottom first, in manifest order) of a `docker save` archive: the sum of regular-file
- * sizes in the layer tar (hardlink entries carry no bytes, so each file counts once), and the
- * total length of symlink targets. Independent of the CLI: the archive-size definition.
+ * sizes in the layer tar (hardlink entries carry no bytes, so each file counts once), the total
+ * length of symlink targets, the hardlinks and the paths the layer ships (whiteouts excluded).
+ * Independent of the CLI: the archive-size definition.
  */
 export interface LayerTarStats {
   regularBytes: number;
@@ -642,33 +647,39 @@ export interface LayerTarStats {
   entries: number;
   /** hardlink path -> target path, both normalised */
   hardlinks: Map<string, string>;
+  /** every path in the layer tar except whiteout markers */
+  paths: Set<string>;
 }
 
-export async function archiveLayerStats(archive: string): Promise<LayerTarStats[]> {
-  const small = await tarSmallFiles(createReadStream(archive), (n) => n === 'manifest.json');
-  const manifest = JSON.parse(small.get('manifest.json')?.toString('utf8') ?? 'null') as Array<{ Layers: string[] }> | null;
-  if (!manifest?.[0]) throw new Error(`${archive}: no manifest.json`);
-  const wanted = manifest[0].Layers;
+/** Layer stats from a `docker save` stream, in one pass (manifest.json may come last). */
+export async function saveStreamLayerStats(stream: Readable, what: string): Promise<LayerTarStats[]> {
   const stats = new Map<string, LayerTarStats>();
-  // Second pass: walk each layer tar as a nested stream.
+  let manifestText: string | undefined;
   const ex = tar.extract();
   await new Promise<void>((resolve, reject) => {
     ex.on('entry', (h, body, next) => {
       const name = h.name.replace(/^\.\//, '');
-      if (h.type === 'file' && wanted.includes(name)) {
-        // docker save layer tars are uncompressed.
+      if (h.type === 'file' && name === 'manifest.json') {
+        const parts: Buffer[] = [];
+        body.on('data', (b: unknown) => parts.push(b as Buffer));
+        body.on('end', () => { manifestText = Buffer.concat(parts).toString('utf8'); next(); });
+      } else if (h.type === 'file' && (name.endsWith('/layer.tar') || name.startsWith('blobs/'))) {
+        // docker save layer tars are uncompressed (blobs/ for newer OCI-style saves).
         tarEntries(body as unknown as Readable).then((es) => {
-          let regularBytes = 0;
-          let symlinkTargetBytes = 0;
-          const hardlinks = new Map<string, string>();
+          const st: LayerTarStats = { regularBytes: 0, symlinkTargetBytes: 0, entries: es.length, hardlinks: new Map(), paths: new Set() };
           for (const e of es) {
-            if (e.type === 'file') regularBytes += e.size;
-            if (e.type === 'symlink') symlinkTargetBytes += Buffer.byteLength(e.linkname ?? '');
-            if (e.type === 'hardlink' && e.linkname) hardlinks.set(e.path, e.linkname);
+            if (e.type === 'file') st.regularBytes += e.size;
+            if (e.type === 'symlink') st.symlinkTargetBytes += Buffer.byteLength(e.linkname ?? '');
+            if (e.type === 'hardlink' && e.linkname) st.hardlinks.set(e.path, e.linkname);
+            if (!path.posix.basename(e.path).startsWith('.wh.')) st.paths.add(e.path);
           }
-          stats.set(name, { regularBytes, symlinkTargetBytes, entries: es.length, hardlinks });
+          stats.set(name, st);
           next();
-        }, reject);
+        }, () => {
+          // Not a tar (e.g. a config blob under blobs/): skip it.
+          body.resume();
+          next();
+        });
       } else {
         body.on('end', () => next());
         body.resume();
@@ -676,13 +687,35 @@ export async function archiveLayerStats(archive: string): Promise<LayerTarStats[
     });
     ex.on('finish', () => resolve());
     ex.on('error', reject);
-    createReadStream(archive).on('error', reject).pipe(ex);
+    stream.on('error', reject);
+    stream.pipe(ex);
   });
-  return wanted.map((l) => {
+  const manifest = JSON.parse(manifestText ?? 'null') as Array<{ Layers: string[] }> | null;
+  if (!manifest?.[0]) throw new Error(`${what}: no manifest.json`);
+  return manifest[0].Layers.map((l) => {
     const s = stats.get(l);
-    if (!s) throw new Error(`${archive}: layer ${l} not found`);
+    if (!s) throw new Error(`${what}: layer ${l} not found`);
     return s;
   });
+}
+
+export async function archiveLayerStats(archive: string): Promise<LayerTarStats[]> {
+  return saveStreamLayerStats(createReadStream(archive), archive);
+}
+
+/** Layer stats of an engine image, streamed from `docker save` (nothing written to disk). */
+export async function imageLayerStats(image: string): Promise<LayerTarStats[]> {
+  const child = spawn(DOCKER, ['save', image], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  const errs: Buffer[] = [];
+  child.stderr.on('data', (b: Buffer) => errs.push(b));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  const st = await saveStreamLayerStats(child.stdout, `docker save ${image}`);
+  const code = await exited;
+  if (code !== 0) throw new Error(`docker save ${image} exited ${code}: ${Buffer.concat(errs).toString().trim()}`);
+  return st;
 }
 
 /** Hardlink path -> target over all layers (upper layers override lower ones). */
