@@ -11,12 +11,20 @@ import { createEngineClient } from '../engine/docker';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';
 import { loadImage, parseSource } from '../sources/load';
+import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
+import { parseDockerfile } from '../core/dockerfile';
+import { mapHistory } from '../core/mapping';
+import { lineInfos, linesMargin } from '../core/lines';
+import type { QuickImage } from '../core/quickImage';
+import type { EngineClient } from '../engine/types';
 
 const USAGE = `Usage: layerlens <command> [options]
 
 Commands:
   analyze SOURCE [--json]                 layers with sizes, changes and waste, then totals
   files SOURCE [--json] [--layer N]       the merged filesystem (or one layer's changes)
+  lines DOCKERFILE [--image SOURCE] [--json] [--target STAGE]
+                                          each instruction's layer size (and cache status)
   ci SOURCE [--lowest-efficiency F] [--highest-wasted-bytes N]
             [--highest-user-wasted-percent P] [--ci-config FILE]
                                           dive's CI rules; exit 1 when one fails
@@ -35,7 +43,7 @@ interface Args {
 }
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
-  'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile']);
+  'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile', 'target', 'build-arg']);
 const BOOL_FLAGS = new Set(['json', 'help']);
 
 export function parseArgs(argv: string[]): Args {
@@ -81,13 +89,9 @@ class Out {
 async function load(source: string, args: Args): Promise<Analysis> {
   const spec = await parseSource(source);
   const platform = args.flags.get('platform');
-  const host = args.flags.get('host');
   const image = await loadImage(spec, {
     platform: typeof platform === 'string' ? parsePlatform(platform) : undefined,
-    engine: async () => {
-      const endpoint = resolveEndpointFromProcess(typeof host === 'string' ? { host, hostOrigin: '--host' } : {});
-      return createEngineClient(endpoint);
-    },
+    engine: engineFactory(args),
   });
   return analyze(image);
 }
@@ -121,6 +125,47 @@ async function cmdFiles(args: Args, out: Out): Promise<number> {
     return 0;
   }
   for (const r of fileRecords(a)) await out.line(json ? JSON.stringify(r) : fileLine(r));
+  return 0;
+}
+
+function engineFactory(args: Args): () => Promise<EngineClient> {
+  const host = args.flags.get('host');
+  return async () => createEngineClient(resolveEndpointFromProcess(typeof host === 'string' ? { host, hostOrigin: '--host' } : {}));
+}
+
+async function cmdLines(args: Args, out: Out): Promise<number> {
+  const file = needSource(args);
+  const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  const target = args.flags.get('target');
+  const model = parseDockerfile(text);
+  const stage = typeof target === 'string' ? target : undefined;
+  const imageFlag = args.flags.get('image');
+  let q: QuickImage;
+  let note: string;
+  if (typeof imageFlag === 'string') {
+    const spec = await parseSource(imageFlag);
+    if (spec.kind === 'engine') q = await quickImageFromEngine(await engineFactory(args)(), spec.name);
+    else q = quickImageFromAnalysis(await load(imageFlag, args));
+    note = `image ${imageFlag}`;
+  } else {
+    const match = await findBestImage(await engineFactory(args)(), model, { stage });
+    if (!match) throw new UsageError(`no local image matches ${file}; build it, or name one with --image`);
+    q = match.image;
+    note = `image ${match.name} (history matches ${Math.round(match.score * 100)} %)`;
+  }
+  const mapping = mapHistory(model, q.history, { stage, entrySizes: entrySizes(q) });
+  const infos = lineInfos(mapping, entrySizes(q));
+  if (args.flags.has('json')) {
+    await out.line(JSON.stringify(infos.map((i) => ({
+      line: i.line, endLine: i.endLine, instruction: i.instruction, stage: i.stage, layerIndex: i.layerIndex,
+      size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind,
+    }))));
+  } else {
+    await out.line(`# ${file}: ${note}`);
+    await out.line(linesMargin(text.replace(/\n$/, ''), infos));
+  }
   return 0;
 }
 
@@ -178,7 +223,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return args.command === '' && !args.flags.has('help') ? 2 : 0;
   }
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, ci: cmdCi };
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, lines: cmdLines, ci: cmdCi };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);

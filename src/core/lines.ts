@@ -1,0 +1,94 @@
+// Per-line facts for a Dockerfile: its layer, the layer's size, and cache status. The CodeLens
+// text and `layerlens lines` both come from here.
+import { formatBytes } from './format';
+import type { MappingResult } from './mapping';
+
+export type CacheState = 'cached' | 'built' | 'will-rebuild' | 'unknown';
+
+export interface LineCache {
+  cache: CacheState;
+  reason?: string;
+  durationMs?: number;
+}
+
+export interface LineInfo {
+  line: number;
+  endLine: number;
+  instruction: string;
+  stage: number;
+  historyIndex: number | null;
+  layerIndex: number | null;
+  /** Bytes of the layer this line made; 0 for config-only lines; null when not mapped. */
+  size: number | null;
+  kind: 'layer' | 'empty-layer' | 'config' | 'base' | 'unmapped';
+  cache: CacheState;
+  reason?: string;
+  durationMs?: number;
+  /** FROM lines: what the base image holds. */
+  base?: { size: number | null; layers: number };
+}
+
+/**
+ * Joins a mapping with per-history-entry sizes and (optionally) cache facts by line.
+ * `entrySizes[i]` is history entry i's size (the engine's history Size, or the analysed layer's).
+ */
+export function lineInfos(mapping: MappingResult, entrySizes: readonly number[], cache?: ReadonlyMap<number, LineCache>): LineInfo[] {
+  return mapping.lines.map((m) => {
+    const c = cache?.get(m.line);
+    const info: LineInfo = {
+      line: m.line, endLine: m.endLine, instruction: m.instruction, stage: m.stage,
+      historyIndex: m.historyIndex, layerIndex: m.layerIndex, size: null, kind: 'unmapped',
+      cache: c?.cache ?? 'unknown',
+    };
+    if (c?.reason) info.reason = c.reason;
+    if (c?.durationMs !== undefined) info.durationMs = c.durationMs;
+    if (m.base) {
+      info.kind = 'base';
+      info.size = m.base.size;
+      info.base = { size: m.base.size, layers: m.base.layerCount };
+    } else if (m.historyIndex !== null) {
+      const size = entrySizes[m.historyIndex] ?? 0;
+      info.size = m.layerIndex === null ? 0 : size;
+      info.kind = m.layerIndex === null ? 'config' : size === 0 ? 'empty-layer' : 'layer';
+      if (m.layerIndex === null && m.emptyLayer && (m.instruction === 'RUN' || m.instruction === 'WORKDIR' || m.instruction === 'COPY' || m.instruction === 'ADD')) {
+        info.kind = 'empty-layer';
+      }
+    }
+    return info;
+  });
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The CodeLens text: `24.3 MB · cached`, `0 B · config only`, `will rebuild · line 7 changed`. */
+export function lensLabel(i: LineInfo): string {
+  const parts: string[] = [];
+  if (i.cache === 'will-rebuild') {
+    return `will rebuild${i.reason ? ' · ' + i.reason : ''}`;
+  }
+  switch (i.kind) {
+    case 'base':
+      parts.push(`base ${i.base!.size === null ? '' : formatBytes(i.base!.size) + ' in '}${i.base!.layers} layer${i.base!.layers === 1 ? '' : 's'}`);
+      break;
+    case 'layer': parts.push(formatBytes(i.size ?? 0)); break;
+    case 'empty-layer': parts.push('0 B · empty layer'); break;
+    case 'config': parts.push('0 B · config only'); break;
+    case 'unmapped': parts.push('not in the image'); break;
+  }
+  if (i.cache === 'cached') parts.push('cached');
+  else if (i.cache === 'built') parts.push(i.durationMs !== undefined ? `rebuilt in ${seconds(i.durationMs)}` : 'rebuilt');
+  return parts.join(' · ');
+}
+
+/** `layerlens lines` without --json: the Dockerfile with a left margin of sizes and cache status. */
+export function linesMargin(text: string, infos: readonly LineInfo[], width = 34): string {
+  const byLine = new Map(infos.map((i) => [i.line, i]));
+  return text.split('\n').map((src, n) => {
+    const i = byLine.get(n + 1);
+    const margin = i ? lensLabel(i) : '';
+    const m = margin.length > width ? margin.slice(0, width - 1) + '…' : margin;
+    return `${m.padEnd(width)} │ ${src}`;
+  }).join('\n');
+}
