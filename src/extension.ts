@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { EngineConnection } from './vscode/engine';
 import { ImageService } from './vscode/imageService';
+import { DockerfileImages, registerCodeLens } from './vscode/codelens';
 import type { LayerLens } from './vscode/context';
 
 // Thin activation: build the shared services, then let each contribution register itself. Every
@@ -10,8 +11,9 @@ export function activate(context: vscode.ExtensionContext): LayerLens {
   const log = (line: string): void => output.appendLine(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
   const engine = new EngineConnection(log);
   const images = new ImageService(engine, log, context.workspaceState);
-  context.subscriptions.push(output, engine, images);
-  const ll: LayerLens = { context, output, log, engine, images };
+  const ll = { context, output, log, engine, images } as LayerLens;
+  ll.dockerfiles = new DockerfileImages(ll);
+  context.subscriptions.push(output, engine, images, ll.dockerfiles);
   for (const register of contributions) context.subscriptions.push(...register(ll));
   log('Layer Lens activated');
   return ll;
@@ -22,4 +24,6 @@ export function deactivate(): void {
 }
 
 // One file per contribution; each exports register(ll) => Disposable[].
-const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [];
+const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [
+  registerCodeLens,
+];

@@ -1,6 +1,7 @@
 import type * as vscode from 'vscode';
 import type { EngineConnection } from './engine';
 import type { ImageService } from './imageService';
+import type { DockerfileImages } from './codelens';
 
 /** What every contribution gets: shared services, all disposed with the extension. */
 export interface LayerLens {
@@ -9,4 +10,6 @@ export interface LayerLens {
   log: (line: string) => void;
   engine: EngineConnection;
   images: ImageService;
+  /** Which image each Dockerfile built, and its per-line sizes and cache status. */
+  dockerfiles: DockerfileImages;
 }

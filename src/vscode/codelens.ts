@@ -1,0 +1,191 @@
+// CodeLens above every Dockerfile instruction: the size of the layer the line built and its cache
+// status. Sizes come from the engine's history (inspect + history only, never layer contents), or
+// from the analysis for archives. Recomputed on save, on image changes and on engine events,
+// debounced; a half-typed file never raises a popup (errors go to the output channel and lenses).
+import * as vscode from 'vscode';
+import { parseDockerfile } from '../core/dockerfile';
+import { formatBytes } from '../core/format';
+import { lensLabel, lineInfos, type LineCache, type LineInfo } from '../core/lines';
+import { mapHistory } from '../core/mapping';
+import type { QuickImage } from '../core/quickImage';
+import { parseSource } from '../sources/load';
+import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
+import type { LayerLens } from './context';
+
+export const DOCKERFILE_SELECTOR: vscode.DocumentSelector = [{ language: 'dockerfile' }];
+
+export interface DocImage {
+  /** The source string shown (tag, id, or archive path). */
+  source: string;
+  matchedBy: string;
+  image: QuickImage;
+}
+
+/** Cache-status facts per Dockerfile (set by the build command). */
+export type CacheFacts = (doc: vscode.TextDocument) => ReadonlyMap<number, LineCache> | undefined;
+
+export class DockerfileImages {
+  private readonly byDoc = new Map<string, Promise<DocImage | null>>();
+  private readonly histories = new Map<string, QuickImage>();
+  private readonly emitter = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.emitter.event;
+  cacheFacts: CacheFacts = () => undefined;
+
+  constructor(private readonly ll: LayerLens) {}
+
+  invalidate(): void {
+    this.byDoc.clear();
+    this.histories.clear();
+    this.emitter.fire();
+  }
+
+  /** Candidate sources from the setting layerLens.imageForDockerfile (relative archive paths resolved). */
+  private configured(doc: vscode.TextDocument): string[] {
+    const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
+    const map = vscode.workspace.getConfiguration('layerLens', doc.uri).get<Record<string, string | string[]>>('imageForDockerfile') ?? {};
+    const rel = folder ? vscode.workspace.asRelativePath(doc.uri, false) : doc.uri.fsPath;
+    for (const [pattern, value] of Object.entries(map)) {
+      const glob = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*').replace(/\?/g, '.') + '$');
+      if (!glob.test(rel)) continue;
+      const list = Array.isArray(value) ? value : [value];
+      return list.map((s) => {
+        const m = /^(docker-archive:|oci:)(.*)$/.exec(s);
+        if (m && folder && !m[2].startsWith('/')) return m[1] + vscode.Uri.joinPath(folder.uri, m[2]).fsPath;
+        return s;
+      });
+    }
+    return [];
+  }
+
+  async quick(source: string): Promise<QuickImage> {
+    const spec = await parseSource(source);
+    if (spec.kind === 'engine') return quickImageFromEngine(this.ll.engine.get(), spec.name);
+    const shown = await this.ll.images.show(source);
+    if (!shown) throw new Error('cancelled');
+    return quickImageFromAnalysis(shown.analysis);
+  }
+
+  /** The image this Dockerfile built: remembered build, setting, else best history match. */
+  imageFor(doc: vscode.TextDocument): Promise<DocImage | null> {
+    const key = doc.uri.toString();
+    let p = this.byDoc.get(key);
+    if (!p) {
+      p = this.resolve(doc).catch((e: unknown) => {
+        this.ll.log(`no image for ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
+        return null;
+      });
+      this.byDoc.set(key, p);
+    }
+    return p;
+  }
+
+  private async resolve(doc: vscode.TextDocument): Promise<DocImage | null> {
+    const remembered = this.ll.images.rememberedFor(doc.uri);
+    const candidates: Array<[string, string]> = [];
+    if (remembered) candidates.push([remembered, 'last built or shown']);
+    for (const s of this.configured(doc)) candidates.push([s, 'setting layerLens.imageForDockerfile']);
+    for (const [source, matchedBy] of candidates) {
+      try {
+        return { source, matchedBy, image: await this.quick(source) };
+      } catch (e) {
+        this.ll.log(`image ${source} for ${vscode.workspace.asRelativePath(doc.uri)} unavailable: ${(e as Error).message}`);
+      }
+    }
+    const model = parseDockerfile(doc.getText());
+    const best = await findBestImage(this.ll.engine.get(), model, { cache: this.histories });
+    if (!best) return null;
+    return { source: best.name, matchedBy: `history matches ${Math.round(best.score * 100)} %`, image: best.image };
+  }
+
+  /** Lines with sizes and cache status for the document as it is now. */
+  async lines(doc: vscode.TextDocument): Promise<{ img: DocImage; infos: LineInfo[] } | null> {
+    const img = await this.imageFor(doc);
+    if (!img) return null;
+    const model = parseDockerfile(doc.getText());
+    const sizes = entrySizes(img.image);
+    const mapping = mapHistory(model, img.image.history, { entrySizes: sizes });
+    return { img, infos: lineInfos(mapping, sizes, this.cacheFacts(doc)) };
+  }
+
+  dispose(): void {
+    this.emitter.dispose();
+  }
+}
+
+class LayerCodeLensProvider implements vscode.CodeLensProvider {
+  private readonly emitter = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.emitter.event;
+
+  constructor(private readonly images: DockerfileImages) {}
+
+  refresh(): void {
+    this.emitter.fire();
+  }
+
+  async provideCodeLenses(doc: vscode.TextDocument, token: vscode.CancellationToken): Promise<vscode.CodeLens[]> {
+    if (!vscode.workspace.getConfiguration('layerLens', doc.uri).get<boolean>('codeLens.enabled', true)) return [];
+    let res: Awaited<ReturnType<DockerfileImages['lines']>>;
+    try {
+      res = await this.images.lines(doc);
+    } catch {
+      return [];
+    }
+    if (token.isCancellationRequested) return [];
+    const first = new vscode.Range(0, 0, 0, 0);
+    if (!res) {
+      return [new vscode.CodeLens(first, { title: 'Layer Lens: no image built from this file yet — Build Image', command: 'layerLens.buildImage', arguments: [doc.uri] })];
+    }
+    const lenses: vscode.CodeLens[] = [];
+    for (const info of res.infos) {
+      if (info.line - 1 >= doc.lineCount) continue;
+      const range = new vscode.Range(info.line - 1, 0, info.line - 1, 0);
+      const title = lensLabel(info);
+      const cmd: vscode.Command = info.layerIndex !== null
+        ? { title, command: 'layerLens.explainLayer', arguments: [info.layerIndex, doc.uri], tooltip: `Layer ${info.layerIndex} of ${res.img.source} — click to explain it` }
+        : { title, command: '', tooltip: info.kind === 'config' ? 'This instruction only changes the image config: no layer, 0 bytes.' : '' };
+      lenses.push(new vscode.CodeLens(range, cmd));
+    }
+    return lenses;
+  }
+}
+
+export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
+  const images = ll.dockerfiles;
+  const provider = new LayerCodeLensProvider(images);
+  const status = vscode.window.createStatusBarItem('layerLens.image', vscode.StatusBarAlignment.Left, 50);
+  status.name = 'Layer Lens image';
+  status.command = 'layerLens.openImage';
+  let timer: NodeJS.Timeout | undefined;
+  const refresh = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => { provider.refresh(); void updateStatus(); }, 250);
+  };
+  const updateStatus = async (): Promise<void> => {
+    const doc = vscode.window.activeTextEditor?.document;
+    if (!doc || doc.languageId !== 'dockerfile') { status.hide(); return; }
+    const res = await images.lines(doc).catch(() => null);
+    if (!res) {
+      status.text = '$(layers) no image';
+      status.tooltip = 'Layer Lens: no image built from this Dockerfile was found';
+    } else {
+      const total = res.img.image.layerSizes.reduce((a, b) => a + b, 0);
+      status.text = `$(layers) ${res.img.source} · ${formatBytes(total)}`;
+      status.tooltip = `Layer Lens: ${res.img.source} (${res.img.matchedBy}), ${res.img.image.layerSizes.length} layers`;
+      // The Layers view follows the active Dockerfile's image.
+      if (ll.images.current?.analysis.image.id !== res.img.image.id) {
+        void ll.images.show(res.img.source, { dockerfile: doc.uri }).catch((e: unknown) => ll.log(`cannot show ${res.img.source}: ${(e as Error).message}`));
+      }
+    }
+    status.show();
+  };
+  return [
+    status,
+    vscode.languages.registerCodeLensProvider(DOCKERFILE_SELECTOR, provider),
+    images.onDidChange(refresh),
+    ll.images.onDidChange(refresh),
+    vscode.workspace.onDidSaveTextDocument((d) => { if (d.languageId === 'dockerfile') refresh(); }),
+    vscode.window.onDidChangeActiveTextEditor(() => void updateStatus()),
+    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('layerLens')) images.invalidate(); }),
+    { dispose: () => { if (timer) clearTimeout(timer); } },
+  ];
+}
