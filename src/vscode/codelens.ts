@@ -178,6 +178,7 @@ export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
     }
     status.show();
   };
+  void updateStatus();
   return [
     status,
     vscode.languages.registerCodeLensProvider(DOCKERFILE_SELECTOR, provider),
