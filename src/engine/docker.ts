@@ -9,7 +9,9 @@
 //   has none overall (it can take minutes) but fails with a clear error when the engine sends
 //   nothing for exportIdleTimeoutMs while the consumer is ready for more.
 // - Every failure is an EngineError with a one-line message naming the endpoint and where it came from.
+import { X509Certificate } from 'node:crypto';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import * as os from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import Dockerode from 'dockerode';
@@ -282,6 +284,9 @@ function buildTransport(ep: EngineEndpoint, o: Required<Pick<EngineClientOptions
         }
         let agent: https.Agent;
         try {
+          // Fail early and clearly on unusable PEM files (the CLI does too) rather than at connect.
+          if (ep.tls.ca) checkCaPem(ep.tls.ca);
+          tls.createSecureContext({ ca: ep.tls.ca, cert: ep.tls.cert, key: ep.tls.key });
           agent = new https.Agent({
             ca: ep.tls.ca, cert: ep.tls.cert, key: ep.tls.key,
             rejectUnauthorized: ep.tls.verify, keepAlive: true, maxSockets: 16,
@@ -323,6 +328,19 @@ function buildTransport(ep: EngineEndpoint, o: Required<Pick<EngineClientOptions
     return { modem: docker.modem as unknown as Modem, ssh };
   } catch (e) {
     return { configError: new EngineError('unavailable', `Cannot set up a client for ${at}: ${oneLine((e as Error).message)}`) };
+  }
+}
+
+/** Node silently ignores a CA file without certificates; the docker CLI says "ca.pem seems invalid". */
+function checkCaPem(ca: Buffer): void {
+  const blocks = ca.toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error('ca.pem holds no PEM certificate');
+  for (const b of blocks) {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      throw new Error(`ca.pem seems invalid (${oneLine((e as Error).message)})`);
+    }
   }
 }
 

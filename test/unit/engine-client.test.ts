@@ -282,6 +282,11 @@ test('npipe on non-Windows and unusable TLS keys fail per call, not at creation'
     tls: { verify: true, ca: Buffer.from('x'), cert: Buffer.from('y'), key: Buffer.from('-----BEGIN ENCRYPTED PRIVATE KEY-----\n') },
   });
   await rejectsWith(enc.ping(), 'unavailable', /key\.pem\) is encrypted/);
+  const badCa = createEngineClient({
+    kind: 'tcp', url: 'tcp://h:2376', host: 'h', port: 2376, origin: 'context:x',
+    tls: { verify: true, ca: Buffer.from('-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n') },
+  });
+  await rejectsWith(badCa.ping(), 'unavailable', /^Cannot use the TLS files for tcp:\/\/h:2376 \(docker context "x"\): /);
 });
 
 test('DOCKER_HOST in process.env does not leak into a client for another endpoint', async () => {
