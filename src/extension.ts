@@ -3,6 +3,7 @@ import { EngineConnection } from './vscode/engine';
 import { ImageService } from './vscode/imageService';
 import { DockerfileImages, registerCodeLens } from './vscode/codelens';
 import type { LayerLens } from './vscode/context';
+import { registerLayersSidebar } from './vscode/tree';
 
 // Thin activation: build the shared services, then let each contribution register itself. Every
 // registration goes into context.subscriptions, so deactivation disposes everything.
@@ -26,4 +27,5 @@ export function deactivate(): void {
 // One file per contribution; each exports register(ll) => Disposable[].
 const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [
   registerCodeLens,
+  registerLayersSidebar,
 ];

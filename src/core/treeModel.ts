@@ -8,7 +8,10 @@
 // are computed in one pass the first time they are needed.
 import type { Analysis } from './analysis';
 import { formatBytes, shortCreatedBy } from './format';
+import { parseDockerfile } from './dockerfile';
+import { mapHistory } from './mapping';
 import { MergedTree, nodePath, type ChangeKind, type Copy, type LayerChange, type MergedNode } from './merge';
+import type { HistoryEntry } from './types';
 
 export interface TreeModelOptions {
   /** 1-based Dockerfile line of the instruction that created a layer, when mapped. */
@@ -49,6 +52,8 @@ export interface Row {
   line?: number;
   /** Whether `layer`'s version of `path` can be opened as a file (regular file, hardlink or symlink). */
   openable?: boolean;
+  /** Colour the icon as a warning (a layer that ships hidden bytes). */
+  warn?: boolean;
 }
 
 // --------------------------------------------------------------------------------------------
@@ -493,7 +498,7 @@ export class TreeModel {
     return {
       id: `layer:${i}`, label, description: desc.join(' · '), tooltip,
       collapsible: 'collapsed', icon: 'layers', tone: 'normal',
-      contextValue: line !== undefined ? 'layer mapped' : 'layer', layer: i, line,
+      contextValue: line !== undefined ? 'layer mapped' : 'layer', layer: i, line, warn: s.hiddenBytes > 0,
     };
   }
 
@@ -697,4 +702,46 @@ export function renderRows(model: TreeModel, roots: TreeEl[], opts: RenderOption
   };
   for (const r of roots) visit(r, 0);
   return lines.join('\n') + '\n';
+}
+
+// --------------------------------------------------------------------------------------------
+// Dockerfile lines for layers
+
+export interface DockerfileLayerLines {
+  /** Layer index → 1-based line of the instruction that made it. */
+  lines: Map<number, number>;
+  /** Layers below the mapped stage chain's first instruction (the base image's). */
+  baseLayerCount: number;
+  /** How well the history matched (mapHistory's score, 0..1). */
+  score: number;
+  stage: number;
+}
+
+/**
+ * Maps an image's layers to the lines of the Dockerfile that built it (src/core/mapping.ts), trying
+ * the last stage first and every other stage when that matches poorly. Undefined when nothing
+ * matches well enough to label layers with lines.
+ */
+export function layerLinesFromDockerfile(text: string, history: readonly HistoryEntry[], opts: { stage?: string; minScore?: number } = {}): DockerfileLayerLines | undefined {
+  const minScore = opts.minScore ?? 0.5;
+  let model;
+  try {
+    model = parseDockerfile(text);
+  } catch {
+    return undefined;
+  }
+  const stages: Array<number | string | undefined> = [opts.stage || undefined];
+  let best = mapHistory(model, history, { stage: stages[0] });
+  if (best.score < 0.9) {
+    for (let i = 0; i < model.stages.length; i++) {
+      const r = mapHistory(model, history, { stage: i });
+      if (r.score > best.score) best = r;
+    }
+  }
+  if (best.score < minScore || best.stage < 0) return undefined;
+  const lines = new Map<number, number>();
+  for (const l of best.lines) if (l.layerIndex !== null && !lines.has(l.layerIndex)) lines.set(l.layerIndex, l.line);
+  let baseLayerCount = 0;
+  for (const h of history) if (h.index < best.baseEntryCount && h.layerIndex !== null) baseLayerCount++;
+  return { lines, baseLayerCount, score: best.score, stage: best.stage };
 }

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyze, type Analysis } from '../../src/core/analysis';
 import { indexLayer } from '../../src/core/layer';
-import { TreeModel, renderRows, type EntryEl, type Row, type TreeEl } from '../../src/core/treeModel';
+import { historyFromConfig } from '../../src/core/mapping';
+import { TreeModel, layerLinesFromDockerfile, renderRows, type EntryEl, type Row, type TreeEl } from '../../src/core/treeModel';
 import type { HistoryEntry, ImageData, LayerEntry, LayerIndex } from '../../src/core/types';
 import { makeTar, type TEntry } from './support/tars';
 
@@ -263,4 +264,16 @@ test('a directory of 10k entries: children sorted once and cached (timing is the
   assert.deepEqual(kids.slice(1, 4).map((k) => m.row(k).label), ['f0', 'f1', 'f10']);
   assert.equal(m.row(kids[10_000]).description, '1 B · L0 · COPY . /');
   assert.equal(m.children(big), kids, 'cached: the same array');
+});
+
+test('Dockerfile lines for layers from a recorded BuildKit history: base layers counted, each layer on its line', () => {
+  const root = path.resolve(GOLDEN_DIR, '../../..');
+  const rec = JSON.parse(fs.readFileSync(path.join(root, 'test/fixtures/histories/basic.buildkit.json'), 'utf8')) as { history: Array<{ created_by?: string; empty_layer?: boolean }> };
+  const text = fs.readFileSync(path.join(root, 'test/fixtures/dockerfiles/basic/Dockerfile'), 'utf8');
+  const r = layerLinesFromDockerfile(text, historyFromConfig(rec.history));
+  assert.ok(r, 'mapped');
+  assert.equal(r.baseLayerCount, 1);
+  // L1 WORKDIR $APP_HOME (line 5), L2 COPY hello.txt (6), L3 COPY dir/ (7), L4 ADD (8), L5 RUN (9-13), L6 RUN (14), L7 WORKDIR data (16)
+  assert.deepEqual([...r.lines], [[1, 5], [2, 6], [3, 7], [4, 8], [5, 9], [6, 14], [7, 16]]);
+  assert.equal(layerLinesFromDockerfile('FROM scratch\nCOPY nothing-like-this /x\n', historyFromConfig(rec.history)), undefined, 'a poor match labels nothing');
 });

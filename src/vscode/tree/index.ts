@@ -1,0 +1,294 @@
+// The "Layers" sidebar: both tree views, their commands, and the `layerlens:` file system.
+//
+// Commands (package.json contributes them):
+//   layerLens.openImage [source]      show an image: a source string, else a quick pick of engine
+//                                     images + Open Archive… + Open OCI Layout… (or type a source)
+//   layerLens.refresh                 re-read the shown image
+//   layerLens.findFile [path]         quick pick over every path (fuzzy, on name and folder); reveals it
+//   layerLens.chooseLayer [layer]     the Merged Filesystem view shows one layer's changes (or all)
+//   layerLens.toggleWasteFilter       only rows that carry hidden (shipped but invisible) bytes
+//   layerLens.revealLayer [layer]     select a layer in the Layers view (a number, or {layer})
+//   layerLens.openFileVersion [row]   open one version read-only (layerlens: URI)
+//   layerLens.compareWithVisible [row] diff a hidden copy against the visible version
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { formatBytes } from '../../core/format';
+import { TreeModel, layerLinesFromDockerfile, type FilesMode, type TreeEl } from '../../core/treeModel';
+import type { LayerLens } from '../context';
+import type { ShownImage } from '../imageService';
+import { compareWithVisible, openFileVersion, registerLayerFs, type VersionTarget } from '../layerFs';
+import { layerLinesOf, type LayerLines } from './lines';
+import { FilesProvider, LayersProvider, RowDecorations } from './providers';
+
+export const LAYERS_VIEW = 'layerLens.layers';
+export const FILES_VIEW = 'layerLens.files';
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Shows `source`; errors become one notification (a cancel is silent). */
+async function showImage(ll: LayerLens, source: string, opts: { force?: boolean; dockerfile?: vscode.Uri } = {}): Promise<boolean> {
+  try {
+    return (await ll.images.show(source, opts)) !== undefined;
+  } catch (e) {
+    if (e instanceof Error && e.name === 'CancelledError') return false;
+    ll.log(`open ${source}: ${message(e)}`);
+    void vscode.window.showErrorMessage(`Layer Lens: cannot open ${source}: ${message(e)}`);
+    return false;
+  }
+}
+
+interface SourcePick extends vscode.QuickPickItem {
+  source?: string;
+  action?: 'archive' | 'oci';
+}
+
+function age(seconds: number): string {
+  const d = Date.now() / 1000 - seconds;
+  if (d < 3600) return `${Math.max(1, Math.round(d / 60))} min ago`;
+  if (d < 86400 * 2) return `${Math.round(d / 3600)} h ago`;
+  return `${Math.round(d / 86400)} days ago`;
+}
+
+/** Quick pick of engine images + Open Archive… + Open OCI Layout…; a typed value is taken as a source. */
+async function pickSource(ll: LayerLens): Promise<string | undefined> {
+  const qp = vscode.window.createQuickPick<SourcePick>();
+  qp.title = 'Layer Lens: Open Image';
+  qp.placeholder = 'Pick an image, or type a name, docker-archive:PATH or oci:DIR';
+  qp.matchOnDescription = true;
+  const fixed: SourcePick[] = [
+    { label: '$(file-zip) Open Archive…', detail: 'A `docker save` tar (or an OCI layout packed in a tar)', action: 'archive', alwaysShow: true },
+    { label: '$(folder) Open OCI Layout…', detail: 'A directory holding index.json', action: 'oci', alwaysShow: true },
+  ];
+  qp.items = fixed;
+  qp.busy = true;
+  const list = (async () => {
+    try {
+      const images = await ll.engine.get().listImages();
+      const items: SourcePick[] = [];
+      for (const img of images.sort((a, b) => b.created - a.created)) {
+        const tags = img.repoTags.filter((t) => t !== '<none>:<none>');
+        const desc = `${img.id.slice(7, 19)} · ${formatBytes(img.size)} · ${age(img.created)}`;
+        if (tags.length === 0) items.push({ label: `$(package) ${img.id.slice(7, 19)}`, description: `<none> · ${desc}`, source: img.id });
+        for (const t of tags) items.push({ label: `$(package) ${t}`, description: desc, source: t });
+      }
+      return [{ label: 'Engine images', kind: vscode.QuickPickItemKind.Separator }, ...items];
+    } catch (e) {
+      return [{ label: '$(warning) No engine', description: message(e), alwaysShow: true } as SourcePick];
+    }
+  })();
+  void list.then((engineItems) => {
+    qp.items = [...engineItems, { label: '', kind: vscode.QuickPickItemKind.Separator }, ...fixed];
+    qp.busy = false;
+  });
+  const choice = await new Promise<SourcePick | string | undefined>((resolve) => {
+    qp.onDidAccept(() => {
+      const sel = qp.selectedItems[0];
+      if (sel && (sel.source || sel.action)) resolve(sel);
+      else if (qp.value.trim()) resolve(qp.value.trim());
+    });
+    qp.onDidHide(() => resolve(undefined));
+    qp.show();
+  });
+  qp.dispose();
+  if (choice === undefined || typeof choice === 'string') return choice;
+  if (choice.source) return choice.source;
+  if (choice.action === 'archive') {
+    const uris = await vscode.window.showOpenDialog({
+      canSelectFiles: true, canSelectFolders: false, canSelectMany: false, title: 'Open Image Archive',
+      filters: { 'Image archives': ['tar', 'tgz', 'gz'], 'All files': ['*'] },
+    });
+    return uris?.[0] ? `docker-archive:${uris[0].fsPath}` : undefined;
+  }
+  const uris = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, canSelectMany: false, title: 'Open OCI Image Layout' });
+  return uris?.[0] ? `oci:${uris[0].fsPath}` : undefined;
+}
+
+/** Resolves what a command got (a tree row, {path, layer}, or nothing) to a version. */
+function versionOf(model: TreeModel | undefined, arg: unknown, mode: FilesMode): VersionTarget | undefined {
+  if (!arg || typeof arg !== 'object') return undefined;
+  const a = arg as Partial<TreeEl> & Partial<VersionTarget>;
+  if (model && typeof a.kind === 'string') {
+    const row = model.row(arg as TreeEl, mode);
+    return row.path !== undefined && row.layer !== undefined ? { path: row.path, layer: row.layer } : undefined;
+  }
+  if (typeof a.path === 'string' && typeof a.layer === 'number') return { path: a.path, layer: a.layer };
+  return undefined;
+}
+
+function layerArg(arg: unknown): number | undefined {
+  if (typeof arg === 'number' && Number.isInteger(arg)) return arg;
+  if (arg && typeof arg === 'object' && typeof (arg as { layer?: unknown }).layer === 'number') return (arg as { layer: number }).layer;
+  return undefined;
+}
+
+export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
+  const layers = new LayersProvider();
+  const files = new FilesProvider();
+  const layersView = vscode.window.createTreeView(LAYERS_VIEW, { treeDataProvider: layers, showCollapseAll: true });
+  const filesView = vscode.window.createTreeView(FILES_VIEW, { treeDataProvider: files, showCollapseAll: true });
+  let model: TreeModel | undefined;
+
+  const describeFiles = (): void => {
+    const m = files.filesMode;
+    const parts: string[] = [];
+    if (m.layer !== undefined) parts.push(`L${m.layer} changes`);
+    if (m.wasteOnly) parts.push('hidden bytes only');
+    filesView.description = parts.join(' · ') || undefined;
+    filesView.message = model && m.layer !== undefined
+      ? `Changes of ${model.layerRef(m.layer)}. Show One Layer's Changes… to go back to the merged filesystem.`
+      : undefined;
+  };
+
+  /** Explicit lines on the ShownImage win; else the Dockerfile it came from is mapped here. */
+  const linesFor = async (cur: ShownImage | undefined): Promise<LayerLines> => {
+    const explicit = layerLinesOf(cur);
+    if (explicit.lineForLayer || !cur?.dockerfile) return explicit;
+    try {
+      const doc = await vscode.workspace.openTextDocument(cur.dockerfile);
+      const target = vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined;
+      const mapped = layerLinesFromDockerfile(doc.getText(), cur.analysis.image.history, { stage: target });
+      if (!mapped) return explicit;
+      return { lineForLayer: (l) => mapped.lines.get(l), baseLayerCount: explicit.baseLayerCount ?? mapped.baseLayerCount };
+    } catch (e) {
+      ll.log(`tree: cannot map ${cur.dockerfile.toString()}: ${message(e)}`);
+      return explicit;
+    }
+  };
+
+  let generation = 0;
+  const rebuild = async (): Promise<void> => {
+    const gen = ++generation;
+    const cur = ll.images.current;
+    const lines = await linesFor(cur);
+    if (gen !== generation) return;
+    model = cur ? new TreeModel(cur.analysis, lines) : undefined;
+    const ctx = { dockerfile: cur?.dockerfile };
+    if (model && files.filesMode.layer !== undefined && files.filesMode.layer >= model.tree.layers.length) {
+      files.filesMode = { wasteOnly: files.filesMode.wasteOnly };
+    }
+    layers.setModel(model, ctx);
+    files.setModel(model, ctx);
+    layersView.description = model?.imageSummary();
+    describeFiles();
+    void vscode.commands.executeCommand('setContext', 'layerLens.imageShown', !!model);
+  };
+  void rebuild();
+
+  const setMode = (mode: FilesMode): void => {
+    files.setMode(mode);
+    describeFiles();
+  };
+
+  const revealPath = async (p: string): Promise<boolean> => {
+    if (!model) return false;
+    const node = model.tree.lookup(p);
+    if (!node || node === model.tree.root) return false;
+    // The path must be in the view: back to the merged filesystem without the filter.
+    if (files.filesMode.layer !== undefined || files.filesMode.wasteOnly) setMode({ wasteOnly: false });
+    await filesView.reveal(model.entryEl(node), { select: true, focus: true, expand: node.type === 'dir' });
+    return true;
+  };
+
+  const needImage = (): boolean => {
+    if (model) return true;
+    void vscode.window.showInformationMessage('Layer Lens: no image is shown yet.', 'Open Image…').then((a) => {
+      if (a) void vscode.commands.executeCommand('layerLens.openImage');
+    });
+    return false;
+  };
+
+  const pickLayer = async (title: string, withAll: boolean): Promise<number | 'all' | undefined> => {
+    if (!model) return undefined;
+    const m = model;
+    type P = vscode.QuickPickItem & { layer: number | 'all' };
+    const items: P[] = [];
+    if (withAll) items.push({ label: '$(files) All layers', description: 'the merged filesystem', layer: 'all' });
+    for (let i = m.tree.layers.length - 1; i >= 0; i--) {
+      const s = m.tree.layers[i];
+      const line = m.line(i);
+      items.push({
+        label: `L${i}${line !== undefined ? ` · line ${line}` : ''}`,
+        description: `${formatBytes(m.analysis.layerSizes[i] ?? s.fileBytes)} · ${m.instruction(i)}`,
+        detail: `${s.added} added · ${s.modified} modified · ${s.deleted} deleted${s.hiddenBytes ? ` · ${formatBytes(s.hiddenBytes)} hidden later` : ''}`,
+        layer: i,
+        picked: files.filesMode.layer === i,
+      });
+    }
+    const pick = await vscode.window.showQuickPick(items, { title, matchOnDescription: true, matchOnDetail: false, placeHolder: 'Pick a layer (top first)' });
+    return pick?.layer;
+  };
+
+  const commands: Array<[string, (...args: unknown[]) => unknown]> = [
+    ['layerLens.openImage', async (arg?: unknown) => {
+      if (typeof arg === 'string' && arg.trim()) return showImage(ll, arg.trim());
+      if (arg instanceof vscode.Uri) return showImage(ll, arg.fsPath);
+      const source = await pickSource(ll);
+      if (!source) return false;
+      const ok = await showImage(ll, source);
+      if (ok) void vscode.commands.executeCommand(`${LAYERS_VIEW}.focus`);
+      return ok;
+    }],
+    ['layerLens.refresh', async () => {
+      const cur = ll.images.current;
+      if (!cur) return vscode.commands.executeCommand('layerLens.openImage');
+      return showImage(ll, cur.source, { force: true, dockerfile: cur.dockerfile });
+    }],
+    ['layerLens.findFile', async (arg?: unknown) => {
+      if (!needImage() || !model) return;
+      if (typeof arg === 'string') return revealPath(arg);
+      const m = model;
+      type P = vscode.QuickPickItem & { path: string };
+      const items: P[] = [];
+      for (const { path: p, node } of m.paths()) {
+        const dir = path.posix.dirname(p);
+        const what = !node.live ? `deleted by L${node.deletedBy ?? '?'}` : node.type === 'dir' ? 'dir' : `L${node.layer}`;
+        items.push({
+          label: `${node.type === 'dir' ? '$(folder)' : '$(file)'} ${node.name}`,
+          description: `${dir === '/' ? '/' : dir + '/'} · ${what}`,
+          path: p,
+        });
+      }
+      const pick = await vscode.window.showQuickPick(items, {
+        title: `Find File in ${m.imageSummary()}`, placeHolder: `${items.length.toLocaleString('en-US')} paths: type part of a name or folder`,
+        matchOnDescription: true,
+      });
+      if (pick) await revealPath(pick.path);
+    }],
+    ['layerLens.chooseLayer', async (arg?: unknown) => {
+      if (!needImage() || !model) return;
+      const direct = layerArg(arg);
+      const pick = direct ?? (arg === 'all' ? 'all' : await pickLayer("Show One Layer's Changes", true));
+      if (pick === undefined) return;
+      if (pick !== 'all' && (pick < 0 || pick >= model.tree.layers.length)) return;
+      setMode({ wasteOnly: files.filesMode.wasteOnly, layer: pick === 'all' ? undefined : pick });
+      void vscode.commands.executeCommand(`${FILES_VIEW}.focus`);
+    }],
+    ['layerLens.toggleWasteFilter', () => {
+      setMode({ ...files.filesMode, wasteOnly: !files.filesMode.wasteOnly });
+    }],
+    ['layerLens.revealLayer', async (arg?: unknown) => {
+      if (!needImage() || !model) return;
+      const direct = layerArg(arg);
+      const pick = direct ?? await pickLayer('Reveal Layer', false);
+      if (typeof pick !== 'number') return;
+      const el = model.layerEl(pick);
+      if (!el) return;
+      await layersView.reveal(el, { select: true, focus: true, expand: true });
+    }],
+    ['layerLens.openFileVersion', (arg?: unknown) => openFileVersion(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined))],
+    ['layerLens.compareWithVisible', (arg?: unknown) => compareWithVisible(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined))],
+  ];
+
+  return [
+    layers, files, layersView, filesView,
+    vscode.window.registerFileDecorationProvider(new RowDecorations()),
+    ll.images.onDidChange(() => void rebuild()),
+    vscode.workspace.onDidSaveTextDocument((d) => {
+      if (ll.images.current?.dockerfile?.toString() === d.uri.toString()) void rebuild();
+    }),
+    ...commands.map(([id, fn]) => vscode.commands.registerCommand(id, fn)),
+    ...registerLayerFs(ll),
+  ];
+}
