@@ -224,7 +224,23 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 const str = (v: unknown, d = ''): string => (typeof v === 'string' ? v : d);
 const num = (v: unknown, d = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-const tags = (v: unknown): string[] => strs(v).filter((t) => t !== '<none>:<none>' && t !== '<none>@<none>');
+/**
+ * Docker's familiar form: Podman reports "docker.io/library/x:1" / "docker.io/u/x:1" where dockerd
+ * reports "x:1" / "u/x:1"; normalize so both engines show the same names.
+ */
+export function familiarName(ref: string): string {
+  for (const p of ['docker.io/', 'index.docker.io/']) {
+    if (ref.startsWith(p)) {
+      const rest = ref.slice(p.length);
+      const lib = 'library/';
+      return rest.startsWith(lib) && !rest.slice(lib.length).includes('/') ? rest.slice(lib.length) : rest;
+    }
+  }
+  return ref;
+}
+const tags = (v: unknown): string[] => strs(v)
+  .filter((t) => t !== '<none>:<none>' && t !== '<none>@<none>')
+  .map(familiarName);
 
 function bad(ctx: Ctx, why: string): EngineError {
   return new EngineError('protocol', `Unexpected answer from ${describeEndpoint(ctx.endpoint)} (${ctx.what}): ${why}`);

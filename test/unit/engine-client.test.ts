@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mkdtempSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { createEngineClient, checkImageRef, type EngineClientOptions } from '../../src/engine/docker';
+import { createEngineClient, checkImageRef, familiarName, type EngineClientOptions } from '../../src/engine/docker';
 import { EngineError, type EngineEndpoint } from '../../src/engine/types';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'll-engine-client-'));
@@ -303,4 +303,13 @@ test('DOCKER_HOST in process.env does not leak into a client for another endpoin
     if (saved === undefined) delete process.env.DOCKER_HOST; else process.env.DOCKER_HOST = saved;
     if (savedCert === undefined) delete process.env.DOCKER_CERT_PATH; else process.env.DOCKER_CERT_PATH = savedCert;
   }
+});
+
+test('repo tags in Docker familiar form (Podman reports docker.io/...)', () => {
+  assert.equal(familiarName('docker.io/library/busybox:1'), 'busybox:1');
+  assert.equal(familiarName('docker.io/me/app:1'), 'me/app:1');
+  assert.equal(familiarName('docker.io/library/a/b:1'), 'library/a/b:1');
+  assert.equal(familiarName('localhost/app:1'), 'localhost/app:1');
+  assert.equal(familiarName('quay.io/x/y:2'), 'quay.io/x/y:2');
+  assert.equal(familiarName('app:1'), 'app:1');
 });
