@@ -22,8 +22,28 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 /** Repo root (this file compiles to out/test/e2e/harness.js). */
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const E2E_DIR = path.join(REPO_ROOT, '.e2e');
-export const SCREENSHOT_DIR = path.join(E2E_DIR, 'screenshots');
-export const LOG_DIR = path.join(E2E_DIR, 'logs');
+/** Screenshots, by test-chosen name (overwritten run after run; README picks from here). */
+export const SCREENSHOT_DIR = process.env.LAYERLENS_E2E_SCREENSHOTS ?? path.join(E2E_DIR, 'screenshots');
+/**
+ * Per-process folder for code-server state and logs: several people (or sessions) may run the
+ * tests in the same tree at once, so nothing else is shared between runs.
+ */
+export const RUN_DIR = path.join(E2E_DIR, 'runs', String(process.pid));
+export const LOG_DIR = RUN_DIR;
+
+/** Removes the run folders of processes that are gone. */
+export function pruneDeadRuns(): void {
+  const runs = path.join(E2E_DIR, 'runs');
+  let names: string[] = [];
+  try { names = fs.readdirSync(runs); } catch { return; }
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let alive = true;
+    try { process.kill(pid, 0); } catch (err) { alive = (err as NodeJS.ErrnoException).code === 'EPERM'; }
+    if (!alive) fs.rmSync(path.join(runs, name), { recursive: true, force: true });
+  }
+}
 /** The workspace folder UI tests open (source folder, not out/). */
 export const WORKSPACE_DIR = path.join(REPO_ROOT, 'test/e2e/workspace');
 /** Compiled extension-host suite (run() inside the extension host). */
@@ -89,7 +109,7 @@ function httpOk(url: string): Promise<boolean> {
 export interface CodeServerOptions {
   /** code-server's out/node/entry.js; default: the cache install (see scripts/install-code-server.sh). */
   entry?: string;
-  /** Folder for HOME, XDG dirs, user-data-dir, extensions-dir; wiped on start. Default .e2e/state. */
+  /** Folder for HOME, XDG dirs, user-data-dir, extensions-dir; wiped on start. Default .e2e/runs/<pid>/state. */
   stateDir?: string;
   /** Extra user settings (merged over QUIET_SETTINGS). */
   settings?: Record<string, unknown>;
@@ -97,7 +117,7 @@ export interface CodeServerOptions {
   env?: Record<string, string>;
   /** Leave workspace trust on (default: --disable-workspace-trust). */
   workspaceTrust?: boolean;
-  /** Where code-server's stdout/stderr go. Default .e2e/logs/code-server.log. */
+  /** Where code-server's stdout/stderr go. Default .e2e/runs/<pid>/code-server.log. */
   logFile?: string;
   startTimeoutMs?: number;
 }
@@ -126,7 +146,7 @@ export class CodeServer {
     if (!fs.existsSync(entry)) {
       throw new Error(`code-server not found at ${entry}; run scripts/install-code-server.sh first`);
     }
-    const stateDir = options.stateDir ?? path.join(E2E_DIR, 'state');
+    const stateDir = options.stateDir ?? path.join(RUN_DIR, 'state');
     fs.rmSync(stateDir, { recursive: true, force: true });
     const home = path.join(stateDir, 'home');
     const userDataDir = path.join(stateDir, 'user-data');
@@ -161,6 +181,8 @@ export class CodeServer {
       XDG_CONFIG_HOME: path.join(home, '.config'),
       XDG_DATA_HOME: path.join(home, '.local/share'),
       XDG_CACHE_HOME: path.join(home, '.cache'),
+      // No extension gallery (code-server defaults to open-vsx.org): tests never reach the network.
+      EXTENSIONS_GALLERY: '{}',
       ...options.env,
     };
     delete env.VSCODE_IPC_HOOK_CLI; // do not talk to an enclosing VS Code
@@ -458,26 +480,41 @@ export class Workbench {
 
   /**
    * Shows a view: its activity-bar entry when it has one (aria-label starting with `name`), else
-   * the "Focus on <name> View" command VS Code generates for every view.
+   * the "Focus on <name> View" command VS Code generates for every view. Waits for its pane.
    */
   async openView(name: string): Promise<void> {
-    const entry = this.page.locator(`.activitybar .action-item a[aria-label^="${esc(name)}"]`).first();
+    await this.focusWorkbench();
+    const entry = this.page.locator(`.activitybar .action-item:has(> a[aria-label^="${esc(name)}"])`).first();
     if (await entry.isVisible().catch(() => false)) {
-      const checked = await entry.getAttribute('aria-checked').catch(() => null)
-        ?? await entry.locator('xpath=..').getAttribute('aria-checked').catch(() => null);
-      if (checked !== 'true') await entry.click();
+      // Clicking the entry of the container already shown would hide the side bar.
+      const cls = (await entry.getAttribute('class')) ?? '';
+      if (!cls.split(/\s+/).includes('checked')) {
+        await entry.locator('a').click();
+        await this.page.mouse.move(700, 5); // away from the entry, so its tooltip does not show in screenshots
+      }
     } else {
       await this.runCommand(`Focus on ${name} View`);
     }
     await this.viewPane(name).waitFor();
   }
 
-  /** The pane of a view in the side bar or panel: by its header, else the whole visible side bar. */
+  /**
+   * The pane of a view (side bar, secondary side bar or panel), by its header ("<name> Section").
+   * A container showing a single view has no header: then the part whose title is `name`.
+   */
   viewPane(name: string): Locator {
     const byHeader = this.page.locator('.pane').filter({ has: this.page.locator(`.pane-header[aria-label^="${esc(name)}"]`) });
     const byContainer = this.page.locator('.part.sidebar, .part.auxiliarybar, .part.panel')
-      .filter({ has: this.page.locator(`.composite.title h2[title^="${esc(name)}"], .title-label h2[title^="${esc(name)}"]`) });
+      .filter({ has: this.page.locator('.composite.title .title-label h2').getByText(name, { exact: true }) });
     return byHeader.or(byContainer).first();
+  }
+
+  /** Visible text of a view's body: e.g. its welcome content when the tree is empty. */
+  async readViewText(view: string): Promise<string> {
+    const pane = this.viewPane(view);
+    const body = pane.locator('.pane-body');
+    const text = (await body.count()) ? await body.first().innerText() : await pane.innerText();
+    return text.replace(/\u00a0/g, ' ').trim();
   }
 
   /** Rows of the tree in a view (default: the trees in the side bar), read in one go. */

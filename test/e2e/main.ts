@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
 import {
-  CodeServer, E2E_DIR, HOST_SUITE, LOG_DIR, REPO_ROOT, SCREENSHOT_DIR, launchBrowser, openWorkbenches,
+  CodeServer, HOST_SUITE, LOG_DIR, REPO_ROOT, SCREENSHOT_DIR, launchBrowser, openWorkbenches, pruneDeadRuns,
   runExtensionHostTests, setSession,
 } from './harness';
 import { onFailure, runTests, setDefaultTimeout, type TestResult } from './runner';
@@ -119,12 +119,12 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  fs.rmSync(SCREENSHOT_DIR, { recursive: true, force: true });
+  pruneDeadRuns();
   fs.mkdirSync(LOG_DIR, { recursive: true });
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  for (const f of fs.readdirSync(SCREENSHOT_DIR)) if (f.startsWith('FAILED-')) fs.rmSync(path.join(SCREENSHOT_DIR, f), { force: true });
   const hostLog = path.join(LOG_DIR, 'host-tests.log');
-  const hostResults = path.join(E2E_DIR, 'host-results.json');
-  fs.rmSync(hostLog, { force: true });
-  fs.rmSync(hostResults, { force: true });
+  const hostResults = path.join(LOG_DIR, 'host-results.json');
 
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
@@ -150,7 +150,7 @@ async function main(): Promise<number> {
   } finally {
     await stopAll();
   }
-  if (fs.existsSync(SCREENSHOT_DIR)) console.log(`\nscreenshots: ${path.relative(REPO_ROOT, SCREENSHOT_DIR)}/`);
+  console.log(`\nscreenshots: ${path.relative(REPO_ROOT, SCREENSHOT_DIR)}/   logs: ${path.relative(REPO_ROOT, LOG_DIR)}/`);
   console.log(`e2e took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`${tally.passed} passed, ${tally.failed} failed`);
   return tally.failed > 0 || tally.passed === 0 ? 1 : 0;

@@ -31,6 +31,13 @@ describe('workbench with Layer Lens loaded', () => {
     await wb.screenshot('output-channel');
   });
 
+  it('shows the Layers view container from the activity bar', async () => {
+    await wb.openView('Layers');
+    assert.ok(await wb.viewPane('Layers').isVisible());
+    await wb.screenshot('layers-view');
+    await wb.openView('Explorer');
+  });
+
   it('harness: runCommand and hover work against built-in features', async () => {
     await wb.runCommand('View: Close All Editors');
     await wb.openFile('.vscode/settings.json');
