@@ -567,7 +567,9 @@ function similarity(e: Expected, raw: string, h: ParsedCreatedBy): number {
       // Same command under another shell (a SHELL set by the base image) or a different prefix.
       const cmd = ins.form === 'exec' ? want : norm(ins.form === 'heredoc' ? runCommandText(ins).slice(ins.shell.join(' ').length) : ins.args);
       if (cmd !== '' && got.endsWith(' ' + cmd)) return 0.9;
-      return low(dice(tokens(cmd), tokens(got)));
+      const shell = norm(ins.shell.join(' ')) + ' ';
+      const gotCmd = ins.form !== 'exec' && got.startsWith(shell) ? got.slice(shell.length) : got;
+      return low(dice(tokens(cmd), tokens(gotCmd)));
     }
     case 'COPY':
     case 'ADD': {
@@ -660,6 +662,18 @@ const GAP_INSTRUCTION = 0.5;
 /** Cost of a history entry above the base that no instruction made. */
 const GAP_HISTORY = 0.5;
 
+/**
+ * What matching a pair adds to the alignment. A weak pair (same keyword, different text: an
+ * edited line) is worth less than leaving the instruction out (-GAP_INSTRUCTION) unless its texts
+ * are alike (similarity ≥ 0.3), so that a new instruction at the top of a stage is not paired with
+ * the base image's last entry; it is still worth more than leaving both out (-GAP_INSTRUCTION
+ * - GAP_HISTORY), so that an edited line keeps its old entry.
+ */
+function matchGain(sim: number): number {
+  if (sim >= 0.5) return sim;
+  return Math.max(-0.99, -0.98 + 2.4 * (sim - 0.1));
+}
+
 function resolveStage(model: DockerfileModel, stage: number | string | undefined): number {
   if (typeof stage === 'number') return stage >= 0 && stage < model.stages.length ? stage : -1;
   return targetStageIndex(model, stage ?? null);
@@ -709,7 +723,7 @@ function mapHistoryUnsafe(model: DockerfileModel, history: readonly HistoryEntry
       let v = -Infinity;
       let mv = 0;
       if (i < n && j < m && sim[i][j] > 0) {
-        const s = sim[i][j] + best[(i + 1) * W + j + 1];
+        const s = matchGain(sim[i][j]) + best[(i + 1) * W + j + 1];
         if (s > v) {
           v = s;
           mv = 1;

@@ -278,3 +278,29 @@ test('SHELL set by the base image (unknown to the file) still maps RUN and nop e
   assert.equal(r.baseEntryCount, 2);
   assert.ok(r.lines[2].confidence >= 0.9);
 });
+
+test('a new first instruction is not paired with the base image\'s last entry; an edited first one keeps its entry', () => {
+  const history = historyFromConfig([
+    { created_by: '', empty_layer: false },
+    { created_by: '/bin/sh -c apt-get update && apt-get install -y curl', empty_layer: false },
+    { created_by: '/bin/sh -c make all', empty_layer: false },
+    { created_by: '/bin/sh -c #(nop)  CMD ["./app"]', empty_layer: true },
+  ]);
+  // The image was built from `RUN make all` + `CMD ["./app"]` on a base of two entries.
+  const inserted = mapHistory(parseDockerfile('FROM base\nRUN echo new-first\nRUN make all\nCMD ["./app"]'), history);
+  assert.deepEqual(inserted.lines.map((l) => [l.line, l.historyIndex]), [[1, null], [2, null], [3, 2], [4, 3]]);
+  assert.equal(inserted.baseEntryCount, 2);
+  const edited = mapHistory(parseDockerfile('FROM base\nRUN make all && make install\nCMD ["./app"]'), history);
+  assert.deepEqual(edited.lines.map((l) => [l.line, l.historyIndex]), [[1, null], [2, 2], [3, 3]]);
+  assert.ok(edited.lines[1].confidence < 0.9);
+  // Knowing the base's length settles it whatever the texts.
+  const known = mapHistory(parseDockerfile('FROM base\nRUN apt-get install -y wget\nRUN make all\nCMD ["./app"]'), history, { baseHistoryLength: 2 });
+  assert.deepEqual(known.lines.map((l) => [l.line, l.historyIndex]), [[1, null], [2, null], [3, 2], [4, 3]]);
+});
+
+test('FROM scratch: no base entries', () => {
+  const history = historyFromConfig([{ created_by: 'COPY app /app # buildkit' }, { created_by: 'CMD ["/app"]', empty_layer: true }]);
+  const r = mapHistory(parseDockerfile('FROM scratch\nCOPY app /app\nCMD ["/app"]'), history, { entrySizes: [10, 0] });
+  assert.deepEqual(r.lines[0].base, { entryCount: 0, layerCount: 0, size: 0, onbuildEntries: [] });
+  assert.deepEqual(r.lines.slice(1).map((l) => [l.historyIndex, l.layerIndex]), [[0, 0], [1, null]]);
+});
