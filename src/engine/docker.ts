@@ -19,7 +19,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   EngineError,
   type EngineClient, type EngineEndpoint, type EngineHistoryItem, type EngineImageInspect,
-  type EngineImageSummary,
+  type EngineImageSummary, type BuildMessage, type BuildOptions,
 } from './types';
 import { describeEndpoint, nodeFsReader, type EnvLike, type FsReader } from './endpoint';
 import { planSsh, type SshPlan, type SshSettings } from './ssh';
@@ -246,11 +246,34 @@ function bad(ctx: Ctx, why: string): EngineError {
   return new EngineError('protocol', `Unexpected answer from ${describeEndpoint(ctx.endpoint)} (${ctx.what}): ${why}`);
 }
 
+function parseBuildMessage(line: string, ctx: Ctx): BuildMessage {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw bad(ctx, `not JSON: ${JSON.stringify(line.slice(0, 80))}`);
+  }
+  if (!isObj(v)) throw bad(ctx, `not a JSON object: ${JSON.stringify(line.slice(0, 80))}`);
+  const out: BuildMessage = {};
+  if (typeof v.stream === 'string') out.stream = v.stream;
+  if (typeof v.id === 'string') out.id = v.id;
+  if (v.aux !== undefined) out.aux = v.aux;
+  if (typeof v.status === 'string') out.status = v.status;
+  if (typeof v.progress === 'string') out.progress = v.progress;
+  if (typeof v.error === 'string') out.error = v.error;
+  if (isObj(v.errorDetail)) {
+    out.errorDetail = {};
+    if (typeof v.errorDetail.message === 'string') out.errorDetail.message = v.errorDetail.message;
+    if (typeof v.errorDetail.code === 'number') out.errorDetail.code = v.errorDetail.code;
+  }
+  return out;
+}
+
 // --- the client ---------------------------------------------------------------------------------
 
 interface Modem {
   dial(options: {
-    path: string; method: string; isStream?: boolean; abortSignal?: AbortSignal;
+    path: string; method: string; isStream?: boolean; abortSignal?: AbortSignal; file?: Readable;
     statusCodes: Record<number, string | boolean>; options?: Record<string, unknown>;
   }, cb: (err: ModemError | null, data: unknown) => void): void;
 }
@@ -458,7 +481,79 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
     exportImage(name: string, signal?: AbortSignal): Promise<Readable> {
       return exportStream(name, signal);
     },
+
+    build(contextTar: Readable, opts: BuildOptions, signal?: AbortSignal): AsyncIterable<BuildMessage> {
+      return buildStream(contextTar, opts, signal);
+    },
   };
+
+  /** POST /build: send the tar, then yield the NDJSON messages of the response. */
+  async function* buildStream(contextTar: Readable, opts: BuildOptions, signal?: AbortSignal): AsyncGenerator<BuildMessage> {
+    if (opts.tag) checkImageRef(opts.tag);
+    const what = `build of '${opts.tag}'`;
+    const ctx: Ctx = { endpoint, what, ssh: t.ssh };
+    if (signal?.aborted) throw new EngineError('aborted', `${cap(what)} was cancelled`);
+    const m = modem();
+    const query: Record<string, unknown> = { dockerfile: opts.dockerfile, t: opts.tag, version: opts.version, rm: true, forcerm: true };
+    if (opts.buildargs && Object.keys(opts.buildargs).length > 0) query.buildargs = opts.buildargs;
+    if (opts.target) query.target = opts.target;
+    if (opts.networkmode) query.networkmode = opts.networkmode;
+    if (opts.nocache) query.nocache = true;
+    // A failing context stream (unreadable file) must end the request, not hang it.
+    const local = new AbortController();
+    const reqSignal = signal ? AbortSignal.any([signal, local.signal]) : local.signal;
+    let contextError: Error | undefined;
+    const onContextError = (e: Error): void => {
+      contextError = e;
+      local.abort();
+    };
+    contextTar.once('error', onContextError);
+    let res: IncomingMessage;
+    try {
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        m.dial({
+          path: '/build?', method: 'POST', isStream: true, abortSignal: reqSignal, file: contextTar,
+          statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' }, options: query,
+        } as Parameters<Modem['dial']>[0], (err, data) => {
+          if (err) reject(err);
+          else resolve(data as IncomingMessage);
+        });
+      });
+    } catch (e) {
+      contextTar.off('error', onContextError);
+      if (contextError) throw new EngineError('unavailable', `Cannot send the build context: ${oneLine(contextError.message)}`);
+      throw toEngineError(e, ctx, { user: signal });
+    }
+    const onAbort = (): void => {
+      res.destroy(new EngineError('aborted', `${cap(what)} was cancelled`));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let buf = '';
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer | string>) {
+        buf += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (line) yield parseBuildMessage(line, ctx);
+        }
+      }
+      if (buf.trim()) yield parseBuildMessage(buf.trim(), ctx);
+      if (!res.complete) {
+        throw new EngineError('unavailable', `The ${what} from ${describeEndpoint(endpoint)} ended early (incomplete response)`);
+      }
+    } catch (e) {
+      if (signal?.aborted) throw new EngineError('aborted', `${cap(what)} was cancelled`);
+      if (contextError) throw new EngineError('unavailable', `Cannot send the build context: ${oneLine(contextError.message)}`);
+      throw toEngineError(e, ctx, { user: signal });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      contextTar.off('error', onContextError);
+      // The consumer stopped early (or the build ended): release the connection.
+      if (!res.destroyed) res.destroy();
+    }
+  }
 
   async function exportStream(name: string, signal?: AbortSignal): Promise<Readable> {
     const ref = checkImageRef(name);

@@ -45,6 +45,33 @@ export interface EngineImageSummary {
   size: number;
 }
 
+/** One JSON message of the POST /build response stream, as the engine sends it. */
+export interface BuildMessage {
+  stream?: string;
+  /** `moby.buildkit.trace` (aux: base64 protobuf StatusResponse) or `moby.image.id` (aux: {ID}). */
+  id?: string;
+  aux?: unknown;
+  status?: string;
+  progress?: string;
+  error?: string;
+  errorDetail?: { message?: string; code?: number };
+}
+
+export interface BuildOptions {
+  /** Path of the Dockerfile inside the context tar. */
+  dockerfile: string;
+  /** Name to tag the result with (`t`). */
+  tag: string;
+  buildargs?: Record<string, string>;
+  /** Stage to build (empty/undefined: the last). */
+  target?: string;
+  /** '2' BuildKit, '1' the legacy builder. */
+  version: '1' | '2';
+  /** `networkmode` for RUN steps (e.g. 'host', 'none'); engine default when unset. */
+  networkmode?: string;
+  nocache?: boolean;
+}
+
 export interface EngineClient {
   readonly endpoint: EngineEndpoint;
   ping(signal?: AbortSignal): Promise<void>;
@@ -53,6 +80,12 @@ export interface EngineClient {
   listImages(signal?: AbortSignal): Promise<EngineImageSummary[]>;
   /** GET /images/{name}/get: the image as a `docker save` tar stream. */
   exportImage(name: string, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * POST /build with a tar context: the response's JSON messages as they arrive. Errors before the
+   * stream starts (bad options, unsupported builder version) and transport failures are
+   * EngineErrors; a failing step arrives as a message with `error`.
+   */
+  build(contextTar: Readable, opts: BuildOptions, signal?: AbortSignal): AsyncIterable<BuildMessage>;
 }
 
 /** Errors the adapter raises; each has a one-line message fit for users. */

@@ -1,0 +1,329 @@
+// Integration tests of builds from the editor's point of view, on the real test engine:
+// the context is packed (honouring .dockerignore) and sent through the engine adapter with
+// BuildKit (and the legacy builder), the BuildKit trace / legacy output is mapped back to
+// Dockerfile lines, and the record of one build predicts the next one. After an edit (a COPY
+// source, a RUN line, an ENV value, a build arg, an unrelated file, .dockerignore...) the
+// prediction must equal what the builder then does: every line predicted cached was cached,
+// every line predicted to rebuild was rebuilt.
+//
+// Edits carry a nonce so that the engine's cache from earlier runs cannot satisfy them.
+// Set LAYERLENS_RECORD_TRACES=1 to (re)write the trace fixtures under test/fixtures/traces/.
+// No engine = failure (requireEngine in before()), never a skip.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm, writeFile, utimes, mkdir } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as E from '../support/engine';
+import { createEngineClient } from '../../src/engine/docker';
+import { resolveEndpointFromProcess } from '../../src/engine/endpoint';
+import type { BuildMessage, EngineClient } from '../../src/engine/types';
+import { packContext } from '../../src/vscode/contextManifest';
+import { predict, runBuild, type BuildOutcome, type LinePrediction } from '../../src/core/cachePredict';
+import { contextManifest } from '../../src/vscode/contextManifest';
+
+const NONCE = `${process.pid}-${Date.now()}`;
+const RECORD = process.env.LAYERLENS_RECORD_TRACES === '1';
+let engine: EngineClient;
+let work = '';
+let serial = 0;
+
+interface BuildOpts {
+  buildArgs?: Record<string, string>;
+  target?: string | null;
+  version?: '1' | '2';
+  dockerfile?: string;
+  /** Name for a recorded trace fixture. */
+  record?: string;
+}
+
+async function build(dir: string, name: string, o: BuildOpts = {}): Promise<BuildOutcome> {
+  const dockerfileRel = o.dockerfile ?? 'Dockerfile';
+  const bytes = await readFile(path.join(dir, dockerfileRel));
+  const messages: BuildMessage[] = [];
+  const tag = `layerlens-test/build-${name}:${++serial}`;
+  const outcome = await runBuild({
+    engine,
+    pack: () => packContext(dir, { keep: [dockerfileRel], overrides: new Map([[dockerfileRel, bytes]]) }),
+    dockerfileRel, dockerfileText: bytes.toString('utf8'), tag,
+    buildArgs: o.buildArgs ?? {}, target: o.target ?? null, version: o.version,
+    networkmode: 'none',
+    onMessage: (m) => messages.push(m),
+  });
+  if (RECORD && o.record) {
+    const out = path.join(E.repoRoot(), 'test', 'fixtures', 'traces');
+    await mkdir(out, { recursive: true });
+    await writeFile(path.join(out, `${o.record}.ndjson`), messages.map((m) => JSON.stringify(m)).join('\n') + '\n');
+    await writeFile(path.join(out, `${o.record}.json`), JSON.stringify({
+      dockerfile: bytes.toString('utf8'), buildArgs: o.buildArgs ?? {}, target: o.target ?? null,
+      builder: outcome.record.builder, engine: await engineVersion(),
+      lines: outcome.record.lines,
+    }, null, 2) + '\n');
+  }
+  return outcome;
+}
+
+async function engineVersion(): Promise<string> {
+  return (await E.docker(['version', '--format', '{{.Server.Version}}'])).trim();
+}
+
+/** Copy a fixture directory into a fresh work directory. */
+async function fixture(name: string, from: 'dockerfiles' | 'images' = 'dockerfiles'): Promise<string> {
+  const dir = await mkdtemp(path.join(work, `${name}-`));
+  await cp(path.join(E.repoRoot(), 'test', 'fixtures', from, name), dir, { recursive: true });
+  return dir;
+}
+
+async function currentManifest(dir: string, dockerfile = 'Dockerfile') {
+  return (await contextManifest(dir, { keep: [dockerfile] })).manifest;
+}
+
+/** Predicted vs built, for every line the second build reported. */
+function compare(pred: LinePrediction[], after: BuildOutcome): { mismatches: string[]; checked: number; rebuilt: number } {
+  const byLine = new Map(pred.map((p) => [p.line, p]));
+  const mismatches: string[] = [];
+  let checked = 0;
+  let rebuilt = 0;
+  for (const r of after.results) {
+    const p = byLine.get(r.line);
+    if (!p) {
+      mismatches.push(`line ${r.line} ${r.keyword}: ${r.state}, not predicted`);
+      continue;
+    }
+    checked++;
+    const actual = r.state === 'cached' ? 'cached' : 'will-rebuild';
+    if (actual === 'will-rebuild') rebuilt++;
+    if (p.cache !== actual) mismatches.push(`line ${r.line} ${r.keyword}: predicted ${p.cache}${p.reason ? ` (${p.reason})` : ''}, builder said ${r.state}`);
+  }
+  return { mismatches, checked, rebuilt };
+}
+
+function summary(pred: LinePrediction[]): Record<number, string> {
+  const out: Record<number, string> = {};
+  for (const p of pred) out[p.line] = p.cache === 'cached' ? 'cached' : `will-rebuild: ${p.reason}`;
+  return out;
+}
+
+function states(o: BuildOutcome): Record<number, string> {
+  const out: Record<number, string> = {};
+  for (const r of o.results) out[r.line] = r.state;
+  return out;
+}
+
+/** Build, edit, predict, build again; assert the prediction equals the builder's result. */
+async function scenario(dir: string, name: string, edit: () => Promise<void>, o: BuildOpts & { argsAfter?: Record<string, string> } = {}): Promise<{ pred: LinePrediction[]; first: BuildOutcome; second: BuildOutcome }> {
+  const first = await build(dir, name, { ...o, record: o.record ? `${o.record}-1` : undefined });
+  assert.equal(first.failed, false, `first build failed: ${first.error}`);
+  await edit();
+  const dockerfile = o.dockerfile ?? 'Dockerfile';
+  const text = await readFile(path.join(dir, dockerfile), 'utf8');
+  const args = o.argsAfter ?? o.buildArgs ?? {};
+  const pred = predict(first.record, text, await currentManifest(dir, dockerfile), args, { target: o.target ?? null });
+  const second = await build(dir, name, { ...o, buildArgs: args, record: o.record ? `${o.record}-2` : undefined });
+  assert.equal(second.failed, false, `second build failed: ${second.error}`);
+  const c = compare(pred, second);
+  assert.deepEqual(c.mismatches, [], `prediction vs ${second.record.builder}:\npredicted ${JSON.stringify(summary(pred), null, 1)}\nactual ${JSON.stringify(states(second), null, 1)}`);
+  assert.ok(c.checked > 0);
+  return { pred, first, second };
+}
+
+function reasonAt(pred: LinePrediction[], line: number): string | null {
+  const p = pred.find((x) => x.line === line);
+  assert.ok(p, `no prediction for line ${line}`);
+  return p.cache === 'cached' ? 'cached' : p.reason;
+}
+
+before(async () => {
+  await E.requireEngine();
+  await E.ensureBaseImage();
+  // The Dockerfile fixtures name their base llbase:1 (and llonbuild:1 for the ONBUILD child).
+  await E.docker(['tag', E.BASE_IMAGE, 'llbase:1']);
+  engine = createEngineClient(resolveEndpointFromProcess());
+  work = await mkdtemp(path.join(os.tmpdir(), 'layerlens-build-'));
+});
+
+after(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('BuildKit: trace → lines', () => {
+  it('multi-stage: every instruction with a vertex gets cached/built and a duration, for every stage', async () => {
+    const dir = await fixture('multistage');
+    await writeFile(path.join(dir, 'hello.txt'), `hello ${NONCE}\n`);
+    const o = await build(dir, 'ms-lines', { record: 'multistage-buildkit' });
+    assert.equal(o.failed, false, o.error);
+    assert.equal(o.record.builder, 'buildkit');
+    assert.match(o.record.imageId ?? '', /^sha256:[0-9a-f]{64}$/);
+    // Vertices: FROM (1, 6, 12), WORKDIR 2, COPY 3, RUN 4, RUN 7, RUN 10, COPY 13-15. Not: CMD 16, FROM build (9).
+    assert.deepEqual(Object.keys(o.record.lines).map(Number).sort((a, b) => a - b), [1, 2, 3, 4, 6, 7, 10, 12, 13, 14, 15]);
+    assert.deepEqual(o.record.stages, [0, 1, 2, 3]);
+    // hello.txt is new content: COPY 3 and everything after it in build, test and the final stage ran.
+    for (const l of [3, 4, 10, 13, 14, 15]) {
+      assert.equal(o.record.lines[l].cache, 'built', `line ${l}`);
+    }
+    for (const l of [4, 10]) assert.ok(o.record.lines[l].durationMs > 0, `RUN line ${l} has a duration`);
+    assert.equal(o.record.lines[1].cache, 'cached');
+    // The manifest holds what was sent.
+    assert.deepEqual(Object.keys(o.record.context!.files).sort(), ['Dockerfile', 'hello.txt']);
+    const again = await build(dir, 'ms-lines');
+    assert.ok(Object.values(again.record.lines).every((l) => l.cache === 'cached'), JSON.stringify(again.record.lines));
+  });
+
+  it('a failing RUN: the outcome names the line and the engine message', async () => {
+    const dir = await mkdtemp(path.join(work, 'fail-'));
+    await writeFile(path.join(dir, 'Dockerfile'), `FROM llbase:1\nRUN echo ok-${NONCE}\nRUN echo about to fail && false\nRUN echo never\n`);
+    const o = await build(dir, 'fail');
+    assert.equal(o.failed, true);
+    assert.equal(o.errorLine, 3);
+    assert.match(o.error ?? '', /exit code: 1|returned a non-zero code|executor failed/);
+    assert.equal(o.results.find((r) => r.line === 3)?.state, 'failed');
+    assert.equal(o.record.lines[2].cache, 'built');
+    assert.equal(o.record.lines[4], undefined, 'the line after the failure did not run');
+  });
+});
+
+describe('prediction equals the BuildKit trace', () => {
+  it('multi-stage + COPY --from: a COPY source edited between two builds', async () => {
+    const dir = await fixture('multistage');
+    await writeFile(path.join(dir, 'hello.txt'), `hello ${NONCE}\n`);
+    const { pred } = await scenario(dir, 'ms-copy', async () => {
+      await writeFile(path.join(dir, 'hello.txt'), `hello again ${NONCE}\n`);
+    }, { record: 'multistage-copy-edit' });
+    assert.deepEqual(summary(pred), {
+      1: 'cached', 2: 'cached',
+      3: 'will-rebuild: 1 file changed: hello.txt',
+      4: 'will-rebuild: line 3: 1 file changed',
+      6: 'cached', 7: 'cached',
+      9: 'will-rebuild: stage build rebuilds', 10: 'will-rebuild: stage build rebuilds',
+      12: 'cached',
+      13: 'will-rebuild: stage build rebuilds', 14: 'will-rebuild: stage build rebuilds', 15: 'will-rebuild: stage build rebuilds',
+      16: 'will-rebuild: stage build rebuilds',
+    });
+  });
+
+  it('multi-stage: a RUN line edited in a stage only COPY --from uses', async () => {
+    const dir = await fixture('multistage');
+    await writeFile(path.join(dir, 'hello.txt'), `hello ${NONCE}\n`);
+    const df = path.join(dir, 'Dockerfile');
+    const { pred } = await scenario(dir, 'ms-run', async () => {
+      const text = await readFile(df, 'utf8');
+      await writeFile(df, text.replace('echo tool > /tools/tool.sh', `echo tool-${NONCE} > /tools/tool.sh`));
+    });
+    assert.equal(reasonAt(pred, 7), 'line 7 changed');
+    assert.equal(reasonAt(pred, 3), 'cached');
+    assert.equal(reasonAt(pred, 13), 'cached');
+    assert.equal(reasonAt(pred, 14), 'stage tools rebuilds');
+    assert.equal(reasonAt(pred, 15), 'stage tools rebuilds');
+  });
+
+  it('ARG: a changed build arg rebuilds the RUN lines that see it, and the chain after them', async () => {
+    const dir = await fixture('args');
+    const { pred } = await scenario(dir, 'args', async () => undefined, {
+      buildArgs: { VERSION: `1-${NONCE}` }, argsAfter: { VERSION: `2-${NONCE}` }, record: 'args-build-arg',
+    });
+    assert.equal(reasonAt(pred, 3), 'cached');
+    assert.equal(reasonAt(pred, 8), 'build arg VERSION changed');
+    assert.equal(reasonAt(pred, 10), 'build arg VERSION changed');
+    assert.equal(reasonAt(pred, 11), 'build arg VERSION changed');
+    assert.equal(reasonAt(pred, 14), 'build arg VERSION changed');
+  });
+
+  it('ARG default edited below a COPY: the COPY and WORKDIR stay cached, the RUN after it rebuilds', async () => {
+    const dir = await fixture('args');
+    const df = path.join(dir, 'Dockerfile');
+    await writeFile(df, (await readFile(df, 'utf8')).replace('ARG LATE=late-default', `ARG LATE=late-${NONCE}`));
+    const { pred } = await scenario(dir, 'args-late', async () => {
+      await writeFile(df, (await readFile(df, 'utf8')).replace(`ARG LATE=late-${NONCE}`, `ARG LATE=later-${NONCE}`));
+    });
+    assert.equal(reasonAt(pred, 11), 'cached');
+    assert.equal(reasonAt(pred, 12), 'cached');
+    assert.equal(reasonAt(pred, 13), 'line 13 changed');
+    assert.equal(reasonAt(pred, 14), 'line 13 changed');
+    assert.equal(reasonAt(pred, 16), 'line 13 changed');
+  });
+
+  it('ENV edited: COPY, ADD and WORKDIR after it stay cached (no environment in their key), RUN rebuilds', async () => {
+    const dir = await fixture('basic');
+    const df = path.join(dir, 'Dockerfile');
+    await writeFile(df, (await readFile(df, 'utf8')).replace('GREETING="hello world"', `GREETING="hello ${NONCE}"`));
+    const { pred } = await scenario(dir, 'basic-env', async () => {
+      await writeFile(df, (await readFile(df, 'utf8')).replace(`GREETING="hello ${NONCE}"`, `GREETING="bye ${NONCE}"`));
+    }, { record: 'basic-env-edit' });
+    assert.equal(reasonAt(pred, 3), 'line 3 changed');
+    for (const l of [5, 6, 7, 8]) assert.equal(reasonAt(pred, l), 'cached', `line ${l}`);
+    assert.equal(reasonAt(pred, 9), 'line 3 changed');
+    assert.equal(reasonAt(pred, 14), 'line 3 changed');
+  });
+
+  it('context: an unrelated file added, a copied file touched (same bytes): everything stays cached', async () => {
+    const dir = await fixture('basic');
+    await writeFile(path.join(dir, 'hello.txt'), `hello ${NONCE}\n`);
+    const { pred } = await scenario(dir, 'basic-unrelated', async () => {
+      await writeFile(path.join(dir, 'unrelated.txt'), `not copied ${NONCE}\n`);
+      const later = new Date(Date.now() + 60_000);
+      await utimes(path.join(dir, 'hello.txt'), later, later);
+    });
+    assert.ok(pred.every((p) => p.cache === 'cached'), JSON.stringify(summary(pred)));
+  });
+
+  it('context: a file in a copied directory edited, and .dockerignore leaving one out', async () => {
+    const dir = await fixture('basic');
+    await writeFile(path.join(dir, 'hello.txt'), `hello ${NONCE}\n`);
+    await writeFile(path.join(dir, 'dir', 'sub', 'b.txt'), `b ${NONCE}\n`);
+    const { pred } = await scenario(dir, 'basic-dir', async () => {
+      await writeFile(path.join(dir, 'dir', 'a.txt'), `a ${NONCE}\n`);
+      await writeFile(path.join(dir, '.dockerignore'), '# leave one out\ndir/sub/b.txt\n');
+    });
+    assert.equal(reasonAt(pred, 6), 'cached');
+    assert.equal(reasonAt(pred, 7), '2 files changed: dir/a.txt, dir/sub/b.txt');
+    assert.equal(reasonAt(pred, 8), 'line 7: 2 files changed');
+  });
+
+  it('ONBUILD child: the triggers run under its FROM line, its own lines map after them', async () => {
+    const base = await fixture('onbuild-base');
+    const b = await build(base, 'onbuild-base');
+    assert.equal(b.failed, false, b.error);
+    await E.docker(['tag', b.record.imageId!, 'llonbuild:1']);
+    const dir = await fixture('onbuild-child');
+    await writeFile(path.join(dir, 'hello.txt'), `child ${NONCE}\n`);
+    const o = await build(dir, 'onbuild-child', { record: 'onbuild-child' });
+    assert.equal(o.failed, false, o.error);
+    const from = o.results.find((r) => r.line === 1)!;
+    assert.equal(from.triggers, 2);
+    assert.equal(from.state, 'built', 'the COPY trigger copied new content');
+    assert.equal(o.results.find((r) => r.line === 2)?.state, 'built');
+  });
+});
+
+describe('legacy builder', () => {
+  it('Using cache lines map to every step; prediction equals them after a COPY source edit', async () => {
+    const dir = await fixture('multistage');
+    await writeFile(path.join(dir, 'hello.txt'), `hello legacy ${NONCE}\n`);
+    const { first, second, pred } = await scenario(dir, 'ms-legacy', async () => {
+      await writeFile(path.join(dir, 'hello.txt'), `hello legacy again ${NONCE}\n`);
+    }, { version: '1', record: 'multistage-legacy' });
+    assert.equal(first.record.builder, 'legacy');
+    assert.deepEqual(Object.keys(second.record.lines).map(Number).sort((a, b) => a - b), [1, 2, 3, 4, 6, 7, 10, 12, 13, 14, 15, 16]);
+    assert.equal(reasonAt(pred, 2), 'cached');
+    assert.equal(reasonAt(pred, 3), '1 file changed: hello.txt');
+    assert.equal(reasonAt(pred, 7), 'cached');
+    assert.equal(second.record.lines[7].cache, 'cached');
+    assert.equal(second.record.lines[16].cache, 'built');
+  });
+});
+
+describe('heredoc on this engine', () => {
+  it('a heredoc Dockerfile: BuildKit 0.8 (engine 20.10) rejects it and the failure names its line', async () => {
+    const dir = await fixture('heredoc');
+    const o = await build(dir, 'heredoc');
+    const version = await engineVersion();
+    if (/^20\./.test(version)) {
+      assert.equal(o.failed, true);
+      assert.equal(o.errorLine, 3);
+      assert.match(o.error ?? '', /unknown instruction/i);
+    } else {
+      assert.equal(o.failed, false, o.error);
+      for (const l of [2, 6, 10, 13, 16, 19, 24]) assert.ok(o.record.lines[l], `line ${l} has a result`);
+    }
+  });
+});
