@@ -84,6 +84,8 @@ FIXTURES=(
   "chain|chain|||"
   "onbuild-base|onbuild-base|||llonbuild:1"
   "onbuild-child|onbuild-child|||"
+  "misc|misc|MODE=slow||"
+  "copy-chmod|copy-chmod|||"
 )
 
 record() { # builder name dir args target tag
@@ -96,7 +98,7 @@ record() { # builder name dir args target tag
   [[ -n $target ]] && cmd+=(--target "$target")
   cmd+=("$FIX/$dir")
   if ! DOCKER_BUILDKIT=$bk "$DOCKER" "${cmd[@]}" >"$STATE/build.log" 2>&1; then
-    echo "SKIP $name ($builder): $(grep -iE 'error|unknown|requires' "$STATE/build.log" | tail -1)" >&2
+    echo "SKIP $name ($builder): $(grep -iE 'error|unknown|requires|non-zero' "$STATE/build.log" | tail -1)" >&2
     return 0
   fi
   "$DOCKER" save "$img" -o "$STATE/img.tar"

@@ -364,7 +364,8 @@ export function expectedCreatedBy(ins: DockerfileInstruction, builder: 'buildkit
     case 'EXPOSE': {
       const ports = exposePorts(ins);
       if (builder === 'buildkit') return [`EXPOSE map[${ports.map((p) => p + ':{}').join(' ')}]`, `EXPOSE [${ports.join(' ')}]`];
-      return [nop(`EXPOSE ${ins.expanded}`)];
+      // The legacy builder prints the ports as written, sorted as strings.
+      return [nop(`EXPOSE ${ins.expanded.split(/\s+/).filter(Boolean).sort().join(' ')}`)];
     }
     case 'VOLUME': {
       const msg = `VOLUME [${volumes(ins).join(' ')}]`;
@@ -467,11 +468,12 @@ function healthcheckForms(ins: DockerfileInstruction): string[] {
   ];
 }
 
-/** Legacy COPY/ADD entries: `<shell> #(nop) COPY [--chown=u ]<file|dir|multi>:<sha256> in <dest> `. */
+/** Legacy COPY/ADD entries: `<shell> #(nop) COPY [--chown=u ]<file|dir|multi>:<sha256> in <dest> ` (20.10: no space after the chown). */
 export function legacyCopyPattern(ins: DockerfileInstruction): RegExp | null {
   if ((ins.keyword !== 'COPY' && ins.keyword !== 'ADD') || !ins.copy) return null;
   const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const chown = ins.copy.chown !== null ? esc(`--chown=${ins.copy.chown} `) : '';
+  // Engine 20.10 writes no space between the --chown flag and the hash.
+  const chown = ins.copy.chown !== null ? esc(`--chown=${ins.copy.chown}`) + ' ?' : '';
   return new RegExp(`^${esc(ins.shell.join(' '))} #\\(nop\\) ${ins.keyword} ${chown}\\S+:[0-9a-f]+ in ${esc(ins.copy.dest)} $`);
 }
 
@@ -576,7 +578,7 @@ function similarity(e: Expected, raw: string, h: ParsedCreatedBy): number {
       const c = ins.copy;
       if (!c) return 0.1;
       if (h.builder === 'legacy') {
-        const m = /^(?:--chown=\S+\s+)?\S+ in ([\s\S]*?)\s*$/.exec(h.text);
+        const m = /^(?:--chown=\S*?\s*(?=\w+:[0-9a-f]+ in ))?\S+ in ([\s\S]*?)\s*$/.exec(h.text);
         if (m && m[1] === c.dest) return 0.95;
         return low(m ? dice(tokens(c.dest), tokens(m[1])) : 0);
       }
