@@ -15,10 +15,16 @@
 # an old BuildKit) is reported and skipped. The daemon is stopped and its dirs removed at the end.
 #
 # The recorded set was made with two engines:
-#   Debian bookworm docker.io 20.10.24 (BuildKit v0.8):  --suffix -engine20
-#   Debian trixie docker.io 26.1.5 (BuildKit v0.13), default names: dockerd taken from the .deb
-#     (`apt-get download docker.io` against a trixie source list, `dpkg-deb -x` into a temp dir;
-#     nothing installed) and run with --dockerd DIR/usr/sbin/dockerd.
+#   Debian bookworm docker.io 20.10.24 (BuildKit v0.8), the installed /usr/sbin/dockerd:
+#       scripts/record-histories.sh --suffix -engine20
+#   Debian trixie docker.io 26.1.5 (BuildKit v0.13; heredocs, COPY --chmod/--link), default names,
+#   its dockerd taken from the .deb without installing anything:
+#       D=/tmp/ll-apt; mkdir -p $D/lists/partial $D/cache/archives/partial
+#       MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+#       echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" >$D/sources.list
+#       O="-o Dir::Etc::sourcelist=$D/sources.list -o Dir::Etc::sourceparts=/nonexistent -o Dir::State::Lists=$D/lists -o Dir::Cache=$D/cache"
+#       apt-get $O update && (cd $D && apt-get $O download docker.io) && dpkg-deb -x $D/docker.io_*.deb $D/root
+#       scripts/record-histories.sh --dockerd $D/root/usr/sbin/dockerd
 # Client: Debian's /usr/bin/docker 20.10 (override with LAYERLENS_DOCKER); it speaks to both.
 # Needs root (dockerd), busybox-static (/bin/busybox), curl, node.
 set -euo pipefail
