@@ -97,6 +97,8 @@ export function toFormatError(e: unknown, what: string): Error {
   const err = e as Error & { code?: string };
   if (err && err.name === 'CancelledError') return err;
   const msg = err?.message ?? String(e);
+  // tar-stream refuses PAX / GNU long-name records over 4 MiB.
+  if (/exceeds max size/i.test(msg)) return new ImageFormatError('limit', `${what} has a tar header record larger than 4 MiB (${msg})`);
   if (err?.code === 'Z_BUF_ERROR' || /unexpected end|premature|truncated/i.test(msg)) {
     return new ImageFormatError('truncated', `${what} is truncated (${msg})`);
   }
