@@ -21,6 +21,7 @@ export interface IndexLayerOptions {
 }
 
 const MAX_WARNINGS = 50;
+const MAX_PATH_BYTES = 4096;
 
 function entryType(t: string | null | undefined): EntryType | null {
   switch (t) {
@@ -73,6 +74,8 @@ export async function indexLayer(source: ByteSource, opts: IndexLayerOptions = {
         throw new ImageFormatError('limit', `${label} has more than ${maxEntries} entries`);
       }
       const { path, escaped } = normaliseEntryPath(h.name);
+      // No Linux file system holds a longer path (PATH_MAX); deeper trees only cost time.
+      if (path.length > MAX_PATH_BYTES) throw new ImageFormatError('limit', `${label} has an entry name of ${path.length} characters (the limit is ${MAX_PATH_BYTES})`);
       if (escaped) warn(`entry name '${h.name}' climbs above the root; read as ${path}`);
       if (path === '/') continue; // the root directory's own entry
       const name = baseName(path);
