@@ -411,20 +411,31 @@ export class Workbench {
       .evaluateAll((rows: DomElement[]) => rows.map(r => r.getAttribute('aria-label') ?? ''));
   }
 
-  /** Picks the quick-input row whose label matches, waiting for it to appear. */
-  private async pickQuickInputRow(matches: (label: string) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  /**
+   * Picks the quick-input row whose label matches best, waiting for one to appear. `score` gives
+   * 0/false for no match, higher numbers (or true) for better matches; the first best one wins.
+   */
+  private async pickQuickInputRow(score: (label: string) => number | boolean, what: string, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let labels: string[] = [];
     while (Date.now() < deadline) {
       labels = await this.quickInputLabels();
-      const label = labels.find(matches);
+      let label: string | undefined;
+      let best = 0;
+      for (const l of labels) {
+        const s = Number(score(l));
+        if (s > best) { best = s; label = l; }
+      }
       if (label !== undefined) {
         const row = this.quickInput.locator(`.quick-input-list .monaco-list-row[aria-label="${esc(label)}"]`).first();
         try {
           await row.click({ timeout: 2_000 });
           return;
         } catch {
-          // re-rendered under us: look again
+          // The click may have landed and closed the quick input while Playwright was still
+          // re-checking the (now detached) row: that is success. Otherwise the list re-rendered
+          // under us: look again.
+          if (!(await this.quickInput.isVisible().catch(() => false))) return;
         }
       }
       await sleep(150);
@@ -585,10 +596,14 @@ export class Workbench {
     await input.waitFor({ state: 'visible' });
     await input.fill(`>${title}`);
     const want = title.toLowerCase();
-    // Palette rows are labelled "<Category>: <Title>[, <keybinding>]"; prefer an exact title.
+    // Palette rows are labelled "<Category>: <Title>[, <keybinding>...]"; prefer an exact title
+    // ("View: Close All Editors" over "View: Close All Editors in Group").
     await this.pickQuickInputRow(l => {
       const label = l.toLowerCase();
-      return label === want || label.startsWith(`${want},`) || label.includes(`: ${want}`) || label.startsWith(want);
+      if (label === want || label.startsWith(`${want},`)) return 4;
+      if (label.endsWith(`: ${want}`) || label.includes(`: ${want},`)) return 3;
+      if (label.startsWith(want) || label.includes(`: ${want}`)) return 1;
+      return 0;
     }, `command "${title}"`);
   }
 
