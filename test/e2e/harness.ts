@@ -272,7 +272,13 @@ export async function launchBrowser(): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}; install Debian's 'chromium' package (or set LAYERLENS_CHROMIUM)`);
   }
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  // Own HOME: Debian's chromium wrapper and its crash handler write under $HOME/.config/chromium.
+  const home = path.join(RUN_DIR, 'chromium-home');
+  fs.mkdirSync(home, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_CACHE_HOME: path.join(home, '.cache') },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
