@@ -10,7 +10,7 @@ import * as tar from 'tar-stream';
 import { CancelledError, ImageFormatError } from './errors';
 import { openDecompressed, toFormatError, type ByteSource } from './decompress';
 import { indexLayer } from './layer';
-import { alignHistory, blobPath, parseJson, resolveOciIndex, summariseConfig, type ImageConfigJson, type PlatformWanted } from './oci';
+import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from './oci';
 import { normaliseEntryPath } from './paths';
 import type { ImageData, LayerIndex } from './types';
 
@@ -173,13 +173,15 @@ export async function assembleArchive(
     let pick = manifest[0];
     if (opts.ref) {
       const want = opts.ref.includes(':') ? opts.ref : opts.ref + ':latest';
-      pick = manifest.find((m) => (m.RepoTags ?? []).includes(want)) ?? pick;
+      pick = manifest.find((m) => Array.isArray(m?.RepoTags) && m.RepoTags.includes(want)) ?? pick;
     }
-    if (!pick.Config || !Array.isArray(pick.Layers)) throw new ImageFormatError('corrupt', 'manifest.json entry has no Config or Layers');
+    if (typeof pick?.Config !== 'string' || !Array.isArray(pick.Layers) || !pick.Layers.every((l) => typeof l === 'string')) {
+      throw new ImageFormatError('corrupt', 'manifest.json entry has no Config or Layers');
+    }
     configBuf = doc(rel(pick.Config));
     if (!configBuf) throw new ImageFormatError('missing', `the archive lacks the image config ${pick.Config}`);
     layerPaths = pick.Layers.map(rel);
-    repoTags = pick.RepoTags ?? [];
+    repoTags = Array.isArray(pick.RepoTags) ? pick.RepoTags.filter((t) => typeof t === 'string') : [];
   } else {
     const indexBuf = doc('index.json');
     if (!indexBuf) throw new ImageFormatError('corrupt', 'not an image archive: no manifest.json or index.json');
@@ -194,7 +196,7 @@ export async function assembleArchive(
     layerPaths = resolved.layers.map((l) => blobPath(l.digest));
     if (resolved.refName) repoTags = [resolved.refName];
   }
-  const cfg = parseJson<ImageConfigJson>(configBuf, 'the image config');
+  const cfg = parseImageConfig(configBuf);
   const diffIds = cfg.rootfs?.diff_ids ?? [];
   if (diffIds.length !== layerPaths.length) {
     throw new ImageFormatError('corrupt', `the image config lists ${diffIds.length} layers but the manifest ${layerPaths.length}`);

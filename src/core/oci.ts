@@ -35,7 +35,7 @@ const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
 /** Validates a digest before it becomes a path: blobs are only ever `blobs/sha256/<64 hex>`. */
 export function blobPath(digest: string): string {
-  if (!DIGEST_RE.test(digest)) throw new ImageFormatError('corrupt', `invalid blob digest '${digest.slice(0, 80)}'`);
+  if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) throw new ImageFormatError('corrupt', `invalid blob digest '${String(digest).slice(0, 80)}'`);
   return 'blobs/sha256/' + digest.slice(7);
 }
 
@@ -45,6 +45,46 @@ export function parseJson<T>(buf: Buffer, what: string): T {
   } catch (e) {
     throw new ImageFormatError('corrupt', `${what} is not valid JSON (${(e as Error).message})`);
   }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strOrUndef = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strList = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+
+/**
+ * Parses an image config and keeps only fields of the types the spec gives them, so that a hostile
+ * or broken config (history a number, created_by an object, diff_ids a string) reads as missing
+ * fields instead of crashing later code.
+ */
+export function parseImageConfig(buf: Buffer, what = 'the image config'): ImageConfigJson {
+  const raw = parseJson<unknown>(buf, what);
+  if (!isObject(raw)) throw new ImageFormatError('corrupt', `${what} is not a JSON object`);
+  const out: ImageConfigJson = {
+    architecture: strOrUndef(raw.architecture), os: strOrUndef(raw.os), variant: strOrUndef(raw.variant),
+  };
+  if (isObject(raw.config)) {
+    const c = raw.config;
+    const labels = isObject(c.Labels)
+      ? Object.fromEntries(Object.entries(c.Labels).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
+    out.config = {
+      Env: strList(c.Env), Cmd: strList(c.Cmd), Entrypoint: strList(c.Entrypoint), WorkingDir: strOrUndef(c.WorkingDir),
+      User: strOrUndef(c.User), Labels: labels, OnBuild: strList(c.OnBuild),
+    };
+  }
+  if (isObject(raw.rootfs)) {
+    const ids = raw.rootfs.diff_ids;
+    if (ids !== undefined && !(Array.isArray(ids) && ids.every((d) => typeof d === 'string'))) {
+      throw new ImageFormatError('corrupt', `${what}: rootfs.diff_ids is not a list of digests`);
+    }
+    out.rootfs = { type: strOrUndef(raw.rootfs.type), diff_ids: ids as string[] | undefined };
+  }
+  if (Array.isArray(raw.history)) {
+    out.history = raw.history.map((h) => (isObject(h) ? {
+      created: strOrUndef(h.created), created_by: strOrUndef(h.created_by), comment: strOrUndef(h.comment),
+      empty_layer: h.empty_layer === true,
+    } : {}));
+  }
+  return out;
 }
 
 export interface PlatformWanted { os: string; architecture: string; variant?: string }
@@ -85,7 +125,8 @@ export async function resolveOciIndex(
   let current = index;
   let refName: string | undefined;
   for (let depth = 0; depth < 8; depth++) {
-    const all = (current.manifests ?? []).filter((d) => d && typeof d.digest === 'string');
+    if (!isObject(current)) throw new ImageFormatError('corrupt', 'the image index is not a JSON object');
+    const all = (Array.isArray(current.manifests) ? current.manifests : []).filter((d) => d && typeof d.digest === 'string');
     const candidates = all.filter((d) => !(d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown')
       && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
     if (candidates.length === 0) throw new ImageFormatError('missing', 'the image index lists no image manifest');
@@ -109,7 +150,8 @@ export async function resolveOciIndex(
       current = body;
       continue;
     }
-    if (!body.config?.digest || !Array.isArray(body.layers)) {
+    if (!isObject(body) || typeof body.config?.digest !== 'string' || !Array.isArray(body.layers)
+      || !body.layers.every((l) => isObject(l) && typeof l.digest === 'string')) {
       throw new ImageFormatError('corrupt', `manifest ${pick.digest} has no config or layers`);
     }
     return { manifestDigest: pick.digest, configDigest: body.config.digest, layers: body.layers, refName };

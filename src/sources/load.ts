@@ -6,7 +6,7 @@ import * as nodePath from 'node:path';
 import { assembleArchive, readArchive, type ReadArchiveOptions } from '../core/archive';
 import { ImageFormatError } from '../core/errors';
 import { indexLayer } from '../core/layer';
-import { alignHistory, blobPath, parseJson, resolveOciIndex, summariseConfig, type ImageConfigJson, type PlatformWanted } from '../core/oci';
+import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
 import type { ImageData, LayerIndex } from '../core/types';
 import type { EngineClient } from '../engine/types';
 import { createHash } from 'node:crypto';
@@ -80,7 +80,7 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
   const index = parseJson<{ manifests?: [] }>(await readDoc('index.json', 'index.json'), `${dir}/index.json`);
   const resolved = await resolveOciIndex(index, (d) => readDoc(blobPath(d), `blob ${d}`), { platform: opts.platform, ref });
   const configBuf = await readDoc(blobPath(resolved.configDigest), 'the image config');
-  const cfg = parseJson<ImageConfigJson>(configBuf, 'the image config');
+  const cfg = parseImageConfig(configBuf);
   const diffIds = cfg.rootfs?.diff_ids ?? [];
   if (diffIds.length !== resolved.layers.length) {
     throw new ImageFormatError('corrupt', `the image config lists ${diffIds.length} layers but the manifest ${resolved.layers.length}`);
