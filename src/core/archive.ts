@@ -117,7 +117,7 @@ export async function readArchive(source: ByteSource, opts: ReadArchiveOptions =
         for (;;) { const r = await it.next(); if (r.done) break; parts.push(r.value); }
         const buf = Buffer.concat(parts);
         let isJson = isDocName;
-        if (!isJson) { try { JSON.parse(buf.toString('utf8')); isJson = true; } catch { isJson = false; } }
+        if (!isJson) { try { parseJson(buf, path); isJson = true; } catch { isJson = false; } }
         if (isJson) { docs.set(path, buf); continue; }
         // Not JSON after all: read it as a layer from memory (it is at most maxDoc bytes).
         await readLayer(path, [buf]);

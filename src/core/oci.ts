@@ -39,7 +39,27 @@ export function blobPath(digest: string): string {
   return 'blobs/sha256/' + digest.slice(7);
 }
 
+/** Image documents nest a few levels; V8 takes seconds per million levels, so deeper is refused. */
+export const MAX_JSON_DEPTH = 256;
+
+function jsonDepth(buf: Buffer): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) { if (++depth > max) { max = depth; if (max > MAX_JSON_DEPTH) return max; } }
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 export function parseJson<T>(buf: Buffer, what: string): T {
+  if (jsonDepth(buf) > MAX_JSON_DEPTH) throw new ImageFormatError('limit', `${what} nests JSON more than ${MAX_JSON_DEPTH} levels deep`);
   try {
     return JSON.parse(buf.toString('utf8')) as T;
   } catch (e) {
