@@ -4,6 +4,9 @@ import { ImageService } from './vscode/imageService';
 import { DockerfileImages, registerCodeLens } from './vscode/codelens';
 import type { LayerLens } from './vscode/context';
 import { registerLayersSidebar } from './vscode/tree';
+import { registerExplain } from './vscode/explain';
+import { registerHover } from './vscode/hover';
+import { registerQuickFixes } from './vscode/quickFixes';
 
 // Thin activation: build the shared services, then let each contribution register itself. Every
 // registration goes into context.subscriptions, so deactivation disposes everything.
@@ -28,4 +31,7 @@ export function deactivate(): void {
 const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [
   registerCodeLens,
   registerLayersSidebar,
+  registerExplain,
+  registerHover,
+  registerQuickFixes,
 ];

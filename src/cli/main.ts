@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { analyze, type Analysis } from '../core/analysis';
 import { DIVE_DEFAULT_RULES, evaluateCi, parseRuleValue, rulesFromDocument, type CiRules } from '../core/ci';
 import { CancelledError, ImageFormatError } from '../core/errors';
+import { explainText, instructionsByLayer, type InstructionRef } from '../core/explain';
 import { parsePlatform } from '../core/oci';
 import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecord, fileRecords, layerChangeRecords } from '../core/report';
 import { createEngineClient } from '../engine/docker';
@@ -28,6 +29,8 @@ Commands:
   ci SOURCE [--lowest-efficiency F] [--highest-wasted-bytes N]
             [--highest-user-wasted-percent P] [--ci-config FILE]
                                           dive's CI rules; exit 1 when one fails
+  explain SOURCE --layer N [--dockerfile PATH] [--target STAGE]
+                                          one layer's copy-on-write costs and suggestions
 
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH or PATH.tar (docker save),
         oci:DIR[:REF] or a directory holding index.json (OCI image layout)
@@ -201,6 +204,35 @@ async function cmdCi(args: Args, out: Out): Promise<number> {
   return res.pass ? 0 : 1;
 }
 
+async function cmdExplain(args: Args, out: Out): Promise<number> {
+  const source = needSource(args);
+  const layerFlag = args.flags.get('layer');
+  if (typeof layerFlag !== 'string') throw new UsageError('explain needs --layer N (a layer index, see `layerlens analyze`)');
+  const dockerfileFlag = args.flags.get('dockerfile');
+  const dockerfileText = typeof dockerfileFlag === 'string'
+    ? await fs.readFile(dockerfileFlag, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`cannot read Dockerfile ${dockerfileFlag}: ${e.message}`); })
+    : undefined;
+  const a = await load(source, args);
+  const n = Number(layerFlag);
+  if (!Number.isInteger(n) || n < 0 || n >= a.tree.layers.length) {
+    throw new UsageError(`--layer must be a layer index from 0 to ${a.tree.layers.length - 1}`);
+  }
+  let byLayer: Map<number, InstructionRef> | undefined;
+  if (dockerfileText !== undefined) {
+    const model = parseDockerfile(dockerfileText);
+    const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
+    const target = args.flags.get('target');
+    byLayer = instructionsByLayer(model, mapHistory(model, a.image.history, { entrySizes: sizes, stage: typeof target === 'string' ? target : undefined }));
+  }
+  const text = explainText(a, n, {
+    instructionOf: byLayer ? (l) => byLayer!.get(l) : undefined,
+    dockerfile: typeof dockerfileFlag === 'string' ? dockerfileFlag : undefined,
+    width: Math.min(120, process.stdout.columns ?? 100),
+  });
+  await out.line(text.trimEnd());
+  return 0;
+}
+
 export function errorLine(e: unknown): string {
   if (e instanceof EngineError || e instanceof ImageFormatError || e instanceof UsageError) return e.message;
   const err = e as NodeJS.ErrnoException;
@@ -223,7 +255,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return args.command === '' && !args.flags.has('help') ? 2 : 0;
   }
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, lines: cmdLines, ci: cmdCi };
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, lines: cmdLines, ci: cmdCi, explain: cmdExplain };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);

@@ -16,7 +16,9 @@
 // - At run time a container's writes to image files go through the storage driver (copy-up into the
 //   container's writable layer, lost with the container); a volume bypasses the storage driver.
 import type { Analysis } from './analysis';
+import type { DockerfileInstruction, DockerfileModel } from './dockerfile';
 import { formatBytes, formatPercent, shortCreatedBy } from './format';
+import type { MappingResult } from './mapping';
 import { nodePath, type DeleteHow, type MergedNode } from './merge';
 import type { HistoryEntry } from './types';
 
@@ -110,7 +112,7 @@ export interface WriteHeavy {
 }
 
 export type SuggestionId = 'fold-cleanup' | 'apt-lists' | 'apt-no-recommends' | 'apt-cache' | 'dockerignore'
-  | 'multi-stage' | 'cache-mount' | 'volume' | 'tmp-mount' | 'fold-chmod';
+  | 'multi-stage' | 'cache-mount' | 'volume' | 'tmp-mount' | 'fold-chmod' | 'fold-change';
 
 export interface Suggestion {
   id: SuggestionId;
@@ -239,6 +241,44 @@ export function historyInstruction(h: HistoryEntry | undefined): InstructionRef 
   return { keyword: keyword || 'RUN', text: keyword ? s : `RUN ${s}`, origin: 'history' };
 }
 
+function posixJoin(dir: string, rel: string): string {
+  const parts: string[] = [];
+  for (const p of `${dir}/${rel}`.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') parts.pop();
+    else parts.push(p);
+  }
+  return '/' + parts.join('/');
+}
+
+/** A Dockerfile instruction as explain names it: written on one line, flags kept, COPY paths resolved. */
+export function instructionRefOf(ins: DockerfileInstruction, model: DockerfileModel): InstructionRef {
+  const flags = ins.flags.map((f) => (f.value === null ? `--${f.name}` : `--${f.name}=${f.value}`)).join(' ');
+  const text = [ins.keyword, flags, ins.args].filter((s) => s !== '').join(' ');
+  let copy: InstructionRef['copy'] = null;
+  if (ins.copy) {
+    let dest = ins.copy.dest;
+    if (dest !== '' && !dest.startsWith('/')) {
+      // Relative to the WORKDIR in effect: the last WORKDIR before this line in its stage chain.
+      const wd = model.instructions.filter((i) => i.keyword === 'WORKDIR' && i.line < ins.line && i.stage >= 0 && i.stage <= ins.stage && i.workdir).pop()?.workdir;
+      if (wd) dest = posixJoin(wd, dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
+    }
+    copy = { sources: ins.copy.sources, dest, from: ins.copy.from };
+  }
+  return { keyword: ins.keyword, text, line: ins.line, endLine: ins.endLine, copy, origin: 'dockerfile' };
+}
+
+/** The Dockerfile instruction behind each layer, from a mapping (base and unmapped layers absent). */
+export function instructionsByLayer(model: DockerfileModel, mapping: MappingResult): Map<number, InstructionRef> {
+  const out = new Map<number, InstructionRef>();
+  for (const m of mapping.lines) {
+    if (m.layerIndex === null || m.base) continue;
+    const ins = model.instructions.find((i) => i.line === m.line);
+    if (ins) out.set(m.layerIndex, instructionRefOf(ins, model));
+  }
+  return out;
+}
+
 function instructionFor(a: Analysis, layer: number, opts: ExplainOptions): InstructionRef | undefined {
   return opts.instructionOf?.(layer) ?? historyInstruction(a.layerHistory[layer]);
 }
@@ -357,19 +397,31 @@ export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = 
   const deletedShipped = new Map<number, ShippedBelow>();
   const overwritten = new Map<number, ShippedBelow>();
   let deletedAttributed = 0;
+  // Files below `top` that this layer made invisible, credited to the lower layer that ships them.
+  const hiddenBelow = (top: MergedNode, includeTop: boolean): number => {
+    let bytes = 0;
+    for (const n of subtree(top)) {
+      if ((n === top && !includeTop) || n.deletedBy !== layer || n.type !== 'file') continue;
+      let below: { layer: number; bytes: number } | undefined;
+      for (let i = n.copies.length - 1; i >= 0; i--) if (n.copies[i].layer < layer) { below = n.copies[i]; break; }
+      if (!below || below.bytes === 0) continue;
+      addShipped(deletedShipped, below.layer, nodePath(n), below.bytes);
+      bytes += below.bytes;
+    }
+    deletedAttributed += bytes;
+    return bytes;
+  };
   for (const c of stats.changes) {
     const path = nodePath(c.node);
     if (c.kind === 'deleted') {
       deletions.push({ path, how: c.how ?? 'whiteout', bytes: c.bytes });
-      for (const n of subtree(c.node)) {
-        if (n.deletedBy !== layer || n.type !== 'file') continue;
-        let below: { layer: number; bytes: number } | undefined;
-        for (let i = n.copies.length - 1; i >= 0; i--) if (n.copies[i].layer < layer) { below = n.copies[i]; break; }
-        if (!below || below.bytes === 0) continue;
-        addShipped(deletedShipped, below.layer, nodePath(n), below.bytes);
-        deletedAttributed += below.bytes;
-      }
+      hiddenBelow(c.node, true);
       continue;
+    }
+    if (c.kind === 'modified' && c.node.children && c.node.type !== 'dir') {
+      // A directory replaced by a non-directory: everything below it is hidden.
+      const bytes = hiddenBelow(c.node, false);
+      if (bytes > 0) deletions.push({ path, how: 'replaced', bytes });
     }
     const at = copyAt(c.node, layer);
     const copy = at ? c.node.copies[at.i] : undefined;
@@ -525,27 +577,28 @@ function suggest(x: LayerExplanation): Suggestion[] {
     });
   }
 
-  // chmod/chown of lower files: set mode and owner where the files are written.
-  const metaBy = new Map<number, { bytes: number; paths: string[] }>();
+  // Changes to lower files (chmod/chown, appends, edits): make them where the files are written.
+  const byLower = new Map<number, { meta: CopyUp[]; content: CopyUp[] }>();
   for (const c of x.copyUps) {
-    if (!c.metadataOnly) continue;
-    let e = metaBy.get(c.lowerLayer);
-    if (!e) metaBy.set(c.lowerLayer, (e = { bytes: 0, paths: [] }));
-    e.bytes += c.bytes;
-    e.paths.push(c.path);
+    if (c.lowerBytes === 0) continue;
+    let e = byLower.get(c.lowerLayer);
+    if (!e) byLower.set(c.lowerLayer, (e = { meta: [], content: [] }));
+    (c.metadataOnly ? e.meta : e.content).push(c);
   }
-  for (const [layer, m] of metaBy) {
-    if (m.bytes === 0) continue;
+  for (const [layer, e] of byLower) {
     const creator = x.instructions[layer];
-    if (isContextCopy(creator) || creator?.copy?.from) {
+    const sum = (cs: CopyUp[]): number => cs.reduce((n, c) => n + c.lowerBytes, 0);
+    if ((isContextCopy(creator) || creator?.copy?.from) && e.meta.length > 0) {
       out.push({
-        id: 'fold-chmod', layer, bytes: m.bytes, paths: m.paths.slice(0, 10),
-        text: `Set mode and owner while copying: ${code(`${creator!.keyword} --chmod=… --chown=…`)} on ${layerName(x, layer)} instead of changing them here: ${formatBytes(m.bytes)} would not ship twice.`,
+        id: 'fold-chmod', layer, bytes: sum(e.meta), paths: e.meta.slice(0, 10).map((c) => c.path),
+        text: `Set mode and owner while copying, with ${code(`${creator!.keyword} --chmod=… --chown=…`)} on ${layerName(x, layer)}, instead of changing them here: the ${formatBytes(sum(e.meta))} copied there would not ship twice.`,
       });
     } else if (isRun(creator) && isRun(ins)) {
+      const all = [...e.meta, ...e.content];
+      const what = e.content.length === 0 ? 'mode and owner changes' : e.meta.length === 0 ? 'changes' : 'changes (content, mode, owner)';
       out.push({
-        id: 'fold-chmod', layer, bytes: m.bytes, paths: m.paths.slice(0, 10),
-        text: `Change mode and owner in the RUN that creates the files, ${layerName(x, layer)}: ${formatBytes(m.bytes)} would not ship twice.`,
+        id: 'fold-change', layer, bytes: sum(all), paths: all.slice(0, 10).map((c) => c.path),
+        text: `If these ${what} can be made in the RUN that creates the files, ${layerName(x, layer)}, make them there: the ${formatBytes(sum(all))} written there would not ship twice.`,
       });
     }
   }
@@ -620,6 +673,112 @@ function suggest(x: LayerExplanation): Suggestion[] {
 function joinWords(ws: string[]): string {
   const u = [...new Set(ws)];
   return u.length <= 1 ? (u[0] ?? '') : `${u.slice(0, -1).join(', ')} and ${u[u.length - 1]}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quick-fix plans (pure; src/vscode/quickFixes.ts turns them into edits)
+
+function normIgnore(s: string): string {
+  return s.trim().replace(/^\.\/+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/** True when an instruction other than `except` names `p` (or something below it) as a source. */
+function referencedElsewhere(model: DockerfileModel, except: DockerfileInstruction, p: string): boolean {
+  const hits = (s: string): boolean => {
+    const n = normIgnore(s);
+    return n !== '' && n !== '.' && (n === p || n.startsWith(p + '/'));
+  };
+  for (const ins of model.instructions) {
+    if (ins === except) continue;
+    if (ins.copy && !ins.copy.from && ins.copy.sources.some(hits)) return true;
+    for (const f of ins.flags) {
+      if (f.name.toLowerCase() !== 'mount' || !f.value) continue;
+      const opts = f.value.split(',').map((o) => o.split('='));
+      if (opts.some(([k]) => k?.trim() === 'from')) continue;
+      if (opts.some(([k, v]) => (k?.trim() === 'source' || k?.trim() === 'src') && v !== undefined && hits(v))) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * `.dockerignore` entries for the large or usually-unneeded build-context files a COPY/ADD layer
+ * carries: the explanation's dockerignore paths that no other instruction names and that the
+ * existing ignore file (its text) does not list yet. Empty when there is nothing to add.
+ */
+export function dockerignoreEntries(model: DockerfileModel, ins: DockerfileInstruction, x: LayerExplanation, existing: string): string[] {
+  const s = x.suggestions.find((g) => g.id === 'dockerignore');
+  if (!s?.paths?.length) return [];
+  const have = new Set(existing.split(/\r?\n/).map(normIgnore));
+  // A source that is itself one of the paths (COPY big.iso /x) is the point of the line: keep it.
+  const own = new Set((ins.copy?.sources ?? []).map(normIgnore));
+  return s.paths.map(normIgnore).filter((p) => p !== '' && !have.has(p) && !own.has(p) && !referencedElsewhere(model, ins, p));
+}
+
+const RM_PART = /^rm(?:\s+-[a-zA-Z]+)*(?:\s+\/[^\s;&|<>$`'"()\\]*)+$/;
+/** Instructions that neither touch nor see files: a cleanup may move across them. */
+const NEUTRAL = new Set(['LABEL', 'EXPOSE', 'ENV', 'ARG', 'CMD', 'ENTRYPOINT', 'HEALTHCHECK', 'STOPSIGNAL', 'MAINTAINER']);
+
+/** `rm -rf /a /b && rm /c`: the command, when the RUN does nothing but rm absolute paths. */
+export function rmOnlyCommand(ins: DockerfileInstruction): string | undefined {
+  if (ins.keyword !== 'RUN' || ins.form !== 'shell' || ins.flags.length > 0 || ins.heredocs.length > 0) return undefined;
+  const text = ins.args.trim();
+  if (text === '' || /[;|$`'"\n#]/.test(text)) return undefined;
+  const parts = text.split('&&').map((p) => p.trim().replace(/\s+/g, ' '));
+  if (!parts.every((p) => RM_PART.test(p))) return undefined;
+  return parts.join(' && ');
+}
+
+export interface FoldPlan {
+  /** The RUN that created the files, and the `RUN rm …` to fold into it. */
+  creator: DockerfileInstruction;
+  cleanup: DockerfileInstruction;
+  /** The rm command appended to the creator. */
+  rm: string;
+  /** Bytes the creator's layer would no longer ship. */
+  bytes: number;
+  /** Insert `appendText` at 1-based `appendLine`, 0-based `appendColumn` (end of the creator's text). */
+  appendLine: number;
+  appendColumn: number;
+  appendText: string;
+  /** Delete the cleanup's lines [deleteFrom, deleteTo] (1-based, inclusive). */
+  deleteFrom: number;
+  deleteTo: number;
+}
+
+/**
+ * Folding a later `RUN rm …` into the RUN that created the files it deletes, when that is safe and
+ * local: the cleanup is nothing but `rm` of absolute paths (no variables, quotes or other commands);
+ * everything it hides was shipped by one earlier RUN of the same stage (shell form, same shell, no
+ * flags or heredocs, its last line without a comment); only config-only instructions lie between;
+ * both lines map to the image with confidence. `lines` is the Dockerfile's text split into lines.
+ */
+export function foldCleanupPlan(lines: readonly string[], model: DockerfileModel, mapping: MappingResult, cleanup: DockerfileInstruction, x: LayerExplanation): FoldPlan | undefined {
+  const rm = rmOnlyCommand(cleanup);
+  if (!rm) return undefined;
+  const mapM = mapping.lines.find((l) => l.line === cleanup.line);
+  if (!mapM || mapM.layerIndex !== x.layer || mapM.confidence < 0.8) return undefined;
+  if (x.added.count > 0 || x.modified.bytes > 0 || x.deletedUnattributed > 0 || x.deletedShipped.length !== 1) return undefined;
+  const shipped = x.deletedShipped[0];
+  if (shipped.bytes === 0) return undefined;
+  const mapK = mapping.lines.find((l) => l.layerIndex === shipped.layer && !l.base);
+  if (!mapK || mapK.confidence < 0.8) return undefined;
+  const k = model.instructions.find((i) => i.line === mapK.line);
+  if (!k || k.keyword !== 'RUN' || k.form !== 'shell' || k.heredocs.length > 0 || k.flags.length > 0) return undefined;
+  if (k.stage !== cleanup.stage || k.line >= cleanup.line || k.shell.join('\0') !== cleanup.shell.join('\0')) return undefined;
+  const between = model.instructions.filter((i) => i.line > k.endLine && i.line < cleanup.line);
+  if (!between.every((i) => NEUTRAL.has(i.keyword))) return undefined;
+  const kArgs = k.args.trim();
+  if (kArgs === '' || /[;&|]$/.test(kArgs) || kArgs.endsWith(model.escape)) return undefined;
+  const last = lines[k.endLine - 1];
+  if (last === undefined || last.includes('#') || last.trimEnd().endsWith(model.escape)) return undefined;
+  const indent = k.endLine > k.line ? (/^[ \t]*/.exec(lines[k.line] ?? '')?.[0] || ' ') : ' ';
+  const end = last.replace(/\r$/, '').trimEnd().length;
+  return {
+    creator: k, cleanup, rm, bytes: shipped.bytes,
+    appendLine: k.endLine, appendColumn: end, appendText: ` ${model.escape}\n${indent}&& ${rm}`,
+    deleteFrom: cleanup.line, deleteTo: cleanup.endLine,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -808,6 +967,9 @@ export function hoverMarkdown(x: LayerExplanation, opts: HoverOptions = {}): str
 /** Hover for an instruction that only changed the image config (history entry without a layer). */
 export function configOnlyHoverMarkdown(ins: InstructionRef): string {
   const kw = ins.keyword || 'This instruction';
+  if (kw === 'RUN' || kw === 'COPY' || kw === 'ADD' || kw === 'WORKDIR') {
+    return inlineMarkdown(`${bold('0 B · no layer')}: the image history records this ${code(kw)} step without a layer (the builder found no filesystem change to commit).`) + '\n';
+  }
   const lines = [
     inlineMarkdown(`${bold('0 B · no layer')}: ${code(kw)} only changes the image configuration (a few bytes of JSON), so the build adds a history entry and no filesystem layer.`),
   ];
@@ -825,6 +987,11 @@ export function baseHoverMarkdown(a: Analysis, layers: number[]): string {
     lines.push('', inlineMarkdown(`${formatBytes(hidden)} of it is hidden by later layers but still shipped: deleting base-image files in this Dockerfile never makes the image smaller.`));
   }
   return lines.join('\n') + '\n';
+}
+
+/** Hover for a line the mapping could not find in the image's history. */
+export function unmappedHoverMarkdown(): string {
+  return inlineMarkdown('Layer Lens cannot match this line to the image\'s history: the Dockerfile may have changed since the image was built. Rebuild to see what it costs.') + '\n';
 }
 
 /** Hover for an instruction of a stage that is not part of the shown image. */
@@ -846,7 +1013,7 @@ export type Block =
   | { kind: 'para'; text: string }
   | { kind: 'list'; items: string[] }
   | { kind: 'table'; head: string[]; rows: string[][]; align: Array<'left' | 'right'> }
-  | { kind: 'bars'; title: string; bars: Array<{ label: string; value: number; display: string; current: boolean; hint: string }> };
+  | { kind: 'bars'; title: string; bars: Array<{ layer: number; label: string; value: number; display: string; current: boolean; hint: string }> };
 
 export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfile?: string; maxItems?: number } = {}): Block[] {
   const b: Block[] = [];
@@ -940,7 +1107,7 @@ export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfil
   b.push({
     kind: 'bars', title: 'Layer sizes',
     bars: a.layerSizes.map((v, i) => ({
-      label: `${i}`, value: v, display: formatBytes(v), current: i === current,
+      layer: i, label: `${i}`, value: v, display: formatBytes(v), current: i === current,
       hint: shortInstruction(x.instructions[i], 60),
     })),
   });
@@ -1049,7 +1216,7 @@ function htmlBars(b: Extract<Block, { kind: 'bars' }>): string {
     const w = x.value > 0 ? Math.max(1, Math.round((x.value / max) * barW)) : 0;
     const y = i * rowH;
     const cls = x.current ? 'bar current' : 'bar';
-    return `<g><title>${htmlEscape(`layer ${x.label}: ${x.display} — ${x.hint}`)}</title>`
+    return `<g data-layer="${x.layer}"><title>${htmlEscape(`layer ${x.label}: ${x.display} — ${x.hint}`)}</title>`
       + `<text class="label" x="${labelW - 6}" y="${y + 13}" text-anchor="end">${htmlEscape(x.label)}</text>`
       + `<rect class="${cls}" x="${labelW}" y="${y + 3}" width="${w}" height="${rowH - 6}"></rect>`
       + `<text class="value" x="${labelW + w + 6}" y="${y + 13}">${htmlEscape(x.display)}</text></g>`;

@@ -7,9 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyze, type Analysis } from '../../src/core/analysis';
 import {
-  baseHoverMarkdown, configOnlyHoverMarkdown, contextPathFor, explainLayer, explainMarkdown, explainText, historyInstruction,
-  hoverMarkdown, renderHtml, reportBlocks, unknownImageHoverMarkdown, type InstructionRef,
+  baseHoverMarkdown, configOnlyHoverMarkdown, contextPathFor, dockerignoreEntries, explainLayer, explainMarkdown, explainText,
+  foldCleanupPlan, historyInstruction, hoverMarkdown, instructionsByLayer, renderHtml, reportBlocks, rmOnlyCommand,
+  unknownImageHoverMarkdown, type InstructionRef,
 } from '../../src/core/explain';
+import { parseDockerfile } from '../../src/core/dockerfile';
+import { mapHistory } from '../../src/core/mapping';
 import { formatBytes } from '../../src/core/format';
 import { indexLayer } from '../../src/core/layer';
 import type { ImageData, LayerIndex } from '../../src/core/types';
@@ -297,4 +300,107 @@ test('history instructions read the way users wrote them', () => {
 test('explainLayer rejects a layer that does not exist', async () => {
   const { a } = await image([BASE]);
   assert.throws(() => explainLayer(a, 3), /layer 3 does not exist/);
+});
+
+// --- quick-fix plans -------------------------------------------------------------------------------
+
+async function mapped(dockerfile: string, steps: Step[]) {
+  const { a } = await image(steps);
+  const model = parseDockerfile(dockerfile);
+  const mapping = mapHistory(model, a.image.history);
+  const byLayer = instructionsByLayer(model, mapping);
+  return { a, model, mapping, instructionOf: (l: number) => byLayer.get(l) };
+}
+
+function applyFold(text: string, plan: NonNullable<ReturnType<typeof foldCleanupPlan>>): string {
+  const lines = text.split('\n');
+  const i = plan.appendLine - 1;
+  lines[i] = lines[i].slice(0, plan.appendColumn) + plan.appendText + lines[i].slice(lines[i].trimEnd().length);
+  const out = lines.join('\n').split('\n');
+  // The append added one line before the cleanup.
+  const added = plan.appendText.split('\n').length - 1;
+  out.splice(plan.deleteFrom - 1 + added, plan.deleteTo - plan.deleteFrom + 1);
+  return out.join('\n');
+}
+
+const BUILD_STEPS: Step[] = [
+  { ...BASE, createdBy: '' },
+  { createdBy: 'RUN /bin/sh -c mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar # buildkit',
+    entries: [dir('build/'), { name: 'build/sdk.tar', size: 3_000_000 }] },
+  { createdBy: 'LABEL stage=cleanup' },
+  { createdBy: 'RUN /bin/sh -c rm -rf /build # buildkit', entries: [{ name: '.wh.build' }] },
+];
+
+test('fold plan: a later `RUN rm` moves into the RUN that created the files', async () => {
+  const text = 'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar\nLABEL stage=cleanup\nRUN rm -rf /build\n';
+  const { a, model, mapping, instructionOf } = await mapped(text, BUILD_STEPS);
+  const cleanup = model.instructions.find((i) => i.line === 4)!;
+  const x = explainLayer(a, 2, { instructionOf });
+  const plan = foldCleanupPlan(text.split('\n'), model, mapping, cleanup, x);
+  assert.ok(plan, 'a plan');
+  assert.equal(plan.creator.line, 2);
+  assert.equal(plan.bytes, a.tree.layers[1].hiddenBytes);
+  assert.equal(applyFold(text, plan),
+    'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar \\\n && rm -rf /build\nLABEL stage=cleanup\n');
+});
+
+test('fold plan: refused when something between could see the files, or the rm is not plain', async () => {
+  const withRun = 'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar\nLABEL stage=cleanup\nRUN ls /build\nRUN rm -rf /build\n';
+  const steps: Step[] = [...BUILD_STEPS.slice(0, 3), { createdBy: 'RUN /bin/sh -c ls /build # buildkit', entries: [] }, BUILD_STEPS[3]];
+  const between = await mapped(withRun, steps);
+  const x = explainLayer(between.a, 3, { instructionOf: between.instructionOf });
+  const cleanup = between.model.instructions.find((i) => i.keyword === 'RUN' && i.args.startsWith('rm'))!;
+  assert.equal(foldCleanupPlan(withRun.split('\n'), between.model, between.mapping, cleanup, x), undefined, 'a RUN in between');
+
+  for (const rm of ['rm -rf $DIR', 'rm -rf /build; echo done', 'rm -rf build', 'rm -rf "/build"', 'find /build -delete']) {
+    const m = parseDockerfile(`FROM busybox\nRUN ${rm}\n`);
+    assert.equal(rmOnlyCommand(m.instructions[1]), undefined, rm);
+  }
+  assert.equal(rmOnlyCommand(parseDockerfile('FROM b\nRUN rm -rf /a /b/* \\\n && rm /c\n').instructions[1]), 'rm -rf /a /b/* && rm /c');
+
+  // A comment on the creator's last line would swallow the appended command.
+  const commented = 'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar # make it\nLABEL stage=cleanup\nRUN rm -rf /build\n';
+  const c = await mapped(commented, BUILD_STEPS);
+  const cx = explainLayer(c.a, 2, { instructionOf: c.instructionOf });
+  assert.equal(foldCleanupPlan(commented.split('\n'), c.model, c.mapping, c.model.instructions.find((i) => i.line === 4)!, cx), undefined, 'comment');
+});
+
+test('fold plan: refused when the deleted files come from the base image', async () => {
+  const text = 'FROM busybox\nRUN rm /etc/passwd\n';
+  const steps: Step[] = [{ ...BASE, createdBy: '' }, { createdBy: 'RUN /bin/sh -c rm /etc/passwd # buildkit', entries: [dir('etc/'), { name: 'etc/.wh.passwd' }] }];
+  const { a, model, mapping, instructionOf } = await mapped(text, steps);
+  const x = explainLayer(a, 1, { instructionOf });
+  assert.equal(x.deletedShipped[0].layer, 0);
+  assert.equal(foldCleanupPlan(text.split('\n'), model, mapping, model.instructions[1], x), undefined);
+  assert.ok(!x.suggestions.some((s) => s.id === 'fold-cleanup'), 'no fold suggestion either: the base is not a RUN of this file');
+});
+
+test('dockerignore entries: skip paths other lines name, the COPY\'s own sources and existing entries', async () => {
+  const text = 'FROM busybox\nCOPY . /src\nCOPY testdata/dump.sql /fixtures/\n';
+  const steps: Step[] = [
+    { ...BASE, createdBy: '' },
+    { createdBy: 'COPY . /src # buildkit', entries: [dir('src/'), dir('src/.git/'), { name: 'src/.git/pack', size: 3_400_000 },
+      dir('src/testdata/'), { name: 'src/testdata/dump.sql', size: 14_000_000 }] },
+    { createdBy: 'COPY testdata/dump.sql /fixtures/ # buildkit', entries: [dir('fixtures/'), { name: 'fixtures/dump.sql', size: 14_000_000 }] },
+  ];
+  const { a, model, instructionOf } = await mapped(text, steps);
+  const x = explainLayer(a, 1, { instructionOf });
+  assert.deepEqual(x.suggestions.find((s) => s.id === 'dockerignore')?.paths, ['testdata/dump.sql', '.git']);
+  assert.deepEqual(dockerignoreEntries(model, model.instructions[1], x, ''), ['.git'], 'dump.sql is copied on line 3');
+  assert.deepEqual(dockerignoreEntries(model, model.instructions[1], x, 'node_modules\n/.git/\n'), []);
+  // Line 3 copies the big file on purpose: no entry for it there.
+  const x3 = explainLayer(a, 2, { instructionOf });
+  assert.deepEqual(dockerignoreEntries(model, model.instructions[2], x3, ''), []);
+});
+
+test('a directory replaced by a file counts as a deletion, credited to the layer that ships it', async () => {
+  const { a } = await image([
+    BASE,
+    { createdBy: 'RUN /bin/sh -c mkdir /d && echo c > /d/c', entries: [dir('d/'), { name: 'd/c', size: 2 }, { name: 'gone.txt', size: 4 }] },
+    { createdBy: 'RUN /bin/sh -c rm /gone.txt && rm -rf /d && echo f > /d', entries: [{ name: '.wh.gone.txt' }, { name: 'd', size: 2 }] },
+  ]);
+  const x = explainLayer(a, 2);
+  assert.equal(x.deletions.reduce((s, d) => s + d.bytes, 0), a.tree.layers[2].deletedBytes);
+  assert.deepEqual(x.deletedShipped.map((d) => [d.layer, d.bytes]), [[1, a.tree.layers[2].deletedBytes]]);
+  assert.ok(x.deletions.some((d) => d.path === '/d' && d.how === 'replaced'));
 });

@@ -1,0 +1,363 @@
+// "Layer Lens: Explain This Layer": a report on one layer's copy-on-write costs in a webview, and
+// the resolution that hovers and quick fixes share (Dockerfile → its image's analysis → the layer
+// each line made).
+//
+//   layerLens.explainLayer                from the palette: the layer of the line under the cursor,
+//                                         else a quick pick of the shown image's layers
+//   layerLens.explainLayer N [uri]        from a CodeLens (layer index and the Dockerfile)
+//   layerLens.explainLayer {layer: N}     from the Layers view's context menu
+//
+// The webview has a strict CSP (nothing but its own nonce'd style and script, no remote content),
+// follows the theme through VS Code's CSS variables, and draws the layer-size bars as inline SVG.
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { Analysis } from '../core/analysis';
+import { instructionAtLine, parseDockerfile, type DockerfileInstruction, type DockerfileModel } from '../core/dockerfile';
+import {
+  DEFAULT_BIG_FILE_THRESHOLD, explainLayer, historyInstruction, instructionRefOf, instructionsByLayer, renderHtml, reportBlocks,
+  shortInstruction, type InstructionRef, type LayerExplanation,
+} from '../core/explain';
+import { formatBytes } from '../core/format';
+import { mapHistory, type LineMapping, type MappingResult } from '../core/mapping';
+import type { LayerLens } from './context';
+
+export const EXPLAIN_COMMAND = 'layerLens.explainLayer';
+export const EXPLAIN_VIEW_TYPE = 'layerLens.explain';
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile ↔ analysed image
+
+/** A Dockerfile with the analysis of its image and the line ↔ layer mapping. */
+export interface DocLayers {
+  doc: vscode.TextDocument;
+  source: string;
+  analysis: Analysis;
+  model: DockerfileModel;
+  mapping: MappingResult;
+  /** The Dockerfile instruction that made a layer (undefined: base image or unmapped). */
+  instructionOf(layer: number): InstructionRef | undefined;
+  /** The instruction whose lines contain the 1-based `line`, with its mapping. */
+  at(line: number): { ins: DockerfileInstruction; map: LineMapping | undefined } | undefined;
+}
+
+const docCache = new WeakMap<Analysis, Map<string, { version: number; dl: DocLayers }>>();
+
+/** The instruction as written, on one line (flags kept, continuation lines joined). */
+export const instructionRef = instructionRefOf;
+
+function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Analysis): DocLayers {
+  const model = parseDockerfile(doc.getText());
+  const target = vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined;
+  const sizes = analysis.image.history.map((h) => (h.layerIndex === null ? 0 : analysis.layerSizes[h.layerIndex] ?? 0));
+  const mapping = mapHistory(model, analysis.image.history, { stage: target, entrySizes: sizes });
+  const byLayer = instructionsByLayer(model, mapping);
+  return {
+    doc, source, analysis, model, mapping,
+    instructionOf: (layer) => byLayer.get(layer) ?? historyInstruction(analysis.layerHistory[layer]),
+    at: (line) => {
+      const ins = instructionAtLine(model, line);
+      if (!ins) return undefined;
+      return { ins, map: mapping.lines.find((m) => m.line === ins.line) };
+    },
+  };
+}
+
+/**
+ * The analysed image of a Dockerfile and its mapping. With `analyse`, reads the image when it is
+ * known but not analysed yet (the shown image becomes that one); without, answers only from the
+ * analysis already shown. Null when no image belongs to the file.
+ */
+export async function docLayers(ll: LayerLens, doc: vscode.TextDocument, opts: { analyse: boolean }): Promise<DocLayers | null> {
+  const img = await ll.dockerfiles.imageFor(doc);
+  if (!img) return null;
+  let shown = ll.images.current;
+  if (!shown || shown.analysis.image.id !== img.image.id) {
+    if (!opts.analyse) return null;
+    shown = await ll.images.show(img.source, { dockerfile: doc.uri });
+    if (!shown || shown.analysis.image.id !== img.image.id) return null;
+  }
+  let perDoc = docCache.get(shown.analysis);
+  if (!perDoc) docCache.set(shown.analysis, (perDoc = new Map()));
+  const key = doc.uri.toString();
+  const hit = perDoc.get(key);
+  if (hit && hit.version === doc.version) return hit.dl;
+  const dl = buildDocLayers(doc, img.source, shown.analysis);
+  perDoc.set(key, { version: doc.version, dl });
+  return dl;
+}
+
+export function bigFileThreshold(uri?: vscode.Uri): number {
+  const v = vscode.workspace.getConfiguration('layerLens', uri).get<number>('hover.bigFileThreshold', DEFAULT_BIG_FILE_THRESHOLD);
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : DEFAULT_BIG_FILE_THRESHOLD;
+}
+
+const explainCache = new WeakMap<Analysis, Map<string, LayerExplanation>>();
+
+/** explainLayer, cached per analysis, Dockerfile version and threshold. */
+export function explainCached(analysis: Analysis, layer: number, dl: DocLayers | undefined, threshold: number): LayerExplanation {
+  let m = explainCache.get(analysis);
+  if (!m) explainCache.set(analysis, (m = new Map()));
+  const key = `${layer}|${threshold}|${dl ? `${dl.doc.uri.toString()}@${dl.doc.version}` : ''}`;
+  let x = m.get(key);
+  if (!x) {
+    x = explainLayer(analysis, layer, { instructionOf: dl?.instructionOf, bigFileThreshold: threshold });
+    if (m.size > 64) m.clear();
+    m.set(key, x);
+  }
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The webview
+
+function nonce(): string {
+  return randomBytes(18).toString('base64');
+}
+
+const STYLE = `
+body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground);
+  background: var(--vscode-editor-background); padding: 0 20px 24px; line-height: 1.45; max-width: 980px; }
+h1 { font-size: 1.35em; font-weight: 600; margin: 18px 0 8px; word-break: break-word; }
+h2 { font-size: 1.05em; font-weight: 600; margin: 20px 0 6px; padding-bottom: 3px; border-bottom: 1px solid var(--vscode-panel-border, var(--vscode-widget-border, transparent)); }
+code { font-family: var(--vscode-editor-font-family); font-size: 0.95em; background: var(--vscode-textCodeBlock-background); padding: 0 3px; border-radius: 3px; word-break: break-all; }
+ul { padding-left: 20px; margin: 4px 0; } li { margin: 3px 0; }
+table { border-collapse: collapse; margin: 6px 0; }
+th, td { text-align: left; padding: 2px 12px 2px 0; border-bottom: 1px solid var(--vscode-editorWidget-border, transparent); vertical-align: top; }
+th { font-weight: 600; } .num { text-align: right; font-variant-numeric: tabular-nums; }
+nav { display: flex; gap: 8px; flex-wrap: wrap; margin-top: 14px; }
+button { font-family: inherit; font-size: inherit; color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground);
+  border: 1px solid var(--vscode-button-border, transparent); padding: 3px 10px; border-radius: 2px; cursor: pointer; }
+button:hover { background: var(--vscode-button-secondaryHoverBackground); }
+button:disabled { opacity: 0.5; cursor: default; }
+button:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 1px; }
+.subtitle { color: var(--vscode-descriptionForeground); margin: 2px 0 0; }
+figure.bars { margin: 20px 0 0; } figcaption { font-weight: 600; margin-bottom: 6px; }
+svg text { fill: var(--vscode-foreground); font-family: var(--vscode-font-family); font-size: 11px; }
+svg text.value { fill: var(--vscode-descriptionForeground); }
+svg rect.bar { fill: var(--vscode-charts-blue, var(--vscode-textLink-foreground)); opacity: 0.45; }
+svg rect.bar.current { opacity: 1; fill: var(--vscode-charts-orange, var(--vscode-textLink-activeForeground)); }
+svg g[data-layer] { cursor: pointer; } svg g[data-layer]:hover rect.bar { opacity: 0.8; }
+`;
+
+const SCRIPT = `
+const vscode = acquireVsCodeApi();
+for (const el of document.querySelectorAll('[data-layer]')) {
+  el.addEventListener('click', () => vscode.postMessage({ type: 'explain', layer: Number(el.getAttribute('data-layer')) }));
+}
+for (const el of document.querySelectorAll('[data-line]')) {
+  el.addEventListener('click', () => vscode.postMessage({ type: 'reveal', line: Number(el.getAttribute('data-line')) }));
+}
+`;
+
+export function reportHtml(x: LayerExplanation, body: string, opts: { cspSource: string; dockerfileName?: string; source: string }): string {
+  const n = nonce();
+  const ins = x.instruction;
+  const buttons: string[] = [];
+  if (ins?.line !== undefined && opts.dockerfileName) {
+    buttons.push(`<button data-line="${ins.line}">Go to ${escapeAttr(opts.dockerfileName)} line ${ins.line}</button>`);
+  }
+  buttons.push(`<button data-layer="${x.layer - 1}"${x.layer === 0 ? ' disabled' : ''}>◀ Layer ${Math.max(0, x.layer - 1)}</button>`);
+  buttons.push(`<button data-layer="${x.layer + 1}"${x.layer + 1 >= x.layerCount ? ' disabled' : ''}>Layer ${Math.min(x.layerCount - 1, x.layer + 1)} ▶</button>`);
+  const csp = `default-src 'none'; img-src data:; style-src 'nonce-${n}'; script-src 'nonce-${n}'; font-src ${opts.cspSource};`;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>Explain Layer ${x.layer}</title>
+<style nonce="${n}">${STYLE}</style>
+</head>
+<body>
+<nav>${buttons.join('')}</nav>
+<p class="subtitle">Image ${escapeHtmlText(opts.source)} · ${escapeHtmlText(formatBytes(x.imageSize))} in ${x.layerCount} layers</p>
+<main>
+${body}
+</main>
+<script nonce="${n}">${SCRIPT}</script>
+</body>
+</html>`;
+}
+
+function escapeHtmlText(s: string): string {
+  return s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+}
+
+function escapeAttr(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** What one report shows: an analysis, a layer, and (when known) the Dockerfile. */
+interface Target {
+  analysis: Analysis;
+  source: string;
+  layer: number;
+  dl?: DocLayers;
+}
+
+class ExplainPanel {
+  private panel: vscode.WebviewPanel | undefined;
+  private target: Target | undefined;
+  private readonly subs: vscode.Disposable[] = [];
+
+  show(t: Target): vscode.WebviewPanel {
+    this.target = t;
+    if (!this.panel) {
+      this.panel = vscode.window.createWebviewPanel(EXPLAIN_VIEW_TYPE, this.title(t), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, {
+        enableScripts: true, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false,
+      });
+      this.subs.push(
+        this.panel.onDidDispose(() => { this.panel = undefined; for (const s of this.subs.splice(0)) s.dispose(); }),
+        this.panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
+      );
+    } else {
+      this.panel.reveal(undefined, false);
+    }
+    this.render();
+    return this.panel;
+  }
+
+  private title(t: Target): string {
+    return `Explain Layer ${t.layer}`;
+  }
+
+  private render(): void {
+    const p = this.panel;
+    const t = this.target;
+    if (!p || !t) return;
+    const x = explainCached(t.analysis, t.layer, t.dl, bigFileThreshold(t.dl?.doc.uri));
+    const dockerfileName = t.dl ? vscode.workspace.asRelativePath(t.dl.doc.uri, false) : undefined;
+    const body = renderHtml(reportBlocks(t.analysis, x, { dockerfile: dockerfileName }));
+    p.title = this.title(t);
+    p.webview.html = reportHtml(x, body, { cspSource: p.webview.cspSource, dockerfileName, source: t.source });
+  }
+
+  private async onMessage(m: unknown): Promise<void> {
+    const t = this.target;
+    if (!t || !m || typeof m !== 'object') return;
+    const msg = m as { type?: unknown; layer?: unknown; line?: unknown };
+    if (msg.type === 'explain' && typeof msg.layer === 'number' && Number.isInteger(msg.layer) && msg.layer >= 0 && msg.layer < t.analysis.tree.layers.length) {
+      this.target = { ...t, layer: msg.layer };
+      this.render();
+    } else if (msg.type === 'reveal' && typeof msg.line === 'number' && t.dl) {
+      const line = Math.max(0, Math.min(t.dl.doc.lineCount - 1, Math.floor(msg.line) - 1));
+      const pos = new vscode.Position(line, 0);
+      await vscode.window.showTextDocument(t.dl.doc, { selection: new vscode.Range(pos, pos), viewColumn: vscode.ViewColumn.One });
+    }
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command
+
+function layerArg(arg: unknown): number | undefined {
+  if (typeof arg === 'number' && Number.isInteger(arg)) return arg;
+  if (arg && typeof arg === 'object' && typeof (arg as { layer?: unknown }).layer === 'number') return (arg as { layer: number }).layer;
+  return undefined;
+}
+
+async function pickLayer(analysis: Analysis, dl: DocLayers | undefined, placeHolder: string): Promise<number | undefined> {
+  type Item = vscode.QuickPickItem & { layer: number };
+  const items: Item[] = [];
+  for (let i = analysis.tree.layers.length - 1; i >= 0; i--) {
+    const ins = dl?.instructionOf(i) ?? historyInstruction(analysis.layerHistory[i]);
+    const s = analysis.tree.layers[i];
+    items.push({
+      label: `Layer ${i} · ${formatBytes(analysis.layerSizes[i] ?? s.fileBytes)}`,
+      description: shortInstruction(ins, 80),
+      detail: ins?.line !== undefined ? `line ${ins.line}${s.hiddenBytes ? ` · ${formatBytes(s.hiddenBytes)} hidden later` : ''}` : (s.hiddenBytes ? `${formatBytes(s.hiddenBytes)} hidden later` : undefined),
+      layer: i,
+    });
+  }
+  const picked = await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true, matchOnDetail: true });
+  return picked?.layer;
+}
+
+async function openDoc(uri: vscode.Uri): Promise<vscode.TextDocument | undefined> {
+  try {
+    return await vscode.workspace.openTextDocument(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+export function registerExplain(ll: LayerLens): vscode.Disposable[] {
+  const panel = new ExplainPanel();
+
+  const run = async (arg?: unknown, uriArg?: unknown): Promise<vscode.WebviewPanel | undefined> => {
+    let layer = layerArg(arg);
+    const uri = uriArg instanceof vscode.Uri ? uriArg : undefined;
+    let dl: DocLayers | null = null;
+    let analysis: Analysis | undefined;
+    let source = '';
+
+    if (uri) {
+      // From a CodeLens: the layer of that Dockerfile's image.
+      const doc = await openDoc(uri);
+      dl = doc ? await docLayers(ll, doc, { analyse: true }) : null;
+    } else if (layer === undefined) {
+      // From the palette: the line under the cursor.
+      const editor = vscode.window.activeTextEditor;
+      if (editor && editor.document.languageId === 'dockerfile') {
+        dl = await docLayers(ll, editor.document, { analyse: true });
+        if (!dl && !ll.images.current) {
+          void vscode.window.showInformationMessage('Layer Lens: no image for this Dockerfile yet. Build it (Layer Lens: Build Image) or open its image first.', 'Build Image', 'Open Image…')
+            .then((a) => { if (a) void vscode.commands.executeCommand(a === 'Build Image' ? 'layerLens.buildImage' : 'layerLens.openImage'); });
+          return undefined;
+        }
+        const at = dl?.at(editor.selection.active.line + 1);
+        if (at?.map && at.map.layerIndex !== null) layer = at.map.layerIndex;
+      }
+    } else {
+      // From the Layers view: the shown image, with its Dockerfile when known.
+      const cur = ll.images.current;
+      const doc = cur?.dockerfile ? await openDoc(cur.dockerfile) : undefined;
+      if (doc) {
+        const d = await docLayers(ll, doc, { analyse: false });
+        if (d && d.analysis === cur?.analysis) dl = d;
+      }
+    }
+
+    if (dl) {
+      analysis = dl.analysis;
+      source = dl.source;
+    } else if (ll.images.current) {
+      analysis = ll.images.current.analysis;
+      source = ll.images.current.source;
+    }
+    if (!analysis) {
+      const a = await vscode.window.showInformationMessage('Layer Lens: no image is shown. Open a Dockerfile whose image exists, or open an image.', 'Open Image…');
+      if (a) void vscode.commands.executeCommand('layerLens.openImage');
+      return undefined;
+    }
+    if (layer === undefined) {
+      const editor = vscode.window.activeTextEditor;
+      const at = dl && editor?.document === dl.doc ? dl.at(editor.selection.active.line + 1) : undefined;
+      const why = at ? `Line ${at.ins.line} (${at.ins.keyword}) made no layer of its own. ` : '';
+      layer = await pickLayer(analysis, dl ?? undefined, `${why}Explain which layer of ${source}?`);
+      if (layer === undefined) return undefined;
+    }
+    if (layer < 0 || layer >= analysis.tree.layers.length) {
+      void vscode.window.showWarningMessage(`Layer Lens: ${source} has no layer ${layer} (it has ${analysis.tree.layers.length}).`);
+      return undefined;
+    }
+    return panel.show({ analysis, source, layer, dl: dl ?? undefined });
+  };
+
+  return [
+    vscode.commands.registerCommand(EXPLAIN_COMMAND, async (arg?: unknown, uri?: unknown) => {
+      try {
+        return await run(arg, uri);
+      } catch (e) {
+        ll.log(`explain: ${(e as Error).stack ?? String(e)}`);
+        void vscode.window.showErrorMessage(`Layer Lens: cannot explain the layer: ${(e as Error).message}`);
+        return undefined;
+      }
+    }),
+    panel,
+  ];
+}

@@ -1,0 +1,114 @@
+// Quick fixes on Dockerfile lines, offered only where the analysed image shows the cost and the
+// change is safe and local (the checks are pure, in src/core/explain.ts):
+// - "Add … to .dockerignore": on a COPY/ADD whose layer carries large or usually-unneeded
+//   build-context files, when no other instruction names those paths and the build context holding
+//   them is found (the Dockerfile's folder, else the workspace folder).
+// - "Fold this cleanup into the RUN on line N": on a `RUN rm …` whose deletions hide only files that
+//   one earlier RUN of the same stage created, with nothing in between that could see them.
+// Only the analysis already shown is used: asking for code actions never reads an image.
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { dockerignoreEntries, foldCleanupPlan } from '../core/explain';
+import type { DockerfileInstruction } from '../core/dockerfile';
+import { formatBytes } from '../core/format';
+import type { LayerLens } from './context';
+import { DOCKERFILE_SELECTOR } from './codelens';
+import { bigFileThreshold, docLayers, explainCached, type DocLayers } from './explain';
+
+/** The build context holding all of `paths`: the Dockerfile's folder, else the workspace folder. */
+function contextDirFor(doc: vscode.TextDocument, paths: string[]): string | undefined {
+  const candidates = [path.dirname(doc.uri.fsPath)];
+  const folder = vscode.workspace.getWorkspaceFolder(doc.uri);
+  if (folder && folder.uri.scheme === 'file' && !candidates.includes(folder.uri.fsPath)) candidates.push(folder.uri.fsPath);
+  return candidates.find((dir) => paths.every((p) => existsSync(path.join(dir, ...p.split('/')))));
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function dockerignoreAction(dl: DocLayers, ins: DockerfileInstruction, layer: number, threshold: number): vscode.CodeAction | undefined {
+  if (dl.doc.uri.scheme !== 'file') return undefined;
+  const x = explainCached(dl.analysis, layer, dl, threshold);
+  const candidates = dockerignoreEntries(dl.model, ins, x, '');
+  if (candidates.length === 0) return undefined;
+  const dir = contextDirFor(dl.doc, candidates);
+  if (!dir) return undefined;
+  // BuildKit reads <Dockerfile>.dockerignore next to the Dockerfile instead, when it exists.
+  const specific = dl.doc.uri.fsPath + '.dockerignore';
+  const file = existsSync(specific) ? specific : path.join(dir, '.dockerignore');
+  const existing = readText(file);
+  const add = dockerignoreEntries(dl.model, ins, x, existing ?? '');
+  if (add.length === 0) return undefined;
+  const bytes = x.copiedCandidates.filter((c) => c.contextPath !== null && add.includes(c.contextPath)).reduce((n, c) => n + c.bytes, 0);
+  const action = new vscode.CodeAction(`Add ${add.join(', ')} to ${path.basename(file)}${bytes ? ` (${formatBytes(bytes)} copied by this line)` : ''}`, vscode.CodeActionKind.QuickFix);
+  const uri = vscode.Uri.file(file);
+  const edit = new vscode.WorkspaceEdit();
+  const text = add.join('\n') + '\n';
+  if (existing === undefined) {
+    edit.createFile(uri, { ignoreIfExists: true, contents: new TextEncoder().encode(text) });
+  } else {
+    const lines = existing.split('\n');
+    const last = lines.length - 1;
+    const prefix = existing === '' || existing.endsWith('\n') ? '' : '\n';
+    edit.insert(uri, new vscode.Position(last, lines[last].length), prefix + text);
+  }
+  action.edit = edit;
+  return action;
+}
+
+export function foldAction(dl: DocLayers, cleanup: DockerfileInstruction, layer: number, threshold: number): vscode.CodeAction | undefined {
+  const x = explainCached(dl.analysis, layer, dl, threshold);
+  const lines = dl.doc.getText().split('\n');
+  const plan = foldCleanupPlan(lines, dl.model, dl.mapping, cleanup, x);
+  if (!plan) return undefined;
+  const doc = dl.doc;
+  const edit = new vscode.WorkspaceEdit();
+  const lastK = doc.lineAt(plan.appendLine - 1);
+  edit.replace(doc.uri, new vscode.Range(plan.appendLine - 1, plan.appendColumn, plan.appendLine - 1, lastK.text.length), plan.appendText);
+  const from = new vscode.Position(plan.deleteFrom - 1, 0);
+  const to = plan.deleteTo < doc.lineCount ? new vscode.Position(plan.deleteTo, 0) : doc.lineAt(plan.deleteTo - 1).range.end;
+  edit.delete(doc.uri, new vscode.Range(from, to));
+  const action = new vscode.CodeAction(`Fold this cleanup into the RUN on line ${plan.creator.line} (${formatBytes(plan.bytes)} would not ship)`, vscode.CodeActionKind.QuickFix);
+  action.edit = edit;
+  action.isPreferred = true;
+  return action;
+}
+
+export class ExplainCodeActions implements vscode.CodeActionProvider {
+  static readonly kinds = [vscode.CodeActionKind.QuickFix];
+
+  constructor(private readonly ll: LayerLens) {}
+
+  async provideCodeActions(doc: vscode.TextDocument, range: vscode.Range | vscode.Selection): Promise<vscode.CodeAction[]> {
+    let dl: DocLayers | null;
+    try {
+      dl = await docLayers(this.ll, doc, { analyse: false });
+    } catch {
+      return [];
+    }
+    if (!dl) return [];
+    const at = dl.at(range.start.line + 1);
+    if (!at?.map || at.map.layerIndex === null) return [];
+    const threshold = bigFileThreshold(doc.uri);
+    const out: vscode.CodeAction[] = [];
+    if (at.ins.keyword === 'COPY' || at.ins.keyword === 'ADD') {
+      const a = dockerignoreAction(dl, at.ins, at.map.layerIndex, threshold);
+      if (a) out.push(a);
+    }
+    if (at.ins.keyword === 'RUN') {
+      const a = foldAction(dl, at.ins, at.map.layerIndex, threshold);
+      if (a) out.push(a);
+    }
+    return out;
+  }
+}
+
+export function registerQuickFixes(ll: LayerLens): vscode.Disposable[] {
+  return [vscode.languages.registerCodeActionsProvider(DOCKERFILE_SELECTOR, new ExplainCodeActions(ll), { providedCodeActionKinds: ExplainCodeActions.kinds })];
+}
