@@ -100,20 +100,26 @@ class PbReader {
     return this.pos >= this.end;
   }
 
-  /** A varint as a JS number (exact up to 2^53; int64 values here are timestamps and counters). */
+  /** A varint as a JS number (int64 read as two's complement; exact up to 2^53). */
   varint(): number {
     let result = 0;
     let mul = 1;
+    const start = this.pos;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) throw new TraceDecodeError('truncated varint');
       const b = this.buf[this.pos++];
-      result += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) {
-        // Negative int64/int32 values arrive as 10-byte two's complement varints.
-        if (i === 9 && result >= 2 ** 63) return result - 2 ** 64;
-        return result;
+      if (i < 7) {
+        result += (b & 0x7f) * mul;
+        mul *= 128;
+        if ((b & 0x80) === 0) return result;
+        continue;
       }
-      mul *= 128;
+      if ((b & 0x80) === 0) {
+        // Past 49 bits: exact arithmetic (negative int64 values take all 10 bytes).
+        let v = 0n;
+        for (let j = this.pos - 1; j >= start; j--) v = (v << 7n) | BigInt(this.buf[j] & 0x7f);
+        return Number(BigInt.asIntN(64, v));
+      }
     }
     throw new TraceDecodeError('varint too long');
   }
