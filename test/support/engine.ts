@@ -4,7 +4,7 @@
 // Tests must FAIL, never skip, when no engine answers: call requireEngine() in a before() hook.
 // Every external process runs through execFile/spawn with argument arrays (no shell), with
 // Debian's docker client /usr/bin/docker (override: LAYERLENS_DOCKER).
-import { execFile, spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile, chmod } from 'node:fs/promises';
 import * as os from 'node:os';
