@@ -19,7 +19,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   EngineError,
   type EngineClient, type EngineEndpoint, type EngineHistoryItem, type EngineImageInspect,
-  type EngineImageSummary, type BuildMessage, type BuildOptions,
+  type EngineImageSummary, type BuildMessage, type BuildOptions, type EngineEvent, type EventStreamOptions,
 } from './types';
 import { describeEndpoint, nodeFsReader, type EnvLike, type FsReader } from './endpoint';
 import { planSsh, type SshPlan, type SshSettings } from './ssh';
@@ -485,7 +485,60 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
     build(contextTar: Readable, opts: BuildOptions, signal?: AbortSignal): AsyncIterable<BuildMessage> {
       return buildStream(contextTar, opts, signal);
     },
+
+    events(signal: AbortSignal, opts: EventStreamOptions = {}): AsyncIterable<EngineEvent> {
+      return eventStream(signal, opts);
+    },
   };
+
+  /** GET /events?filters={"type":["image"]}, reconnecting with backoff until `signal` aborts. */
+  async function* eventStream(signal: AbortSignal, opts: EventStreamOptions): AsyncGenerator<EngineEvent> {
+    const ctx: Ctx = { endpoint, what: 'event stream', ssh: t.ssh };
+    const minMs = opts.minBackoffMs ?? 1000;
+    const maxMs = opts.maxBackoffMs ?? 30_000;
+    let failures = 0;
+    while (!signal.aborted) {
+      let res: IncomingMessage | undefined;
+      let error: EngineError;
+      const onAbort = (): void => { res?.destroy(); };
+      try {
+        const m = modem();
+        res = await new Promise<IncomingMessage>((resolve, reject) => {
+          m.dial({
+            path: '/events?', method: 'GET', isStream: true, abortSignal: signal,
+            statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+            options: { filters: { type: ['image'] } },
+          }, (err, data) => (err ? reject(err) : resolve(data as IncomingMessage)));
+        });
+        signal.addEventListener('abort', onAbort, { once: true });
+        failures = 0;
+        opts.onState?.('connected');
+        let buf = '';
+        for await (const chunk of res as AsyncIterable<Buffer | string>) {
+          buf += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+          let i: number;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, i).trim();
+            buf = buf.slice(i + 1);
+            const ev = line ? parseEvent(line) : undefined;
+            if (ev) yield ev;
+          }
+          if (buf.length > 1 << 20) buf = ''; // a line longer than 1 MiB is not an event
+        }
+        error = new EngineError('unavailable', `The ${engineName(endpoint)} at ${describeEndpoint(endpoint)} closed the event stream. Did the engine restart?`);
+      } catch (e) {
+        if (signal.aborted) return;
+        error = toEngineError(e, ctx);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        if (res && !res.destroyed) res.destroy();
+      }
+      if (signal.aborted) return;
+      opts.onState?.('disconnected', error);
+      const wait = Math.min(maxMs, minMs * 2 ** Math.min(failures++, 16));
+      await sleep(wait * (0.8 + 0.4 * Math.random()), signal);
+    }
+  }
 
   /** POST /build: send the tar, then yield the NDJSON messages of the response. */
   async function* buildStream(contextTar: Readable, opts: BuildOptions, signal?: AbortSignal): AsyncGenerator<BuildMessage> {
@@ -581,6 +634,31 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
     }
     return guardExport(res, ctx, idleMs, signal);
   }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** One /events line as an EngineEvent; undefined for lines that are not JSON objects. */
+export function parseEvent(line: string): EngineEvent | undefined {
+  let v: unknown;
+  try { v = JSON.parse(line); } catch { return undefined; }
+  if (!isObj(v)) return undefined;
+  const actor = isObj(v.Actor) ? v.Actor : {};
+  const attrs = isObj(actor.Attributes) ? actor.Attributes : {};
+  const ev: EngineEvent = {
+    type: str(v.Type, str(v.type)),
+    action: str(v.Action, str(v.status)),
+    id: str(actor.ID, str(v.id)),
+    time: num(v.time),
+  };
+  if (typeof attrs.name === 'string') ev.name = attrs.name;
+  return ev;
 }
 
 /**

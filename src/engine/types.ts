@@ -72,6 +72,28 @@ export interface BuildOptions {
   nocache?: boolean;
 }
 
+/** One engine event (GET /events), reduced to what Layer Lens reacts to. */
+export interface EngineEvent {
+  /** 'image', 'container', … (only image events are asked for). */
+  type: string;
+  /** e.g. tag, untag, delete, load, import, pull, push, save. */
+  action: string;
+  /** The image id (or reference) the event is about. */
+  id: string;
+  /** The reference named in the event, when the engine gives one (Actor.Attributes.name). */
+  name?: string;
+  /** Seconds since the epoch. */
+  time: number;
+}
+
+export interface EventStreamOptions {
+  /** Told when the stream connects, and when it drops (with why) before a reconnect. */
+  onState?: (state: 'connected' | 'disconnected', error?: EngineError) => void;
+  /** First and longest wait between reconnects, in ms (defaults 1000 and 30000; doubled per failure). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
 export interface EngineClient {
   readonly endpoint: EngineEndpoint;
   ping(signal?: AbortSignal): Promise<void>;
@@ -86,6 +108,12 @@ export interface EngineClient {
    * EngineErrors; a failing step arrives as a message with `error`.
    */
   build(contextTar: Readable, opts: BuildOptions, signal?: AbortSignal): AsyncIterable<BuildMessage>;
+  /**
+   * GET /events for images, as they happen. Never ends on its own: when the engine is unreachable
+   * or the connection drops, it waits (exponential backoff) and reconnects; it ends when `signal`
+   * aborts. Errors are reported through `opts.onState`, never thrown.
+   */
+  events(signal: AbortSignal, opts?: EventStreamOptions): AsyncIterable<EngineEvent>;
 }
 
 /** Errors the adapter raises; each has a one-line message fit for users. */
