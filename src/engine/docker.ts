@@ -133,7 +133,7 @@ export function toEngineError(err: unknown, ctx: Ctx, signals?: { user?: AbortSi
       return new EngineError('protocol', `The ${name} at ${at} expects TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (or use a context with TLS)`);
     }
     if (s === 401 || s === 403) return new EngineError('permission', `The ${name} at ${at} refused ${ctx.what} (HTTP ${s}): ${text}`);
-    if (ctx.image !== undefined && /no such image|reference does not exist|image not known/i.test(text)) {
+    if (ctx.image !== undefined && /no such image|reference does not exist|image not known|failed to get digest .*no such file/i.test(text)) {
       return new EngineError('not-found', `Image '${ctx.image}' not found in the ${name} at ${at}`);
     }
     return new EngineError('protocol', `The ${name} at ${at} failed ${ctx.what} (HTTP ${s}): ${text}`);
