@@ -344,8 +344,12 @@ export async function runExtensionHostTests(browser: Browser, server: CodeServer
 // UI tests
 
 export interface TreeRow {
-  /** Visible text of the row (label and description). */
+  /** Visible text of the row: label, then description after one space (as a person reads it). */
   text: string;
+  /** The row's label (TreeItem.label); the whole row text if the row has no icon label. Always set by readTreeRows. */
+  label?: string;
+  /** The row's description (TreeItem.description), '' when none. Always set by readTreeRows. */
+  description?: string;
   ariaLabel: string;
   /** 1-based depth (aria-level). */
   level: number;
@@ -368,7 +372,11 @@ export interface OpenWorkbenchOptions {
 export const openWorkbenches = new Set<Workbench>();
 
 /** The little of the DOM's Element that page functions here use (the project compiles without lib.dom). */
-interface DomElement { getAttribute(name: string): string | null; readonly innerText: string }
+interface DomElement {
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): DomElement | null;
+  readonly innerText: string;
+}
 
 const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 
@@ -502,7 +510,9 @@ export class Workbench {
   async openView(name: string): Promise<void> {
     await this.focusWorkbench();
     const entry = this.page.locator(`.activitybar .action-item:has(> a[aria-label^="${esc(name)}"])`).first();
-    if (await entry.isVisible().catch(() => false)) {
+    // Extension-contributed containers appear once the extensions are scanned, a little after load.
+    const hasEntry = await entry.waitFor({ state: 'visible', timeout: 15_000 }).then(() => true, () => false);
+    if (hasEntry) {
       // Clicking the entry of the container already shown would hide the side bar.
       const cls = (await entry.getAttribute('class')) ?? '';
       if (!cls.split(/\s+/).includes('checked')) {
@@ -512,45 +522,64 @@ export class Workbench {
     } else {
       await this.runCommand(`Focus on ${name} View`);
     }
-    await this.viewPane(name).waitFor();
+    await this.viewPane(name).or(this.viewContainer(name)).first().waitFor();
   }
 
-  /**
-   * The pane of a view (side bar, secondary side bar or panel), by its header ("<name> Section").
-   * A container showing a single view has no header: then the part whose title is `name`.
-   */
+  /** The pane of a view (side bar, secondary side bar or panel), by its header "<name> Section". */
   viewPane(name: string): Locator {
-    const byHeader = this.page.locator('.pane').filter({ has: this.page.locator(`.pane-header[aria-label^="${esc(name)}"]`) });
-    const byContainer = this.page.locator('.part.sidebar, .part.auxiliarybar, .part.panel')
-      .filter({ has: this.page.locator('.composite.title .title-label h2').getByText(name, { exact: true }) });
-    return byHeader.or(byContainer).first();
+    return this.page.locator('.pane')
+      .filter({ has: this.page.locator(`.pane-header[aria-label="${esc(name)} Section"]`) }).first();
+  }
+
+  /** The side bar / secondary side bar / panel while it shows the view container titled `name`. */
+  viewContainer(name: string): Locator {
+    return this.page.locator('.part.sidebar, .part.auxiliarybar, .part.panel')
+      .filter({ has: this.page.locator('.composite.title .title-label h2').getByText(name, { exact: true }) }).first();
+  }
+
+  /** The view's pane when a view has that name, else the container with that title. */
+  private async viewScope(name: string): Promise<Locator> {
+    const pane = this.viewPane(name);
+    return (await pane.count()) > 0 ? pane : this.viewContainer(name);
   }
 
   /** Visible text of a view's body: e.g. its welcome content when the tree is empty. */
   async readViewText(view: string): Promise<string> {
-    const pane = this.viewPane(view);
-    const body = pane.locator('.pane-body');
-    const text = (await body.count()) ? await body.first().innerText() : await pane.innerText();
+    const scope = await this.viewScope(view);
+    const body = scope.locator('.pane-body');
+    const text = (await body.count()) ? await body.first().innerText() : await scope.innerText();
     return text.replace(/\u00a0/g, ' ').trim();
   }
 
-  /** Rows of the tree in a view (default: the trees in the side bar), read in one go. */
+  /**
+   * Rows of the tree in a view (by view name, or a view container's title; default: everything in
+   * the side bar), read in one go. Only rendered rows: a long tree is virtualised.
+   */
   async readTreeRows(view?: string): Promise<TreeRow[]> {
-    const scope = view ? this.viewPane(view) : this.page.locator('.part.sidebar');
+    const scope = view ? await this.viewScope(view) : this.page.locator('.part.sidebar');
     const raw = await scope.locator('.monaco-list-row').evaluateAll((rows: DomElement[]) => rows.map(r => ({
       text: r.innerText,
+      label: r.querySelector('.monaco-icon-label-container .label-name')?.innerText ?? null,
+      description: r.querySelector('.monaco-icon-label-container .label-description')?.innerText ?? '',
       ariaLabel: r.getAttribute('aria-label') ?? '',
       level: Number(r.getAttribute('aria-level') ?? '1'),
       expanded: r.getAttribute('aria-expanded'),
       selected: r.getAttribute('aria-selected') === 'true',
     })));
-    return raw.map(r => ({
-      text: r.text.replace(/\u00a0/g, ' ').replace(/\s*\n\s*/g, ' ').trim(),
-      ariaLabel: r.ariaLabel,
-      level: r.level,
-      expanded: r.expanded === null ? undefined : r.expanded === 'true',
-      selected: r.selected,
-    }));
+    const clean = (t: string) => t.replace(/\u00a0/g, ' ').replace(/\s*\n\s*/g, ' ').trim();
+    return raw.map(r => {
+      const label = clean(r.label ?? r.text);
+      const description = r.label === null ? '' : clean(r.description);
+      return {
+        text: description ? `${label} ${description}` : label,
+        label,
+        description,
+        ariaLabel: r.ariaLabel,
+        level: r.level,
+        expanded: r.expanded === null ? undefined : r.expanded === 'true',
+        selected: r.selected,
+      };
+    });
   }
 
   /** Waits until the tree rows satisfy `predicate` (default: at least one row). */
