@@ -885,7 +885,7 @@ export class BuildProgress {
       return;
     }
     if (typeof msg.stream === 'string') {
-      if (this.builder === null && LEGACY_STEP.test(msg.stream)) this.builder = 'legacy';
+      if (this.builder === null && /^(?:Step|STEP) \d+\/\d+ ?:/m.test(msg.stream)) this.builder = 'legacy';
       if (this.builder !== 'buildkit') this.legacy.feed(msg.stream, nowMs);
       else if (msg.stream.trim()) this.otherLines.push(msg.stream.trim());
     }

@@ -393,7 +393,8 @@ class Predictor {
   /** Same text, different values after substitution. */
   private explainValueChange(ins: DockerfileInstruction, old: DockerfileInstruction): Cause {
     for (const k of this.changedArgs) {
-      if (referencesVar(ins.raw, k) || ins.argsInScope.some((a) => a.key === k) || this.globalArgUsed(k, ins)) {
+      const declares = ins.keyword === 'ARG' && (ins.keyValues?.some((kv) => kv.key === k) ?? false);
+      if (declares || referencesVar(ins.raw, k) || ins.argsInScope.some((a) => a.key === k) || this.globalArgUsed(k, ins)) {
         return buildArgChanged(k, ins);
       }
     }

@@ -310,6 +310,10 @@ export interface PackedContext {
 export function packContext(root: string, opts: PackOptions = {}): PackedContext {
   const pack = tar.pack();
   const out = new PassThrough({ highWaterMark: 1 << 20 });
+  // Failures reach the caller through `manifest` (and the reader through the stream's own
+  // listeners): an unread stream that fails must not become an uncaught exception.
+  out.on('error', () => undefined);
+  pack.on('error', () => undefined);
   pack.pipe(out);
   const manifest = (async (): Promise<ManifestResult> => {
     const files: Record<string, ContextFileInfo> = {};
