@@ -27,6 +27,8 @@ export type CacheFacts = (doc: vscode.TextDocument) => ReadonlyMap<number, LineC
 export class DockerfileImages {
   private readonly byDoc = new Map<string, Promise<DocImage | null>>();
   private readonly histories = new Map<string, QuickImage>();
+  /** Why the last resolution of a document found no image (engine down, archive unreadable…). */
+  private readonly errors = new Map<string, string>();
   private readonly emitter = new vscode.EventEmitter<void>();
   readonly onDidChange = this.emitter.event;
   cacheFacts: CacheFacts = () => undefined;
@@ -35,6 +37,7 @@ export class DockerfileImages {
 
   invalidate(): void {
     this.byDoc.clear();
+    this.errors.clear();
     this.histories.clear();
     this.emitter.fire();
   }
@@ -70,8 +73,10 @@ export class DockerfileImages {
     const key = doc.uri.toString();
     let p = this.byDoc.get(key);
     if (!p) {
+      this.errors.delete(key);
       p = this.resolve(doc).catch((e: unknown) => {
         this.ll.log(`no image for ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
+        this.errors.set(key, (e as Error)?.message ?? String(e));
         return null;
       });
       this.byDoc.set(key, p);
@@ -95,6 +100,11 @@ export class DockerfileImages {
     const best = await findBestImage(this.ll.engine.get(), model, { cache: this.histories });
     if (!best) return null;
     return { source: best.name, matchedBy: `history matches ${Math.round(best.score * 100)} %`, image: best.image };
+  }
+
+  /** The error that kept the last resolution of `doc` from finding an image, if any. */
+  errorFor(doc: vscode.TextDocument): string | undefined {
+    return this.errors.get(doc.uri.toString());
   }
 
   /** Lines with sizes and cache status for the document as it is now. */
@@ -164,12 +174,18 @@ export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
     const doc = vscode.window.activeTextEditor?.document;
     if (!doc || doc.languageId !== 'dockerfile') { status.hide(); return; }
     const res = await images.lines(doc).catch(() => null);
-    if (!res) {
+    const error = res ? undefined : images.errorFor(doc);
+    if (!res && error) {
+      // The engine (or the configured archive) failed: say so here, not in a popup.
+      status.text = '$(warning) Layer Lens: no engine';
+      status.tooltip = `Layer Lens: ${error} (details in the Layer Lens output channel)`;
+    } else if (!res) {
       status.text = '$(layers) no image';
       status.tooltip = 'Layer Lens: no image built from this Dockerfile was found';
     } else {
       const total = res.img.image.layerSizes.reduce((a, b) => a + b, 0);
-      status.text = `$(layers) ${res.img.source} · ${formatBytes(total)}`;
+      const shortName = res.img.source.replace(/^(docker-archive:|oci:)(.*\/)?/, '');
+      status.text = `$(layers) ${shortName} · ${formatBytes(total)}`;
       status.tooltip = `Layer Lens: ${res.img.source} (${res.img.matchedBy}), ${res.img.image.layerSizes.length} layers`;
       // The Layers view follows the active Dockerfile's image.
       if (ll.images.current?.analysis.image.id !== res.img.image.id) {
