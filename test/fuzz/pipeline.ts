@@ -1,0 +1,78 @@
+// The full read → analyze path the CLI and the extension run on an image archive, as one function
+// the hostile-input tests and the fuzzer share: readArchive (outer tar, optional gzip/zstd), every
+// layer through indexLayer, assembleArchive (docker-save manifest or OCI index), analyze (merged
+// tree, dive efficiency), the CLI's reports, the Layers-view tree model and the per-layer explain.
+// Bounded: tree walks and per-layer work stop after a fixed number of rows so a case costs at most
+// a few hundred milliseconds beyond reading.
+import { analyze, type Analysis } from '../../src/core/analysis';
+import { assembleArchive, readArchive } from '../../src/core/archive';
+import { CancelledError, ImageFormatError } from '../../src/core/errors';
+import { explainLayer, explainText } from '../../src/core/explain';
+import type { ByteSource } from '../../src/core/decompress';
+import { analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../../src/core/report';
+import { TreeModel, type TreeEl } from '../../src/core/treeModel';
+
+export interface PipelineResult {
+  analysis: Analysis;
+  /** Lines of `files` output produced (bounded by maxRows). */
+  fileLines: number;
+  /** Tree rows rendered (bounded by maxRows). */
+  treeRows: number;
+}
+
+export interface PipelineOptions {
+  signal?: AbortSignal;
+  /** Stop each walk after this many rows (default 5000). */
+  maxRows?: number;
+  /** Explain at most this many layers (default 8). */
+  maxExplain?: number;
+}
+
+/** Reads and analyses an archive exactly as `layerlens analyze/files/explain` and the views would. */
+export async function runPipeline(source: ByteSource, opts: PipelineOptions = {}): Promise<PipelineResult> {
+  const maxRows = opts.maxRows ?? 5000;
+  const contents = await readArchive(source, { signal: opts.signal });
+  const image = await assembleArchive(contents, { kind: 'docker-archive', ref: 'fuzz' });
+  const analysis = analyze(image);
+  JSON.stringify(analyzeJson(analysis));
+  analyzeText(analysis, 100);
+  let fileLines = 0;
+  for (const r of fileRecords(analysis)) {
+    fileLine(r);
+    JSON.stringify(r);
+    if (++fileLines >= maxRows) break;
+  }
+  const layers = analysis.tree.layers.length;
+  for (let l = 0; l < layers; l++) {
+    let n = 0;
+    for (const r of layerChangeRecords(analysis, l)) { JSON.stringify(r); if (++n >= maxRows) break; }
+  }
+  for (let l = 0; l < Math.min(layers, opts.maxExplain ?? 8); l++) {
+    explainLayer(analysis, l);
+    explainText(analysis, l);
+  }
+  // The Layers view: layer rows, then the merged filesystem and each layer's changes, breadth-first.
+  const model = new TreeModel(analysis);
+  let treeRows = 0;
+  const walk = (roots: TreeEl[], mode: { layer?: number; wasteOnly: boolean }): void => {
+    const queue = [...roots];
+    while (queue.length && treeRows < maxRows) {
+      const el = queue.shift()!;
+      const row = model.row(el, mode);
+      row.tooltip();
+      treeRows++;
+      if (row.collapsible !== 'none') queue.push(...model.children(el, mode));
+    }
+  };
+  walk(model.layerRoots(), { wasteOnly: false });
+  walk(model.fileRoots({ wasteOnly: false }), { wasteOnly: false });
+  walk(model.fileRoots({ wasteOnly: true }), { wasteOnly: true });
+  for (let l = 0; l < Math.min(layers, 4); l++) walk(model.fileRoots({ layer: l, wasteOnly: false }), { layer: l, wasteOnly: false });
+  for (const _ of model.paths()) { if (++treeRows >= 2 * maxRows) break; }
+  return { analysis, fileLines, treeRows };
+}
+
+/** What the product promises for bad input: a typed error, or a result. Anything else is a crash. */
+export function isExpectedError(e: unknown): boolean {
+  return e instanceof ImageFormatError || e instanceof CancelledError;
+}
