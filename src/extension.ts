@@ -7,6 +7,7 @@ import { registerLayersSidebar } from './vscode/tree';
 import { registerExplain } from './vscode/explain';
 import { registerHover } from './vscode/hover';
 import { registerQuickFixes } from './vscode/quickFixes';
+import { registerEngineEvents } from './vscode/events';
 
 // Thin activation: build the shared services, then let each contribution register itself. Every
 // registration goes into context.subscriptions, so deactivation disposes everything.
@@ -34,4 +35,5 @@ const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [
   registerExplain,
   registerHover,
   registerQuickFixes,
+  registerEngineEvents,
 ];
