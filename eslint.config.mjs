@@ -14,6 +14,9 @@ export default tseslint.config(
       'no-restricted-properties': ['error',
         { object: 'child_process', property: 'exec', message: 'Use execFile/spawn with an argument array.' },
         { object: 'child_process', property: 'execSync', message: 'Use execFileSync/spawnSync with an argument array.' }],
+      'no-restricted-imports': ['error', { paths: ['child_process', 'node:child_process'].map((name) => ({
+        name, importNames: ['exec', 'execSync'], message: 'Use execFile/spawn with an argument array.' })) }],
+      'no-restricted-syntax': ['error', { selector: "Property[key.name='shell'][value.value=true]", message: 'No shell: pass an argument array.' }],
     },
   },
   {
@@ -21,7 +24,9 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: [{ name: 'vscode', message: 'src/core is pure: no vscode import.' },
-                { name: 'dockerode', message: 'src/core is pure: the engine is reached through src/engine.' }],
+                { name: 'dockerode', message: 'src/core is pure: the engine is reached through src/engine.' },
+                { name: 'child_process', message: 'src/core is pure: no processes.' },
+                { name: 'node:child_process', message: 'src/core is pure: no processes.' }],
         patterns: [{ group: ['**/vscode/**', '**/engine/**', '**/cli/**'], message: 'src/core may not depend on adapters.' }],
       }],
     },
