@@ -16,7 +16,7 @@ import { EngineError, type EngineClient, type EngineEvent } from '../../src/engi
 import { loadImage } from '../../src/sources/load';
 import * as E from '../support/engine';
 import { startDockerd, type Dockerd } from '../support/dockerd';
-import { startFaultProxy, type FaultProxy } from '../support/faultproxy';
+import { startFaultProxy } from '../support/faultproxy';
 
 function assertOneLineError(r: E.RunResult, what: string, pattern?: RegExp): void {
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');

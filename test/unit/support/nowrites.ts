@@ -2,6 +2,7 @@
 // `fs/promises` is wrapped to record its call (and still work), and the process runs in a fresh
 // empty directory that must still be empty afterwards (catches relative writes by any route).
 // The module object itself (not an import namespace, whose properties are read-only getters).
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object itself, to patch it
 import fs = require('node:fs');
 import * as os from 'node:os';
 import * as path from 'node:path';

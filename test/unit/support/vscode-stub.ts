@@ -2,6 +2,7 @@
 // few unit tests that check its security decisions (which setting value counts, the webview's
 // HTML, the read-only file system). Import this first: it hooks `require('vscode')`.
 // Settings are whatever a test puts in `stub.settings` (inspect() results by full key).
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object itself, to patch it
 import Module = require('node:module');
 
 type Any = Record<string, unknown>;
