@@ -61,7 +61,18 @@ async function pickSource(ll: LayerLens): Promise<string | undefined> {
     { label: '$(file-zip) Open Archive…', detail: 'A `docker save` tar (or an OCI layout packed in a tar)', action: 'archive', alwaysShow: true },
     { label: '$(folder) Open OCI Layout…', detail: 'A directory holding index.json', action: 'oci', alwaysShow: true },
   ];
-  qp.items = fixed;
+  let listed: SourcePick[] = [];
+  // What the user types is a source too: offered first, so Enter opens it.
+  const typed = (): SourcePick[] => {
+    const v = qp.value.trim();
+    if (!v || listed.some((i) => i.source === v)) return [];
+    return [{ label: `$(arrow-right) ${v}`, description: 'open this source', source: v, alwaysShow: true }];
+  };
+  const render = (): void => {
+    qp.items = [...typed(), ...listed, ...(listed.length ? [{ label: '', kind: vscode.QuickPickItemKind.Separator }] : []), ...fixed];
+  };
+  qp.onDidChangeValue(render);
+  render();
   qp.busy = true;
   const list = (async () => {
     try {
@@ -79,14 +90,15 @@ async function pickSource(ll: LayerLens): Promise<string | undefined> {
     }
   })();
   void list.then((engineItems) => {
-    qp.items = [...engineItems, { label: '', kind: vscode.QuickPickItemKind.Separator }, ...fixed];
+    listed = engineItems;
+    render();
     qp.busy = false;
   });
   const choice = await new Promise<SourcePick | string | undefined>((resolve) => {
     qp.onDidAccept(() => {
       const sel = qp.selectedItems[0];
       if (sel && (sel.source || sel.action)) resolve(sel);
-      else if (qp.value.trim()) resolve(qp.value.trim());
+      else if (!sel && qp.value.trim()) resolve(qp.value.trim());
     });
     qp.onDidHide(() => resolve(undefined));
     qp.show();
@@ -144,27 +156,46 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
   /** Explicit lines on the ShownImage win; else the Dockerfile it came from is mapped here. */
   const linesFor = async (cur: ShownImage | undefined): Promise<LayerLines> => {
     const explicit = layerLinesOf(cur);
-    if (explicit.lineForLayer || !cur?.dockerfile) return explicit;
+    if (explicit.lineForLayer || !cur) return explicit;
     try {
-      const doc = await vscode.workspace.openTextDocument(cur.dockerfile);
+      const doc = cur.dockerfile ? await vscode.workspace.openTextDocument(cur.dockerfile) : await openDockerfileOf(cur);
+      if (!doc) return explicit;
       const target = vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined;
       const mapped = layerLinesFromDockerfile(doc.getText(), cur.analysis.image.history, { stage: target });
       if (!mapped) return explicit;
       return { lineForLayer: (l) => mapped.lines.get(l), baseLayerCount: explicit.baseLayerCount ?? mapped.baseLayerCount };
     } catch (e) {
-      ll.log(`tree: cannot map ${cur.dockerfile.toString()}: ${message(e)}`);
+      ll.log(`tree: cannot map ${cur.dockerfile?.toString() ?? "an open Dockerfile"} to ${cur.source}: ${message(e)}`);
       return explicit;
     }
   };
+
+  /** A Dockerfile open in an editor whose image (as the CodeLens resolved it) is the shown one. */
+  const openDockerfileOf = async (cur: ShownImage): Promise<vscode.TextDocument | undefined> => {
+    const editors = [vscode.window.activeTextEditor, ...vscode.window.visibleTextEditors];
+    for (const ed of editors) {
+      const doc = ed?.document;
+      if (!doc || doc.languageId !== 'dockerfile') continue;
+      const img = await ll.dockerfiles?.imageFor(doc).catch(() => null);
+      if (img && img.image.id === cur.analysis.image.id) {
+        dockerfileOfShown = doc.uri;
+        return doc;
+      }
+    }
+    return undefined;
+  };
+  /** The Dockerfile the current tree was mapped from, when it did not come with the ShownImage. */
+  let dockerfileOfShown: vscode.Uri | undefined;
 
   let generation = 0;
   const rebuild = async (): Promise<void> => {
     const gen = ++generation;
     const cur = ll.images.current;
+    dockerfileOfShown = undefined;
     const lines = await linesFor(cur);
     if (gen !== generation) return;
     model = cur ? new TreeModel(cur.analysis, lines) : undefined;
-    const ctx = { dockerfile: cur?.dockerfile };
+    const ctx = { dockerfile: cur?.dockerfile ?? dockerfileOfShown };
     if (model && files.filesMode.layer !== undefined && files.filesMode.layer >= model.tree.layers.length) {
       files.filesMode = { wasteOnly: files.filesMode.wasteOnly };
     }
@@ -286,8 +317,18 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
     vscode.window.registerFileDecorationProvider(new RowDecorations()),
     ll.images.onDidChange(() => void rebuild()),
     vscode.workspace.onDidSaveTextDocument((d) => {
-      if (ll.images.current?.dockerfile?.toString() === d.uri.toString()) void rebuild();
+      const df = ll.images.current?.dockerfile ?? dockerfileOfShown;
+      if (df?.toString() === d.uri.toString()) void rebuild();
     }),
+    // An image shown without its Dockerfile gets lines once a Dockerfile that built it is opened.
+    vscode.window.onDidChangeActiveTextEditor((ed) => {
+      const cur = ll.images.current;
+      if (cur && !cur.dockerfile && !dockerfileOfShown && ed?.document.languageId === 'dockerfile') void rebuild();
+    }),
+    ...(ll.dockerfiles ? [ll.dockerfiles.onDidChange(() => {
+      const cur = ll.images.current;
+      if (cur && !cur.dockerfile && !dockerfileOfShown) void rebuild();
+    })] : []),
     ...commands.map(([id, fn]) => vscode.commands.registerCommand(id, fn)),
     ...registerLayerFs(ll),
   ];
