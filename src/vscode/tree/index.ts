@@ -8,6 +8,7 @@
 //   layerLens.chooseLayer [layer]     the Merged Filesystem view shows one layer's changes (or all)
 //   layerLens.toggleWasteFilter       only rows that carry hidden (shipped but invisible) bytes
 //   layerLens.revealLayer [layer]     select a layer in the Layers view (a number, or {layer})
+//   layerLens.revealLine [row]        open the Dockerfile at the line that made a row's layer
 //   layerLens.openFileVersion [row]   open one version read-only (layerlens: URI)
 //   layerLens.compareWithVisible [row] diff a hidden copy against the visible version
 import * as path from 'node:path';
@@ -307,6 +308,22 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       const el = model.layerEl(pick);
       if (!el) return;
       await layersView.reveal(el, { select: true, focus: true, expand: true });
+    }],
+    ['layerLens.revealLine', async (arg?: unknown) => {
+      // From a row's context menu (a layer, a file, a copy, a change), or {layer} / a layer index.
+      if (!model) return;
+      const el = arg && typeof arg === 'object' && typeof (arg as { kind?: unknown }).kind === 'string' ? arg as TreeEl : undefined;
+      const layer = el ? model.row(el).layer : layerArg(arg);
+      const line = layer !== undefined ? model.line(layer) : undefined;
+      const dockerfile = ll.images.current?.dockerfile ?? dockerfileOfShown;
+      if (layer === undefined || line === undefined || !dockerfile) {
+        void vscode.window.showInformationMessage(layer === undefined
+          ? 'Layer Lens: pick a layer or file row to go to its Dockerfile line.'
+          : `Layer Lens: L${layer} is not mapped to a line of an open Dockerfile.`);
+        return;
+      }
+      const pos = new vscode.Position(line - 1, 0);
+      await vscode.window.showTextDocument(dockerfile, { selection: new vscode.Range(pos, pos), preview: true });
     }],
     ['layerLens.openFileVersion', (arg?: unknown) => openFileVersion(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined))],
     ['layerLens.compareWithVisible', (arg?: unknown) => compareWithVisible(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined))],

@@ -2,6 +2,7 @@
 // read-only `layerlens:` file system, on the fs-changes fixture image of the test engine
 // (DOCKER_HOST is inherited from the process that started code-server).
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { before, describe, it } from '../runner';
 import type { LayerLens } from '../../../src/vscode/context';
@@ -25,6 +26,8 @@ function versionUri(ll: LayerLens, path: string, layer: number): vscode.Uri {
 async function text(uri: vscode.Uri): Promise<string> {
   return Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
 }
+
+const FIXTURE_DOCKERFILE = path.resolve(__dirname, '../../../../test/fixtures/images/fs-changes/Dockerfile');
 
 describe('Layers sidebar in the extension host', () => {
   let ll: LayerLens;
@@ -102,4 +105,21 @@ describe('Layers sidebar in the extension host', () => {
     assert.match(tab.label, /overwrite\.txt \(L\d+ ↔ L\d+, visible\)/);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   }, 120_000);
+
+  it('Go to Dockerfile Line: a layer shown with its Dockerfile opens that file at the layer\'s line', async () => {
+    await ll.images.show(IMAGE, { dockerfile: vscode.Uri.file(FIXTURE_DOCKERFILE) });
+    // The tree maps lines asynchronously after the image changes: retry until it has.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await vscode.commands.executeCommand('layerLens.revealLine', { layer: 2 });
+      const ed = vscode.window.activeTextEditor;
+      if (ed && ed.document.uri.fsPath === FIXTURE_DOCKERFILE) {
+        assert.equal(ed.selection.active.line + 1, 21, 'L2 is `RUN echo two-and-longer` on line 21');
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`revealLine did not open ${FIXTURE_DOCKERFILE}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  }, 60_000);
 });
