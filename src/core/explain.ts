@@ -1042,6 +1042,14 @@ export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfil
   });
   const e = emptySentence(x);
   if (e) b.push({ kind: 'para', text: e });
+  const current = x.layer;
+  b.push({
+    kind: 'bars', title: 'Layer sizes',
+    bars: a.layerSizes.map((v, i) => ({
+      layer: i, label: `${i}`, value: v, display: formatBytes(v), current: i === current,
+      hint: shortInstruction(x.instructions[i], 60),
+    })),
+  });
 
   if (x.largest.length > 0) {
     b.push({ kind: 'heading', level: 2, text: 'Largest files' });
@@ -1103,14 +1111,6 @@ export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfil
   if (x.suggestions.length) b.push({ kind: 'list', items: x.suggestions.map((s) => s.text) });
   else b.push({ kind: 'para', text: 'None: nothing in this layer\'s data points to a cheaper way to write it.' });
 
-  const current = x.layer;
-  b.push({
-    kind: 'bars', title: 'Layer sizes',
-    bars: a.layerSizes.map((v, i) => ({
-      layer: i, label: `${i}`, value: v, display: formatBytes(v), current: i === current,
-      hint: shortInstruction(x.instructions[i], 60),
-    })),
-  });
   return b;
 }
 
@@ -1129,7 +1129,7 @@ export function renderMarkdown(blocks: Block[]): string {
         out.push([row(b.head), `|${b.align.map((al) => (al === 'right' ? ' ---: ' : ' --- ')).join('|')}|`, ...b.rows.map(row)].join('\n'));
         break;
       }
-      case 'bars': out.push(`**${mdEscape(b.title)}**\n\n\`\`\`text\n${textBars(b)}\n\`\`\``); break;
+      case 'bars': out.push(`## ${mdEscape(b.title)}\n\n\`\`\`text\n${textBars(b)}\n\`\`\``); break;
     }
   }
   return out.join('\n\n') + '\n';
@@ -1181,7 +1181,7 @@ export function renderText(blocks: Block[], width = 100): string {
         out.push(rows.map((r) => r.map((c, i) => (b.align[i] === 'right' ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n'));
         break;
       }
-      case 'bars': out.push(`${b.title}\n${textBars(b)}`); break;
+      case 'bars': out.push(`${b.title}\n${'-'.repeat(b.title.length)}\n\n${textBars(b)}`); break;
     }
   }
   return out.join('\n\n') + '\n';

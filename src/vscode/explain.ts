@@ -131,7 +131,7 @@ button:hover { background: var(--vscode-button-secondaryHoverBackground); }
 button:disabled { opacity: 0.5; cursor: default; }
 button:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 1px; }
 .subtitle { color: var(--vscode-descriptionForeground); margin: 2px 0 0; }
-figure.bars { margin: 20px 0 0; } figcaption { font-weight: 600; margin-bottom: 6px; }
+figure.bars { margin: 20px 0 0; } figcaption { font-size: 1.05em; font-weight: 600; margin-bottom: 6px; padding-bottom: 3px; border-bottom: 1px solid var(--vscode-panel-border, var(--vscode-widget-border, transparent)); }
 svg text { fill: var(--vscode-foreground); font-family: var(--vscode-font-family); font-size: 11px; }
 svg text.value { fill: var(--vscode-descriptionForeground); }
 svg rect.bar { fill: var(--vscode-charts-blue, var(--vscode-textLink-foreground)); opacity: 0.45; }

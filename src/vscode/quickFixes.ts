@@ -51,7 +51,9 @@ export function dockerignoreAction(dl: DocLayers, ins: DockerfileInstruction, la
   const edit = new vscode.WorkspaceEdit();
   const text = add.join('\n') + '\n';
   if (existing === undefined) {
-    edit.createFile(uri, { ignoreIfExists: true, contents: new TextEncoder().encode(text) });
+    // (createFile's `contents` cannot cross from a remote extension host to a web workbench.)
+    edit.createFile(uri, { ignoreIfExists: true });
+    edit.insert(uri, new vscode.Position(0, 0), text);
   } else {
     const lines = existing.split('\n');
     const last = lines.length - 1;
