@@ -56,12 +56,12 @@ export async function runPipeline(source: ByteSource, opts: PipelineOptions = {}
   let treeRows = 0;
   const walk = (roots: TreeEl[], mode: { layer?: number; wasteOnly: boolean }): void => {
     const queue = [...roots];
-    while (queue.length && treeRows < maxRows) {
-      const el = queue.shift()!;
+    for (let head = 0; head < queue.length && treeRows < maxRows; head++) {
+      const el = queue[head];
       const row = model.row(el, mode);
       row.tooltip();
       treeRows++;
-      if (row.collapsible !== 'none') queue.push(...model.children(el, mode));
+      if (row.collapsible !== 'none') for (const c of model.children(el, mode)) queue.push(c);
     }
   };
   walk(model.layerRoots(), { wasteOnly: false });
