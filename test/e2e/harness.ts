@@ -442,14 +442,17 @@ export class Workbench {
       }
       if (label !== undefined) {
         const row = this.quickInput.locator(`.quick-input-list .monaco-list-row[aria-label="${esc(label)}"]`).first();
+        const input = this.quickInput.locator('input');
+        const typed = await input.inputValue().catch(() => '');
         try {
           await row.click({ timeout: 2_000 });
           return;
         } catch {
-          // The click may have landed and closed the quick input while Playwright was still
-          // re-checking the (now detached) row: that is success. Otherwise the list re-rendered
-          // under us: look again.
+          // The click may have landed while Playwright was still re-checking the (now detached)
+          // row: the quick input closed, or became the next picker (its text changed). That is
+          // success. Otherwise the list re-rendered under us: look again.
           if (!(await this.quickInput.isVisible().catch(() => false))) return;
+          if ((await input.inputValue().catch(() => typed)) !== typed) return;
         }
       }
       await sleep(150);
@@ -640,17 +643,37 @@ export class Workbench {
       if (label.startsWith(want) || label.includes(`: ${want}`)) return 1;
       return 0;
     }, `command "${title}"`);
+    // The palette closes, or turns into the command's own quick pick (input no longer "><text>").
+    // Wait for that, so a following fill() cannot land in the palette.
+    await this.poll(async () => {
+      if (!(await this.quickInput.isVisible().catch(() => false))) return true;
+      return !(await input.inputValue().catch(() => '')).startsWith('>');
+    }, done => done, 15_000, `command "${title}" to start`);
   }
 
-  /** Shows an output channel (Output: Show Output Channels...) and returns its visible text. */
+  /**
+   * Shows an output channel (Output: Show Output Channels...) and returns its visible text.
+   * Retries until the channel exists and shows text (the extension may still be activating).
+   */
   async readOutputChannel(name: string, timeoutMs = 30_000): Promise<string> {
-    await this.runCommand('Output: Show Output Channels...');
-    await this.quickInputRows();
-    await this.quickInput.locator('input').fill(name);
-    await this.pickQuickInputRow(l => l === name || l.startsWith(`${name},`) || l.startsWith(`${name} `), `output channel "${name}"`);
+    const deadline = Date.now() + timeoutMs;
     const lines = this.page.locator('.part.panel .output-view .monaco-editor .view-lines');
-    await lines.waitFor();
-    return this.poll(async () => (await lines.innerText()).replace(/\u00a0/g, ' '), t => t.trim().length > 0, timeoutMs, `output channel "${name}"`);
+    for (;;) {
+      try {
+        await this.runCommand('Output: Show Output Channels...');
+        await this.quickInputRows();
+        await this.quickInput.locator('input').fill(name);
+        await this.pickQuickInputRow(l => (l === name ? 2 : l.startsWith(`${name},`) || l.startsWith(`${name} `)),
+          `output channel "${name}"`, 5_000);
+        await lines.waitFor({ timeout: 5_000 });
+        return await this.poll(async () => (await lines.innerText()).replace(/\u00a0/g, ' '), t => t.trim().length > 0,
+          Math.max(1_000, deadline - Date.now()), `output channel "${name}"`);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await this.page.keyboard.press('Escape');
+        await sleep(500);
+      }
+    }
   }
 
   /** Saves a PNG of the page to .e2e/screenshots/<name>.png and returns its path. */
