@@ -8,6 +8,7 @@ import { registerExplain } from './vscode/explain';
 import { registerHover } from './vscode/hover';
 import { registerQuickFixes } from './vscode/quickFixes';
 import { registerEngineEvents } from './vscode/events';
+import { registerBuild } from './vscode/build';
 
 // Thin activation: build the shared services, then let each contribution register itself. Every
 // registration goes into context.subscriptions, so deactivation disposes everything.
@@ -36,4 +37,5 @@ const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [
   registerHover,
   registerQuickFixes,
   registerEngineEvents,
+  registerBuild,
 ];
