@@ -631,7 +631,7 @@ function suggest(x: LayerExplanation): Suggestion[] {
   for (const v of volumes) {
     out.push({
       id: 'volume', bytes: 0, paths: [v.dir],
-      text: `Keep ${v.what} in a volume at run time (${code(`VOLUME ${v.dir}`)} after the steps that fill it, or ${code(`docker run -v NAME:${v.dir}`)}): writes to a volume bypass the storage driver, with no copy-up of image files, and outlive the container.`,
+      text: `Keep ${v.what} in a volume at run time (${code(`VOLUME ${v.dir}`)} after the steps that fill it, or ${code(`docker run -v NAME:${v.dir}`)}): writes to a volume bypass the storage driver (no copy-up of image files), and a named volume keeps the data when the container is removed.`,
     });
   }
 
@@ -896,7 +896,7 @@ function writeHeavySentence(h: WriteHeavy): string {
   switch (h.category) {
     case 'database':
     case 'log':
-      return `${bold('Write-heavy path:')} ${code(h.dir)} (${h.what}: ${what}) is in the image. At run time the first write to any image file copies the whole file up into the container's writable layer, which is lost with the container; a volume bypasses the storage driver.`;
+      return `${bold('Write-heavy path:')} ${code(h.dir)} (${h.what}: ${what}) is in the image. At run time the first write to any image file copies the whole file up into the container's writable layer, which is deleted with the container; a volume bypasses the storage driver.`;
     case 'package-log':
       return `${bold('Package manager logs:')} ${code(h.dir)} (${what}) ships in this layer.`;
     case 'apt-lists':
@@ -911,8 +911,8 @@ function writeHeavySentence(h: WriteHeavy): string {
 function emptySentence(x: LayerExplanation): string | undefined {
   if (!x.empty) return undefined;
   const kw = x.instruction?.keyword;
-  const why = kw === 'WORKDIR' ? 'WORKDIR made a layer of its own for its directory' : 'the step wrote no file content';
-  return `${bold('Empty layer:')} 0 B of file content (${plural(x.entries, 'tar entry', 'tar entries')}: directories, links or metadata only); ${why}, and the image carries one more layer for it.`;
+  const why = kw === 'WORKDIR' ? 'WORKDIR made a layer of its own for its directory' : 'the step changed no file content';
+  return `${bold('Empty layer:')} 0 B of file content (${plural(x.entries, 'tar entry', 'tar entries')}: directories, links or metadata only). ${why[0].toUpperCase()}${why.slice(1)}: the image still carries one more layer for it.`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ for (const el of document.querySelectorAll('[data-line]')) {
 }
 `;
 
-export function reportHtml(x: LayerExplanation, body: string, opts: { cspSource: string; dockerfileName?: string; source: string }): string {
+export function reportHtml(x: LayerExplanation, body: string, opts: { dockerfileName?: string; source: string }): string {
   const n = nonce();
   const ins = x.instruction;
   const buttons: string[] = [];
@@ -158,7 +158,8 @@ export function reportHtml(x: LayerExplanation, body: string, opts: { cspSource:
   }
   buttons.push(`<button data-layer="${x.layer - 1}"${x.layer === 0 ? ' disabled' : ''}>◀ Layer ${Math.max(0, x.layer - 1)}</button>`);
   buttons.push(`<button data-layer="${x.layer + 1}"${x.layer + 1 >= x.layerCount ? ' disabled' : ''}>Layer ${Math.min(x.layerCount - 1, x.layer + 1)} ▶</button>`);
-  const csp = `default-src 'none'; img-src data:; style-src 'nonce-${n}'; script-src 'nonce-${n}'; font-src ${opts.cspSource};`;
+  // Nothing but this page's own nonce'd style and script: no remote or local resources at all.
+  const csp = `default-src 'none'; style-src 'nonce-${n}'; script-src 'nonce-${n}';`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -229,7 +230,7 @@ class ExplainPanel {
     const dockerfileName = t.dl ? vscode.workspace.asRelativePath(t.dl.doc.uri, false) : undefined;
     const body = renderHtml(reportBlocks(t.analysis, x, { dockerfile: dockerfileName }));
     p.title = this.title(t);
-    p.webview.html = reportHtml(x, body, { cspSource: p.webview.cspSource, dockerfileName, source: t.source });
+    p.webview.html = reportHtml(x, body, { dockerfileName, source: t.source });
   }
 
   private async onMessage(m: unknown): Promise<void> {

@@ -64,5 +64,9 @@ describe('hover and Explain This Layer on the fs-changes fixture', () => {
     assert.equal(copyUp, 1, 'a Copy-up cost section');
     assert.equal(await frame.locator('svg rect.bar.current').count(), 1, 'the size chart marks this layer');
     await wb.screenshot('explain');
+    // The page's own (nonce'd) script runs under the CSP: its buttons move to another layer.
+    await frame.locator('button', { hasText: 'Layer 6' }).click();
+    await wb.page.locator('.tabs-container .tab[aria-label^="Explain Layer 6"]').first().waitFor({ timeout: 30_000 });
+    await frame.locator('h1', { hasText: 'Layer 6 of 9' }).waitFor({ timeout: 30_000 });
   }, 120_000);
 });
