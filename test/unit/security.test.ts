@@ -70,7 +70,9 @@ test('the explain webview: strict CSP with a fresh nonce on every script and sty
   for (const layer of [0, 1]) {
     const x = explainLayer(a, layer);
     const body = renderHtml(reportBlocks(a, x, { dockerfile: '<script>alert(5)</script>' }));
-    const html = reportHtml(x, body, { cspSource: 'vscode-webview://abc', source: '<script>alert(2)</script>', dockerfileName: '"><svg onload=alert(3)>' });
+    // (A variable, not a literal: older and newer reportHtml signatures differ in cspSource.)
+    const opts = { cspSource: 'vscode-webview://abc', source: '<script>alert(2)</script>', dockerfileName: '"><svg onload=alert(3)>' };
+    const html = reportHtml(x, body, opts);
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)?.[1];
     assert.ok(csp, 'a CSP meta tag');
     const nonce = /script-src 'nonce-([A-Za-z0-9+/=]+)'/.exec(csp)?.[1];
@@ -90,7 +92,7 @@ test('the explain webview: strict CSP with a fresh nonce on every script and sty
     assert.doesNotMatch(html, /<[^>]*\son\w+\s*=/i, 'no event-handler attribute');
     assert.doesNotMatch(html, /\b(src|href)\s*=\s*["']?(https?:)?\/\//i, 'no remote resource');
     assert.ok(html.includes('&lt;script&gt;alert(2)') || html.includes('&lt;script&gt;'), 'the source is shown escaped');
-    const again = reportHtml(x, body, { cspSource: 'vscode-webview://abc', source: 'x' });
+    const again = reportHtml(x, body, { ...opts, source: 'x' });
     assert.notEqual(/nonce-([^']+)'/.exec(again)?.[1], nonce, 'a fresh nonce per render');
   }
   const src = read('src/vscode/explain.ts');
