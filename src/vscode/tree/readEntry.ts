@@ -15,7 +15,7 @@ import { Readable, Transform, pipeline, type TransformCallback } from 'node:stre
 import * as tar from 'tar-stream';
 import { openDecompressed, sniffCompression, type ByteSource } from '../../core/decompress';
 import { CancelledError, ImageFormatError } from '../../core/errors';
-import { blobPath, parseJson, type ImageConfigJson } from '../../core/oci';
+import { blobPath, parseImageConfig, parseJson } from '../../core/oci';
 import { normaliseEntryPath } from '../../core/paths';
 import type { EntryType } from '../../core/types';
 import type { EngineClient } from '../../engine/types';
@@ -192,7 +192,8 @@ interface ManifestJson { config?: Desc; layers?: Desc[]; manifests?: Desc[] }
 
 /** The digest of the blob holding the layer `diffId`, searching every manifest an index reaches. */
 export async function findLayerBlob(readDoc: (rel: string) => Promise<Buffer>, diffId: string): Promise<string> {
-  const queue: Desc[] = [...(parseJson<IndexJson>(await readDoc('index.json'), 'index.json').manifests ?? [])];
+  const descs = (v: unknown): Desc[] => (Array.isArray(v) ? v.filter((d): d is Desc => !!d && typeof d === 'object' && typeof (d as Desc).digest === 'string') : []);
+  const queue: Desc[] = descs(parseJson<IndexJson | null>(await readDoc('index.json'), 'index.json')?.manifests);
   for (let seen = 0; queue.length && seen < 256; seen++) {
     const d = queue.shift()!;
     let doc: ManifestJson;
@@ -201,12 +202,14 @@ export async function findLayerBlob(readDoc: (rel: string) => Promise<Buffer>, d
     } catch {
       continue; // attestation or missing platform blob: not ours
     }
-    if (Array.isArray(doc.manifests)) { queue.push(...doc.manifests); continue; }
-    if (!doc.config || !Array.isArray(doc.layers)) continue;
-    let cfg: ImageConfigJson;
-    try { cfg = parseJson<ImageConfigJson>(await readDoc(blobPath(doc.config.digest)), 'config'); } catch { continue; }
+    if (!doc || typeof doc !== 'object') continue;
+    if (Array.isArray(doc.manifests)) { queue.push(...descs(doc.manifests)); continue; }
+    if (typeof doc.config?.digest !== 'string' || !Array.isArray(doc.layers)) continue;
+    let cfg: ReturnType<typeof parseImageConfig>;
+    try { cfg = parseImageConfig(await readDoc(blobPath(doc.config.digest)), 'config'); } catch { continue; }
     const i = (cfg.rootfs?.diff_ids ?? []).indexOf(diffId);
-    if (i >= 0 && doc.layers[i]) return doc.layers[i].digest;
+    const layer = i >= 0 ? descs(doc.layers.slice(i, i + 1))[0] : undefined;
+    if (layer) return layer.digest;
   }
   throw new ImageFormatError('missing', `no manifest lists a layer with diffID ${diffId}`);
 }
@@ -328,10 +331,10 @@ async function readFromArchiveFile(file: string, req: EntryRequest): Promise<Ent
   if (resolve('manifest.json')) {
     const manifest = parseJson<Array<{ Config?: string; Layers?: string[] }>>(await readDoc('manifest.json'), 'manifest.json');
     for (const m of Array.isArray(manifest) ? manifest : []) {
-      if (!m.Config || !Array.isArray(m.Layers)) continue;
-      const cfg = parseJson<ImageConfigJson>(await readDoc(m.Config), 'the image config');
+      if (!m || typeof m.Config !== 'string' || !Array.isArray(m.Layers)) continue;
+      const cfg = parseImageConfig(await readDoc(m.Config));
       const i = (cfg.rootfs?.diff_ids ?? []).indexOf(req.diffId);
-      if (i >= 0 && m.Layers[i]) { layerRel = m.Layers[i]; break; }
+      if (i >= 0 && typeof m.Layers[i] === 'string') { layerRel = m.Layers[i]; break; }
     }
   } else if (resolve('index.json')) {
     layerRel = blobPath(await findLayerBlob(readDoc, req.diffId));
