@@ -173,3 +173,35 @@ test('the file-version reader (layerlens: documents) returns layer bytes, never 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the file-version reader with manifests, configs and indexes of the wrong shape: typed errors only', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'll-read-'));
+  const typed = (e: unknown): boolean => ['ImageFormatError', 'EntryNotFoundError'].includes((e as Error)?.name);
+  try {
+    const l = await layer0();
+    const diffId = sha256(l);
+    const cfg = JSON.parse(configFor({ layers: [l] }).toString());
+    let n = 0;
+    for (const w of [5, null, 'x', { a: 1 }, [null], [5]]) {
+      const variants: Array<[unknown, unknown]> = [
+        [[{ Config: w, Layers: ['l0/layer.tar'] }], cfg], [[w], cfg], [[{ Config: 'config.json', Layers: [w] }], cfg],
+        [[{ Config: 'config.json', Layers: ['l0/layer.tar'] }], { ...cfg, rootfs: { diff_ids: w } }],
+        [[{ Config: 'config.json', Layers: ['l0/layer.tar'] }], { ...cfg, rootfs: w }],
+      ];
+      for (const [manifest, config] of variants) {
+        const file = path.join(dir, `v${n++}.tar`);
+        writeFileSync(file, await saveWith({ manifest, config }));
+        await readLayerEntry({ kind: 'docker-archive', path: file }, { diffId, path: '/etc/passwd' })
+          .then(() => undefined, (e) => assert.ok(typed(e), `${JSON.stringify(manifest)}: ${(e as Error).stack}`));
+      }
+      const oci = ociLayout({ layers: [l] }, 'none');
+      oci.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: w })));
+      const layout = path.join(dir, `oci${n++}`);
+      for (const [rel, body] of oci) { mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true }); writeFileSync(path.join(layout, rel), body); }
+      await readLayerEntry({ kind: 'oci', dir: layout }, { diffId, path: '/etc/passwd' })
+        .then(() => undefined, (e) => assert.ok(typed(e), `index manifests ${JSON.stringify(w)}: ${(e as Error).stack}`));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
