@@ -93,7 +93,19 @@ describe('copy-on-write hovers, Explain This Layer and quick fixes', () => {
     assert.match(rm, /still ships? in layer 1, line 8/, rm);
     assert.match(await hoverText(doc.uri, lineOf(doc, 'ENV APP_HOME')), /0 B · no layer/);
     assert.match(await hoverText(doc.uri, lineOf(doc, 'WORKDIR /data/work')), /Empty layer:/);
+    assert.match(await hoverText(doc.uri, lineOf(doc, 'ARG FIXTURE_VERSION')), /0 B · no layer[\s\S]*never pass secrets/);
+    assert.match(await hoverText(doc.uri, lineOf(doc, 'FROM ')), /\*\*Base image\*\*: 1 layer \(layer 0\)/);
+    assert.equal(await hoverText(doc.uri, lineOf(doc, '# Layer Lens fixture')), '', 'no hover on comments');
   });
+
+  it('multi-stage: the build stage is not in the image; COPY --from lines are', async () => {
+    await buildFixture('multistage', { builder: 'buildkit' });
+    const ms = await vscode.workspace.openTextDocument(path.join(fixtureDir('multistage'), 'Dockerfile'));
+    await showFor(ll, 'layerlens-test/multistage:buildkit', ms);
+    assert.match(await hoverText(ms.uri, lineOf(ms, 'RUN mkdir -p /out/bin')), /This stage `build` is not part of the shown image/);
+    assert.match(await hoverText(ms.uri, lineOf(ms, 'COPY --from=build /out/ /opt/app/')), /\*\*Layer \d+\*\* of \d+/);
+    await showFor(ll, IMAGE, doc);
+  }, 300_000);
 
   it('Explain This Layer opens the report for a layer given by index and Dockerfile (CodeLens)', async () => {
     await vscode.commands.executeCommand('layerLens.explainLayer', 7, doc.uri);
