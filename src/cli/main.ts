@@ -7,7 +7,7 @@ import { DIVE_DEFAULT_RULES, evaluateCi, parseRuleValue, rulesFromDocument, type
 import { CancelledError, ImageFormatError } from '../core/errors';
 import { explainText, instructionsByLayer, type InstructionRef } from '../core/explain';
 import { parsePlatform } from '../core/oci';
-import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecord, fileRecords, layerChangeRecords } from '../core/report';
+import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/report';
 import { createEngineClient } from '../engine/docker';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';

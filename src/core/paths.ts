@@ -41,3 +41,16 @@ export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 /** AUFS metadata names (`.wh..wh.plnk`, `.wh..wh.aufs`) that are neither whiteouts nor files. */
 export const AUFS_META_PREFIX = '.wh..wh.';
+
+/** `**` any path, `*` any name part, `?` one character; everything else literal. */
+export function globToRegExp(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '*' && pattern[i + 1] === '*') { re += '.*'; i++; }
+    else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp('^' + re + '$');
+}

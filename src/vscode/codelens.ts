@@ -9,6 +9,7 @@ import { lensLabel, lineInfos, type LineCache, type LineInfo } from '../core/lin
 import { mapHistory } from '../core/mapping';
 import type { QuickImage } from '../core/quickImage';
 import { parseSource } from '../sources/load';
+import { globToRegExp } from '../core/paths';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import type { LayerLens } from './context';
 
@@ -48,7 +49,7 @@ export class DockerfileImages {
     const map = vscode.workspace.getConfiguration('layerLens', doc.uri).get<Record<string, string | string[]>>('imageForDockerfile') ?? {};
     const rel = folder ? vscode.workspace.asRelativePath(doc.uri, false) : doc.uri.fsPath;
     for (const [pattern, value] of Object.entries(map)) {
-      const glob = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*').replace(/\?/g, '.') + '$');
+      const glob = globToRegExp(pattern);
       if (!glob.test(rel)) continue;
       const list = Array.isArray(value) ? value : [value];
       return list.map((s) => {

@@ -30,3 +30,13 @@ test('created_by strings shorten to Dockerfile-like text', () => {
   assert.equal(shortCreatedBy('RUN /bin/sh -c echo hi # buildkit'), 'RUN /bin/sh -c echo hi');
   assert.equal(shortCreatedBy('|1 V=2 /bin/sh -c make'), 'RUN make');
 });
+
+test('globs for layerLens.imageForDockerfile keys', async () => {
+  const { globToRegExp } = await import('../../src/core/paths');
+  assert.ok(globToRegExp('Dockerfile').test('Dockerfile'));
+  assert.ok(!globToRegExp('Dockerfile').test('a/Dockerfile'));
+  assert.ok(globToRegExp('**/Dockerfile').test('a/b/Dockerfile'));
+  assert.ok(globToRegExp('docker/*.Dockerfile').test('docker/app.Dockerfile'));
+  assert.ok(!globToRegExp('docker/*.Dockerfile').test('docker/x/app.Dockerfile'));
+  assert.ok(!globToRegExp('a.b').test('axb'), 'dots are literal');
+});
