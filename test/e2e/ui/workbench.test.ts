@@ -34,7 +34,7 @@ describe('workbench with Layer Lens loaded', () => {
   it('shows the Layers view container from the activity bar', async () => {
     await wb.openView('Layers');
     assert.ok(await wb.viewPane('Layers').isVisible());
-    await wb.screenshot('layers-view');
+    await wb.screenshot('layers-view-empty');
     await wb.openView('Explorer');
   });
 
