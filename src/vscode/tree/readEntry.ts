@@ -13,7 +13,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import * as tar from 'tar-stream';
-import { openDecompressed, sniffCompression, type ByteSource } from '../../core/decompress';
+import { openDecompressed, sniffCompression, toFormatError, type ByteSource } from '../../core/decompress';
 import { CancelledError, ImageFormatError } from '../../core/errors';
 import { blobPath, parseImageConfig, parseJson } from '../../core/oci';
 import { normaliseEntryPath } from '../../core/paths';
@@ -120,7 +120,7 @@ export async function scanLayerBlob(blob: ByteSource, path: string, opts: { hash
     }
   } catch (e) {
     if (opts.signal?.aborted) throw new CancelledError();
-    throw e;
+    throw toFormatError(e, `the layer holding ${path}`);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     if (!hash) extract.destroy();
@@ -401,7 +401,7 @@ export async function scanArchiveStream(source: Readable | ByteSource, req: Entr
     }
   } catch (e) {
     if (req.signal?.aborted) throw new CancelledError();
-    throw e;
+    throw toFormatError(e, 'the image export');
   } finally {
     req.signal?.removeEventListener('abort', onAbort);
     extract.destroy();
