@@ -268,6 +268,7 @@ export async function tarMembers(file: string, maxMembers = 1_000_000): Promise<
       if (hdr.every((x) => x === 0)) break;
       const typeflag = String.fromCharCode(hdr[156] || 0x30);
       const size = parseSize(hdr);
+      if (!Number.isSafeInteger(size) || size < 0) throw new ImageFormatError('corrupt', `a tar header in ${file} has an invalid size`);
       const dataAt = pos + 512;
       pos = dataAt + Math.ceil(size / 512) * 512;
       if (typeflag === 'L' || typeflag === 'K' || typeflag === 'x') {
@@ -288,6 +289,7 @@ export async function tarMembers(file: string, maxMembers = 1_000_000): Promise<
       name = pax.path ?? longName ?? name;
       const linkname = pax.linkpath ?? longLink ?? cstr(hdr, 157, 100);
       const realSize = pax.size !== undefined ? Number(pax.size) : size;
+      if (!Number.isSafeInteger(realSize) || realSize < 0) throw new ImageFormatError('corrupt', `a PAX header in ${file} has an invalid size`);
       if (pax.size !== undefined) pos = dataAt + Math.ceil(realSize / 512) * 512;
       longName = longLink = undefined;
       pax = {};
