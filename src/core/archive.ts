@@ -5,11 +5,9 @@
 // ever being held in memory. manifest.json usually comes last, so layers are indexed by their
 // path first and ordered once the manifest is known.
 import { createHash } from 'node:crypto';
-import { pipeline } from 'node:stream';
-import * as tar from 'tar-stream';
-import { CancelledError, ImageFormatError } from './errors';
-import { openDecompressed, toFormatError, type ByteSource } from './decompress';
-import { indexLayer } from './layer';
+import { ImageFormatError } from './errors';
+import type { ByteSource } from './decompress';
+import { readArchiveStream } from './archiveStream';
 import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from './oci';
 import { normaliseEntryPath } from './paths';
 import type { ImageData, LayerIndex } from './types';
@@ -36,107 +34,16 @@ export interface ReadArchiveOptions {
   maxEntriesPerLayer?: number;
 }
 
-function looksLikeDoc(first: Buffer): boolean {
-  for (const b of first) {
-    if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
-    return b === 0x7b /* { */ || b === 0x5b /* [ */;
-  }
-  return false;
-}
-
 function rel(name: string): string {
   return normaliseEntryPath(name).path.slice(1);
 }
 
-async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield first;
-  for (;;) {
-    const r = await rest.next();
-    if (r.done) return;
-    yield r.value;
-  }
-}
-
+/**
+ * Reads an archive stream: members in stream order, layers indexed as they pass (our synchronous
+ * tar parser, src/core/archiveStream.ts; tar-stream's per-entry streams cost 4x the CPU).
+ */
 export async function readArchive(source: ByteSource, opts: ReadArchiveOptions = {}): Promise<ArchiveContents> {
-  const maxDoc = opts.maxDocBytes ?? 16 * 1024 * 1024;
-  const signal = opts.signal;
-  if (signal?.aborted) throw new CancelledError();
-  const docs = new Map<string, Buffer>();
-  const layers = new Map<string, LayerIndex>();
-  const links = new Map<string, string>();
-  const layerErrors = new Map<string, Error>();
-  const warnings: string[] = [];
-  const extract = tar.extract();
-  let bytes = 0;
-  const counted = (async function* () {
-    for await (const c of source as AsyncIterable<Uint8Array>) {
-      bytes += c.length;
-      opts.onProgress?.(bytes);
-      yield c;
-    }
-  })();
-  // A saved archive may itself be compressed (`docker save | gzip`, `| zstd`).
-  const input = (await openDecompressed(counted)).stream;
-  pipeline(input, extract as unknown as NodeJS.WritableStream, () => undefined);
-  const onAbort = (): void => { extract.destroy(new CancelledError()); };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let entries = 0;
-  const readLayer = async (path: string, src: ByteSource): Promise<boolean> => {
-    try {
-      const layer = await indexLayer(src, { signal, label: `layer ${path}`, maxEntries: opts.maxEntriesPerLayer });
-      layers.set(path, layer);
-      opts.onLayer?.(path, layer);
-      return true;
-    } catch (e) {
-      if (!(e instanceof ImageFormatError) || e.code === 'limit') throw e;
-      layerErrors.set(path, e);
-      return false;
-    }
-  };
-  try {
-    for await (const entry of extract) {
-      if (++entries > 1_000_000) throw new ImageFormatError('limit', 'the archive has more than a million members');
-      const h = entry.header;
-      const path = rel(h.name);
-      if (h.type === 'symlink' || h.type === 'link') {
-        const ln = h.linkname ?? '';
-        const dir = path.split('/').slice(0, -1).join('/');
-        const target = h.type === 'symlink' && !ln.startsWith('/') ? rel(dir + '/' + ln) : rel(ln);
-        links.set(path, target);
-        entry.resume();
-        continue;
-      }
-      if (h.type !== 'file' && h.type !== 'contiguous-file') { entry.resume(); continue; }
-      const it = (entry as unknown as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-      const firstRes = await it.next();
-      const first = firstRes.done ? Buffer.alloc(0) : firstRes.value;
-      const size = h.size ?? 0;
-      const isDocName = /(^|\/)(VERSION|repositories|oci-layout)$/.test(path);
-      if ((size <= maxDoc && looksLikeDoc(first)) || (isDocName && size <= 4096)) {
-        const parts = [first];
-        for (;;) { const r = await it.next(); if (r.done) break; parts.push(r.value); }
-        const buf = Buffer.concat(parts);
-        let isJson = isDocName;
-        if (!isJson) { try { parseJson(buf, path); isJson = true; } catch { isJson = false; } }
-        if (isJson) { docs.set(path, buf); continue; }
-        // Not JSON after all: read it as a layer from memory (it is at most maxDoc bytes).
-        await readLayer(path, [buf]);
-        continue;
-      }
-      if (size === 0) continue;
-      if (!(await readLayer(path, prepend(first, it)))) {
-        // Skip what is left of this member; a broken outer stream throws here.
-        for (;;) { const r = await it.next(); if (r.done) break; }
-      }
-    }
-  } catch (e) {
-    if (signal?.aborted) throw new CancelledError();
-    throw toFormatError(e, 'the image archive');
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-  if (entries === 0) throw new ImageFormatError('corrupt', 'the image archive is empty or not a tar');
-  return { docs, layers, links, layerErrors, warnings };
+  return readArchiveStream(source, opts);
 }
 
 function resolveLink(links: Map<string, string>, path: string): string {

@@ -1,0 +1,423 @@
+// The streaming reader of image archives (the engine's export stream, a `docker save` file read as
+// a stream, an OCI layout packed in a tar, any of them gzip/zstd-compressed as a whole), built on
+// our synchronous tar parser: every chunk goes through the outer parser and, for layer members,
+// straight into the layer's parser in the same call — no stream object, promise or copy per
+// entry. Only gzip layers inside the archive go through zlib's asynchronous stream (off the main
+// thread), with backpressure back to the source.
+//
+// Optional: `knownLayer` names layers whose index is already known (the persistent cache); such a
+// member is hashed instead of parsed and taken only if its sha256 is the expected diffID.
+// `hashLayers` computes every uncompressed layer's sha256 (its diffID) while reading.
+import { createHash, type Hash } from 'node:crypto';
+import { createGunzip, type Gunzip } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import { CancelledError, ImageFormatError } from './errors';
+import { openDecompressed, sniffCompression, toFormatError, type ByteSource, type Compression } from './decompress';
+import { LayerIndexBuilder } from './layerBuilder';
+import { normaliseEntryPath } from './paths';
+import { TarParser, type EntrySink, type TarHeader } from './tarWalk';
+import type { LayerIndex } from './types';
+
+export interface KnownLayer {
+  diffId: string;
+  index: LayerIndex;
+}
+
+export interface KnownLayerQuery {
+  /** Member path relative to the archive root. */
+  path: string;
+  /** Member size in bytes (the uncompressed tar's size: only uncompressed members are asked about). */
+  size: number;
+  /** The member's first min(size, HEAD_BYTES) bytes. */
+  head: Buffer;
+}
+
+/** How many leading bytes of a layer tar identify it together with its size (the cache stores their sha256). */
+export const HEAD_BYTES = 64 * 1024;
+
+export interface StreamArchiveOptions {
+  signal?: AbortSignal;
+  maxDocBytes?: number;
+  onLayer?: (path: string, layer: LayerIndex) => void;
+  onProgress?: (bytes: number) => void;
+  maxEntriesPerLayer?: number;
+  /** A cached index for an uncompressed layer member, to be verified by hash instead of parsed. */
+  knownLayer?: (q: KnownLayerQuery) => KnownLayer | undefined;
+  /** Compute the sha256 of every layer tar read (uncompressed bytes). */
+  hashLayers?: boolean;
+}
+
+export interface StreamArchiveContents {
+  docs: Map<string, Buffer>;
+  layers: Map<string, LayerIndex>;
+  links: Map<string, string>;
+  layerErrors: Map<string, Error>;
+  warnings: string[];
+  /** sha256 ("sha256:…") of layer tars that were hashed (hashLayers, or verified known layers). */
+  layerDigests: Map<string, string>;
+  /** sha256 of each parsed uncompressed layer's first HEAD_BYTES (for the cache). */
+  layerHeads: Map<string, string>;
+  /** Members taken from `knownLayer` after their hash matched. */
+  fromCache: Set<string>;
+  /** Members offered by `knownLayer` whose hash did not match: their index is missing. */
+  cacheMismatches: string[];
+}
+
+function looksLikeDoc(first: Buffer): boolean {
+  for (const b of first) {
+    if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
+    return b === 0x7b /* { */ || b === 0x5b /* [ */;
+  }
+  return false;
+}
+
+export function archiveRel(name: string): string {
+  return normaliseEntryPath(name).path.slice(1);
+}
+
+/** A tar error from our parser names the layer it happened in. */
+export function labelled(e: unknown, label: string): Error {
+  if (e instanceof ImageFormatError) {
+    return e.message.startsWith(label) ? e : new ImageFormatError(e.code, `${label}: ${e.message}`);
+  }
+  return toFormatError(e, label);
+}
+
+/** Resolves when a writable can take more (or is done or broken). */
+function writable(w: Gunzip): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => { w.off('drain', done); w.off('error', done); w.off('close', done); resolve(); };
+    w.on('drain', done); w.on('error', done); w.on('close', done);
+  });
+}
+
+interface Ctx {
+  opts: StreamArchiveOptions;
+  out: StreamArchiveContents;
+  waits: Promise<void>[];
+  fatal: Error | null;
+}
+
+/** One layer member: sniffs compression, then parses (or hashes, when known) as bytes arrive. */
+class LayerSink implements EntrySink {
+  private head: Buffer[] = [];
+  private headLen = 0;
+  private mode: 'sniff' | 'none' | 'gzip' | 'zstd' | 'known' | 'failed' = 'sniff';
+  private readonly builder: LayerIndexBuilder;
+  private readonly parser: TarParser;
+  private hash: Hash | null;
+  private headHash: Hash | null = null;
+  private headSeen = 0;
+  private tarBytes = 0;
+  private compression: Compression = 'none';
+  private gz: Gunzip | null = null;
+  private zst: ZstdDecompress | null = null;
+  private zstEnded = false;
+  private known: KnownLayer | undefined;
+  private readonly label: string;
+
+  constructor(private readonly ctx: Ctx, private readonly path: string, private readonly size: number) {
+    this.label = `layer ${path}`;
+    this.builder = new LayerIndexBuilder(this.label, ctx.opts.maxEntriesPerLayer);
+    this.parser = new TarParser((h: TarHeader) => { this.builder.add(h); });
+    this.hash = ctx.opts.hashLayers ? createHash('sha256') : null;
+  }
+
+  write(chunk: Buffer): void {
+    if (this.mode === 'failed') return;
+    try {
+      if (this.mode === 'sniff') {
+        this.head.push(chunk);
+        this.headLen += chunk.length;
+        if (this.headLen < 4 && this.headLen < this.size) return;
+        const first = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
+        this.head = [];
+        this.start(first);
+        return;
+      }
+      this.feed(chunk);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private start(first: Buffer): void {
+    this.compression = sniffCompression(first);
+    if (this.compression === 'gzip') {
+      this.mode = 'gzip';
+      const gz = createGunzip();
+      this.gz = gz;
+      gz.on('data', (d: Buffer) => { if (this.mode === 'gzip') { try { this.tar(d); } catch (e) { this.fail(e); gz.destroy(); } } });
+      gz.on('error', (e) => this.fail(e));
+    } else if (this.compression === 'zstd') {
+      this.mode = 'zstd';
+      this.zst = new ZstdDecompress((c: Uint8Array, final?: boolean) => {
+        if (c.length) this.tar(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+        if (final) this.zstEnded = true;
+      });
+    } else {
+      this.mode = 'none';
+      if (this.ctx.opts.knownLayer && this.size > 0) this.askHead = [];
+      this.headHash = createHash('sha256');
+    }
+    this.feed(first);
+  }
+
+  private feed(chunk: Buffer): void {
+    switch (this.mode) {
+      case 'none': this.tar(chunk); return;
+      case 'known':
+        this.hash!.update(chunk);
+        this.tarBytes += chunk.length;
+        return;
+      case 'gzip':
+        if (!this.gz!.write(chunk)) this.ctx.waits.push(writable(this.gz!));
+        return;
+      case 'zstd':
+        try { this.zst!.push(chunk); } catch (e) { throw new ImageFormatError('corrupt', `corrupt zstd data: ${(e as Error).message}`); }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Uncompressed tar bytes: (for a plain member, first ask the cache once the head is here), hash, parse. */
+  private tar(chunk: Buffer): void {
+    if (this.askHead) {
+      const need = Math.min(this.size, HEAD_BYTES) - this.askHeadLen;
+      if (chunk.length < need) {
+        this.askHead.push(Buffer.from(chunk));
+        this.askHeadLen += chunk.length;
+      } else {
+        this.askHead.push(Buffer.from(chunk.subarray(0, need)));
+        const head = Buffer.concat(this.askHead);
+        this.askHead = null;
+        const known = this.ctx.opts.knownLayer!({ path: this.path, size: this.size, head });
+        if (known) {
+          // Everything so far is the head plus the rest of this chunk: hash it all from the start.
+          this.known = known;
+          this.mode = 'known';
+          this.hash = createHash('sha256').update(head).update(chunk.subarray(need));
+          this.tarBytes += chunk.length;
+          return;
+        }
+      }
+    }
+    this.hash?.update(chunk);
+    if (this.headHash && this.headSeen < HEAD_BYTES) {
+      const take = Math.min(HEAD_BYTES - this.headSeen, chunk.length);
+      this.headHash.update(take === chunk.length ? chunk : chunk.subarray(0, take));
+      this.headSeen += take;
+    }
+    this.tarBytes += chunk.length;
+    this.parser.push(chunk);
+  }
+
+  /** Head bytes collected for the knownLayer question (plain members, when the option is set). */
+  private askHead: Buffer[] | null = null;
+  private askHeadLen = 0;
+
+  private fail(e: unknown): void {
+    if (this.mode === 'failed') return;
+    this.mode = 'failed';
+    this.gz?.destroy();
+    const err = labelled(e, this.label);
+    if (err instanceof ImageFormatError && err.code !== 'limit') this.ctx.out.layerErrors.set(this.path, err);
+    else this.ctx.fatal ??= err;
+  }
+
+  end(): void {
+    try {
+      if (this.mode === 'sniff') {
+        const first = Buffer.concat(this.head);
+        this.head = [];
+        this.start(first);
+      }
+      if (this.mode === 'gzip') {
+        const gz = this.gz!;
+        this.ctx.waits.push(new Promise<void>((resolve) => {
+          gz.once('end', () => { this.finish(); resolve(); });
+          gz.once('error', () => resolve());
+          gz.once('close', () => resolve());
+          gz.end();
+        }));
+        return;
+      }
+      if (this.mode === 'zstd') {
+        try { this.zst!.push(new Uint8Array(0), true); } catch (e) {
+          throw new ImageFormatError('truncated', `truncated zstd data: ${(e as Error).message}`);
+        }
+        if (!this.zstEnded) throw new ImageFormatError('truncated', 'truncated zstd data: the stream ended inside a frame');
+      }
+      this.finish();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private finish(): void {
+    if (this.mode === 'failed') return;
+    try {
+      const out = this.ctx.out;
+      if (this.mode === 'known') {
+        const digest = 'sha256:' + this.hash!.digest('hex');
+        if (digest !== this.known!.diffId) { out.cacheMismatches.push(this.path); return; }
+        out.layerDigests.set(this.path, digest);
+        const layer: LayerIndex = { ...this.known!.index, compression: 'none' };
+        out.fromCache.add(this.path);
+        out.layers.set(this.path, layer);
+        this.ctx.opts.onLayer?.(this.path, layer);
+        return;
+      }
+      this.parser.end();
+      if (this.hash) out.layerDigests.set(this.path, 'sha256:' + this.hash.digest('hex'));
+      if (this.headHash) out.layerHeads.set(this.path, this.headHash.digest('hex'));
+      const layer = this.builder.finish({ diffId: '', tarBytes: this.tarBytes, compression: this.compression });
+      out.layers.set(this.path, layer);
+      this.ctx.opts.onLayer?.(this.path, layer);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+}
+
+/** A small member kept in memory: a JSON document, or (if it is not JSON) a layer after all. */
+class DocSink implements EntrySink {
+  private parts: Buffer[] = [];
+  private len = 0;
+  private decided: 'doc' | 'layer' | null = null;
+  private layer: LayerSink | null = null;
+
+  constructor(private readonly ctx: Ctx, private readonly path: string, private readonly size: number, private readonly isDocName: boolean) {}
+
+  write(chunk: Buffer): void {
+    if (this.decided === 'layer') { this.layer!.write(chunk); return; }
+    this.parts.push(Buffer.from(chunk));
+    this.len += chunk.length;
+    if (this.decided === null && (this.len >= Math.min(this.size, 512))) this.decide();
+  }
+
+  private decide(): void {
+    const head = Buffer.concat(this.parts);
+    const maxDoc = this.ctx.opts.maxDocBytes ?? 16 * 1024 * 1024;
+    if ((this.size <= maxDoc && looksLikeDoc(head)) || (this.isDocName && this.size <= 4096)) {
+      this.parts = [head];
+      this.decided = 'doc';
+      return;
+    }
+    this.decided = 'layer';
+    this.layer = new LayerSink(this.ctx, this.path, this.size);
+    this.parts = [];
+    this.layer.write(head);
+  }
+
+  end(): void {
+    if (this.decided === null) this.decide();
+    if (this.decided === 'layer') { this.layer!.end(); return; }
+    const buf = Buffer.concat(this.parts);
+    this.parts = [];
+    let isJson = this.isDocName;
+    if (!isJson) { try { JSON.parse(buf.toString('utf8')); isJson = true; } catch { isJson = false; } }
+    if (isJson) { this.ctx.out.docs.set(this.path, buf); return; }
+    // Not JSON after all: read it as a layer from memory (it is at most maxDocBytes).
+    const l = new LayerSink(this.ctx, this.path, this.size);
+    l.write(buf);
+    l.end();
+  }
+}
+
+async function* withFirst(first: Uint8Array, rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield first;
+  for (;;) {
+    const r = await rest.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+export async function readArchiveStream(source: ByteSource, opts: StreamArchiveOptions = {}): Promise<StreamArchiveContents> {
+  const signal = opts.signal;
+  if (signal?.aborted) throw new CancelledError();
+  const out: StreamArchiveContents = {
+    docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
+    layerDigests: new Map(), layerHeads: new Map(), fromCache: new Set(), cacheMismatches: [],
+  };
+  const ctx: Ctx = { opts, out, waits: [], fatal: null };
+  let members = 0;
+  const parser = new TarParser((h) => {
+    if (++members > 1_000_000) throw new ImageFormatError('limit', 'the archive has more than a million members');
+    const path = archiveRel(h.name);
+    if (h.type === 'symlink' || h.type === 'link') {
+      const ln = h.linkname ?? '';
+      const dir = path.split('/').slice(0, -1).join('/');
+      const target = h.type === 'symlink' && !ln.startsWith('/') ? archiveRel(dir + '/' + ln) : archiveRel(ln);
+      out.links.set(path, target);
+      return null;
+    }
+    if (h.type !== 'file' && h.type !== 'contiguous-file') return null;
+    const isDocName = /(^|\/)(VERSION|repositories|oci-layout)$/.test(path);
+    const maxDoc = opts.maxDocBytes ?? 16 * 1024 * 1024;
+    if (h.size === 0) {
+      if (isDocName) out.docs.set(path, Buffer.alloc(0));
+      return null;
+    }
+    if (h.size <= maxDoc || isDocName) return new DocSink(ctx, path, h.size, isDocName);
+    return new LayerSink(ctx, path, h.size);
+  });
+
+  // A saved archive may itself be compressed (`docker save | gzip`, `| zstd`).
+  const it = (Symbol.asyncIterator in source
+    ? (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    : (async function* () { yield* source as Iterable<Uint8Array>; })());
+  const firstRes = await it.next();
+  let bytes = 0;
+  const count = (n: number): void => { bytes += n; opts.onProgress?.(bytes); };
+  let input: AsyncIterable<Uint8Array>;
+  let plain = true;
+  let destroy: (() => void) | undefined;
+  if (firstRes.done) {
+    input = (async function* () { /* empty */ })();
+  } else if (sniffCompression(firstRes.value) === 'none') {
+    input = withFirst(firstRes.value, it);
+  } else {
+    plain = false;
+    const counted = (async function* () {
+      for await (const c of withFirst(firstRes.value, it)) { count(c.length); yield c; }
+    })();
+    const dec = (await openDecompressed(counted)).stream;
+    input = dec;
+    destroy = () => dec.destroy(new CancelledError());
+  }
+  const onAbort = (): void => { destroy?.(); void it.return?.(); };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const raw of input) {
+      if (signal?.aborted) throw new CancelledError();
+      const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      if (plain) count(chunk.length);
+      parser.push(chunk);
+      if (ctx.fatal) throw ctx.fatal;
+      if (ctx.waits.length) {
+        const w = ctx.waits;
+        ctx.waits = [];
+        await Promise.all(w);
+        if (ctx.fatal) throw ctx.fatal;
+      }
+    }
+    if (signal?.aborted) throw new CancelledError();
+    parser.end();
+    while (ctx.waits.length) {
+      const w = ctx.waits;
+      ctx.waits = [];
+      await Promise.all(w);
+    }
+    if (ctx.fatal) throw ctx.fatal;
+  } catch (e) {
+    if (signal?.aborted) throw new CancelledError();
+    throw labelled(e, 'the image archive');
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (members === 0) throw new ImageFormatError('corrupt', 'the image archive is empty or not a tar');
+  return out;
+}
