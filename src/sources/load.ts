@@ -1,11 +1,12 @@
 // Opens an image from any source and reads it through the one core parser. Source strings follow
 // skopeo's transports: `docker://NAME` or a bare name/id (engine), `docker-archive:PATH` or a path
 // to a tar file (saved archive), `oci:DIR[:REF]` or a directory holding index.json (OCI layout).
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { assembleArchive, readArchive, type ReadArchiveOptions } from '../core/archive';
+import { assembleArchive, type ReadArchiveOptions } from '../core/archive';
 import { ImageFormatError } from '../core/errors';
-import { indexLayer } from '../core/layer';
+import { cacheEngineLayers, indexLayerFile, loadArchiveFileFast, readEngineStream } from './fastRead';
+import type { LayerIndexCache } from './indexCache';
 import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
 import type { ImageData, LayerIndex } from '../core/types';
 import type { EngineClient } from '../engine/types';
@@ -51,9 +52,9 @@ export interface LoadOptions extends Pick<ReadArchiveOptions, 'onLayer' | 'onPro
   platform?: PlatformWanted;
   /** Connects to the engine (only called for engine sources). */
   engine?: () => Promise<EngineClient>;
+  /** The persistent per-layer index cache (src/sources/indexCache.ts); none: every layer is read. */
+  cache?: LayerIndexCache;
 }
-
-const READ_CHUNK = 1024 * 1024;
 
 export async function loadImage(spec: SourceSpec, opts: LoadOptions = {}): Promise<ImageData> {
   switch (spec.kind) {
@@ -65,8 +66,8 @@ export async function loadImage(spec: SourceSpec, opts: LoadOptions = {}): Promi
 
 async function loadArchiveFile(path: string, ref: string | undefined, opts: LoadOptions): Promise<ImageData> {
   await fs.access(path).catch(() => { throw new ImageFormatError('missing', `cannot read ${path}: no such file`); });
-  const contents = await readArchive(createReadStream(path, { highWaterMark: READ_CHUNK }), opts);
-  return assembleArchive(contents, { kind: 'docker-archive', ref: path }, { ref, platform: opts.platform });
+  // By seeking (headers only) with the layer cache; an archive compressed as a whole streams.
+  return loadArchiveFileFast(path, ref, opts);
 }
 
 async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOptions): Promise<ImageData> {
@@ -92,8 +93,8 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
     if (!(await fs.stat(p).catch(() => null))) {
       throw new ImageFormatError('missing', `the OCI layout ${dir} lacks layer ${i} (blob ${d.digest})`);
     }
-    const layer = await indexLayer(createReadStream(p, { highWaterMark: READ_CHUNK }), {
-      signal: opts.signal, diffId: diffIds[i], label: `layer ${i} (${d.digest.slice(0, 19)})`,
+    const layer = await indexLayerFile(p, {
+      signal: opts.signal, diffId: diffIds[i], label: `layer ${i} (${d.digest.slice(0, 19)})`, cache: opts.cache,
     });
     opts.onLayer?.(blobPath(d.digest), layer);
     layers.push(layer);
@@ -116,9 +117,15 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
   const engine = await opts.engine();
   const inspect = await engine.inspectImage(name, opts.signal);
   const hist = await engine.history(inspect.id, opts.signal);
-  const stream = await engine.exportImage(inspect.id, opts.signal);
-  const contents = await readArchive(stream, opts);
+  // The export stream is consumed whole; layers the cache knows are hashed instead of parsed.
+  let read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, opts);
+  if (read.contents.cacheMismatches.length) {
+    // A cached layer's size and first 64 KiB matched but its hash did not: read again, no cache.
+    read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, { ...opts, useCache: false });
+  }
+  const contents = read.contents;
   const image = await assembleArchive(contents, { kind: 'engine', ref: name }, { platform: opts.platform });
+  if (opts.cache) cacheEngineLayers(opts.cache, contents, image);
   if (image.id !== inspect.id) {
     image.warnings.push(`the exported config ${image.id} differs from the inspected image ${inspect.id}`);
   }

@@ -1,0 +1,214 @@
+// The fast paths of loadImage (src/sources/load.ts) and their use of the persistent layer cache:
+// - a `docker save` file is read by seeking (src/core/archiveSeek.ts): outer headers, documents,
+//   then each layer's own headers; layers already in the cache (same file and offset, or a
+//   verified entry for the diffID the manifest gives) are not read at all;
+// - an OCI layout's uncompressed blobs are walked by seeking, compressed ones decompressed;
+// - an engine export is a stream and stays one (src/core/archiveStream.ts): every layer tar is
+//   hashed as it passes, so what it writes to the cache is verified, and a layer the cache knows
+//   (same size and first 64 KiB as a cached diffID of this image) is hashed instead of parsed and
+//   used once its hash is that diffID.
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { assembleArchive, readArchive, type ArchiveContents } from '../core/archive';
+import { indexArchiveLayers, indexLayerAt, scanArchive, type ArchiveScan } from '../core/archiveSeek';
+import { HEAD_BYTES, readArchiveStream, type KnownLayer, type KnownLayerQuery, type StreamArchiveContents } from '../core/archiveStream';
+import { sniffCompression } from '../core/decompress';
+import type { DecodedIndex } from '../core/indexCodec';
+import type { PlatformWanted } from '../core/oci';
+import type { RandomAccess } from '../core/tarWalk';
+import type { ByteSource } from '../core/decompress';
+import type { ImageData, LayerIndex } from '../core/types';
+import { fileOrigin, type LayerIndexCache } from './indexCache';
+
+export interface FastReadOptions {
+  signal?: AbortSignal;
+  platform?: PlatformWanted;
+  onLayer?: (path: string, layer: LayerIndex) => void;
+  /** Bytes of the source consumed so far (file position for seek reads). */
+  onProgress?: (bytes: number, total?: number) => void;
+  cache?: LayerIndexCache;
+  maxEntriesPerLayer?: number;
+}
+
+export interface FileAccess {
+  access: RandomAccess;
+  stat: Stats;
+  close(): void;
+}
+
+export function openFileAccess(path: string): FileAccess {
+  const fd = openSync(path, 'r');
+  try {
+    const stat = fstatSync(fd);
+    return {
+      stat,
+      access: { size: stat.size, readInto: (t, len, pos) => readSync(fd, t, 0, len, pos) },
+      close: () => closeSync(fd),
+    };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/** sha256 (hex) of the first HEAD_BYTES of an uncompressed tar in a file range. */
+function headDigest(access: RandomAccess, offset: number, size: number): string {
+  const len = Math.min(size, HEAD_BYTES);
+  const b = Buffer.allocUnsafe(len);
+  const n = access.readInto(b, len, offset);
+  return createHash('sha256').update(b.subarray(0, n)).digest('hex');
+}
+
+function compressionAt(access: RandomAccess, offset: number, size: number): ReturnType<typeof sniffCompression> {
+  const b = Buffer.alloc(Math.min(4, size));
+  const n = size === 0 ? 0 : access.readInto(b, b.length, offset);
+  return sniffCompression(b.subarray(0, n));
+}
+
+/**
+ * Member path → diffID as assembleArchive will assign them, from the documents alone (the same
+ * code decides, run on placeholder layers). Empty when the manifest cannot be read: then nothing
+ * is taken from the cache and the real assembleArchive reports the problem.
+ */
+async function diffIdsByPath(scan: ArchiveScan, ref: string | undefined, platform: PlatformWanted | undefined): Promise<Map<string, string>> {
+  const stubs = new Map<string, LayerIndex>();
+  for (const m of scan.layerMembers) {
+    stubs.set(m.path, { diffId: '', entries: [], whiteouts: [], opaqueDirs: [], tarFileBytes: 0, tarEntries: 0, tarBytes: 0, compression: 'none', warnings: [] });
+  }
+  const out = new Map<string, string>();
+  try {
+    await assembleArchive({ docs: scan.docs, layers: stubs, links: scan.links, layerErrors: new Map(), warnings: [] }, { kind: 'docker-archive', ref: '' }, { ref, platform });
+  } catch {
+    return out;
+  }
+  for (const [path, stub] of stubs) if (stub.diffId) out.set(path, stub.diffId);
+  return out;
+}
+
+/** A `docker save` file (or OCI layout in a tar) read by seeking, with the layer cache. */
+export async function loadArchiveFileFast(path: string, ref: string | undefined, opts: FastReadOptions): Promise<ImageData> {
+  const f = openFileAccess(path);
+  try {
+    const { access, stat } = f;
+    // An archive compressed as a whole cannot be seeked: read it as a stream.
+    if (compressionAt(access, 0, stat.size) !== 'none') {
+      const contents = await readArchive(createReadStream(path, { highWaterMark: 1024 * 1024 }), {
+        signal: opts.signal, onLayer: opts.onLayer, onProgress: (b) => opts.onProgress?.(b, stat.size), maxEntriesPerLayer: opts.maxEntriesPerLayer,
+      });
+      return await assembleArchive(contents, { kind: 'docker-archive', ref: path }, { ref, platform: opts.platform });
+    }
+    const scan = scanArchive(access);
+    const cache = opts.cache;
+    const ids = cache ? await diffIdsByPath(scan, ref, opts.platform) : new Map<string, string>();
+    const indexed = await indexArchiveLayers(access, scan, {
+      signal: opts.signal,
+      maxEntriesPerLayer: opts.maxEntriesPerLayer,
+      knownLayer: cache ? (m) => {
+        const id = ids.get(m.path);
+        const hit = id ? cache.get(id, fileOrigin(path, stat, m.offset)) : undefined;
+        return hit ? { ...hit, compression: compressionAt(access, m.offset, m.size) } : undefined;
+      } : undefined,
+      onLayer: opts.onLayer,
+      onProgress: (pos) => opts.onProgress?.(pos, stat.size),
+    });
+    const contents: ArchiveContents = { docs: scan.docs, layers: indexed.layers, links: scan.links, layerErrors: indexed.layerErrors, warnings: scan.warnings };
+    const image = await assembleArchive(contents, { kind: 'docker-archive', ref: path }, { ref, platform: opts.platform });
+    if (cache) {
+      for (const m of scan.layerMembers) {
+        const id = ids.get(m.path);
+        const layer = indexed.layers.get(m.path);
+        if (!id || !layer || indexed.fromCache.has(m.path)) continue;
+        const plain = layer.compression === 'none';
+        cache.put(id, layer, { verified: false, head: plain ? headDigest(access, m.offset, m.size) : '', origin: fileOrigin(path, stat, m.offset) });
+      }
+    }
+    return image;
+  } finally {
+    f.close();
+  }
+}
+
+/** One OCI layout blob: from the cache, else walked (uncompressed) or decompressed. */
+export async function indexLayerFile(
+  path: string,
+  opts: { diffId: string; label: string; signal?: AbortSignal; cache?: LayerIndexCache; maxEntries?: number },
+): Promise<LayerIndex> {
+  const f = openFileAccess(path);
+  try {
+    const { access, stat } = f;
+    const origin = fileOrigin(path, stat, 0);
+    const hit = opts.cache?.get(opts.diffId, origin);
+    if (hit) return { ...hit, compression: compressionAt(access, 0, stat.size) };
+    const layer = await indexLayerAt(access, 0, stat.size, { label: opts.label, signal: opts.signal, diffId: opts.diffId, maxEntries: opts.maxEntries });
+    if (opts.cache) {
+      const plain = layer.compression === 'none';
+      opts.cache.put(opts.diffId, layer, { verified: false, head: plain ? headDigest(access, 0, stat.size) : '', origin });
+    }
+    return layer;
+  } finally {
+    f.close();
+  }
+}
+
+export interface EngineStreamRead {
+  contents: StreamArchiveContents;
+  /** Cache entries offered for this image's diffIDs. */
+  offered: number;
+}
+
+/**
+ * Reads an engine export stream with the cache: every layer is hashed; a member whose size and
+ * first 64 KiB match a cached layer of this image (its diffIDs from inspect) is hashed instead of
+ * parsed. The caller re-reads when cacheMismatches is not empty.
+ */
+export async function readEngineStream(stream: ByteSource, diffIds: string[], opts: FastReadOptions & { useCache?: boolean }): Promise<EngineStreamRead> {
+  const cache = opts.cache;
+  const candidates: Array<{ diffId: string; d: DecodedIndex; used: boolean }> = [];
+  if (cache && opts.useCache !== false) {
+    for (const id of new Set(diffIds)) {
+      const d = cache.read(id);
+      if (d && d.meta.head) candidates.push({ diffId: id, d, used: false });
+    }
+  }
+  const knownLayer = candidates.length ? (q: KnownLayerQuery): KnownLayer | undefined => {
+    let head: string | undefined;
+    for (const c of candidates) {
+      if (c.used || c.d.index.tarBytes !== q.size) continue;
+      head ??= createHash('sha256').update(q.head).digest('hex');
+      if (c.d.meta.head !== head) continue;
+      c.used = true;
+      return { diffId: c.diffId, index: c.d.index };
+    }
+    return undefined;
+  } : undefined;
+  const contents = await readArchiveStream(stream, {
+    signal: opts.signal, onLayer: opts.onLayer, onProgress: (b) => opts.onProgress?.(b), maxEntriesPerLayer: opts.maxEntriesPerLayer,
+    knownLayer, hashLayers: !!cache,
+  });
+  return { contents, offered: candidates.length };
+}
+
+/** After assembleArchive: store each layer read from the engine stream (verified when its hash is its diffID). */
+export function cacheEngineLayers(cache: LayerIndexCache, contents: StreamArchiveContents, image: ImageData): void {
+  const pathOf = new Map<LayerIndex, string>();
+  for (const [p, l] of contents.layers) pathOf.set(l, p);
+  image.layers.forEach((layer, i) => {
+    const path = pathOf.get(layer);
+    const diffId = image.diffIds[i];
+    if (!path || !diffId || contents.fromCache.has(path)) return;
+    const digest = contents.layerDigests.get(path);
+    const verified = digest === diffId;
+    const head = contents.layerHeads.get(path) ?? '';
+    // Only verified engine layers are worth keeping: an unverified one could never be used.
+    if (verified && head) cache.put(diffId, layer, { verified, head, origin: 'engine' });
+    // A verified entry that came from the cache again needs no rewrite.
+  });
+  // Layers taken from the cache after their hash matched: mark them verified if they were not.
+  for (const path of contents.fromCache) {
+    const layer = contents.layers.get(path);
+    const digest = contents.layerDigests.get(path);
+    if (!layer || !digest) continue;
+    const old = cache.read(digest);
+    if (old && !old.meta.verified) cache.put(digest, old.index, { ...old.meta, verified: true });
+  }
+}

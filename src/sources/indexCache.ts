@@ -1,0 +1,137 @@
+// The persistent per-layer index cache: one file per diffID under <dir>/layers-v<codec>/, written
+// atomically (temp file + rename), read back only if it decodes cleanly (src/core/indexCodec.ts
+// checks magic, version, length, sha256 and diffID). A damaged or foreign file is ignored and
+// removed; the cache never makes a read fail. Trust:
+// - a `verified` entry's tar was hashed while it was read and matched its diffID: usable for any
+//   source of that diffID;
+// - an unverified entry (read by seeking, so never hashed) is used only for the same bytes: the
+//   same file (path, size, mtime, inode) and member offset it was read from — or, for a stream, after
+//   the stream's bytes hash to its diffID.
+// CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
+// its global storage. LAYERLENS_CACHE=off (or --no-cache) disables it.
+import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { CODEC_VERSION, decodeIndex, encodeIndex, type DecodedIndex, type IndexMeta } from '../core/indexCodec';
+import type { LayerIndex } from '../core/types';
+
+const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.LAYERLENS_CACHE_DIR) return env.LAYERLENS_CACHE_DIR;
+  const base = env.XDG_CACHE_HOME && nodePath.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : nodePath.join(os.homedir(), '.cache');
+  return nodePath.join(base, 'layerlens');
+}
+
+/** The identity of bytes in a file: path, size, mtime, inode and the member's offset. */
+export function fileOrigin(path: string, st: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, offset: number): string {
+  return JSON.stringify({ file: nodePath.resolve(path), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, offset });
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  rejected: number;
+  writes: number;
+}
+
+export class LayerIndexCache {
+  readonly dir: string;
+  readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0 };
+
+  constructor(root: string, private readonly opts: { maxBytes?: number; log?: (line: string) => void } = {}) {
+    this.dir = nodePath.join(root, `layers-v${CODEC_VERSION}`);
+  }
+
+  private file(diffId: string): string | undefined {
+    return DIGEST_RE.test(diffId) ? nodePath.join(this.dir, diffId.slice(7) + '.llix') : undefined;
+  }
+
+  /** The entry for diffId if it decodes cleanly (no trust decision: see accept()). */
+  read(diffId: string): DecodedIndex | undefined {
+    const f = this.file(diffId);
+    if (!f) return undefined;
+    let buf: Buffer;
+    try {
+      buf = readFileSync(f);
+    } catch {
+      this.stats.misses++;
+      return undefined;
+    }
+    try {
+      return decodeIndex(buf, diffId);
+    } catch (e) {
+      this.stats.rejected++;
+      this.opts.log?.(`layer cache: ignoring ${f}: ${(e as Error).message}`);
+      try { unlinkSync(f); } catch { /* already gone */ }
+      return undefined;
+    }
+  }
+
+  /**
+   * The cached index of diffId if its entry is verified or was read from `origin`; counts a hit
+   * or a miss. The returned index carries diffId.
+   */
+  get(diffId: string, origin?: string): LayerIndex | undefined {
+    const d = this.read(diffId);
+    if (!d) return undefined;
+    if (d.meta.verified || (origin !== undefined && d.meta.origin === origin)) {
+      this.stats.hits++;
+      return d.index;
+    }
+    this.stats.misses++;
+    return undefined;
+  }
+
+  /** Stores an index (never throws). A verified entry is not replaced by an unverified one. */
+  put(diffId: string, layer: LayerIndex, meta: IndexMeta): void {
+    const f = this.file(diffId);
+    if (!f) return;
+    try {
+      if (!meta.verified) {
+        const old = this.read(diffId);
+        if (old?.meta.verified) return;
+      }
+      mkdirSync(this.dir, { recursive: true });
+      const buf = encodeIndex({ ...layer, diffId }, meta);
+      const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      writeFileSync(tmp, buf);
+      renameSync(tmp, f);
+      this.stats.writes++;
+      this.prune();
+    } catch (e) {
+      this.opts.log?.(`layer cache: cannot write ${f}: ${(e as Error).message}`);
+    }
+  }
+
+  private pruned = false;
+
+  /** Keeps the directory under maxBytes (default 1 GiB), oldest files first; once per process. */
+  private prune(): void {
+    if (this.pruned) return;
+    this.pruned = true;
+    const max = this.opts.maxBytes ?? 1024 * 1024 * 1024;
+    try {
+      const files = readdirSync(this.dir).map((name) => {
+        const p = nodePath.join(this.dir, name);
+        const st = statSync(p);
+        return { p, size: st.size, t: st.mtimeMs, tmp: name.endsWith('.tmp') };
+      });
+      const now = Date.now();
+      for (const f of files) if (f.tmp && now - f.t > 3600_000) { try { unlinkSync(f.p); } catch { /* gone */ } }
+      let total = files.reduce((a, f) => a + f.size, 0);
+      for (const f of files.sort((a, b) => a.t - b.t)) {
+        if (total <= max) break;
+        try { unlinkSync(f.p); total -= f.size; } catch { /* gone */ }
+      }
+    } catch {
+      // Pruning is best effort.
+    }
+  }
+}
+
+/** The CLI's cache, unless LAYERLENS_CACHE=off. */
+export function cliCache(env: NodeJS.ProcessEnv = process.env, log?: (line: string) => void): LayerIndexCache | undefined {
+  if (/^(off|0|false|no)$/i.test(env.LAYERLENS_CACHE ?? '')) return undefined;
+  return new LayerIndexCache(defaultCacheDir(env), { log });
+}

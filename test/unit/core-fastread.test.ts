@@ -1,0 +1,218 @@
+// The fast readers give the same image as the streaming reader, and the persistent layer cache is
+// compact, exact and never trusted blindly: damaged records are refused, unverified entries are
+// only used for the bytes they were read from, engine-stream candidates must hash to their diffID.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { assembleArchive, readArchive } from '../../src/core/archive';
+import { decodeIndex, encodeIndex } from '../../src/core/indexCodec';
+import { indexLayer } from '../../src/core/layer';
+import type { ImageData, LayerIndex } from '../../src/core/types';
+import { LayerIndexCache, fileOrigin } from '../../src/sources/indexCache';
+import { readEngineStream, cacheEngineLayers } from '../../src/sources/fastRead';
+import { loadImage } from '../../src/sources/load';
+import { chunks, dockerSave, makeTar, ociLayout, tarOfFiles, type ImageSpec } from './support/tars';
+import { member, pax, rawTar } from './support/rawtar';
+
+async function spec(): Promise<ImageSpec> {
+  const names = Array.from({ length: 300 }, (_, i) => ({ name: `usr/share/d${i % 7}/file-${i}.txt`, size: (i * 37) % 2000 }));
+  const l0 = await makeTar([{ name: 'usr/', type: 'directory' }, ...names, { name: 'bin/sh', type: 'symlink', linkname: '/bin/busybox' }, { name: 'bin/busybox', size: 70_000 }]);
+  const l1 = rawTar(pax({ path: 'long/'.repeat(60) + 'leaf' }), member({ name: 'short' }, 'data'), member({ name: 'usr/share/.wh.d3' }), member({ name: 'usr/.wh..wh..opq' }));
+  const l2 = await makeTar([{ name: 'bin/ls', type: 'link', linkname: 'bin/busybox' }, { name: 'big', size: 200_000 }, { name: 'üñí/çødé', body: 'x' }]);
+  const empty = await makeTar([]);
+  return { layers: [l0, l1, empty, l2, empty], tag: 'fast:1' };
+}
+
+const plain = (img: ImageData): unknown => img.layers.map((l) => ({ ...l }));
+
+function tmpdir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'layerlens-fastread-'));
+}
+
+test('docker-archive file read by seeking equals the streaming reader (manifest last and first, OCI in a tar)', async () => {
+  const dir = tmpdir();
+  try {
+    const s = await spec();
+    const inputs: Array<[string, Buffer]> = [
+      ['docker save', await dockerSave(s)],
+      ['manifest first', await dockerSave(s, { manifestFirst: true })],
+      ['OCI tar, plain blobs', await tarOfFiles(ociLayout(s, 'none'))],
+      ['OCI tar, gzip blobs', await tarOfFiles(ociLayout(s, 'gzip'))],
+      ['OCI tar, zstd blobs', await tarOfFiles(ociLayout(s, 'zstd'))],
+    ];
+    for (const [label, buf] of inputs) {
+      const file = path.join(dir, label.replace(/\W+/g, '-') + '.tar');
+      writeFileSync(file, buf);
+      const streamed = await assembleArchive(await readArchive(chunks(buf, 1000)), { kind: 'docker-archive', ref: file });
+      const seeked = await loadImage({ kind: 'docker-archive', path: file });
+      assert.deepEqual(plain(seeked), plain(streamed), label);
+      assert.deepEqual(seeked.diffIds, streamed.diffIds, label);
+      assert.equal(seeked.id, streamed.id, label);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('index codec: exact round trip (unicode, surrogate pairs, negative mtime, sizes over 4 GiB, links, markers)', async () => {
+  const layer: LayerIndex = {
+    diffId: 'sha256:' + 'a'.repeat(64),
+    entries: [
+      { path: '/a', type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, mtime: 1_700_000_000 },
+      { path: '/a/😀x', type: 'file', size: 2 ** 40 + 3, mode: 0o4755, uid: 1000, gid: 1000, mtime: -5 },
+      { path: '/a/😁y', type: 'file', size: 1, mode: 0o644, uid: 2 ** 31, gid: 7, mtime: 0 },
+      { path: '/a/l', type: 'symlink', size: 0, mode: 0o777, uid: 0, gid: 0, mtime: 1, linkname: '../ü' },
+      { path: '/a/h', type: 'hardlink', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: 1, linkname: '/a/😀x' },
+      { path: '/dev/null', type: 'char', size: 0, mode: 0o666, uid: 0, gid: 0, mtime: 1 },
+      { path: '/f', type: 'fifo', size: 0, mode: 0o600, uid: 0, gid: 0, mtime: 1, linkname: '' },
+    ],
+    whiteouts: ['/gone', '/gone2/x', '/😀'],
+    opaqueDirs: ['/var/cache', '/var/cache/apt'],
+    tarFileBytes: 2 ** 40 + 4,
+    tarEntries: 12,
+    tarBytes: 2 ** 40 + 10_240,
+    compression: 'zstd',
+    warnings: ['entry x climbs above the root'],
+  };
+  const meta = { verified: true, head: 'f'.repeat(64), origin: '{"file":"/x"}' };
+  const buf = encodeIndex(layer, meta);
+  const back = decodeIndex(buf, layer.diffId);
+  assert.deepEqual(back.index, layer);
+  assert.deepEqual(back.meta, meta);
+  // A real layer index survives too, and stays small.
+  const real = await indexLayer([(await spec()).layers[0]], { hash: true });
+  const enc = encodeIndex(real, { verified: false, head: '', origin: '' });
+  assert.deepEqual(decodeIndex(enc).index, real);
+  assert.ok(enc.length < real.entries.length * 40, `${enc.length} bytes for ${real.entries.length} entries`);
+});
+
+test('index codec: every damaged record is refused (flipped bytes, truncation, extension, other diffID, other version)', () => {
+  const layer: LayerIndex = {
+    diffId: 'sha256:' + 'b'.repeat(64), entries: Array.from({ length: 50 }, (_, i) => ({ path: `/d/f${i}`, type: 'file' as const, size: i, mode: 0o644, uid: 0, gid: 0, mtime: i })),
+    whiteouts: [], opaqueDirs: [], tarFileBytes: 1225, tarEntries: 50, tarBytes: 30_720, compression: 'none', warnings: [],
+  };
+  const good = encodeIndex(layer, { verified: false, head: '', origin: '' });
+  for (let i = 0; i < good.length; i += 3) {
+    const bad = Buffer.from(good);
+    bad[i] ^= 0x5a;
+    assert.throws(() => decodeIndex(bad, layer.diffId), `byte ${i} flipped`);
+  }
+  for (const cut of [0, 5, 12, good.length - 33, good.length - 1]) assert.throws(() => decodeIndex(good.subarray(0, cut)), `cut at ${cut}`);
+  assert.throws(() => decodeIndex(Buffer.concat([good, Buffer.alloc(1)])), 'extended');
+  assert.throws(() => decodeIndex(good, 'sha256:' + 'c'.repeat(64)), /not sha256:c/);
+  const v2 = Buffer.from(good);
+  v2.writeUInt16LE(2, 4);
+  assert.throws(() => decodeIndex(v2), /version/);
+});
+
+test('cache store: unverified entries only for the same file and offset, verified for any; damaged files ignored and removed', async () => {
+  const dir = tmpdir();
+  try {
+    const cache = new LayerIndexCache(dir);
+    const layer = await indexLayer([(await spec()).layers[3]], { hash: true });
+    const st = { size: 10, mtimeMs: 1, ino: 2 };
+    const here = fileOrigin('/x.tar', st, 512);
+    cache.put(layer.diffId, layer, { verified: false, head: '', origin: here });
+    assert.deepEqual(cache.get(layer.diffId, here), layer);
+    assert.equal(cache.get(layer.diffId, fileOrigin('/x.tar', st, 1024)), undefined, 'another offset');
+    assert.equal(cache.get(layer.diffId, fileOrigin('/x.tar', { ...st, mtimeMs: 2 }, 512)), undefined, 'file changed');
+    assert.equal(cache.get(layer.diffId), undefined, 'no origin');
+    cache.put(layer.diffId, layer, { verified: true, head: '', origin: 'engine' });
+    assert.deepEqual(cache.get(layer.diffId), layer, 'verified: any source');
+    cache.put(layer.diffId, layer, { verified: false, head: '', origin: here });
+    assert.equal(cache.read(layer.diffId)?.meta.verified, true, 'an unverified entry never replaces a verified one');
+    // Damage on disk: a flipped byte, a truncated file, garbage under the right name.
+    const files = readdirSync(cache.dir);
+    assert.equal(files.length, 1);
+    const f = path.join(cache.dir, files[0]);
+    const good = readFileSync(f);
+    for (const bad of [Buffer.concat([good.subarray(0, 100), Buffer.from([good[100] ^ 1]), good.subarray(101)]), good.subarray(0, good.length - 7), Buffer.from('not a record')]) {
+      writeFileSync(f, bad);
+      assert.equal(cache.get(layer.diffId), undefined);
+      assert.deepEqual(readdirSync(cache.dir), [], 'the damaged file is removed');
+      cache.put(layer.diffId, layer, { verified: true, head: '', origin: '' });
+    }
+    // A record stored under another diffID's name is refused.
+    const other = 'sha256:' + 'e'.repeat(64);
+    writeFileSync(path.join(cache.dir, other.slice(7) + '.llix'), good);
+    assert.equal(cache.get(other), undefined);
+    assert.ok(cache.stats.rejected >= 4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('docker-archive file with the cache: the second read takes every layer from it and gives the same image', async () => {
+  const dir = tmpdir();
+  try {
+    const file = path.join(dir, 'img.tar');
+    writeFileSync(file, await dockerSave(await spec()));
+    const cache = new LayerIndexCache(path.join(dir, 'cache'));
+    const cold = await loadImage({ kind: 'docker-archive', path: file }, { cache });
+    assert.equal(cache.stats.hits, 0);
+    const warm = await loadImage({ kind: 'docker-archive', path: file }, { cache });
+    assert.equal(cache.stats.hits, 4, 'four distinct layer members');
+    assert.deepEqual(plain(warm), plain(cold));
+    // The file changes (touched): its unverified entries no longer apply.
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    const hits = cache.stats.hits;
+    const again = await loadImage({ kind: 'docker-archive', path: file }, { cache });
+    assert.equal(cache.stats.hits, hits);
+    assert.deepEqual(plain(again), plain(cold));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('OCI layout on disk with the cache: same image, blobs not read again', async () => {
+  const dir = tmpdir();
+  try {
+    for (const kind of ['none', 'gzip', 'zstd'] as const) {
+      const layout = path.join(dir, 'oci-' + kind);
+      for (const [rel, b] of ociLayout(await spec(), kind)) {
+        mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true });
+        writeFileSync(path.join(layout, rel), b);
+      }
+      const cache = new LayerIndexCache(path.join(dir, 'cache-' + kind));
+      const cold = await loadImage({ kind: 'oci', dir: layout }, { cache });
+      const before = cache.stats.hits; // the empty layer's second use is a hit already
+      const warm = await loadImage({ kind: 'oci', dir: layout }, { cache });
+      assert.equal(cache.stats.hits - before, 5, kind);
+      assert.deepEqual(plain(warm), plain(cold), kind);
+      assert.ok(warm.layers.every((l) => l.compression === kind), kind);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('engine stream with the cache: known layers are hashed not parsed, and only used when the hash is their diffID', async () => {
+  const dir = tmpdir();
+  try {
+    const s = await spec();
+    const buf = await dockerSave(s);
+    const cache = new LayerIndexCache(dir);
+    const first = await readEngineStream(chunks(buf, 4096), [], { cache });
+    const image = await assembleArchive(first.contents, { kind: 'engine', ref: 'x' });
+    cacheEngineLayers(cache, first.contents, image);
+    assert.ok(image.diffIds.every((d) => cache.read(d)?.meta.verified), 'every layer stored verified');
+    const second = await readEngineStream(chunks(buf, 4096), image.diffIds, { cache });
+    assert.equal(second.contents.fromCache.size, 4);
+    assert.deepEqual(second.contents.cacheMismatches, []);
+    const image2 = await assembleArchive(second.contents, { kind: 'engine', ref: 'x' });
+    assert.deepEqual(plain(image2), plain(image));
+    // A cache entry claiming another layer's size and head under this image's diffID: hashed, refused.
+    const victim = image.diffIds[3];
+    const liar = await indexLayer([s.layers[0]]);
+    const d0 = cache.read(image.diffIds[0])!;
+    rmSync(path.join(cache.dir, victim.slice(7) + '.llix'));
+    cache.put(victim, liar, { verified: true, head: d0.meta.head, origin: 'engine' });
+    rmSync(path.join(cache.dir, image.diffIds[0].slice(7) + '.llix'));
+    const third = await readEngineStream(chunks(buf, 4096), image.diffIds, { cache });
+    assert.equal(third.contents.cacheMismatches.length, 1, 'the lying entry matched by size and head, then failed the hash');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
