@@ -12,6 +12,8 @@ export interface FuzzOptions {
   archiveCases: number;
   /** Dockerfile cases (edited Dockerfiles through parse → map → lines → lens labels). */
   dockerfileCases: number;
+  /** File-version reader cases (a mutated archive as a file and as an engine stream, one path read). */
+  readerCases?: number;
   /** Global seed: the same seed runs the same cases. */
   seed?: number;
   /** Include the whole 76 MB example archive as a seed (slow: about a second per case). */
@@ -26,7 +28,7 @@ export interface FuzzOptions {
 }
 
 export interface Failure {
-  kind: 'archive' | 'dockerfile' | 'probe';
+  kind: 'archive' | 'reader' | 'dockerfile' | 'probe';
   seed: string;
   seedIndex: number;
   caseSeed: number;
@@ -39,6 +41,7 @@ export interface FuzzStats {
   cases: number;
   archiveCases: number;
   dockerfileCases: number;
+  readerCases: number;
   ok: number;
   typed: Record<string, number>;
   crashes: Failure[];
@@ -128,7 +131,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzStats> {
     dockerfiles: dc.dockerfiles, histories: dc.histories,
   });
   await runner.start();
-  const stats: FuzzStats = { cases: 0, archiveCases: 0, dockerfileCases: 0, ok: 0, typed: {}, crashes: [], hangs: [], ms: 0, seeds: seeds.map((s) => s.name), slowestMs: 0 };
+  const stats: FuzzStats = { cases: 0, archiveCases: 0, dockerfileCases: 0, readerCases: 0, ok: 0, typed: {}, crashes: [], hangs: [], ms: 0, seeds: seeds.map((s) => s.name), slowestMs: 0 };
   const minTimeout = opts.minTimeoutMs ?? 10_000;
   // Baselines: each seed unmutated must read; its time scales that seed's timeout.
   const timeouts: number[] = [];
@@ -145,11 +148,22 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzStats> {
   // Seeds are drawn round-robin; the whole example (if present) gets one case in 20.
   const archiveSeedOrder: number[] = [];
   for (const [i, s] of seeds.entries()) for (let k = 0; k < (s.name === 'example' ? 1 : 3); k++) archiveSeedOrder.push(i);
-  const total = opts.archiveCases + opts.dockerfileCases;
-  const order: Array<'archive' | 'dockerfile' | 'probe'> = [];
-  for (let i = 0, a = 0, d = 0; i < total; i++) {
+  // Reader cases skip the whole example and the gzip-after seed (the reader reads files as they are).
+  const readerSeeds = seeds.map((s, i) => [s, i] as const).filter(([s]) => s.name !== 'example' && !s.gzipAfter).map(([, i]) => i);
+  const readerSeed = (kind: 'archive' | 'reader', caseSeed: number): number =>
+    kind === 'reader' ? readerSeeds[caseSeed % readerSeeds.length] : archiveSeedOrder[caseSeed % archiveSeedOrder.length];
+  const total = opts.archiveCases + opts.dockerfileCases + (opts.readerCases ?? 0);
+  const base: Array<'archive' | 'dockerfile'> = [];
+  for (let i = 0, a = 0, d = 0; i < opts.archiveCases + opts.dockerfileCases; i++) {
     // Interleave the two kinds in proportion.
-    if (d >= opts.dockerfileCases || (a < opts.archiveCases && a * opts.dockerfileCases <= d * opts.archiveCases)) { order.push('archive'); a++; } else { order.push('dockerfile'); d++; }
+    if (d >= opts.dockerfileCases || (a < opts.archiveCases && a * opts.dockerfileCases <= d * opts.archiveCases)) { base.push('archive'); a++; } else { base.push('dockerfile'); d++; }
+  }
+  // Reader cases are spread evenly through the run.
+  const readers = opts.readerCases ?? 0;
+  const order: Array<'archive' | 'reader' | 'dockerfile' | 'probe'> = [];
+  for (let i = 0, r = 0; i <= base.length; i++) {
+    while (r < readers && Math.floor(((r + 1) * base.length) / (readers + 1)) <= i) { order.push('reader'); r++; }
+    if (i < base.length) order.push(base[i]);
   }
   if (opts.probes) order.push('probe', 'probe', 'probe');
   let probe = 0;
@@ -158,14 +172,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzStats> {
       if (opts.budgetMs !== undefined && Date.now() - t0 > opts.budgetMs) break;
       const kind = order[id];
       const caseSeed = caseSeedOf(global, id);
-      const seedIndex = kind === 'archive' ? archiveSeedOrder[caseSeed % archiveSeedOrder.length] : kind === 'probe' ? probe++ : caseSeed % dc.dockerfiles.length;
+      const seedIndex = kind === 'archive' || kind === 'reader' ? readerSeed(kind, caseSeed) : kind === 'probe' ? probe++ : caseSeed % dc.dockerfiles.length;
       const req: CaseRequest = { id, kind, seedIndex, caseSeed };
-      const seedName = kind === 'archive' ? seeds[seedIndex].name : kind === 'probe' ? 'probe' : dc.dockerfiles[seedIndex].name;
+      const seedName = kind === 'archive' || kind === 'reader' ? seeds[seedIndex].name : kind === 'probe' ? 'probe' : dc.dockerfiles[seedIndex].name;
       runner.send(req);
-      const timeout = kind === 'archive' ? timeouts[seedIndex] : kind === 'probe' ? 2000 : minTimeout;
+      const timeout = kind === 'archive' || kind === 'reader' ? timeouts[seedIndex] : kind === 'probe' ? 2000 : minTimeout;
       const r = await runner.run(req, timeout);
       stats.cases++;
-      if (kind === 'archive') stats.archiveCases++; else if (kind === 'dockerfile') stats.dockerfileCases++;
+      if (kind === 'archive') stats.archiveCases++; else if (kind === 'reader') stats.readerCases++; else if (kind === 'dockerfile') stats.dockerfileCases++;
       const failure = (detail: string, what: string[] = [], stack?: string): Failure => ({ kind, seed: seedName, seedIndex, caseSeed, what, detail, stack });
       if (r === 'hang') stats.hangs.push(failure(`no answer within ${timeout} ms`));
       else if ('escaped' in r) stats.crashes.push(failure(`escaped: ${r.detail}`, [], r.stack));

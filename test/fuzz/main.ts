@@ -1,7 +1,7 @@
-// `npm run fuzz`: many thousands of cases (default 6000 archive + 4000 Dockerfile cases, the whole
-// example archive among the seeds). Prints progress, then a summary and every crash or hang with
+// `npm run fuzz`: many thousands of cases (default 6000 archive, 2000 file-version reader and 4000
+// Dockerfile cases, the whole example archive among the seeds). Prints progress, then a summary and every crash or hang with
 // what replays it; exits 1 if there was any. Options:
-//   --archives N  --dockerfiles N  --seed S  --budget-min M  --no-full-example  --json FILE
+//   --archives N  --readers N  --dockerfiles N  --seed S  --budget-min M  --no-full-example  --json FILE
 import { writeFileSync } from 'node:fs';
 import { describeFailures, runFuzz } from './harness';
 
@@ -13,12 +13,13 @@ function flag(name: string): string | undefined {
 async function main(): Promise<number> {
   const archiveCases = Number(flag('archives') ?? 6000);
   const dockerfileCases = Number(flag('dockerfiles') ?? 4000);
+  const readerCases = Number(flag('readers') ?? 2000);
   const seed = Number(flag('seed') ?? 0x5eed);
   const budget = flag('budget-min');
   const jsonOut = flag('json');
   let last = 0;
   const stats = await runFuzz({
-    archiveCases, dockerfileCases, seed, fullExample: !process.argv.includes('--no-full-example'),
+    archiveCases, dockerfileCases, readerCases, seed, fullExample: !process.argv.includes('--no-full-example'),
     budgetMs: budget ? Number(budget) * 60_000 : undefined,
     onProgress: (done, total, s) => {
       if (Date.now() - last < 5000 && done !== total) return;
@@ -29,7 +30,7 @@ async function main(): Promise<number> {
   const typed = Object.entries(stats.typed).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
   process.stdout.write([
     `fuzz: seed ${seed}; seeds ${stats.seeds.join(', ')}`,
-    `fuzz: ${stats.cases} cases (${stats.archiveCases} archives, ${stats.dockerfileCases} Dockerfiles) in ${(stats.ms / 1000).toFixed(1)} s; slowest case ${stats.slowestMs} ms`,
+    `fuzz: ${stats.cases} cases (${stats.archiveCases} archives, ${stats.readerCases} file-version reads, ${stats.dockerfileCases} Dockerfiles) in ${(stats.ms / 1000).toFixed(1)} s; slowest case ${stats.slowestMs} ms`,
     `fuzz: ${stats.ok} read fine, typed errors: ${typed || 'none'}`,
     `fuzz: crashes ${stats.crashes.length}, hangs ${stats.hangs.length}`,
   ].join('\n') + '\n');

@@ -1,8 +1,15 @@
 // Fuzz worker thread: receives the corpus once, then case requests; regenerates each case from its
 // seed, runs it, and answers with the outcome. The main thread (harness.ts) times every case and
 // terminates this worker when one does not answer in time (a hang, even a synchronous loop).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
+import { assembleArchive, readArchive } from '../../src/core/archive';
+import type { EngineClient } from '../../src/engine/types';
+import { readLayerEntry } from '../../src/vscode/tree/readEntry';
 import { parseDockerfile, instructionAtLine } from '../../src/core/dockerfile';
 import { historyFromConfig, mapHistory } from '../../src/core/mapping';
 import { lensLabel, lineInfos, linesMargin } from '../../src/core/lines';
@@ -12,7 +19,7 @@ import { isExpectedError, runPipeline } from './pipeline';
 import type { Seed } from './corpus';
 import type { HistoryEntry } from '../../src/core/types';
 
-export interface CaseRequest { id: number; kind: 'archive' | 'dockerfile' | 'probe'; seedIndex: number; caseSeed: number }
+export interface CaseRequest { id: number; kind: 'archive' | 'reader' | 'dockerfile' | 'probe'; seedIndex: number; caseSeed: number }
 export interface CaseResult {
   id: number;
   outcome: 'ok' | 'typed' | 'crash';
@@ -49,6 +56,51 @@ async function runArchive(req: CaseRequest): Promise<Omit<CaseResult, 'id' | 'ms
     return { outcome: 'ok', what };
   } catch (e) {
     if (isExpectedError(e)) return { outcome: 'typed', detail: (e as { code?: string }).code ?? (e as Error).name, what };
+    const err = e as Error;
+    return { outcome: 'crash', detail: `${err?.name}: ${err?.message}`, stack: err?.stack, what };
+  }
+}
+
+// The file-version reader (layerlens: documents): a mutated archive as a file on disk and as an
+// engine export stream, asked for a path that the unmutated seed holds.
+const readerDir = mkdtempSync(path.join(os.tmpdir(), 'll-fuzz-'));
+process.on('exit', () => rmSync(readerDir, { recursive: true, force: true }));
+const targets = new Map<number, Array<{ diffId: string; path: string; tarBytes: number }>>();
+
+async function targetsOf(seedIndex: number): Promise<Array<{ diffId: string; path: string; tarBytes: number }>> {
+  let t = targets.get(seedIndex);
+  if (!t) {
+    const seed = seeds[seedIndex];
+    const img = await assembleArchive(await readArchive([seed.buf]), { kind: 'docker-archive', ref: 'seed' });
+    t = img.layers.flatMap((l) => l.entries.filter((e) => e.type !== 'dir').slice(0, 3).map((e) => ({ diffId: l.diffId, path: e.path, tarBytes: l.tarBytes })));
+    if (t.length === 0) t = [{ diffId: img.diffIds[0] ?? 'sha256:' + '0'.repeat(64), path: '/x', tarBytes: 0 }];
+    targets.set(seedIndex, t);
+  }
+  return t;
+}
+
+const READER_OK = new Set(['ImageFormatError', 'EntryNotFoundError', 'CancelledError']);
+
+async function runReader(req: CaseRequest): Promise<Omit<CaseResult, 'id' | 'ms'>> {
+  const seed = seeds[req.seedIndex];
+  const r = new Rng(req.caseSeed);
+  const m = mutateArchive(seed.buf, r);
+  const t = r.pick(await targetsOf(req.seedIndex));
+  const what = [seed.name, ...m.what, `read ${t.path}`];
+  const file = path.join(readerDir, 'case.tar');
+  writeFileSync(file, m.buf);
+  const fake = { exportImage: async () => Readable.from([m.buf]) } as unknown as EngineClient;
+  const entryReq = { diffId: t.diffId, path: t.path, tarBytes: r.chance(0.5) ? t.tarBytes : undefined, maxBytes: 1 << 20 };
+  try {
+    for (const spec of [{ kind: 'docker-archive' as const, path: file }, { kind: 'engine' as const, name: 'fuzz' }]) {
+      try {
+        await readLayerEntry(spec, { ...entryReq, engine: async () => fake });
+      } catch (e) {
+        if (!READER_OK.has((e as Error)?.name)) throw e;
+      }
+    }
+    return { outcome: 'ok', what };
+  } catch (e) {
     const err = e as Error;
     return { outcome: 'crash', detail: `${err?.name}: ${err?.message}`, stack: err?.stack, what };
   }
@@ -100,7 +152,7 @@ async function runProbe(req: CaseRequest): Promise<Omit<CaseResult, 'id' | 'ms'>
 parentPort!.on('message', (req: CaseRequest) => {
   current = req;
   const t0 = Date.now();
-  const p = req.kind === 'archive' ? runArchive(req) : req.kind === 'probe' ? runProbe(req) : Promise.resolve(runDockerfile(req));
+  const p = req.kind === 'archive' ? runArchive(req) : req.kind === 'reader' ? runReader(req) : req.kind === 'probe' ? runProbe(req) : Promise.resolve(runDockerfile(req));
   void p.then((res) => {
     // Let stray errors of this case (emitted after it settled) surface before the next one starts.
     setImmediate(() => parentPort!.postMessage({ ...res, id: req.id, ms: Date.now() - t0 } satisfies CaseResult));

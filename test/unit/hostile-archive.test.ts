@@ -11,6 +11,7 @@ import { loadImage } from '../../src/sources/load';
 import { readLayerEntry } from '../../src/vscode/tree/readEntry';
 import { configFor, dockerSave, makeTar, ociLayout, sha256, tarOfFiles, type TEntry } from './support/tars';
 import { expectFormatError, expectResult, expectResultOrFormatError, pipeline } from './support/hostile';
+import { END, member, pax, rawTar } from './support/rawtar';
 
 const layer0 = (): Promise<Buffer> => makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/passwd', body: 'root:x:0:0\n' }]);
 
@@ -201,6 +202,24 @@ test('the file-version reader with manifests, configs and indexes of the wrong s
       await readLayerEntry({ kind: 'oci', dir: layout }, { diffId, path: '/etc/passwd' })
         .then(() => undefined, (e) => assert.ok(typed(e), `index manifests ${JSON.stringify(w)}: ${(e as Error).stack}`));
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the file-version reader\'s own header walk: PAX sizes that are not sizes, huge long-name records', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'll-read-'));
+  try {
+    for (const size of ['-1024', '-512', 'abc', '1e400', '99999999999999999999']) {
+      const file = path.join(dir, 'p.tar');
+      writeFileSync(file, rawTar(member({ name: 'a' }, 'x'), pax({ size }), member({ name: 'manifest.json' }, '[]'), member({ name: 'b' }, 'y')));
+      const t0 = Date.now();
+      await expectFormatError(() => readLayerEntry({ kind: 'docker-archive', path: file }, { diffId: sha256('x'), path: '/a' }), 'corrupt', `PAX size ${size}`);
+      assert.ok(Date.now() - t0 < 2000);
+    }
+    const file = path.join(dir, 'L.tar');
+    writeFileSync(file, Buffer.concat([member({ name: '././@LongLink', type: 'L', size: 2 ** 40 }), END]));
+    await expectFormatError(() => readLayerEntry({ kind: 'docker-archive', path: file }, { diffId: sha256('x'), path: '/a' }), 'limit', 'a 1 TiB long-name record');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
