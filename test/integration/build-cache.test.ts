@@ -185,6 +185,36 @@ describe('BuildKit: trace → lines', () => {
   });
 });
 
+describe('cancellation', () => {
+  for (const version of ['2', '1'] as const) {
+    it(`cancelling a ${version === '2' ? 'BuildKit' : 'legacy'} build during a long RUN ends it within seconds, with no image`, async () => {
+      const dir = await mkdtemp(path.join(work, 'cancel-'));
+      await writeFile(path.join(dir, 'Dockerfile'), `FROM llbase:1\nRUN echo start-${NONCE} && sleep 120\n`);
+      const bytes = await readFile(path.join(dir, 'Dockerfile'));
+      const ac = new AbortController();
+      const tag = `layerlens-test/build-cancel:${version}-${serial++}`;
+      const t0 = Date.now();
+      let sawRun = false;
+      const p = runBuild({
+        engine, version, networkmode: 'none', signal: ac.signal,
+        pack: () => packContext(dir, { keep: ['Dockerfile'], signal: ac.signal }),
+        dockerfileRel: 'Dockerfile', dockerfileText: bytes.toString('utf8'), tag, buildArgs: {}, target: null,
+        onStep: (text) => {
+          if (!sawRun && /RUN echo start/.test(text)) {
+            sawRun = true;
+            setTimeout(() => ac.abort(), 1500);
+          }
+        },
+      });
+      await assert.rejects(p, (e: Error & { code?: string }) => e.code === 'aborted' && /cancelled/.test(e.message));
+      assert.ok(sawRun, 'the RUN step had started');
+      assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
+      const r = await E.run(E.DOCKER, ['image', 'inspect', tag]);
+      assert.notEqual(r.code, 0, 'no image was tagged');
+    });
+  }
+});
+
 describe('prediction equals the BuildKit trace', () => {
   it('multi-stage + COPY --from: a COPY source edited between two builds', async () => {
     const dir = await fixture('multistage');
