@@ -689,8 +689,20 @@ export function cleanContextPath(p: string): string {
   return parts.join('/');
 }
 
+const patternCache = new Map<string, RegExp | null>();
+
 /** Go's filepath.Match for one pattern against one path (no `/` crossing for `*` and `?`). */
 export function pathMatch(pattern: string, name: string): boolean {
+  let re = patternCache.get(pattern);
+  if (re === undefined) {
+    re = compilePathPattern(pattern);
+    if (patternCache.size > 500) patternCache.clear();
+    patternCache.set(pattern, re);
+  }
+  return re === null ? pattern === name : re.test(name);
+}
+
+function compilePathPattern(pattern: string): RegExp | null {
   let re = '^';
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i];
@@ -698,7 +710,7 @@ export function pathMatch(pattern: string, name: string): boolean {
     else if (ch === '?') re += '[^/]';
     else if (ch === '[') {
       const end = pattern.indexOf(']', i + 2);
-      if (end < 0) return pattern === name;
+      if (end < 0) return null;
       let cls = pattern.slice(i + 1, end);
       if (cls.startsWith('^')) cls = '!' + cls.slice(1);
       re += '[' + (cls.startsWith('!') ? '^' + cls.slice(1) : cls).replace(/\\/g, '\\\\') + ']';
@@ -710,9 +722,9 @@ export function pathMatch(pattern: string, name: string): boolean {
     }
   }
   try {
-    return new RegExp(re + '$').test(name);
+    return new RegExp(re + '$');
   } catch {
-    return pattern === name;
+    return null;
   }
 }
 
@@ -732,19 +744,39 @@ function sameFile(a: ContextFileInfo, b: ContextFileInfo): boolean {
     && (a.mode === undefined || b.mode === undefined || a.mode === b.mode);
 }
 
+const diffCache = new WeakMap<ContextManifest, WeakMap<ContextManifest, string[]>>();
+
+/** Every path added, removed or modified between two manifests (sorted); memoized per pair. */
+export function changedPaths(before: ContextManifest, now: ContextManifest): string[] {
+  let inner = diffCache.get(now);
+  if (!inner) diffCache.set(now, (inner = new WeakMap()));
+  const hit = inner.get(before);
+  if (hit) return hit;
+  const out: string[] = [];
+  const b = before.files;
+  const n = now.files;
+  const nowKeys = Object.keys(n);
+  let kept = 0;
+  for (let i = 0; i < nowKeys.length; i++) {
+    const p = nowKeys[i];
+    const was = b[p];
+    if (was === undefined) out.push(p);
+    else {
+      kept++;
+      if (!sameFile(was, n[p])) out.push(p);
+    }
+  }
+  // Something was removed only if `before` has more paths than the ones still there.
+  const beforeKeys = Object.keys(b);
+  if (beforeKeys.length !== kept) for (const p of beforeKeys) if (n[p] === undefined) out.push(p);
+  out.sort();
+  inner.set(before, out);
+  return out;
+}
+
 /** Paths under the patterns that were added, removed or modified (sorted). Directories only count when added or removed. */
 export function changedUnder(before: ContextManifest, now: ContextManifest, patterns: readonly string[]): string[] {
-  const out = new Set<string>();
-  const covered = (p: string): boolean => patterns.some((pat) => coveredBy(pat, p));
-  for (const [p, info] of Object.entries(now.files)) {
-    if (!covered(p)) continue;
-    const was = before.files[p];
-    if (!was || !sameFile(was, info)) out.add(p);
-  }
-  for (const p of Object.keys(before.files)) {
-    if (!(p in now.files) && covered(p)) out.add(p);
-  }
-  return [...out].sort();
+  return changedPaths(before, now).filter((p) => patterns.some((pat) => coveredBy(pat, p)));
 }
 
 // ---------------------------------------------------------------------------------------------

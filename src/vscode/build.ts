@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import {
-  cacheFacts, predict, runBuild,
+  cacheFacts, changedPaths, predict, runBuild,
   type BuildOutcome, type BuildRecord, type ContextManifest, type LineCacheFact, type LinePrediction,
 } from '../core/cachePredict';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile';
@@ -33,8 +33,9 @@ interface LiveContext {
   mtimes: Record<string, number>;
   computing: Promise<void> | null;
   stale: boolean;
-  /** When the manifest was last computed (ms). */
+  /** When the manifest was last computed (ms), and how long the walk took. */
   checkedAt: number;
+  walkMs: number;
   contextDir: string;
   watcher: vscode.FileSystemWatcher;
   timer?: NodeJS.Timeout;
@@ -122,7 +123,8 @@ export class BuildRecords implements vscode.Disposable {
    * than a few seconds is checked again when someone asks (cheap: unchanged files are only stat'ed).
    */
   private recheckIfOld(uri: vscode.Uri, s: StoredBuild, live: LiveContext): void {
-    if (live.computing || Date.now() - live.checkedAt < RECHECK_MS) return;
+    // Big contexts take longer to walk: check them less often (at most ~5 % of the time walking).
+    if (live.computing || Date.now() - live.checkedAt < Math.max(RECHECK_MS, 20 * live.walkMs)) return;
     live.stale = true;
     void this.recompute(uri, s, live);
   }
@@ -131,7 +133,7 @@ export class BuildRecords implements vscode.Disposable {
     let l = this.live.get(uri.toString());
     if (l) return l;
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(s.contextDir), '**/*'));
-    l = { manifest: s.record.context, mtimes: s.mtimes, computing: null, stale: true, watcher, checkedAt: 0, contextDir: s.contextDir };
+    l = { manifest: s.record.context, mtimes: s.mtimes, computing: null, stale: true, watcher, checkedAt: 0, walkMs: 0, contextDir: s.contextDir };
     const live = l;
     const touched = (): void => {
       live.stale = true;
@@ -153,7 +155,8 @@ export class BuildRecords implements vscode.Disposable {
       if (!live.stale) return;
     }
     live.stale = false;
-    const before = JSON.stringify(live.manifest);
+    const before = live.manifest;
+    let changed = false;
     live.computing = (async () => {
       try {
         const t0 = Date.now();
@@ -161,9 +164,12 @@ export class BuildRecords implements vscode.Disposable {
           keep: [s.dockerfileRel],
           previous: live.manifest ? { manifest: live.manifest, mtimes: live.mtimes } : null,
         });
-        live.manifest = r.manifest;
+        // Keep the same object when nothing changed: predictions memoize the comparison per pair.
+        changed = before === null || changedPaths(before, r.manifest).length > 0;
+        if (changed) live.manifest = r.manifest;
         live.mtimes = r.mtimes;
         live.checkedAt = Date.now();
+        live.walkMs = live.checkedAt - t0;
         if (r.bytesHashed > 0) this.log(`context of ${path.basename(uri.fsPath)}: ${r.files} entries, ${r.bytesHashed} bytes hashed in ${Date.now() - t0} ms`);
       } catch (e) {
         live.checkedAt = Date.now();
@@ -172,7 +178,7 @@ export class BuildRecords implements vscode.Disposable {
     })();
     await live.computing;
     live.computing = null;
-    if (JSON.stringify(live.manifest) !== before) this.emitter.fire(uri);
+    if (changed) this.emitter.fire(uri);
   }
 
   dispose(): void {

@@ -350,6 +350,29 @@ describe('context sources', () => {
   });
 });
 
+describe('big contexts', () => {
+  test('50,000 files and 42 COPY lines: the comparison is done once per pair of manifests', () => {
+    const files: ContextManifest['files'] = {};
+    for (let i = 0; i < 50_000; i++) files[`src/d${i % 500}/f${i}.py`] = { size: i, sha256: `h${i}`, mode: 0o644 };
+    const now: ContextManifest = { files: { ...files, 'src/d1/f1.py': { size: 1, sha256: 'changed', mode: 0o644 } } };
+    let text = 'FROM base:1\nWORKDIR /app\n';
+    for (let i = 0; i < 20; i++) text += `COPY src/d${i}/ /app/d${i}/\nRUN echo ${i}\n`;
+    text += 'COPY src/*/f*.py /all/\nCOPY . /everything\n';
+    const r = rec(text, { context: { files } });
+    let t0 = performance.now();
+    const first = predict(r, text, now, {});
+    const firstMs = performance.now() - t0;
+    t0 = performance.now();
+    const again = predict(r, text, now, {});
+    const againMs = performance.now() - t0;
+    assert.deepEqual(again, first);
+    assert.equal(first.find((p) => p.line === 5)?.reason, '1 file changed: src/d1/f1.py');
+    assert.equal(first.filter((p) => p.cache === 'will-rebuild').length, 40);
+    assert.ok(firstMs < 3000, `first ${firstMs} ms`);
+    assert.ok(againMs < 500, `again ${againMs} ms`);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // runBuild with fake engines
 
