@@ -7,7 +7,13 @@
 // every line predicted to rebuild was rebuilt.
 //
 // Edits carry a nonce so that the engine's cache from earlier runs cannot satisfy them.
-// Set LAYERLENS_RECORD_TRACES=1 to (re)write the trace fixtures under test/fixtures/traces/.
+// Set LAYERLENS_RECORD_TRACES=1 to (re)write the trace fixtures under test/fixtures/traces/
+// (<scenario>.engine<major>.{ndjson,json}). The recorded set comes from the test engine (Debian
+// bookworm docker.io 20.10.24, BuildKit v0.8) and from Debian trixie's docker.io 26.1.5 (BuildKit
+// v0.13: heredocs): its dockerd taken from the .deb (`apt-get download docker.io` against a trixie
+// source list, `dpkg-deb -x`, nothing installed), started by hand with its own --data-root,
+// --exec-root, --pidfile, --iptables=false --bridge=none, and this file run with DOCKER_HOST
+// pointing at it. The whole file passes on both engines.
 // No engine = failure (requireEngine in before()), never a skip.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
