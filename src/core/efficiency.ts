@@ -59,21 +59,41 @@ function subtreeSize(n: DiveNode): number {
   return total;
 }
 
-function addPath(root: DiveNode, path: string, isDir: boolean, size: number): void {
-  const parts = split(path);
-  let n = root;
-  for (let i = 0; i < parts.length; i++) {
-    n.children ??= new Map();
-    let c = n.children.get(parts[i]);
-    const last = i === parts.length - 1;
-    if (!c) {
-      c = { children: null, isDir: last ? isDir : true, size: last ? size : 0 };
-      n.children.set(parts[i], c);
-    } else if (last) {
-      c.isDir = isDir;
-      c.size = size;
+/** One step of adding a path: the child `name` of n, created or (when last) updated. */
+function child(n: DiveNode, name: string, last: boolean, isDir: boolean, size: number): DiveNode {
+  n.children ??= new Map();
+  let c = n.children.get(name);
+  if (!c) {
+    c = { children: null, isDir: last ? isDir : true, size: last ? size : 0 };
+    n.children.set(name, c);
+  } else if (last) {
+    c.isDir = isDir;
+    c.size = size;
+  }
+  return c;
+}
+
+/**
+ * Adds a layer's entries to the stacked tree in tar order: entries of one directory come together, so the
+ * parent node of the previous entry is remembered and reused when the next path has the same
+ * parent (no split, no walk from the root). The tree is the same as walking every path from the root.
+ */
+class StackAdder {
+  private dir = '';
+  private node: DiveNode | null = null;
+  constructor(private readonly root: DiveNode) {}
+  add(path: string, isDir: boolean, size: number): void {
+    const cut = path.lastIndexOf('/');
+    if (cut > 0 && this.node && cut === this.dir.length && path.startsWith(this.dir)) {
+      child(this.node, path.slice(cut + 1), true, isDir, size);
+      return;
     }
-    n = c;
+    const parts = split(path);
+    let n = this.root;
+    for (let i = 0; i < parts.length; i++) {
+      if (i === parts.length - 1 && cut > 0) { this.dir = path.slice(0, cut); this.node = n; }
+      n = child(n, parts[i], i === parts.length - 1, isDir, size);
+    }
   }
 }
 
@@ -91,8 +111,13 @@ export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
   for (const layer of layers) {
     // The layer's own tree: entries and whiteouts. Leaves are paths that are no one's parent.
     const parents = new Set<string>();
+    // The previous path's parent directory is marked already: skip a path with the same parent.
+    let lastDir = '';
     const mark = (p: string): void => {
-      for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+      const cut = p.lastIndexOf('/');
+      if (cut > 0 && cut === lastDir.length && p.startsWith(lastDir)) return;
+      if (cut > 0) lastDir = p.slice(0, cut);
+      for (let i = cut; i > 0; i = p.lastIndexOf('/', i - 1)) {
         const dir = p.slice(0, i);
         if (parents.has(dir)) break;
         parents.add(dir);
@@ -118,7 +143,8 @@ export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
       if (d.count === 2) inefficient.push(path);
     }
     // Stack this layer for the next one's whiteout sizes.
-    for (const e of layer.entries) addPath(stacked, e.path, e.type === 'dir', e.size);
+    const adder = new StackAdder(stacked);
+    for (const e of layer.entries) adder.add(e.path, e.type === 'dir', e.size);
     for (const w of layer.whiteouts) removePath(stacked, w);
   }
 

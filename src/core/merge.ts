@@ -98,8 +98,13 @@ export class MergedTree {
   readonly root: MergedNode = newNode('', null, 'dir');
   readonly layers: LayerStats[] = [];
   private finished = false;
-  /** The current layer's change record per node (duplicate tar entries update it in place). */
-  private changeOf = new Map<MergedNode, LayerChange>();
+  /**
+   * The current layer's change record per node (duplicate tar entries update it in place). Built
+   * only when a layer has a duplicate entry (rare): from then on record() keeps it current.
+   */
+  private changeOf: Map<MergedNode, LayerChange> | null = null;
+  /** Index in stats.changes where the current layer's entry records start. */
+  private entryChangesFrom = 0;
 
   /** Find a node (live or deleted) by absolute path. */
   lookup(path: string): MergedNode | undefined {
@@ -143,9 +148,13 @@ export class MergedTree {
       stats.changes.push({ node, kind: 'deleted', bytes, how: 'whiteout' });
     }
 
-    this.changeOf.clear();
+    this.changeOf = null;
+    this.entryChangesFrom = stats.changes.length;
+    this.lastDir = '';
+    this.lastDirNode = null;
     for (const e of layer.entries) this.applyEntry(e, L, stats);
-    this.changeOf.clear();
+    this.changeOf = null;
+    this.lastDirNode = null;
     return stats;
   }
 
@@ -166,6 +175,10 @@ export class MergedTree {
       // Duplicate entry in one tar: the later one wins, nothing is counted twice.
       node.copies.pop();
       this.set(node, e, L, bytes);
+      if (!this.changeOf) {
+        this.changeOf = new Map();
+        for (let i = this.entryChangesFrom; i < stats.changes.length; i++) this.changeOf.set(stats.changes[i].node, stats.changes[i]);
+      }
       const change = this.changeOf.get(node);
       if (change && change.kind !== 'deleted') {
         if (change.kind === 'added') stats.addedBytes += bytes - change.bytes;
@@ -206,7 +219,7 @@ export class MergedTree {
     if (c.kind === 'added') { stats.added++; stats.addedBytes += c.bytes; }
     else { stats.modified++; stats.modifiedBytes += c.bytes; }
     stats.changes.push(c);
-    this.changeOf.set(c.node, c);
+    this.changeOf?.set(c.node, c);
   }
 
   private set(node: MergedNode, e: LayerEntry, L: number, bytes: number): void {
@@ -226,8 +239,23 @@ export class MergedTree {
     node.copies.push({ layer: L, type: e.type, bytes });
   }
 
+  /** The previous entry's parent directory (tar order keeps a directory's entries together). */
+  private lastDir = '';
+  private lastDirNode: MergedNode | null = null;
+
   /** The parent directory of `path`, created (implicitly, in layer L) where missing. */
   private ensureDir(path: string, L: number, stats: LayerStats): MergedNode {
+    const cut = path.lastIndexOf('/');
+    // Same parent as the previous entry, still a live directory (a replacement or deletion of it
+    // or of an ancestor in this layer would have marked it dead): no walk from the root.
+    const last = this.lastDirNode;
+    if (last && cut === this.lastDir.length && last.live && last.type === 'dir' && last.children && path.startsWith(this.lastDir)) return last;
+    const n = this.walkDirs(path, L, stats);
+    if (cut > 0) { this.lastDir = path.slice(0, cut); this.lastDirNode = n; }
+    return n;
+  }
+
+  private walkDirs(path: string, L: number, stats: LayerStats): MergedNode {
     let n = this.root;
     const parts = path.split('/');
     for (let i = 1; i < parts.length - 1; i++) {
