@@ -12,6 +12,7 @@ import { createEngineClient } from '../engine/docker';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';
 import { loadImage, parseSource } from '../sources/load';
+import { cliCache } from '../sources/indexCache';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { parseDockerfile } from '../core/dockerfile';
 import { mapHistory } from '../core/mapping';
@@ -95,6 +96,8 @@ async function load(source: string, args: Args): Promise<Analysis> {
   const image = await loadImage(spec, {
     platform: typeof platform === 'string' ? parsePlatform(platform) : undefined,
     engine: engineFactory(args),
+    // Per-layer indexes by diffID ($XDG_CACHE_HOME/layerlens; LAYERLENS_CACHE=off disables it).
+    cache: cliCache(process.env, process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined),
   });
   return analyze(image);
 }
