@@ -307,24 +307,14 @@ export class MergedTree {
     const warnings: string[] = [];
     for (const s of this.layers) s.hiddenBytes = 0;
     const visit = (n: MergedNode): void => {
-      const top = n.live ? n.copies.length - 1 : n.copies.length;
-      for (let i = 0; i < top; i++) this.layers[n.copies[i].layer].hiddenBytes += n.copies[i].bytes;
+      for (const c of MergedTree.hiddenCopies(n)) this.layers[c.layer].hiddenBytes += c.bytes;
       if (n.live && n.type === 'hardlink') {
         const target = n.linkname ? this.lookup(n.linkname) : undefined;
         if (target && target.live && target.type === 'file') n.size = target.size;
         else if (warnings.length < 50) warnings.push(`hardlink ${nodePath(n)} points at missing ${n.linkname}`);
       }
     };
-    // Iterative post-order for totals (deep trees must not overflow the stack).
-    const order: MergedNode[] = [];
-    const stack: MergedNode[] = [this.root];
-    while (stack.length) {
-      const n = stack.pop()!;
-      order.push(n);
-      if (n.children) for (const c of n.children.values()) stack.push(c);
-    }
-    for (let i = order.length - 1; i >= 0; i--) {
-      const n = order[i];
+    for (const n of postOrder(this.root)) {
       visit(n);
       if (n.type === 'dir') { n.total = 0; n.count = 0; }
       if (n.children) {
@@ -363,6 +353,29 @@ export class MergedTree {
   static hiddenCopies(n: MergedNode): Copy[] {
     return n.live ? n.copies.slice(0, -1) : n.copies.slice();
   }
+}
+
+/**
+ * Every node below `root` (and root itself), children before their parent: an iterative walk, so
+ * deep trees cannot overflow the stack.
+ */
+export function postOrder(root: MergedNode): MergedNode[] {
+  const order: MergedNode[] = [];
+  const stack: MergedNode[] = [root];
+  while (stack.length) {
+    const n = stack.pop()!;
+    order.push(n);
+    if (n.children) for (const c of n.children.values()) stack.push(c);
+  }
+  return order.reverse();
+}
+
+/** Bytes of a node's hidden copies (every copy but the visible one; all when deleted). */
+export function hiddenBytesOf(n: MergedNode): number {
+  let sum = 0;
+  const top = n.live ? n.copies.length - 1 : n.copies.length;
+  for (let i = 0; i < top; i++) sum += n.copies[i].bytes;
+  return sum;
 }
 
 export function mergeLayers(layers: LayerIndex[]): MergedTree {

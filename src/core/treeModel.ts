@@ -10,7 +10,7 @@ import type { Analysis } from './analysis';
 import { formatBytes, shortCreatedBy } from './format';
 import { parseDockerfile } from './dockerfile';
 import { mapHistory } from './mapping';
-import { MergedTree, nodePath, type ChangeKind, type Copy, type LayerChange, type MergedNode } from './merge';
+import { MergedTree, hiddenBytesOf, nodePath, postOrder, type ChangeKind, type Copy, type LayerChange, type MergedNode } from './merge';
 import type { HistoryEntry } from './types';
 
 export interface TreeModelOptions {
@@ -390,18 +390,8 @@ export class TreeModel {
   hiddenBelow(): Map<MergedNode, number> {
     if (this.hiddenBelowMap) return this.hiddenBelowMap;
     const m = new Map<MergedNode, number>();
-    const order: MergedNode[] = [];
-    const stack: MergedNode[] = [this.tree.root];
-    while (stack.length) {
-      const n = stack.pop()!;
-      order.push(n);
-      if (n.children) for (const c of n.children.values()) stack.push(c);
-    }
-    for (let i = order.length - 1; i >= 0; i--) {
-      const n = order[i];
-      let sum = 0;
-      const top = n.live ? n.copies.length - 1 : n.copies.length;
-      for (let j = 0; j < top; j++) sum += n.copies[j].bytes;
+    for (const n of postOrder(this.tree.root)) {
+      let sum = hiddenBytesOf(n);
       if (n.children) for (const c of n.children.values()) sum += m.get(c) ?? 0;
       m.set(n, sum);
     }
