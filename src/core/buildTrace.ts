@@ -19,7 +19,7 @@ import type { DockerfileInstruction, DockerfileModel } from './dockerfile';
 // ---------------------------------------------------------------------------------------------
 // The messages
 
-/** One JSON message of the /build response stream (structurally the engine adapter's BuildMessage). */
+/** One JSON message of the /build response stream (the engine adapter's BuildMessage is this type). */
 export interface BuildStreamMessage {
   stream?: string;
   id?: string;

@@ -18,7 +18,7 @@
 //   the build args in scope; COPY/ADD: with the content of the files), so the first changed line
 //   rebuilds with everything after it.
 import {
-  parseDockerfile, stageDependencies, targetStageIndex,
+  parseDockerfile, posixJoin, stageDependencies, targetStageIndex,
   type DockerfileInstruction, type DockerfileModel, type DockerfileStage,
 } from './dockerfile';
 import { BuildProgress, normalizeImageRef, type BuilderKind, type BuildStreamMessage, type StepResult } from './buildTrace';
@@ -538,16 +538,6 @@ function runEnv(ins: DockerfileInstruction): Record<string, string> {
   return env;
 }
 
-function posixJoin(base: string, p: string): string {
-  const joined = p.startsWith('/') ? p : (base.endsWith('/') ? base : base + '/') + p;
-  const parts: string[] = [];
-  for (const seg of joined.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') parts.pop();
-    else parts.push(seg);
-  }
-  return '/' + parts.join('/') + (p.endsWith('/') || p === '.' ? '/' : '');
-}
 
 /** BuildKit's operation for a vertex instruction, split into its own part and the inherited part. */
 function vertexKey(ins: DockerfileInstruction, state: { user: string; workdir: string }): VertexKey {
@@ -564,7 +554,7 @@ function vertexKey(ins: DockerfileInstruction, state: { user: string; workdir: s
     case 'COPY':
     case 'ADD': {
       const c = ins.copy;
-      const dest = c ? posixJoin(state.workdir, c.dest) : '';
+      const dest = c ? posixJoin(state.workdir, c.dest, true) : '';
       const own = JSON.stringify([
         ins.keyword, c?.sources ?? [], c?.heredocSources ?? [], ins.heredocs.map((h) => h.content), dest,
         c?.chown ?? null, c?.chmod ?? null, c?.link ?? false, c?.parents ?? false,

@@ -515,7 +515,11 @@ interface StageState {
   workdir: string;
 }
 
-function posixJoin(base: string, p: string): string {
+/**
+ * Joins a POSIX path onto a directory and normalises it (`..` stops at the root). With
+ * `keepTrailingSlash`, a trailing `/` (or `.`) of `p` is kept, as COPY destinations need.
+ */
+export function posixJoin(base: string, p: string, keepTrailingSlash = false): string {
   const joined = p.startsWith('/') ? p : (base.endsWith('/') ? base : base + '/') + p;
   const parts: string[] = [];
   for (const seg of joined.split('/')) {
@@ -523,7 +527,7 @@ function posixJoin(base: string, p: string): string {
     if (seg === '..') parts.pop();
     else parts.push(seg);
   }
-  return '/' + parts.join('/');
+  return '/' + parts.join('/') + (keepTrailingSlash && (p.endsWith('/') || p === '.') ? '/' : '');
 }
 
 /** Parse Dockerfile text into the model. Never throws. */

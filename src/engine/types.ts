@@ -2,6 +2,7 @@
 // Only the calls we use; everything else in the product goes through this, so engine images and
 // saved/OCI archives reach the same parser (the export stream is a `docker save` archive).
 import type { Readable } from 'node:stream';
+import type { BuildStreamMessage } from '../core/buildTrace';
 
 /** Where the engine was found, as the docker CLI would resolve it. */
 export interface EngineEndpoint {
@@ -45,17 +46,11 @@ export interface EngineImageSummary {
   size: number;
 }
 
-/** One JSON message of the POST /build response stream, as the engine sends it. */
-export interface BuildMessage {
-  stream?: string;
-  /** `moby.buildkit.trace` (aux: base64 protobuf StatusResponse) or `moby.image.id` (aux: {ID}). */
-  id?: string;
-  aux?: unknown;
-  status?: string;
-  progress?: string;
-  error?: string;
-  errorDetail?: { message?: string; code?: number };
-}
+/**
+ * One JSON message of the POST /build response stream, as the engine sends it: `id`
+ * `moby.buildkit.trace` (aux: base64 protobuf StatusResponse) or `moby.image.id` (aux: {ID}).
+ */
+export type BuildMessage = BuildStreamMessage;
 
 export interface BuildOptions {
   /** Path of the Dockerfile inside the context tar. */
