@@ -202,6 +202,8 @@ export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
     images.onDidChange(refresh),
     ll.images.onDidChange(refresh),
     vscode.workspace.onDidSaveTextDocument((d) => { if (d.languageId === 'dockerfile') refresh(); }),
+    // While typing: cache predictions follow the text (the refresh is debounced).
+    vscode.workspace.onDidChangeTextDocument((e) => { if (e.document.languageId === 'dockerfile' && e.contentChanges.length) refresh(); }),
     vscode.window.onDidChangeActiveTextEditor(() => void updateStatus()),
     vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('layerLens')) images.invalidate(); }),
     { dispose: () => { if (timer) clearTimeout(timer); } },
