@@ -1,6 +1,7 @@
 // Per-line facts for a Dockerfile: its layer, the layer's size, and cache status. The CodeLens
 // text and `layerlens lines` both come from here.
 import { formatBytes } from './format';
+import type { DockerfileModel } from './dockerfile';
 import type { MappingResult } from './mapping';
 
 export type CacheState = 'cached' | 'built' | 'will-rebuild' | 'unknown';
@@ -20,7 +21,10 @@ export interface LineInfo {
   layerIndex: number | null;
   /** Bytes of the layer this line made; 0 for config-only lines; null when not mapped. */
   size: number | null;
-  kind: 'layer' | 'empty-layer' | 'config' | 'base' | 'unmapped';
+  /** `other-stage`: a line of a stage the image does not contain (known from a build's trace). */
+  kind: 'layer' | 'empty-layer' | 'config' | 'base' | 'unmapped' | 'other-stage';
+  /** other-stage: the stage's name (or its index). */
+  stageName?: string;
   cache: CacheState;
   reason?: string;
   durationMs?: number;
@@ -32,7 +36,30 @@ export interface LineInfo {
  * Joins a mapping with per-history-entry sizes and (optionally) cache facts by line.
  * `entrySizes[i]` is history entry i's size (the engine's history Size, or the analysed layer's).
  */
-export function lineInfos(mapping: MappingResult, entrySizes: readonly number[], cache?: ReadonlyMap<number, LineCache>): LineInfo[] {
+export function lineInfos(
+  mapping: MappingResult, entrySizes: readonly number[], cache?: ReadonlyMap<number, LineCache>, model?: DockerfileModel,
+): LineInfo[] {
+  const infos = mappedInfos(mapping, entrySizes, cache);
+  if (!model || !cache) return infos;
+  // Stages the image does not contain (a multi-stage build's earlier stages): their lines have no
+  // layer in this image, but the last build's trace knows whether they were cached.
+  const mapped = new Set(infos.map((i) => i.line));
+  for (const ins of model.instructions) {
+    const c = cache.get(ins.line);
+    if (!c || mapped.has(ins.line) || ins.stage < 0) continue;
+    const st = model.stages[ins.stage];
+    const info: LineInfo = {
+      line: ins.line, endLine: ins.endLine, instruction: ins.keyword, stage: ins.stage, historyIndex: null, layerIndex: null,
+      size: null, kind: 'other-stage', stageName: st?.name ?? String(ins.stage), cache: c.cache,
+    };
+    if (c.reason) info.reason = c.reason;
+    if (c.durationMs !== undefined) info.durationMs = c.durationMs;
+    infos.push(info);
+  }
+  return infos.sort((a, b) => a.line - b.line);
+}
+
+function mappedInfos(mapping: MappingResult, entrySizes: readonly number[], cache?: ReadonlyMap<number, LineCache>): LineInfo[] {
   return mapping.lines.map((m) => {
     const c = cache?.get(m.line);
     const info: LineInfo = {
@@ -76,6 +103,7 @@ export function lensLabel(i: LineInfo): string {
     case 'empty-layer': parts.push('0 B · empty layer'); break;
     case 'config': parts.push('0 B · config only'); break;
     case 'unmapped': parts.push('not in the image'); break;
+    case 'other-stage': parts.push(`stage ${i.stageName}`); break;
   }
   if (i.cache === 'cached') parts.push('cached');
   else if (i.cache === 'built') parts.push(i.durationMs !== undefined ? `rebuilt in ${seconds(i.durationMs)}` : 'rebuilt');

@@ -115,7 +115,7 @@ export class DockerfileImages {
     const model = parseDockerfile(doc.getText());
     const sizes = entrySizes(img.image);
     const mapping = mapHistory(model, img.image.history, { entrySizes: sizes });
-    return { img, infos: lineInfos(mapping, sizes, this.cacheFacts(doc)) };
+    return { img, infos: lineInfos(mapping, sizes, this.cacheFacts(doc), model) };
   }
 
   dispose(): void {

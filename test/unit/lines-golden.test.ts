@@ -42,3 +42,23 @@ for (const f of files) {
     assert.equal(got, fs.readFileSync(file, 'utf8'));
   });
 }
+
+test('lines of stages the image does not contain show the build trace\'s cache status', () => {
+  const rec = JSON.parse(fs.readFileSync(path.join(recDir, 'multistage.buildkit.json'), 'utf8')) as Recording;
+  const text = fs.readFileSync(path.join(root, rec.dockerfile), 'utf8');
+  const model = parseDockerfile(text);
+  const history = historyFromConfig(rec.history);
+  const sizes = history.map((_, i) => rec.sizes[i] ?? 0);
+  const mapping = mapHistory(model, history, { entrySizes: sizes });
+  const build = model.stages.find((s) => s.name === 'build')!;
+  const run = build.instructions.find((i) => i.keyword === 'RUN')!;
+  const copy = build.instructions.find((i) => i.keyword === 'COPY')!;
+  const cache = new Map([[run.line, { cache: 'built' as const, durationMs: 1200 }], [copy.line, { cache: 'cached' as const }]]);
+  const infos = lineInfos(mapping, sizes, cache, model);
+  const byLine = new Map(infos.map((i) => [i.line, i]));
+  assert.equal(lensLabel(byLine.get(run.line)!), 'stage build · rebuilt in 1.2 s');
+  assert.equal(lensLabel(byLine.get(copy.line)!), 'stage build · cached');
+  assert.deepEqual(infos.map((i) => i.line), [...infos.map((i) => i.line)].sort((a, b) => a - b), 'sorted by line');
+  // Without the model, only the image's own chain is listed (as before).
+  assert.equal(lineInfos(mapping, sizes, cache).some((i) => i.line === run.line), false);
+});
