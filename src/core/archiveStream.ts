@@ -9,6 +9,7 @@
 // member is hashed instead of parsed and taken only if its sha256 is the expected diffID.
 // `hashLayers` computes every uncompressed layer's sha256 (its diffID) while reading.
 import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { CancelledError, ImageFormatError } from './errors';
@@ -326,6 +327,75 @@ class DocSink implements EntrySink {
   }
 }
 
+function isReadable(x: unknown): x is Readable {
+  const r = x as Readable | undefined;
+  return typeof r?.on === 'function' && typeof r?.pause === 'function' && typeof r?.resume === 'function' && typeof r?.destroy === 'function';
+}
+
+/** The first chunk of a Readable (left paused), or null if it ends first. */
+function firstChunk(src: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => { src.off('data', onData); src.off('end', onEnd); src.off('error', onError); };
+    const onData = (c: Buffer): void => { src.pause(); done(); resolve(c); };
+    const onEnd = (): void => { done(); resolve(null); };
+    const onError = (e: Error): void => { done(); reject(e); };
+    src.on('data', onData);
+    src.once('end', onEnd);
+    src.once('error', onError);
+  });
+}
+
+/**
+ * Calls fn on every chunk, in order, waiting for its promise when it returns one. A Node Readable
+ * is read in flowing mode: an async iterator's read() concatenates whatever is buffered (a copy of
+ * every byte through a 1 MiB buffer for the engine's export stream); 'data' events do not.
+ */
+function forEachChunk(src: Readable | AsyncIterator<Uint8Array>, fn: (c: Uint8Array) => void | Promise<void>): Promise<void> {
+  if (!isReadable(src)) {
+    return (async () => {
+      for (;;) {
+        const r = await src.next();
+        if (r.done) return;
+        await fn(r.value);
+      }
+    })();
+  }
+  return new Promise((resolve, reject) => {
+    let failed = false;
+    let ended = false;
+    let pending = 0;
+    const cleanup = (): void => { src.off('data', onData); src.off('end', onEnd); src.off('error', onError); src.off('close', onClose); };
+    const fail = (e: unknown): void => {
+      if (failed) return;
+      failed = true;
+      cleanup();
+      if (!src.destroyed) src.destroy();
+      reject(e);
+    };
+    const onData = (c: Buffer): void => {
+      if (failed) return;
+      let r: void | Promise<void>;
+      try { r = fn(c); } catch (e) { fail(e); return; }
+      if (!r) return;
+      pending++;
+      src.pause();
+      r.then(() => {
+        pending--;
+        if (failed) return;
+        if (ended && pending === 0) { cleanup(); resolve(); } else src.resume();
+      }, fail);
+    };
+    const onEnd = (): void => { ended = true; if (pending === 0 && !failed) { cleanup(); resolve(); } };
+    const onError = (e: Error): void => fail(e);
+    const onClose = (): void => { if (!ended) fail(new Error('premature close: the stream ended early')); };
+    src.on('data', onData);
+    src.on('end', onEnd);
+    src.on('error', onError);
+    src.on('close', onClose);
+    src.resume();
+  });
+}
+
 async function* withFirst(first: Uint8Array, rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
   yield first;
   for (;;) {
@@ -365,44 +435,51 @@ export async function readArchiveStream(source: ByteSource, opts: StreamArchiveO
     return new LayerSink(ctx, path, h.size);
   });
 
-  // A saved archive may itself be compressed (`docker save | gzip`, `| zstd`).
-  const it = (Symbol.asyncIterator in source
-    ? (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-    : (async function* () { yield* source as Iterable<Uint8Array>; })());
-  const firstRes = await it.next();
   let bytes = 0;
   const count = (n: number): void => { bytes += n; opts.onProgress?.(bytes); };
-  let input: AsyncIterable<Uint8Array>;
   let plain = true;
-  let destroy: (() => void) | undefined;
-  if (firstRes.done) {
-    input = (async function* () { /* empty */ })();
-  } else if (sniffCompression(firstRes.value) === 'none') {
-    input = withFirst(firstRes.value, it);
-  } else {
-    plain = false;
-    const counted = (async function* () {
-      for await (const c of withFirst(firstRes.value, it)) { count(c.length); yield c; }
-    })();
-    const dec = (await openDecompressed(counted)).stream;
-    input = dec;
-    destroy = () => dec.destroy(new CancelledError());
-  }
-  const onAbort = (): void => { destroy?.(); void it.return?.(); };
+  const handle = (raw: Uint8Array): void | Promise<void> => {
+    if (signal?.aborted) throw new CancelledError();
+    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (plain) count(chunk.length);
+    parser.push(chunk);
+    if (ctx.fatal) throw ctx.fatal;
+    if (ctx.waits.length === 0) return;
+    const w = ctx.waits;
+    ctx.waits = [];
+    return Promise.all(w).then(() => { if (ctx.fatal) throw ctx.fatal; });
+  };
+  let current: Readable | undefined;
+  const onAbort = (): void => { current?.destroy(new CancelledError()); };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const raw of input) {
-      if (signal?.aborted) throw new CancelledError();
-      const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      if (plain) count(chunk.length);
-      parser.push(chunk);
-      if (ctx.fatal) throw ctx.fatal;
-      if (ctx.waits.length) {
-        const w = ctx.waits;
-        ctx.waits = [];
-        await Promise.all(w);
-        if (ctx.fatal) throw ctx.fatal;
-      }
+    // A saved archive may itself be compressed (`docker save | gzip`, `| zstd`): sniff the first chunk.
+    let first: Uint8Array | null;
+    let rest: Readable | AsyncIterator<Uint8Array>;
+    if (isReadable(source)) {
+      current = source;
+      first = await firstChunk(source);
+      rest = source;
+    } else {
+      const it = (Symbol.asyncIterator in source
+        ? (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+        : (async function* () { yield* source as Iterable<Uint8Array>; })());
+      const r = await it.next();
+      first = r.done ? null : r.value;
+      rest = it;
+    }
+    if (first !== null && sniffCompression(first) === 'none') {
+      await handle(first);
+      await forEachChunk(rest, handle);
+    } else if (first !== null) {
+      plain = false;
+      const it = isReadable(rest) ? (rest as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]() : rest;
+      const counted = (async function* () {
+        for await (const c of withFirst(first, it)) { count(c.length); yield c; }
+      })();
+      const dec = (await openDecompressed(counted)).stream;
+      current = dec;
+      await forEachChunk(dec, handle);
     }
     if (signal?.aborted) throw new CancelledError();
     parser.end();
