@@ -3,10 +3,10 @@
 //   then each layer's own headers; layers already in the cache (same file and offset, or a
 //   verified entry for the diffID the manifest gives) are not read at all;
 // - an OCI layout's uncompressed blobs are walked by seeking, compressed ones decompressed;
-// - an engine export is a stream and stays one (src/core/archiveStream.ts): every layer tar is
-//   hashed as it passes, so what it writes to the cache is verified, and a layer the cache knows
-//   (same size and first 64 KiB as a cached diffID of this image) is hashed instead of parsed and
-//   used once its hash is that diffID.
+// - an engine export is a stream and stays one (src/core/archiveStream.ts): new layers are parsed
+//   and stored (unverified: not hashed, to keep the CPU for the engine); a layer the cache knows
+//   (same size and first 64 KiB as a cached diffID of this image) is hashed instead of parsed,
+//   used once its hash is that diffID, and its entry marked verified.
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { assembleArchive, readArchive, type ArchiveContents } from '../core/archive';
@@ -157,9 +157,9 @@ export interface EngineStreamRead {
 }
 
 /**
- * Reads an engine export stream with the cache: every layer is hashed; a member whose size and
- * first 64 KiB match a cached layer of this image (its diffIDs from inspect) is hashed instead of
- * parsed. The caller re-reads when cacheMismatches is not empty.
+ * Reads an engine export stream with the cache: a member whose size and first 64 KiB match a
+ * cached layer of this image (its diffIDs from inspect) is hashed instead of parsed. The caller
+ * re-reads when cacheMismatches is not empty.
  */
 export async function readEngineStream(stream: ByteSource, diffIds: string[], opts: FastReadOptions & { useCache?: boolean }): Promise<EngineStreamRead> {
   const cache = opts.cache;
@@ -183,12 +183,14 @@ export async function readEngineStream(stream: ByteSource, diffIds: string[], op
   } : undefined;
   const contents = await readArchiveStream(stream, {
     signal: opts.signal, onLayer: opts.onLayer, onProgress: (b) => opts.onProgress?.(b), maxEntriesPerLayer: opts.maxEntriesPerLayer,
-    knownLayer, hashLayers: !!cache,
+    // Hashing every layer costs ~1 s of CPU per GB on the main thread, competing with the engine
+    // for the CPU: known layers are hashed (to verify them), new ones are stored unverified.
+    knownLayer, hashLayers: false,
   });
   return { contents, offered: candidates.length };
 }
 
-/** After assembleArchive: store each layer read from the engine stream (verified when its hash is its diffID). */
+/** After assembleArchive: store each layer parsed from the engine stream; mark cache hits verified. */
 export function cacheEngineLayers(cache: LayerIndexCache, contents: StreamArchiveContents, image: ImageData): void {
   const pathOf = new Map<LayerIndex, string>();
   for (const [p, l] of contents.layers) pathOf.set(l, p);
@@ -197,11 +199,10 @@ export function cacheEngineLayers(cache: LayerIndexCache, contents: StreamArchiv
     const diffId = image.diffIds[i];
     if (!path || !diffId || contents.fromCache.has(path)) return;
     const digest = contents.layerDigests.get(path);
-    const verified = digest === diffId;
     const head = contents.layerHeads.get(path) ?? '';
-    // Only verified engine layers are worth keeping: an unverified one could never be used.
-    if (verified && head) cache.put(diffId, layer, { verified, head, origin: 'engine' });
-    // A verified entry that came from the cache again needs no rewrite.
+    // Unverified (not hashed): the next engine read recognises it by size and head, hashes it and
+    // only then uses it (and marks it verified).
+    if (head) cache.put(diffId, layer, { verified: digest === diffId, head, origin: 'engine' });
   });
   // Layers taken from the cache after their hash matched: mark them verified if they were not.
   for (const path of contents.fromCache) {
