@@ -8,7 +8,6 @@ import { CancelledError, ImageFormatError } from '../core/errors';
 import { explainText, instructionsByLayer, type InstructionRef } from '../core/explain';
 import { parsePlatform } from '../core/oci';
 import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/report';
-import { createEngineClient } from '../engine/docker';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';
 import { loadImage, parseSource } from '../sources/load';
@@ -136,7 +135,9 @@ async function cmdFiles(args: Args, out: Out): Promise<number> {
 
 function engineFactory(args: Args): () => Promise<EngineClient> {
   const host = args.flags.get('host');
-  return async () => createEngineClient(resolveEndpointFromProcess(typeof host === 'string' ? { host, hostOrigin: '--host' } : {}));
+  // Loaded on first use: the engine client (dockerode, ssh2) is most of the CLI's start-up time,
+  // and archive or layout sources never need it.
+  return async () => (await import('../engine/docker')).createEngineClient(resolveEndpointFromProcess(typeof host === 'string' ? { host, hostOrigin: '--host' } : {}));
 }
 
 async function cmdLines(args: Args, out: Out): Promise<number> {
