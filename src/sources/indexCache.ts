@@ -69,13 +69,16 @@ export class LayerIndexCache {
   }
 
   /**
-   * The cached index of diffId if its entry is verified or was read from `origin`; counts a hit
-   * or a miss. The returned index carries diffId.
+   * The cached index of diffId; counts a hit or a miss. The returned index carries diffId.
+   * With an `origin` (a file: path, size, mtime, inode, offset) only an entry read from that very
+   * file counts: a verified entry proves what the diffID's content holds, not that the file on disk
+   * still holds it — a truncated or damaged blob must be read, and reported. Without an origin,
+   * only verified entries count.
    */
   get(diffId: string, origin?: string): LayerIndex | undefined {
     const d = this.read(diffId);
     if (!d) return undefined;
-    if (d.meta.verified || (origin !== undefined && d.meta.origin === origin)) {
+    if (origin !== undefined ? d.meta.origin === origin : d.meta.verified) {
       this.stats.hits++;
       return d.index;
     }
