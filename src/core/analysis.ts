@@ -23,13 +23,22 @@ export function analyze(image: ImageData): Analysis {
   const tree = new MergedTree();
   for (const l of image.layers) tree.addLayer(l);
   const { warnings } = tree.finish();
+  return analysisOf(image, tree, warnings, diveEfficiency(image.layers));
+}
+
+/**
+ * The Analysis from parts computed elsewhere (the extension merges in slices on its own thread
+ * and gets dive's figures from the analysis worker). `tree` holds image.layers, bottom first.
+ */
+export function analysisOf(image: ImageData, tree: MergedTree, treeWarnings: string[], dive: DiveEfficiency): Analysis {
+  const warnings = treeWarnings;
   const engine = image.engineLayerSizes;
   const layerSizes = engine ?? image.layers.map((l) => l.tarFileBytes);
   const layerHistory = image.layers.map((_, i) => image.history.find((h) => h.layerIndex === i));
   return {
     image,
     tree,
-    dive: diveEfficiency(image.layers),
+    dive,
     layerSizes,
     sizeDefinition: engine ? 'engine-history' : 'tar-file-bytes',
     layerHistory,

@@ -190,53 +190,90 @@ export interface DecodedIndex {
 }
 
 /**
+ * Decodes a record written by encodeIndex, in steps if wanted (step(n) decodes up to n entries), so
+ * that a big layer can be decoded on a thread that must not block. The constructor checks the
+ * record (length, digest, diffID) and throws on any damage; so do step() and result().
+ */
+export class IndexDecoder {
+  private readonly r: Reader;
+  private readonly meta: IndexMeta;
+  private readonly head: Omit<LayerIndex, 'entries' | 'whiteouts' | 'opaqueDirs' | 'warnings'>;
+  private readonly entries: LayerEntry[];
+  private next = 0;
+  private prev = '';
+
+  constructor(private readonly buf: Buffer, expectDiffId?: string) {
+    const bad = checkRecord(buf);
+    if (bad) throw new Error(`layer index record: ${bad}`);
+    const verified = (buf.readUInt16LE(6) & 1) === 1;
+    const r = new Reader(buf, HEADER, buf.length - TRAILER);
+    this.r = r;
+    const diffId = r.str();
+    if (expectDiffId !== undefined && diffId !== expectDiffId) throw new Error(`layer index record is for ${diffId}, not ${expectDiffId}`);
+    const head = r.str();
+    const origin = r.str();
+    const tarBytes = r.uint();
+    const tarFileBytes = r.uint();
+    const tarEntries = r.uint();
+    const compression = COMPRESSIONS[r.u8()];
+    if (!compression) throw new Error('layer index record is damaged');
+    // Every entry takes at least 6 bytes: a count beyond that is damage, not a reason to allocate.
+    const n = r.count(buf.length / 6);
+    this.entries = new Array<LayerEntry>(n);
+    this.meta = { verified, head, origin };
+    this.head = { diffId, tarBytes, tarFileBytes, tarEntries, compression };
+  }
+
+  get done(): boolean {
+    return this.next >= this.entries.length;
+  }
+
+  /** Decodes up to `max` more entries. */
+  step(max = Infinity): void {
+    const r = this.r;
+    const entries = this.entries;
+    const end = Math.min(entries.length, this.next + max);
+    let prev = this.prev;
+    for (let i = this.next; i < end; i++) {
+      const k = r.uint();
+      if (k > prev.length) throw new Error('layer index record is damaged');
+      const path = (k === 0 ? '' : prev.slice(0, k)) + r.str();
+      prev = path;
+      const t = r.u8();
+      const type = TYPES[t & 0x7f];
+      if (!type) throw new Error('layer index record is damaged');
+      const size = type === 'file' ? r.uint() : 0;
+      const mode = r.uint();
+      const uid = r.int();
+      const gid = r.int();
+      const mtime = r.int();
+      const e: LayerEntry = { path, type, size, mode, uid, gid, mtime };
+      if (t & 0x80) e.linkname = r.str();
+      entries[i] = e;
+    }
+    this.prev = prev;
+    this.next = end;
+  }
+
+  /** The index (decodes whatever entries are left). */
+  result(): DecodedIndex {
+    this.step();
+    const r = this.r;
+    const max = this.buf.length;
+    const whiteouts = readPaths(r, max);
+    const opaqueDirs = readPaths(r, max);
+    const nw = r.count(max);
+    const warnings: string[] = [];
+    for (let i = 0; i < nw; i++) warnings.push(r.str());
+    if (r.pos !== this.buf.length - TRAILER) throw new Error('layer index record is damaged (trailing bytes)');
+    return { index: { ...this.head, entries: this.entries, whiteouts, opaqueDirs, warnings }, meta: this.meta };
+  }
+}
+
+/**
  * Decodes a record written by encodeIndex. Throws (with the reason) on any damage, or when the
  * record is for another diffID than `expectDiffId`.
  */
 export function decodeIndex(buf: Buffer, expectDiffId?: string): DecodedIndex {
-  const bad = checkRecord(buf);
-  if (bad) throw new Error(`layer index record: ${bad}`);
-  const verified = (buf.readUInt16LE(6) & 1) === 1;
-  const r = new Reader(buf, HEADER, buf.length - TRAILER);
-  const diffId = r.str();
-  if (expectDiffId !== undefined && diffId !== expectDiffId) throw new Error(`layer index record is for ${diffId}, not ${expectDiffId}`);
-  const head = r.str();
-  const origin = r.str();
-  const tarBytes = r.uint();
-  const tarFileBytes = r.uint();
-  const tarEntries = r.uint();
-  const compression = COMPRESSIONS[r.u8()];
-  if (!compression) throw new Error('layer index record is damaged');
-  // Every entry takes at least 6 bytes: a count beyond that is damage, not a reason to allocate.
-  const maxCount = buf.length;
-  const n = r.count(maxCount / 6);
-  const entries = new Array<LayerEntry>(n);
-  let prev = '';
-  for (let i = 0; i < n; i++) {
-    const k = r.uint();
-    if (k > prev.length) throw new Error('layer index record is damaged');
-    const path = (k === 0 ? '' : prev.slice(0, k)) + r.str();
-    prev = path;
-    const t = r.u8();
-    const type = TYPES[t & 0x7f];
-    if (!type) throw new Error('layer index record is damaged');
-    const size = type === 'file' ? r.uint() : 0;
-    const mode = r.uint();
-    const uid = r.int();
-    const gid = r.int();
-    const mtime = r.int();
-    const e: LayerEntry = { path, type, size, mode, uid, gid, mtime };
-    if (t & 0x80) e.linkname = r.str();
-    entries[i] = e;
-  }
-  const whiteouts = readPaths(r, maxCount);
-  const opaqueDirs = readPaths(r, maxCount);
-  const nw = r.count(maxCount);
-  const warnings: string[] = [];
-  for (let i = 0; i < nw; i++) warnings.push(r.str());
-  if (r.pos !== buf.length - TRAILER) throw new Error('layer index record is damaged (trailing bytes)');
-  return {
-    index: { diffId, entries, whiteouts, opaqueDirs, tarFileBytes, tarEntries, tarBytes, compression, warnings },
-    meta: { verified, head, origin },
-  };
+  return new IndexDecoder(buf, expectDiffId).result();
 }

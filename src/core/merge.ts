@@ -119,6 +119,14 @@ export class MergedTree {
 
   /** Stack one more layer on top. Layers must be added bottom first. */
   addLayer(layer: LayerIndex): LayerStats {
+    return runSteps(this.addLayerSteps(layer, Infinity));
+  }
+
+  /**
+   * addLayer in steps: yields after every `every` entries, so that a caller that must stay
+   * responsive (the extension host) can merge a 100k-entry layer in slices. Same result.
+   */
+  *addLayerSteps(layer: LayerIndex, every = 4096): Generator<void, LayerStats> {
     const L = this.layers.length;
     const stats: LayerStats = {
       index: L, entries: layer.tarEntries, added: 0, modified: 0, deleted: 0, addedBytes: 0, modifiedBytes: 0,
@@ -152,7 +160,11 @@ export class MergedTree {
     this.entryChangesFrom = stats.changes.length;
     this.lastDir = '';
     this.lastDirNode = null;
-    for (const e of layer.entries) this.applyEntry(e, L, stats);
+    const es = layer.entries;
+    for (let i = 0; i < es.length; i++) {
+      this.applyEntry(es[i], L, stats);
+      if ((i + 1) % every === 0) yield;
+    }
     this.changeOf = null;
     this.lastDirNode = null;
     return stats;
@@ -302,19 +314,41 @@ export class MergedTree {
    * layer; calling addLayer afterwards is an error.
    */
   finish(): { warnings: string[] } {
+    return runSteps(this.finishSteps(Infinity));
+  }
+
+  /** finish() in steps of `every` nodes. */
+  *finishSteps(every = 8192): Generator<void, { warnings: string[] }> {
     if (this.finished) return { warnings: [] };
     this.finished = true;
+    return yield* this.totalsSteps(every, true);
+  }
+
+  /**
+   * Directory totals and per-layer hidden bytes for the layers added so far, without finishing:
+   * layers can still be added (partial results while an image is read). Hardlink sizes are left
+   * alone (resolved by finish()), so that a partial look never changes what later layers compute.
+   */
+  *refreshSteps(every = 8192): Generator<void, void> {
+    if (this.finished) return;
+    yield* this.totalsSteps(every, false);
+  }
+
+  private *totalsSteps(every: number, resolveLinks: boolean): Generator<void, { warnings: string[] }> {
     const warnings: string[] = [];
     for (const s of this.layers) s.hiddenBytes = 0;
     const visit = (n: MergedNode): void => {
       for (const c of MergedTree.hiddenCopies(n)) this.layers[c.layer].hiddenBytes += c.bytes;
-      if (n.live && n.type === 'hardlink') {
+      if (resolveLinks && n.live && n.type === 'hardlink') {
         const target = n.linkname ? this.lookup(n.linkname) : undefined;
         if (target && target.live && target.type === 'file') n.size = target.size;
         else if (warnings.length < 50) warnings.push(`hardlink ${nodePath(n)} points at missing ${n.linkname}`);
       }
     };
-    for (const n of postOrder(this.root)) {
+    const order = postOrder(this.root);
+    for (let i = 0; i < order.length; i++) {
+      const n = order[i];
+      if (i > 0 && i % every === 0) yield;
       visit(n);
       if (n.type === 'dir') { n.total = 0; n.count = 0; }
       if (n.children) {
@@ -359,6 +393,14 @@ export class MergedTree {
  * Every node below `root` (and root itself), children before their parent: an iterative walk, so
  * deep trees cannot overflow the stack.
  */
+/** Runs a step generator to its end and returns its result. */
+export function runSteps<T>(g: Generator<void, T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
 export function postOrder(root: MergedNode): MergedNode[] {
   const order: MergedNode[] = [];
   const stack: MergedNode[] = [root];

@@ -28,6 +28,17 @@ export interface FastReadOptions {
   onProgress?: (bytes: number, total?: number) => void;
   cache?: LayerIndexCache;
   maxEntriesPerLayer?: number;
+  /**
+   * Called before layers are read when the source tells the stack order up front (archive files,
+   * OCI layouts): the image without layers and, per layer bottom first, the path onLayer will use.
+   */
+  onPlan?: (plan: ImagePlan) => void;
+}
+
+export interface ImagePlan {
+  image: ImageData;
+  /** Per image layer, bottom first: the key (member path) its index arrives under in onLayer. */
+  paths: string[];
 }
 
 export interface FileAccess {
@@ -66,23 +77,29 @@ function compressionAt(access: RandomAccess, offset: number, size: number): Retu
 }
 
 /**
- * Member path → diffID as assembleArchive will assign them, from the documents alone (the same
- * code decides, run on placeholder layers). Empty when the manifest cannot be read: then nothing
- * is taken from the cache and the real assembleArchive reports the problem.
+ * Member path → diffID and the stack order, as assembleArchive will decide them, from the
+ * documents alone (the same code runs on placeholder layers). Undefined when the manifest cannot
+ * be read: then nothing is taken from the cache and the real assembleArchive reports the problem.
  */
-async function diffIdsByPath(scan: ArchiveScan, ref: string | undefined, platform: PlatformWanted | undefined): Promise<Map<string, string>> {
+async function planArchive(scan: ArchiveScan, source: ImageData['source'], ref: string | undefined, platform: PlatformWanted | undefined): Promise<{ ids: Map<string, string>; plan: ImagePlan } | undefined> {
   const stubs = new Map<string, LayerIndex>();
+  const pathOf = new Map<LayerIndex, string>();
   for (const m of scan.layerMembers) {
-    stubs.set(m.path, { diffId: '', entries: [], whiteouts: [], opaqueDirs: [], tarFileBytes: 0, tarEntries: 0, tarBytes: 0, compression: 'none', warnings: [] });
+    const stub: LayerIndex = { diffId: '', entries: [], whiteouts: [], opaqueDirs: [], tarFileBytes: 0, tarEntries: 0, tarBytes: 0, compression: 'none', warnings: [] };
+    stubs.set(m.path, stub);
+    pathOf.set(stub, m.path);
   }
-  const out = new Map<string, string>();
+  let image: ImageData;
   try {
-    await assembleArchive({ docs: scan.docs, layers: stubs, links: scan.links, layerErrors: new Map(), warnings: [] }, { kind: 'docker-archive', ref: '' }, { ref, platform });
+    image = await assembleArchive({ docs: scan.docs, layers: stubs, links: scan.links, layerErrors: new Map(), warnings: [] }, source, { ref, platform });
   } catch {
-    return out;
+    return undefined;
   }
-  for (const [path, stub] of stubs) if (stub.diffId) out.set(path, stub.diffId);
-  return out;
+  const ids = new Map<string, string>();
+  for (const [path, stub] of stubs) if (stub.diffId) ids.set(path, stub.diffId);
+  const paths = image.layers.map((l) => pathOf.get(l) ?? '');
+  if (paths.some((p) => p === '')) return { ids, plan: { image: { ...image, layers: [] }, paths: [] } };
+  return { ids, plan: { image: { ...image, layers: [] }, paths } };
 }
 
 /** A `docker save` file (or OCI layout in a tar) read by seeking, with the layer cache. */
@@ -99,7 +116,9 @@ export async function loadArchiveFileFast(path: string, ref: string | undefined,
     }
     const scan = scanArchive(access);
     const cache = opts.cache;
-    const ids = cache ? await diffIdsByPath(scan, ref, opts.platform) : new Map<string, string>();
+    const planned = await planArchive(scan, { kind: 'docker-archive', ref: path }, ref, opts.platform);
+    const ids = planned?.ids ?? new Map<string, string>();
+    if (planned && planned.plan.paths.length) opts.onPlan?.(planned.plan);
     const indexed = await indexArchiveLayers(access, scan, {
       signal: opts.signal,
       maxEntriesPerLayer: opts.maxEntriesPerLayer,

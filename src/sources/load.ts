@@ -5,10 +5,10 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { assembleArchive, type ReadArchiveOptions } from '../core/archive';
 import { ImageFormatError } from '../core/errors';
-import { cacheEngineLayers, indexLayerFile, loadArchiveFileFast, readEngineStream } from './fastRead';
+import { cacheEngineLayers, indexLayerFile, loadArchiveFileFast, readEngineStream, type ImagePlan } from './fastRead';
 import type { LayerIndexCache } from './indexCache';
 import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
-import type { ImageData, LayerIndex } from '../core/types';
+import type { ImageData } from '../core/types';
 import type { EngineClient } from '../engine/types';
 import { createHash } from 'node:crypto';
 
@@ -47,13 +47,17 @@ export async function parseSource(spec: string): Promise<SourceSpec> {
   return { kind: 'engine', name: spec };
 }
 
-export interface LoadOptions extends Pick<ReadArchiveOptions, 'onLayer' | 'onProgress'> {
+export interface LoadOptions extends Pick<ReadArchiveOptions, 'onLayer'> {
   signal?: AbortSignal;
   platform?: PlatformWanted;
   /** Connects to the engine (only called for engine sources). */
   engine?: () => Promise<EngineClient>;
   /** The persistent per-layer index cache (src/sources/indexCache.ts); none: every layer is read. */
   cache?: LayerIndexCache;
+  /** The stack order and image metadata, before layers are read (archive files, OCI layouts). */
+  onPlan?: (plan: ImagePlan) => void;
+  /** Bytes read so far and, when known, the total (file size, blob sizes, the engine's image size). */
+  onProgress?: (bytes: number, total?: number) => void;
 }
 
 export async function loadImage(spec: SourceSpec, opts: LoadOptions = {}): Promise<ImageData> {
@@ -86,7 +90,25 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
   if (diffIds.length !== resolved.layers.length) {
     throw new ImageFormatError('corrupt', `the image config lists ${diffIds.length} layers but the manifest ${resolved.layers.length}`);
   }
-  const layers: LayerIndex[] = [];
+  const { history, warnings } = alignHistory(cfg, resolved.layers.length);
+  const image: ImageData = {
+    id: 'sha256:' + createHash('sha256').update(configBuf).digest('hex'),
+    repoTags: resolved.refName ? [resolved.refName] : [],
+    config: summariseConfig(cfg),
+    diffIds,
+    layers: [],
+    history,
+    source: { kind: 'oci', ref: dir },
+    warnings,
+  };
+  // The stack order is known before any layer is read: partial results can follow it.
+  try {
+    opts.onPlan?.({ image: { ...image, layers: [] }, paths: resolved.layers.map((d) => blobPath(d.digest)) });
+  } catch {
+    // An invalid digest: reported below, when that layer is reached.
+  }
+  const total = resolved.layers.reduce((a, d) => a + (typeof d.size === 'number' && d.size > 0 ? d.size : 0), 0);
+  let done = 0;
   for (let i = 0; i < resolved.layers.length; i++) {
     const d = resolved.layers[i];
     const p = nodePath.join(dir, blobPath(d.digest));
@@ -97,19 +119,11 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
       signal: opts.signal, diffId: diffIds[i], label: `layer ${i} (${d.digest.slice(0, 19)})`, cache: opts.cache,
     });
     opts.onLayer?.(blobPath(d.digest), layer);
-    layers.push(layer);
+    image.layers.push(layer);
+    done += typeof d.size === 'number' && d.size > 0 ? d.size : 0;
+    opts.onProgress?.(done, total);
   }
-  const { history, warnings } = alignHistory(cfg, layers.length);
-  return {
-    id: 'sha256:' + createHash('sha256').update(configBuf).digest('hex'),
-    repoTags: resolved.refName ? [resolved.refName] : [],
-    config: summariseConfig(cfg),
-    diffIds,
-    layers,
-    history,
-    source: { kind: 'oci', ref: dir },
-    warnings,
-  };
+  return image;
 }
 
 async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageData> {
@@ -118,10 +132,12 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
   const inspect = await engine.inspectImage(name, opts.signal);
   const hist = await engine.history(inspect.id, opts.signal);
   // The export stream is consumed whole; layers the cache knows are hashed instead of parsed.
-  let read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, opts);
+  // Progress: the stream is about the image's size (its layer tars).
+  const onProgress = opts.onProgress ? (b: number): void => opts.onProgress!(b, inspect.size) : undefined;
+  let read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, { ...opts, onProgress });
   if (read.contents.cacheMismatches.length) {
     // A cached layer's size and first 64 KiB matched but its hash did not: read again, no cache.
-    read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, { ...opts, useCache: false });
+    read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, { ...opts, onProgress, useCache: false });
   }
   const contents = read.contents;
   const image = await assembleArchive(contents, { kind: 'engine', ref: name }, { platform: opts.platform });
