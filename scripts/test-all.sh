@@ -56,6 +56,10 @@ else
   exit 1
 fi
 
+# --- lint (src/core may not import vscode or the engine adapter; no shell strings) ------------
+banner "lint (eslint src test bench)"
+if node node_modules/eslint/bin/eslint.js src test bench; then record lint PASS; else record lint FAIL; fi
+
 # --- engine ------------------------------------------------------------------------------------
 STARTED_ENGINE=0
 stop_engine() {
