@@ -1,0 +1,86 @@
+// The analysis worker thread (bundled as dist/worker.js): reads images (engine, archive, layout)
+// with the persistent layer cache, posts each layer's index as soon as it is read, computes dive's
+// figures, and leaves the merge to the caller's thread in slices (src/worker/client.ts). Nothing
+// here ever blocks the extension host: parsing, hashing, decompression and cache I/O all run here.
+import { parentPort } from 'node:worker_threads';
+import { diveEfficiency } from '../core/efficiency';
+import { ImageFormatError } from '../core/errors';
+import { encodeIndex } from '../core/indexCodec';
+import type { LayerIndex } from '../core/types';
+import { createEngineClient } from '../engine/docker';
+import { resolveEndpointFromProcess } from '../engine/endpoint';
+import { EngineError } from '../engine/types';
+import { LayerIndexCache } from '../sources/indexCache';
+import { loadImage, parseSource } from '../sources/load';
+import type { AnalyzeRequest, FromWorker, ToWorker } from './protocol';
+
+const port = parentPort;
+const jobs = new Map<number, AbortController>();
+
+function post(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port?.postMessage(m, transfer);
+}
+
+async function run(req: AnalyzeRequest): Promise<void> {
+  const ac = new AbortController();
+  jobs.set(req.id, ac);
+  const t0 = Date.now();
+  try {
+    const spec = await parseSource(req.source);
+    const cache = req.cacheDir ? new LayerIndexCache(req.cacheDir) : undefined;
+    const keyOf = new Map<LayerIndex, string>();
+    let extra = 0;
+    const send = (key: string, layer: LayerIndex): string => {
+      keyOf.set(layer, key);
+      const rec = encodeIndex(layer, { verified: false, head: '', origin: '' });
+      // A record of its own (not a view into a pooled buffer), transferred without a copy.
+      const ab = rec.buffer.slice(rec.byteOffset, rec.byteOffset + rec.byteLength) as ArrayBuffer;
+      post({ type: 'layer', id: req.id, key, record: ab }, [ab]);
+      return key;
+    };
+    let layersRead = 0;
+    let lastProgress = 0;
+    const image = await loadImage(spec, {
+      signal: ac.signal,
+      platform: req.platform,
+      cache,
+      engine: async () => createEngineClient(req.endpoint ?? resolveEndpointFromProcess({})),
+      onPlan: (plan) => post({ type: 'plan', id: req.id, image: plan.image, keys: plan.paths }),
+      onLayer: (path, layer) => {
+        layersRead++;
+        send(path, layer);
+      },
+      onProgress: (bytes, total) => {
+        const now = Date.now();
+        if (now - lastProgress < 100) return;
+        lastProgress = now;
+        post({ type: 'progress', id: req.id, bytes, total, layersRead });
+      },
+    });
+    const dive = diveEfficiency(image.layers);
+    // Layers the source shares or copied (another diffID for the same blob) go out under a new key.
+    const keys = image.layers.map((l) => keyOf.get(l) ?? send(`#${extra++}`, l));
+    // A long list of paths clones slowly on the receiving thread: pack it into one string and two
+    // typed arrays (NUL never appears in a tar name; the client checks the count anyway).
+    const packable = !dive.inefficiencies.some((x) => x.path.includes('\0'));
+    const ineff = packable ? dive.inefficiencies : [];
+    const ineffCumulative = Float64Array.from(ineff, (x) => x.cumulative);
+    const ineffCount = Uint32Array.from(ineff, (x) => x.count);
+    post({
+      type: 'done', id: req.id, image: { ...image, layers: [] }, keys, dive: packable ? { ...dive, inefficiencies: [] } : dive,
+      ineffPaths: ineff.map((x) => x.path).join('\0'), ineffCumulative, ineffCount,
+      readMs: Date.now() - t0, cacheHits: cache?.stats.hits ?? 0,
+    }, [ineffCumulative.buffer as ArrayBuffer, ineffCount.buffer as ArrayBuffer]);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const code = e instanceof ImageFormatError || e instanceof EngineError ? String(err.code) : undefined;
+    post({ type: 'error', id: req.id, name: ac.signal.aborted ? 'CancelledError' : (err?.name ?? 'Error'), message: err?.message ?? String(e), code });
+  } finally {
+    jobs.delete(req.id);
+  }
+}
+
+port?.on('message', (m: ToWorker) => {
+  if (m.type === 'cancel') jobs.get(m.id)?.abort();
+  else if (m.type === 'analyze') void run(m);
+});

@@ -1,0 +1,251 @@
+// Analysis through the worker thread, for a thread that must stay responsive (the extension host;
+// the benchmark measures its event-loop delay through this same API). The worker reads and parses;
+// this side decodes each layer's index record and merges it into the MergedTree in slices of a
+// few milliseconds, in stack order as soon as the order is known (archive files and OCI layouts
+// tell it up front; an engine export only at its end), reporting progress and partial analyses.
+// Plain Node: no vscode import.
+import { Worker } from 'node:worker_threads';
+import { analysisOf, type Analysis } from '../core/analysis';
+import type { DiveEfficiency } from '../core/efficiency';
+import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/errors';
+import { IndexDecoder } from '../core/indexCodec';
+import { MergedTree } from '../core/merge';
+import type { PlatformWanted } from '../core/oci';
+import type { ImageData, LayerIndex } from '../core/types';
+import { EngineError, type EngineEndpoint } from '../engine/types';
+import type { DoneMessage, FromWorker, ToWorker } from './protocol';
+
+export interface AnalysisProgress {
+  /** Source bytes read so far, and the total when known. */
+  bytes: number;
+  total?: number;
+  /** 0..1 when the total is known. */
+  fraction?: number;
+  layersRead: number;
+  layersMerged: number;
+  /** Known once the stack order is (archive files and layouts at once; engines at the end). */
+  layersTotal?: number;
+}
+
+export interface WorkerAnalyzeOptions {
+  endpoint?: EngineEndpoint;
+  cacheDir?: string;
+  platform?: PlatformWanted;
+  signal?: AbortSignal;
+  onProgress?: (p: AnalysisProgress) => void;
+  /** An analysis of the layers merged so far (dive's figures are zero until the end). */
+  onPartial?: (a: Analysis, layersMerged: number, layersTotal: number) => void;
+  /** Longest stretch of work on this thread before yielding to its event loop (default 8 ms). */
+  sliceMs?: number;
+  /** Least time between two partial analyses (default 400 ms). */
+  partialEveryMs?: number;
+}
+
+export interface WorkerAnalysisStats {
+  readMs: number;
+  cacheHits: number;
+  /** Time spent on this thread decoding and merging (sum of slices), and the longest slice. */
+  mainThreadMs: number;
+  longestSliceMs: number;
+}
+
+const EMPTY_DIVE: DiveEfficiency = { efficiency: 1, wastedBytes: 0, userWastedPercent: 0, sizeBytes: 0, userSizeBytes: 0, inefficiencies: [] };
+
+/** Time slicing: run until the budget is used, then let the event loop turn. */
+class Slicer {
+  private start = performance.now();
+  busyMs = 0;
+  /** The longest stretch between two yields (ms). */
+  longestMs = 0;
+  constructor(private readonly budgetMs: number, private readonly signal?: AbortSignal) {}
+  async maybeYield(): Promise<void> {
+    const now = performance.now();
+    if (now - this.start < this.budgetMs) return;
+    this.busyMs += now - this.start;
+    if (now - this.start > this.longestMs) this.longestMs = now - this.start;
+    await new Promise<void>((r) => setImmediate(r));
+    if (this.signal?.aborted) throw new CancelledError();
+    this.start = performance.now();
+  }
+  /** Runs a step generator in slices. */
+  async run<T>(g: Generator<void, T>): Promise<T> {
+    for (;;) {
+      const r = g.next();
+      if (r.done) return r.value;
+      await this.maybeYield();
+    }
+  }
+  idle(): void {
+    this.busyMs += performance.now() - this.start;
+  }
+  resume(): void {
+    this.start = performance.now();
+  }
+}
+
+function errorFrom(m: { name: string; message: string; code?: string }): Error {
+  if (m.name === 'CancelledError') return new CancelledError();
+  if (m.name === 'ImageFormatError') return new ImageFormatError((m.code ?? 'corrupt') as FormatErrorCode, m.message);
+  if (m.name === 'EngineError') return new EngineError((m.code ?? 'unavailable') as EngineError['code'], m.message);
+  const e = new Error(m.message);
+  e.name = m.name;
+  return e;
+}
+
+function unpackDive(m: DoneMessage): DiveEfficiency {
+  if (m.ineffCount.length === 0) return m.dive;
+  const paths = m.ineffPaths.split('\0');
+  if (paths.length !== m.ineffCount.length) return m.dive;
+  return { ...m.dive, inefficiencies: paths.map((path, i) => ({ path, cumulative: m.ineffCumulative[i], count: m.ineffCount[i] })) };
+}
+
+export class AnalysisWorkerClient {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly listeners = new Map<number, (m: FromWorker | Error) => void>();
+
+  /** `workerFile`: the bundled worker (dist/worker.js) or its compiled module. */
+  constructor(private readonly workerFile: string) {}
+
+  private ensure(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(this.workerFile);
+    w.on('message', (m: FromWorker) => this.listeners.get(m.id)?.(m));
+    const fail = (e: Error): void => {
+      if (this.worker === w) this.worker = undefined;
+      for (const l of [...this.listeners.values()]) l(e);
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`the analysis worker exited (code ${code})`)));
+    this.worker = w;
+    return w;
+  }
+
+  private send(m: ToWorker): void {
+    this.ensure().postMessage(m);
+  }
+
+  analyze(source: string, opts: WorkerAnalyzeOptions = {}): Promise<Analysis> {
+    return this.analyzeWithStats(source, opts).then((r) => r.analysis);
+  }
+
+  async analyzeWithStats(source: string, opts: WorkerAnalyzeOptions = {}): Promise<{ analysis: Analysis; stats: WorkerAnalysisStats }> {
+    const id = this.nextId++;
+    const signal = opts.signal;
+    if (signal?.aborted) throw new CancelledError();
+    const slicer = new Slicer(opts.sliceMs ?? 8, signal);
+    let plan: { image: ImageData; keys: string[] } | undefined;
+    let done: DoneMessage | undefined;
+    let merged = 0;
+    const inbox: FromWorker[] = [];
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    this.listeners.set(id, (m) => {
+      if (m instanceof Error) failure = m;
+      else if (m.type === 'progress') {
+        opts.onProgress?.({
+          bytes: m.bytes, total: m.total, fraction: m.total ? Math.min(0.99, m.bytes / m.total) : undefined,
+          layersRead: m.layersRead, layersMerged: merged, layersTotal: keys()?.length,
+        });
+        return;
+      } else inbox.push(m);
+      const w = wake;
+      wake = undefined;
+      w?.();
+    });
+    const onAbort = (): void => {
+      this.worker?.postMessage({ type: 'cancel', id } satisfies ToWorker);
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const keys = (): string[] | undefined => done?.keys ?? plan?.keys;
+    const meta = (): ImageData | undefined => done?.image ?? plan?.image;
+    const decoded = new Map<string, LayerIndex>();
+    const stack: LayerIndex[] = [];
+    const tree = new MergedTree();
+    let lastPartial = 0;
+    /** The index at stack position i, with its diffID as assembleArchive gives it. */
+    const layerAt = (i: number): LayerIndex | undefined => {
+      if (stack[i]) return stack[i];
+      const l = decoded.get(keys()![i]);
+      const diffId = meta()!.diffIds[i];
+      if (!l) return undefined;
+      const out = l.diffId === '' || l.diffId === diffId ? Object.assign(l, { diffId }) : { ...l, diffId };
+      stack[i] = out;
+      return out;
+    };
+
+    try {
+      this.send({ type: 'analyze', id, source, endpoint: opts.endpoint, cacheDir: opts.cacheDir, platform: opts.platform });
+      this.worker?.ref();
+      for (;;) {
+        if (failure) throw failure;
+        if (signal?.aborted) throw new CancelledError();
+        const m = inbox.shift();
+        if (m) {
+          if (m.type === 'error') throw errorFrom(m);
+          if (m.type === 'plan') plan = { image: m.image, keys: m.keys };
+          else if (m.type === 'done') done = m;
+          else if (m.type === 'layer') {
+            const dec = new IndexDecoder(Buffer.from(m.record));
+            while (!dec.done) {
+              dec.step(512);
+              await slicer.maybeYield();
+            }
+            decoded.set(m.key, dec.result().index);
+          }
+          await slicer.maybeYield();
+          continue;
+        }
+        const ks = keys();
+        if (ks && merged < ks.length) {
+          const layer = layerAt(merged);
+          if (layer) {
+            await slicer.run(tree.addLayerSteps(layer, 256));
+            merged++;
+            const now = performance.now();
+            if (opts.onPartial && !done && merged < ks.length && now - lastPartial >= (opts.partialEveryMs ?? 400)) {
+              await slicer.run(tree.refreshSteps(2048));
+              const image: ImageData = { ...meta()!, layers: stack.slice(0, merged) };
+              opts.onPartial(analysisOf(image, tree, [], EMPTY_DIVE), merged, ks.length);
+              lastPartial = performance.now();
+            }
+            continue;
+          }
+          if (done) throw new Error(`the analysis worker sent no index for layer ${merged}`);
+        } else if (done && ks && merged === ks.length) {
+          break;
+        }
+        slicer.idle();
+        await new Promise<void>((r) => { wake = r; });
+        slicer.resume();
+      }
+      const fin = done as DoneMessage;
+      const { warnings } = await slicer.run(tree.finishSteps(2048));
+      const image: ImageData = { ...fin.image, layers: fin.keys.map((_, i) => layerAt(i)!) };
+      const analysis = analysisOf(image, tree, warnings, unpackDive(fin));
+      slicer.idle();
+      return { analysis, stats: { readMs: fin.readMs, cacheHits: fin.cacheHits, mainThreadMs: slicer.busyMs, longestSliceMs: slicer.longestMs } };
+    } catch (e) {
+      if (signal?.aborted) {
+        onAbort();
+        throw new CancelledError();
+      }
+      throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.listeners.delete(id);
+      // An idle worker does not keep the process alive.
+      if (this.listeners.size === 0) this.worker?.unref();
+    }
+  }
+
+  dispose(): void {
+    const w = this.worker;
+    this.worker = undefined;
+    void w?.terminate();
+  }
+}

@@ -1,0 +1,75 @@
+// Messages between the extension host (src/worker/client.ts) and the analysis worker thread
+// (src/worker/analysisWorker.ts, bundled as dist/worker.js). Everything here is structured-clone
+// data; layer indexes travel as index records (src/core/indexCodec.ts) in transferred buffers.
+import type { DiveEfficiency } from '../core/efficiency';
+import type { PlatformWanted } from '../core/oci';
+import type { ImageData } from '../core/types';
+import type { EngineEndpoint } from '../engine/types';
+
+export interface AnalyzeRequest {
+  type: 'analyze';
+  id: number;
+  /** A source string as loadImage's parseSource reads it. */
+  source: string;
+  /** The engine to use for engine sources (resolved on the extension side). */
+  endpoint?: EngineEndpoint;
+  /** The persistent layer index cache's directory; none: no cache. */
+  cacheDir?: string;
+  platform?: PlatformWanted;
+}
+
+export interface CancelRequest {
+  type: 'cancel';
+  id: number;
+}
+
+export type ToWorker = AnalyzeRequest | CancelRequest;
+
+/** The image without layers, and the key each layer (bottom first) arrives under. */
+export interface PlanMessage {
+  type: 'plan';
+  id: number;
+  image: ImageData;
+  keys: string[];
+}
+
+export interface LayerMessage {
+  type: 'layer';
+  id: number;
+  key: string;
+  /** An index record (encodeIndex) in its own ArrayBuffer (transferred). */
+  record: ArrayBuffer;
+}
+
+export interface ProgressMessage {
+  type: 'progress';
+  id: number;
+  bytes: number;
+  total?: number;
+  layersRead: number;
+}
+
+export interface DoneMessage {
+  type: 'done';
+  id: number;
+  image: ImageData;
+  keys: string[];
+  /** dive's figures without `inefficiencies` (they travel packed below: one string, two arrays). */
+  dive: DiveEfficiency;
+  ineffPaths: string;
+  ineffCumulative: Float64Array;
+  ineffCount: Uint32Array;
+  /** Milliseconds spent reading in the worker, and layers taken from the cache. */
+  readMs: number;
+  cacheHits: number;
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  id: number;
+  name: string;
+  message: string;
+  code?: string;
+}
+
+export type FromWorker = PlanMessage | LayerMessage | ProgressMessage | DoneMessage | ErrorMessage;

@@ -1,0 +1,104 @@
+// Analysis through the worker thread gives what analyze() gives on the same image, reports
+// progress and partial analyses in stack order, maps errors to the same types, and cancels.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { analyze } from '../../src/core/analysis';
+import { CancelledError, ImageFormatError } from '../../src/core/errors';
+import { analyzeJson, fileRecords } from '../../src/core/report';
+import { loadImage } from '../../src/sources/load';
+import { AnalysisWorkerClient } from '../../src/worker/client';
+import { dockerSave, makeTar, ociLayout, type ImageSpec } from './support/tars';
+
+const WORKER = path.join(__dirname, '..', '..', 'src', 'worker', 'analysisWorker.js');
+
+async function spec(): Promise<ImageSpec> {
+  const layers: Buffer[] = [];
+  for (let l = 0; l < 6; l++) {
+    layers.push(await makeTar([
+      { name: `d${l}/`, type: 'directory' },
+      ...Array.from({ length: 400 }, (_, i) => ({ name: `d${l}/f${i}`, size: (i * 13 + l) % 900 })),
+      { name: 'shared/file', size: 100 * (l + 1) },
+      ...(l > 0 ? [{ name: `d${l - 1}/.wh.f7` }] : []),
+    ]));
+  }
+  return { layers, tag: 'worker:test' };
+}
+
+function same(a: ReturnType<typeof analyze>, b: ReturnType<typeof analyze>): void {
+  assert.deepEqual(analyzeJson(a), analyzeJson(b));
+  assert.deepEqual([...fileRecords(a)], [...fileRecords(b)]);
+  assert.deepEqual(a.dive, b.dive);
+  assert.deepEqual(a.image.layers.map((l) => ({ ...l })), b.image.layers.map((l) => ({ ...l })));
+}
+
+test('worker analysis equals analyze() (archive file and OCI layout), with progress and ordered partial results', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-worker-'));
+  const client = new AnalysisWorkerClient(WORKER);
+  try {
+    const s = await spec();
+    const file = path.join(dir, 'img.tar');
+    writeFileSync(file, await dockerSave(s));
+    const layout = path.join(dir, 'oci');
+    for (const [rel, b] of ociLayout(s, 'gzip')) {
+      mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true });
+      writeFileSync(path.join(layout, rel), b);
+    }
+    for (const [source, sp] of [[file, { kind: 'docker-archive', path: file }], [`oci:${layout}`, { kind: 'oci', dir: layout }]] as const) {
+      const direct = analyze(await loadImage(sp));
+      const partials: number[] = [];
+      let progress = 0;
+      const viaWorker = await client.analyze(source, {
+        partialEveryMs: 0,
+        onPartial: (a, merged, total) => {
+          partials.push(merged);
+          assert.equal(total, 6);
+          assert.equal(a.tree.layers.length, merged);
+          assert.equal(a.image.layers.length, merged);
+        },
+        onProgress: () => { progress++; },
+      });
+      same(viaWorker, direct);
+      assert.ok(partials.length >= 1, `${source}: partial results`);
+      assert.deepEqual(partials, [...partials].sort((x, y) => x - y), 'in stack order');
+      assert.ok(progress >= 0);
+    }
+    // The cache in the worker: a second read takes the layers from it and gives the same analysis.
+    const cacheDir = path.join(dir, 'cache');
+    const cold = await client.analyzeWithStats(file, { cacheDir });
+    const warm = await client.analyzeWithStats(file, { cacheDir });
+    assert.equal(cold.stats.cacheHits, 0);
+    assert.equal(warm.stats.cacheHits, 6);
+    same(warm.analysis, cold.analysis);
+  } finally {
+    client.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('worker errors keep their type; a cancelled analysis rejects with CancelledError', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-worker-'));
+  const client = new AnalysisWorkerClient(WORKER);
+  try {
+    const bad = path.join(dir, 'bad.tar');
+    writeFileSync(bad, Buffer.from('not a tar at all, just text'.repeat(40)));
+    await assert.rejects(client.analyze(bad), (e: unknown) => e instanceof ImageFormatError);
+    const file = path.join(dir, 'img.tar');
+    writeFileSync(file, await dockerSave(await spec()));
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(client.analyze(file, { signal: ac.signal }), (e: unknown) => e instanceof CancelledError);
+    const ac2 = new AbortController();
+    const p = client.analyze(file, { signal: ac2.signal, onProgress: () => ac2.abort() });
+    setImmediate(() => ac2.abort());
+    await assert.rejects(p, (e: unknown) => e instanceof CancelledError);
+    // The worker is still usable afterwards.
+    const ok = await client.analyze(file);
+    assert.equal(ok.image.layers.length, 6);
+  } finally {
+    client.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
