@@ -20,6 +20,8 @@ const common = {
 await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
   esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  // The analysis worker thread the extension starts (src/vscode/imageService.ts).
+  esbuild.build({ ...common, entryPoints: ['src/worker/analysisWorker.ts'], outfile: 'dist/worker.js' }),
 ]);
 chmodSync('dist/cli.js', 0o755);
 
