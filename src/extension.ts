@@ -16,7 +16,11 @@ export function activate(context: vscode.ExtensionContext): LayerLens {
   const output = vscode.window.createOutputChannel('Layer Lens');
   const log = (line: string): void => output.appendLine(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
   const engine = new EngineConnection(log);
-  const images = new ImageService(engine, log, context.workspaceState);
+  // Analysis runs in a worker thread (dist/worker.js); layer indexes are cached in global storage.
+  const images = new ImageService(engine, log, context.workspaceState, {
+    workerFile: vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath,
+    cacheDir: vscode.Uri.joinPath(context.globalStorageUri, 'layer-index-cache').fsPath,
+  });
   const ll = { context, output, log, engine, images } as LayerLens;
   ll.dockerfiles = new DockerfileImages(ll);
   context.subscriptions.push(output, engine, images, ll.dockerfiles);
