@@ -8,9 +8,8 @@
 //   indexArchiveLayers(access, scan)  each layer member's index (or the cached one)
 // Pure apart from the RandomAccess given (positional reads).
 import { CancelledError, ImageFormatError } from './errors';
-import { indexLayer } from './layer';
 import { LayerIndexBuilder } from './layerBuilder';
-import { archiveRel, labelled } from './archiveStream';
+import { BlobIndexer, archiveRel, labelled } from './archiveStream';
 import { sniffCompression, type Compression } from './decompress';
 import { TarSeekWalker, bufferAccess, type RandomAccess } from './tarWalk';
 import type { LayerIndex } from './types';
@@ -114,18 +113,6 @@ export interface IndexedLayers {
 const YIELD_EVERY = 20_000;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** Reads [offset, offset+size) of a RandomAccess as a stream of 1 MiB chunks. */
-export async function* rangeChunks(access: RandomAccess, offset: number, size: number, chunk = 1024 * 1024): AsyncGenerator<Buffer> {
-  for (let at = offset; at < offset + size;) {
-    const len = Math.min(chunk, offset + size - at);
-    const b = Buffer.allocUnsafe(len);
-    const n = access.readInto(b, len, at);
-    if (n <= 0) return;
-    yield n === len ? b : b.subarray(0, n);
-    at += n;
-  }
-}
-
 /**
  * Indexes one uncompressed layer tar in [offset, offset+size) by seeking past bodies. Yields to the
  * event loop every 20k entries (cancellation and progress stay responsive).
@@ -152,7 +139,11 @@ export async function indexTarAt(
   return builder.finish({ diffId: opts.diffId ?? '', tarBytes: size, compression: opts.compression ?? 'none' });
 }
 
-/** Indexes a layer blob in a byte range: uncompressed by seeking, gzip/zstd as a stream. */
+/**
+ * Indexes a layer blob in a byte range: uncompressed by seeking; gzip/zstd by reading 1 MiB chunks
+ * into a BlobIndexer (zstd decoded and parsed synchronously, gzip in zlib's threadpool while this
+ * thread parses), yielding to the event loop every 64 MiB.
+ */
 export async function indexLayerAt(
   access: RandomAccess, offset: number, size: number,
   opts: { label: string; maxEntries?: number; signal?: AbortSignal; diffId?: string },
@@ -161,7 +152,25 @@ export async function indexLayerAt(
   const n = size === 0 ? 0 : access.readInto(head, head.length, offset);
   const compression = sniffCompression(head.subarray(0, n));
   if (compression === 'none') return indexTarAt(access, offset, size, opts);
-  return indexLayer(rangeChunks(access, offset, size), { signal: opts.signal, label: opts.label, maxEntries: opts.maxEntries, diffId: opts.diffId });
+  const bi = new BlobIndexer(opts.label, size, opts.maxEntries);
+  let sinceTick = 0;
+  for (let at = offset; at < offset + size;) {
+    const len = Math.min(1024 * 1024, offset + size - at);
+    const b = Buffer.allocUnsafe(len);
+    const got = access.readInto(b, len, at);
+    if (got <= 0) break;
+    at += got;
+    bi.write(got === len ? b : b.subarray(0, got));
+    const p = bi.pending();
+    if (p) await p;
+    sinceTick += got;
+    if (sinceTick >= 64 * 1024 * 1024) {
+      sinceTick = 0;
+      await tick();
+      if (opts.signal?.aborted) throw new CancelledError();
+    }
+  }
+  return bi.end(opts.diffId);
 }
 
 /** Phase 2: every layer member's index (cached, seek-walked, or decompressed as a stream). */

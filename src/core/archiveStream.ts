@@ -22,6 +22,8 @@ import type { LayerIndex } from './types';
 export interface KnownLayer {
   diffId: string;
   index: LayerIndex;
+  /** sha256 (hex) of the layer's header blocks and long-name/PAX records: what its index depends on. */
+  hdr: string;
 }
 
 export interface KnownLayerQuery {
@@ -42,7 +44,11 @@ export interface StreamArchiveOptions {
   onLayer?: (path: string, layer: LayerIndex) => void;
   onProgress?: (bytes: number) => void;
   maxEntriesPerLayer?: number;
-  /** A cached index for an uncompressed layer member, to be verified by hash instead of parsed. */
+  /**
+   * A cached index for an uncompressed layer member: its headers are still walked (to skip the
+   * bodies) but not turned into entries, and the cached index is taken only if the digest of the
+   * header blocks equals the cached one (same headers, same index).
+   */
   knownLayer?: (q: KnownLayerQuery) => KnownLayer | undefined;
   /** Compute the sha256 of every layer tar read (uncompressed bytes). */
   hashLayers?: boolean;
@@ -58,9 +64,11 @@ export interface StreamArchiveContents {
   layerDigests: Map<string, string>;
   /** sha256 of each parsed uncompressed layer's first HEAD_BYTES (for the cache). */
   layerHeads: Map<string, string>;
+  /** sha256 of each layer's header blocks and long-name/PAX records (for the cache). */
+  layerHdrs: Map<string, string>;
   /** Members taken from `knownLayer` after their hash matched. */
   fromCache: Set<string>;
-  /** Members offered by `knownLayer` whose hash did not match: their index is missing. */
+  /** Members offered by `knownLayer` whose header digest did not match: their index is missing. */
   cacheMismatches: string[];
 }
 
@@ -108,6 +116,7 @@ class LayerSink implements EntrySink {
   private readonly parser: TarParser;
   private hash: Hash | null;
   private headHash: Hash | null = null;
+  private readonly hdrHash: Hash = createHash('sha256');
   private headSeen = 0;
   private tarBytes = 0;
   private compression: Compression = 'none';
@@ -117,10 +126,11 @@ class LayerSink implements EntrySink {
   private known: KnownLayer | undefined;
   private readonly label: string;
 
-  constructor(private readonly ctx: Ctx, private readonly path: string, private readonly size: number) {
-    this.label = `layer ${path}`;
+  constructor(private readonly ctx: Ctx, private readonly path: string, private readonly size: number, label?: string) {
+    this.label = label ?? `layer ${path}`;
     this.builder = new LayerIndexBuilder(this.label, ctx.opts.maxEntriesPerLayer);
-    this.parser = new TarParser((h: TarHeader) => { this.builder.add(h); });
+    // A known layer's headers are walked but not turned into entries.
+    this.parser = new TarParser((h: TarHeader) => { if (this.mode !== 'known') this.builder.add(h); }, (b) => this.hdrHash.update(b));
     this.hash = ctx.opts.hashLayers ? createHash('sha256') : null;
   }
 
@@ -146,7 +156,8 @@ class LayerSink implements EntrySink {
     this.compression = sniffCompression(first);
     if (this.compression === 'gzip') {
       this.mode = 'gzip';
-      const gz = createGunzip();
+      // Big output chunks: one parser call per 128 KiB instead of per 16 KiB.
+      const gz = createGunzip({ chunkSize: 128 * 1024 });
       this.gz = gz;
       gz.on('data', (d: Buffer) => { if (this.mode === 'gzip') { try { this.tar(d); } catch (e) { this.fail(e); gz.destroy(); } } });
       gz.on('error', (e) => this.fail(e));
@@ -166,11 +177,7 @@ class LayerSink implements EntrySink {
 
   private feed(chunk: Buffer): void {
     switch (this.mode) {
-      case 'none': this.tar(chunk); return;
-      case 'known':
-        this.hash!.update(chunk);
-        this.tarBytes += chunk.length;
-        return;
+      case 'none': case 'known': this.tar(chunk); return;
       case 'gzip':
         if (!this.gz!.write(chunk)) this.ctx.waits.push(writable(this.gz!));
         return;
@@ -195,12 +202,9 @@ class LayerSink implements EntrySink {
         this.askHead = null;
         const known = this.ctx.opts.knownLayer!({ path: this.path, size: this.size, head });
         if (known) {
-          // Everything so far is the head plus the rest of this chunk: hash it all from the start.
+          // From here on the headers are only digested; the entries parsed so far are dropped.
           this.known = known;
           this.mode = 'known';
-          this.hash = createHash('sha256').update(head).update(chunk.subarray(need));
-          this.tarBytes += chunk.length;
-          return;
         }
       }
     }
@@ -261,10 +265,10 @@ class LayerSink implements EntrySink {
     try {
       const out = this.ctx.out;
       if (this.mode === 'known') {
-        const digest = 'sha256:' + this.hash!.digest('hex');
-        if (digest !== this.known!.diffId) { out.cacheMismatches.push(this.path); return; }
-        out.layerDigests.set(this.path, digest);
-        const layer: LayerIndex = { ...this.known!.index, compression: 'none' };
+        this.parser.end();
+        if (this.hash) out.layerDigests.set(this.path, 'sha256:' + this.hash.digest('hex'));
+        if (this.hdrHash.digest('hex') !== this.known!.hdr) { out.cacheMismatches.push(this.path); return; }
+        const layer: LayerIndex = { ...this.known!.index, diffId: '', compression: 'none' };
         out.fromCache.add(this.path);
         out.layers.set(this.path, layer);
         this.ctx.opts.onLayer?.(this.path, layer);
@@ -273,12 +277,71 @@ class LayerSink implements EntrySink {
       this.parser.end();
       if (this.hash) out.layerDigests.set(this.path, 'sha256:' + this.hash.digest('hex'));
       if (this.headHash) out.layerHeads.set(this.path, this.headHash.digest('hex'));
+      out.layerHdrs.set(this.path, this.hdrHash.digest('hex'));
       const layer = this.builder.finish({ diffId: '', tarBytes: this.tarBytes, compression: this.compression });
       out.layers.set(this.path, layer);
       this.ctx.opts.onLayer?.(this.path, layer);
     } catch (e) {
       this.fail(e);
     }
+  }
+}
+
+/**
+ * One layer blob (plain, gzip or zstd) indexed from chunks the caller pushes: plain tars and zstd
+ * are parsed synchronously inside write(); gzip goes through zlib's threadpool stream (pending()
+ * gives the backpressure to wait for). No stream objects, no per-chunk promises otherwise.
+ */
+export class BlobIndexer {
+  private readonly ctx: Ctx;
+  private readonly sink: LayerSink;
+  private static readonly KEY = 'blob';
+
+  constructor(private readonly label: string, size: number, maxEntries?: number) {
+    this.ctx = {
+      opts: { maxEntriesPerLayer: maxEntries },
+      out: {
+        docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
+        layerDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
+      },
+      waits: [],
+      fatal: null,
+    };
+    this.sink = new LayerSink(this.ctx, BlobIndexer.KEY, size, label);
+  }
+
+  private check(): void {
+    if (this.ctx.fatal) throw this.ctx.fatal;
+    const err = this.ctx.out.layerErrors.get(BlobIndexer.KEY);
+    if (err) throw err;
+  }
+
+  /** Feeds bytes (the chunk must not be reused by the caller: zlib may still hold it). */
+  write(chunk: Buffer): void {
+    this.sink.write(chunk);
+    this.check();
+  }
+
+  /** A promise to wait for before writing more (gzip backpressure), or null. */
+  pending(): Promise<void> | null {
+    if (this.ctx.waits.length === 0) return null;
+    const w = this.ctx.waits;
+    this.ctx.waits = [];
+    return Promise.all(w).then(() => this.check());
+  }
+
+  async end(diffId = ''): Promise<LayerIndex> {
+    this.sink.end();
+    while (this.ctx.waits.length) {
+      const w = this.ctx.waits;
+      this.ctx.waits = [];
+      await Promise.all(w);
+    }
+    this.check();
+    const layer = this.ctx.out.layers.get(BlobIndexer.KEY);
+    if (!layer) throw new ImageFormatError('truncated', `${this.label}: the layer ended early`);
+    if (diffId) layer.diffId = diffId;
+    return layer;
   }
 }
 
@@ -410,7 +473,7 @@ export async function readArchiveStream(source: ByteSource, opts: StreamArchiveO
   if (signal?.aborted) throw new CancelledError();
   const out: StreamArchiveContents = {
     docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
-    layerDigests: new Map(), layerHeads: new Map(), fromCache: new Set(), cacheMismatches: [],
+    layerDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
   };
   const ctx: Ctx = { opts, out, waits: [], fatal: null };
   let members = 0;
