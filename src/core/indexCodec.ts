@@ -6,13 +6,13 @@
 // cache entry is never used.
 //
 //   "LLIX" u16 version u16 flags u32 total-length | body | sha256(all before) (32 bytes)
-//   body: diffId, head digest, origin (strings); tarBytes, tarFileBytes, tarEntries, compression;
+//   body: diffId, head digest, header digest, origin (strings); tarBytes, tarFileBytes, tarEntries, compression;
 //         entries (front-coded path, type, size, mode, uid, gid, zigzag mtime, link name);
 //         whiteouts, opaque dirs (front-coded); warnings.
 import { createHash } from 'node:crypto';
 import type { EntryType, LayerEntry, LayerIndex } from './types';
 
-export const CODEC_VERSION = 1;
+export const CODEC_VERSION = 2;
 const MAGIC = 0x58494c4c; // "LLIX" little-endian
 const TRAILER = 32;
 const HEADER = 12;
@@ -25,8 +25,13 @@ const COMPRESSIONS: LayerIndex['compression'][] = ['none', 'gzip', 'zstd'];
 export interface IndexMeta {
   /** The tar's sha256 was computed while reading and equals diffId. */
   verified: boolean;
-  /** sha256 (hex) of the tar's first 64 KiB, to recognise the layer in a stream before hashing it all. */
+  /** sha256 (hex) of the tar's first 64 KiB: a layer in a stream is a candidate if it starts so. */
   head: string;
+  /**
+   * sha256 (hex) of the tar's header blocks and long-name/PAX records, in order: the bytes the index
+   * is made of. A candidate is taken when its headers digest to this ("" when not computed).
+   */
+  hdr: string;
   /** Where the index was read from, e.g. a file's identity and the member offset ("" if none). */
   origin: string;
 }
@@ -135,6 +140,7 @@ export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
   w.raw(Buffer.alloc(HEADER)); // magic, version, flags, length: written below
   w.str(layer.diffId);
   w.str(meta.head);
+  w.str(meta.hdr);
   w.str(meta.origin);
   w.uint(layer.tarBytes);
   w.uint(layer.tarFileBytes);
@@ -211,6 +217,7 @@ export class IndexDecoder {
     const diffId = r.str();
     if (expectDiffId !== undefined && diffId !== expectDiffId) throw new Error(`layer index record is for ${diffId}, not ${expectDiffId}`);
     const head = r.str();
+    const hdr = r.str();
     const origin = r.str();
     const tarBytes = r.uint();
     const tarFileBytes = r.uint();
@@ -220,7 +227,7 @@ export class IndexDecoder {
     // Every entry takes at least 6 bytes: a count beyond that is damage, not a reason to allocate.
     const n = r.count(buf.length / 6);
     this.entries = new Array<LayerEntry>(n);
-    this.meta = { verified, head, origin };
+    this.meta = { verified, head, hdr, origin };
     this.head = { diffId, tarBytes, tarFileBytes, tarEntries, compression };
   }
 

@@ -226,7 +226,14 @@ export class TarParser {
   private sink: EntrySink | null = null;
   private readonly long = new LongHeaders();
 
-  constructor(private readonly onEntry: (h: TarHeader, dataOffset: number) => EntrySink | null | void) {}
+  /**
+   * `onBlock`, when given, sees every header block (512 bytes) and every long-name/PAX record body
+   * in order: all the bytes an index depends on (a digest of them identifies a layer's index).
+   */
+  constructor(
+    private readonly onEntry: (h: TarHeader, dataOffset: number) => EntrySink | null | void,
+    private readonly onBlock?: (bytes: Uint8Array) => void,
+  ) {}
 
   push(chunk: Buffer): void {
     let i = 0;
@@ -237,6 +244,7 @@ export class TarParser {
         const hdrAt = this.position;
         if (this.staged === 0 && n - i >= BLOCK) {
           h = decodeHeader(chunk, i);
+          if (h && this.onBlock) this.onBlock(chunk.subarray(i, i + BLOCK));
           i += BLOCK;
           this.position += BLOCK;
         } else {
@@ -248,6 +256,7 @@ export class TarParser {
           if (this.staged < BLOCK) return;
           this.staged = 0;
           h = decodeHeader(this.stage, 0);
+          if (h && this.onBlock) this.onBlock(this.stage);
         }
         if (h) this.header(h, hdrAt + BLOCK);
         continue;
@@ -301,6 +310,7 @@ export class TarParser {
       const h = this.longHeader!;
       this.longHeader = null;
       const body = this.longParts.length === 1 ? this.longParts[0] : Buffer.concat(this.longParts);
+      this.onBlock?.(body);
       this.longParts = [];
       this.long.take(h, body);
       this.state = 'pad';

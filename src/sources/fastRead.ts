@@ -4,9 +4,10 @@
 //   verified entry for the diffID the manifest gives) are not read at all;
 // - an OCI layout's uncompressed blobs are walked by seeking, compressed ones decompressed;
 // - an engine export is a stream and stays one (src/core/archiveStream.ts): new layers are parsed
-//   and stored (unverified: not hashed, to keep the CPU for the engine); a layer the cache knows
-//   (same size and first 64 KiB as a cached diffID of this image) is hashed instead of parsed,
-//   used once its hash is that diffID, and its entry marked verified.
+//   and stored with two digests, of their first 64 KiB and of their header blocks; a member the
+//   cache knows (same size and first 64 KiB as a cached layer of this image) has its headers
+//   walked and digested but not turned into entries, and the cached index is used only if the
+//   header digest matches (same headers, same index).
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { assembleArchive, readArchive, type ArchiveContents } from '../core/archive';
@@ -138,7 +139,7 @@ export async function loadArchiveFileFast(path: string, ref: string | undefined,
         const layer = indexed.layers.get(m.path);
         if (!id || !layer || indexed.fromCache.has(m.path)) continue;
         const plain = layer.compression === 'none';
-        cache.put(id, layer, { verified: false, head: plain ? headDigest(access, m.offset, m.size) : '', origin: fileOrigin(path, stat, m.offset) });
+        cache.put(id, layer, { verified: false, head: plain ? headDigest(access, m.offset, m.size) : '', hdr: '', origin: fileOrigin(path, stat, m.offset) });
       }
     }
     return image;
@@ -161,7 +162,7 @@ export async function indexLayerFile(
     const layer = await indexLayerAt(access, 0, stat.size, { label: opts.label, signal: opts.signal, diffId: opts.diffId, maxEntries: opts.maxEntries });
     if (opts.cache) {
       const plain = layer.compression === 'none';
-      opts.cache.put(opts.diffId, layer, { verified: false, head: plain ? headDigest(access, 0, stat.size) : '', origin });
+      opts.cache.put(opts.diffId, layer, { verified: false, head: plain ? headDigest(access, 0, stat.size) : '', hdr: '', origin });
     }
     return layer;
   } finally {
@@ -177,8 +178,8 @@ export interface EngineStreamRead {
 
 /**
  * Reads an engine export stream with the cache: a member whose size and first 64 KiB match a
- * cached layer of this image (its diffIDs from inspect) is hashed instead of parsed. The caller
- * re-reads when cacheMismatches is not empty.
+ * cached layer of this image (its diffIDs from inspect) is checked by header digest instead of
+ * parsed. The caller re-reads when cacheMismatches is not empty.
  */
 export async function readEngineStream(stream: ByteSource, diffIds: string[], opts: FastReadOptions & { useCache?: boolean }): Promise<EngineStreamRead> {
   const cache = opts.cache;
@@ -186,7 +187,7 @@ export async function readEngineStream(stream: ByteSource, diffIds: string[], op
   if (cache && opts.useCache !== false) {
     for (const id of new Set(diffIds)) {
       const d = cache.read(id);
-      if (d && d.meta.head) candidates.push({ diffId: id, d, used: false });
+      if (d && d.meta.head && d.meta.hdr) candidates.push({ diffId: id, d, used: false });
     }
   }
   const knownLayer = candidates.length ? (q: KnownLayerQuery): KnownLayer | undefined => {
@@ -196,20 +197,20 @@ export async function readEngineStream(stream: ByteSource, diffIds: string[], op
       head ??= createHash('sha256').update(q.head).digest('hex');
       if (c.d.meta.head !== head) continue;
       c.used = true;
-      return { diffId: c.diffId, index: c.d.index };
+      return { diffId: c.diffId, index: c.d.index, hdr: c.d.meta.hdr };
     }
     return undefined;
   } : undefined;
   const contents = await readArchiveStream(stream, {
     signal: opts.signal, onLayer: opts.onLayer, onProgress: (b) => opts.onProgress?.(b), maxEntriesPerLayer: opts.maxEntriesPerLayer,
-    // Hashing every layer costs ~1 s of CPU per GB on the main thread, competing with the engine
-    // for the CPU: known layers are hashed (to verify them), new ones are stored unverified.
+    // No content hashing (~1 s of CPU per GB, competing with the engine for the CPU): a known
+    // layer is identified by size and head, and confirmed by the digest of its headers.
     knownLayer, hashLayers: false,
   });
   return { contents, offered: candidates.length };
 }
 
-/** After assembleArchive: store each layer parsed from the engine stream; mark cache hits verified. */
+/** After assembleArchive: store each layer parsed from the engine stream (with its head and header digests). */
 export function cacheEngineLayers(cache: LayerIndexCache, contents: StreamArchiveContents, image: ImageData): void {
   const pathOf = new Map<LayerIndex, string>();
   for (const [p, l] of contents.layers) pathOf.set(l, p);
@@ -217,18 +218,10 @@ export function cacheEngineLayers(cache: LayerIndexCache, contents: StreamArchiv
     const path = pathOf.get(layer);
     const diffId = image.diffIds[i];
     if (!path || !diffId || contents.fromCache.has(path)) return;
-    const digest = contents.layerDigests.get(path);
     const head = contents.layerHeads.get(path) ?? '';
-    // Unverified (not hashed): the next engine read recognises it by size and head, hashes it and
-    // only then uses it (and marks it verified).
-    if (head) cache.put(diffId, layer, { verified: digest === diffId, head, origin: 'engine' });
+    const hdr = contents.layerHdrs.get(path) ?? '';
+    // Not hashed, so not "verified": the next engine read recognises it by size and head and takes
+    // it only if its headers digest the same.
+    if (head && hdr) cache.put(diffId, layer, { verified: contents.layerDigests.get(path) === diffId, head, hdr, origin: 'engine' });
   });
-  // Layers taken from the cache after their hash matched: mark them verified if they were not.
-  for (const path of contents.fromCache) {
-    const layer = contents.layers.get(path);
-    const digest = contents.layerDigests.get(path);
-    if (!layer || !digest) continue;
-    const old = cache.read(digest);
-    if (old && !old.meta.verified) cache.put(digest, old.index, { ...old.meta, verified: true });
-  }
 }

@@ -32,7 +32,7 @@ async function run(req: AnalyzeRequest): Promise<void> {
     let extra = 0;
     const send = (key: string, layer: LayerIndex): string => {
       keyOf.set(layer, key);
-      const rec = encodeIndex(layer, { verified: false, head: '', origin: '' });
+      const rec = encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
       // A record of its own (not a view into a pooled buffer), transferred without a copy.
       const ab = rec.buffer.slice(rec.byteOffset, rec.byteOffset + rec.byteLength) as ArrayBuffer;
       post({ type: 'layer', id: req.id, key, record: ab }, [ab]);

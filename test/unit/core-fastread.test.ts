@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { assembleArchive, readArchive } from '../../src/core/archive';
-import { decodeIndex, encodeIndex } from '../../src/core/indexCodec';
+import { CODEC_VERSION, decodeIndex, encodeIndex } from '../../src/core/indexCodec';
 import { indexLayer } from '../../src/core/layer';
 import type { ImageData, LayerIndex } from '../../src/core/types';
 import { LayerIndexCache, fileOrigin } from '../../src/sources/indexCache';
@@ -76,14 +76,14 @@ test('index codec: exact round trip (unicode, surrogate pairs, negative mtime, s
     compression: 'zstd',
     warnings: ['entry x climbs above the root'],
   };
-  const meta = { verified: true, head: 'f'.repeat(64), origin: '{"file":"/x"}' };
+  const meta = { verified: true, head: 'f'.repeat(64), hdr: 'e'.repeat(64), origin: '{"file":"/x"}' };
   const buf = encodeIndex(layer, meta);
   const back = decodeIndex(buf, layer.diffId);
   assert.deepEqual(back.index, layer);
   assert.deepEqual(back.meta, meta);
   // A real layer index survives too, and stays small.
   const real = await indexLayer([(await spec()).layers[0]], { hash: true });
-  const enc = encodeIndex(real, { verified: false, head: '', origin: '' });
+  const enc = encodeIndex(real, { verified: false, head: '', hdr: '', origin: '' });
   assert.deepEqual(decodeIndex(enc).index, real);
   assert.ok(enc.length < real.entries.length * 40, `${enc.length} bytes for ${real.entries.length} entries`);
 });
@@ -93,7 +93,7 @@ test('index codec: every damaged record is refused (flipped bytes, truncation, e
     diffId: 'sha256:' + 'b'.repeat(64), entries: Array.from({ length: 50 }, (_, i) => ({ path: `/d/f${i}`, type: 'file' as const, size: i, mode: 0o644, uid: 0, gid: 0, mtime: i })),
     whiteouts: [], opaqueDirs: [], tarFileBytes: 1225, tarEntries: 50, tarBytes: 30_720, compression: 'none', warnings: [],
   };
-  const good = encodeIndex(layer, { verified: false, head: '', origin: '' });
+  const good = encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
   for (let i = 0; i < good.length; i += 3) {
     const bad = Buffer.from(good);
     bad[i] ^= 0x5a;
@@ -103,7 +103,7 @@ test('index codec: every damaged record is refused (flipped bytes, truncation, e
   assert.throws(() => decodeIndex(Buffer.concat([good, Buffer.alloc(1)])), 'extended');
   assert.throws(() => decodeIndex(good, 'sha256:' + 'c'.repeat(64)), /not sha256:c/);
   const v2 = Buffer.from(good);
-  v2.writeUInt16LE(2, 4);
+  v2.writeUInt16LE(CODEC_VERSION + 1, 4);
   assert.throws(() => decodeIndex(v2), /version/);
 });
 
@@ -114,14 +114,14 @@ test('cache store: unverified entries only for the same file and offset, verifie
     const layer = await indexLayer([(await spec()).layers[3]], { hash: true });
     const st = { size: 10, mtimeMs: 1, ino: 2 };
     const here = fileOrigin('/x.tar', st, 512);
-    cache.put(layer.diffId, layer, { verified: false, head: '', origin: here });
+    cache.put(layer.diffId, layer, { verified: false, head: '', hdr: '', origin: here });
     assert.deepEqual(cache.get(layer.diffId, here), layer);
     assert.equal(cache.get(layer.diffId, fileOrigin('/x.tar', st, 1024)), undefined, 'another offset');
     assert.equal(cache.get(layer.diffId, fileOrigin('/x.tar', { ...st, mtimeMs: 2 }, 512)), undefined, 'file changed');
     assert.equal(cache.get(layer.diffId), undefined, 'no origin');
-    cache.put(layer.diffId, layer, { verified: true, head: '', origin: 'engine' });
+    cache.put(layer.diffId, layer, { verified: true, head: '', hdr: '', origin: 'engine' });
     assert.deepEqual(cache.get(layer.diffId), layer, 'verified: any source');
-    cache.put(layer.diffId, layer, { verified: false, head: '', origin: here });
+    cache.put(layer.diffId, layer, { verified: false, head: '', hdr: '', origin: here });
     assert.equal(cache.read(layer.diffId)?.meta.verified, true, 'an unverified entry never replaces a verified one');
     // Damage on disk: a flipped byte, a truncated file, garbage under the right name.
     const files = readdirSync(cache.dir);
@@ -132,7 +132,7 @@ test('cache store: unverified entries only for the same file and offset, verifie
       writeFileSync(f, bad);
       assert.equal(cache.get(layer.diffId), undefined);
       assert.deepEqual(readdirSync(cache.dir), [], 'the damaged file is removed');
-      cache.put(layer.diffId, layer, { verified: true, head: '', origin: '' });
+      cache.put(layer.diffId, layer, { verified: true, head: '', hdr: '', origin: '' });
     }
     // A record stored under another diffID's name is refused.
     const other = 'sha256:' + 'e'.repeat(64);
@@ -188,7 +188,7 @@ test('OCI layout on disk with the cache: same image, blobs not read again', asyn
   }
 });
 
-test('engine stream with the cache: known layers are hashed not parsed, and only used when the hash is their diffID', async () => {
+test('engine stream with the cache: known layers are walked but not parsed, and used only when their header digest matches', async () => {
   const dir = tmpdir();
   try {
     const s = await spec();
@@ -197,23 +197,34 @@ test('engine stream with the cache: known layers are hashed not parsed, and only
     const first = await readEngineStream(chunks(buf, 4096), [], { cache });
     const image = await assembleArchive(first.contents, { kind: 'engine', ref: 'x' });
     cacheEngineLayers(cache, first.contents, image);
-    assert.ok(image.diffIds.every((d) => cache.read(d)?.meta.verified === false), 'stored, not hashed');
+    for (const d of image.diffIds) {
+      const m = cache.read(d)?.meta;
+      assert.ok(m && m.head.length === 64 && m.hdr.length === 64 && !m.verified, 'stored with head and header digests');
+    }
     const second = await readEngineStream(chunks(buf, 4096), image.diffIds, { cache });
     assert.equal(second.contents.fromCache.size, 4);
     assert.deepEqual(second.contents.cacheMismatches, []);
-    cacheEngineLayers(cache, second.contents, await assembleArchive(second.contents, { kind: 'engine', ref: 'x' }));
-    assert.ok(image.diffIds.every((d) => cache.read(d)?.meta.verified), 'hashed on the second read: verified');
     const image2 = await assembleArchive(second.contents, { kind: 'engine', ref: 'x' });
     assert.deepEqual(plain(image2), plain(image));
-    // A cache entry claiming another layer's size and head under this image's diffID: hashed, refused.
+    // An entry with another layer's size and head but not its headers: walked, refused.
     const victim = image.diffIds[3];
-    const liar = await indexLayer([s.layers[0]]);
     const d0 = cache.read(image.diffIds[0])!;
     rmSync(path.join(cache.dir, victim.slice(7) + '.llix'));
-    cache.put(victim, liar, { verified: true, head: d0.meta.head, origin: 'engine' });
+    cache.put(victim, d0.index, { ...d0.meta, hdr: '0'.repeat(64) });
     rmSync(path.join(cache.dir, image.diffIds[0].slice(7) + '.llix'));
     const third = await readEngineStream(chunks(buf, 4096), image.diffIds, { cache });
-    assert.equal(third.contents.cacheMismatches.length, 1, 'the lying entry matched by size and head, then failed the hash');
+    assert.equal(third.contents.cacheMismatches.length, 1, 'matched by size and head, then refused by the header digest');
+    // Same headers, other bytes in a body: the same index, so the cached one is right to use.
+    const l = await makeTar([{ name: 'f', body: 'aaaa' }, { name: 'g', size: 70_000 }]);
+    const l2 = await makeTar([{ name: 'f', body: 'bbbb' }, { name: 'g', size: 70_000 }]);
+    const a1 = await dockerSave({ layers: [l] });
+    const a2 = await dockerSave({ layers: [l2] });
+    const c2 = new LayerIndexCache(path.join(dir, 'c2'));
+    const r1 = await readEngineStream(chunks(a1, 999), [], { cache: c2 });
+    const i1 = await assembleArchive(r1.contents, { kind: 'engine', ref: 'x' });
+    cacheEngineLayers(c2, r1.contents, i1);
+    const r2 = await readEngineStream(chunks(a2, 999), i1.diffIds, { cache: c2 });
+    assert.equal(r2.contents.fromCache.size, 0, 'the head differs (the body is in the first 64 KiB): parsed');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
