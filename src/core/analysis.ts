@@ -20,10 +20,13 @@ export interface Analysis {
 }
 
 export function analyze(image: ImageData): Analysis {
+  // dive's figures first: their working set (a second path tree) is garbage before the merged
+  // tree is built, so peak memory is the larger of the two, not their sum.
+  const dive = diveEfficiency(image.layers);
   const tree = new MergedTree();
   for (const l of image.layers) tree.addLayer(l);
   const { warnings } = tree.finish();
-  return analysisOf(image, tree, warnings, diveEfficiency(image.layers));
+  return analysisOf(image, tree, warnings, dive);
 }
 
 /**

@@ -248,7 +248,11 @@ export class MergedTree {
     node.live = true;
     node.deletedBy = null;
     node.deletedHow = null;
-    node.copies.push({ layer: L, type: e.type, bytes });
+    // Most paths have one copy: an exact one-element array, not push()'s 17-slot backing store
+    // (about 130 bytes less per path).
+    const copy: Copy = { layer: L, type: e.type, bytes };
+    if (node.copies.length === 0) node.copies = [copy];
+    else node.copies.push(copy);
   }
 
   /** The previous entry's parent directory (tar order keeps a directory's entries together). */
