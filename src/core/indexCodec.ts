@@ -91,10 +91,23 @@ class Reader {
   int(): number { const z = this.uint(); return z % 2 === 1 ? -(z + 1) / 2 : z / 2; }
   str(): string {
     const n = this.uint();
-    if (this.pos + n > this.end) this.fail();
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
+    const start = this.pos;
+    const end = start + n;
+    if (end > this.end) this.fail();
+    this.pos = end;
+    // Front coding leaves mostly short ASCII suffixes ("f123"): build those here, without a call
+    // into the runtime per name (V8 keeps strings under 13 characters flat when concatenating).
+    if (n <= 12) {
+      const b = this.buf;
+      let s = '';
+      for (let i = start; i < end; i++) {
+        const c = b[i];
+        if (c >= 0x80) return b.toString('utf8', start, end);
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return this.buf.toString('utf8', start, end);
   }
   count(max: number): number { const n = this.uint(); if (n > max) this.fail(); return n; }
 }
