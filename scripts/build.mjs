@@ -17,11 +17,30 @@ const common = {
   external: ['vscode', 'cpu-features', './crypto/build/Release/sshcrypto.node'],
 };
 
+// The engine's client libraries (dockerode with its gRPC/protobuf and tar dependencies, ssh2) are
+// ~2 MB of the 2.7 MB each bundle would be. They go into dist/vendor/*.js, loaded by require() the
+// first time an engine is used, so the CLI and the worker parse only their own code when they read
+// an archive or a layout (start-up ~0.23 -> ~0.15 s CPU, measured with `node dist/cli.js --help`).
+// Only these bare specifiers are rewritten; our own modules stay in each bundle (so `instanceof`
+// checks on our error classes keep working).
+const VENDOR = ['dockerode', 'ssh2'];
+const vendorExternal = (prefix) => ({
+  name: 'vendor-external',
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^(${VENDOR.join('|')})$`) }, (args) => ({ path: `${prefix}${args.path}.js`, external: true }));
+  },
+});
+
 await Promise.all([
-  esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' }),
-  esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', plugins: [vendorExternal('./vendor/')] }),
+  esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, plugins: [vendorExternal('./vendor/')] }),
   // The analysis worker thread the extension starts (src/vscode/imageService.ts).
-  esbuild.build({ ...common, entryPoints: ['src/worker/analysisWorker.ts'], outfile: 'dist/worker.js' }),
+  esbuild.build({ ...common, entryPoints: ['src/worker/analysisWorker.ts'], outfile: 'dist/worker.js', plugins: [vendorExternal('./vendor/')] }),
+  // dockerode's own use of ssh2 (docker-modem's ssh agent) shares dist/vendor/ssh2.js.
+  esbuild.build({ ...common, entryPoints: { dockerode: 'node_modules/dockerode/lib/docker.js' }, outdir: 'dist/vendor', plugins: [{
+    name: 'vendor-ssh2', setup(build) { build.onResolve({ filter: /^ssh2$/ }, () => ({ path: './ssh2.js', external: true })); },
+  }] }),
+  esbuild.build({ ...common, entryPoints: { ssh2: 'node_modules/ssh2/lib/index.js' }, outdir: 'dist/vendor' }),
 ]);
 chmodSync('dist/cli.js', 0o755);
 

@@ -7,7 +7,6 @@ import { diveEfficiency } from '../core/efficiency';
 import { ImageFormatError } from '../core/errors';
 import { encodeIndex } from '../core/indexCodec';
 import type { LayerIndex } from '../core/types';
-import { createEngineClient } from '../engine/docker';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';
 import { LayerIndexCache } from '../sources/indexCache';
@@ -44,7 +43,8 @@ async function run(req: AnalyzeRequest): Promise<void> {
       signal: ac.signal,
       platform: req.platform,
       cache,
-      engine: async () => createEngineClient(req.endpoint ?? resolveEndpointFromProcess({})),
+      // The engine client (dockerode: dist/vendor/) is loaded only when an engine source needs it.
+      engine: async () => (await import('../engine/docker')).createEngineClient(req.endpoint ?? resolveEndpointFromProcess({})),
       onPlan: (plan) => post({ type: 'plan', id: req.id, image: plan.image, keys: plan.paths }),
       onLayer: (path, layer) => {
         layersRead++;
