@@ -234,6 +234,32 @@ test('export headers that never come also time out', async () => {
   await rejectsWith(client(ep, { exportIdleTimeoutMs: 300 }).exportImage('x'), 'unavailable', /did not answer within 0\.3 s \(export of 'x'\)/);
 });
 
+test('an engine that stages a big export before its headers: the wait goes on while it answers pings', async () => {
+  // Docker 20.10 copies the image to a staging directory before the first byte (over 60 s for
+  // 3.3 GB here): a live engine must not be mistaken for a stalled one.
+  let pings = 0;
+  const { ep } = await fakeEngine((req, res) => {
+    if (req.url?.endsWith('/_ping')) { pings++; res.end('OK'); return; }
+    setTimeout(() => { res.writeHead(200, { 'Content-Type': 'application/x-tar' }); res.end(Buffer.alloc(4096, 1)); }, 1500);
+  });
+  const s = await client(ep, { exportIdleTimeoutMs: 300 }).exportImage('big');
+  let got = 0;
+  for await (const c of s) got += (c as Buffer).length;
+  assert.equal(got, 4096);
+  assert.ok(pings >= 2, `pinged ${pings} times while waiting`);
+});
+
+test('export headers that never come, from an engine that stops answering pings, time out', async () => {
+  let pings = 0;
+  const { ep } = await fakeEngine((req, res) => {
+    if (req.url?.endsWith('/_ping') && ++pings <= 2) res.end('OK');
+    // the export, and later pings, never answered
+  });
+  const t0 = Date.now();
+  await rejectsWith(client(ep, { exportIdleTimeoutMs: 300 }).exportImage('x'), 'unavailable', /did not answer within 0\.3 s \(export of 'x'\)/);
+  assert.ok(Date.now() - t0 >= 900, 'waited while the pings were answered');
+});
+
 test('an engine that drops the connection mid-export gives a clear error', async () => {
   const { ep } = await fakeEngine((req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/x-tar' });
