@@ -321,6 +321,21 @@ async function benchOci(o: Options, layouts: Record<string, string>): Promise<vo
     const ratio = median(ours) / median(base);
     if (kind === 'none') target('OCI uncompressed analysis / bare header walk', ratio <= 2, '<= 2', `${f2(ratio)} (${f2(median(ours))} s / ${f2(median(base))} s)`);
     else target(`OCI ${kind} analysis / decompressing the blobs`, ratio <= 1.2, '<= 1.2', `${f2(ratio)} (${f2(median(ours))} s / ${f2(median(base))} s)`);
+    if (kind === 'gzip') {
+      // Re-analysis where the cache has most to save: compressed blobs (the cold read decompresses them).
+      const cold: number[] = [];
+      const warm: number[] = [];
+      for (let r = 0; r < o.runs; r++) {
+        const cacheDir = path.join(o.dir, `cache-oci-${r}`);
+        rmSync(cacheDir, { recursive: true, force: true });
+        cold.push((await node(CLI, ['analyze', `oci:${layout}`, '--json'], cacheEnv(cacheDir))).secs);
+        warm.push((await node(CLI, ['analyze', `oci:${layout}`, '--json'], cacheEnv(cacheDir))).secs);
+        rmSync(cacheDir, { recursive: true, force: true });
+        log(`  gzip cache run ${r + 1}: cold (filling the cache) ${f2(cold[r])} s, re-analysis ${f2(warm[r])} s`);
+      }
+      (report.oci as Record<string, unknown>).gzipCache = { cold, warm };
+      target('OCI gzip re-analysis (cache) / cold', median(warm) / median(cold) <= 0.1, '<= 0.1', `${f2(median(warm) / median(cold))} (${f2(median(warm))} s / ${f2(median(cold))} s, whole processes)`);
+    }
   }
 }
 
