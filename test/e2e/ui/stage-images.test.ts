@@ -66,3 +66,40 @@ describe('CodeLens on every stage of a multi-stage Dockerfile', () => {
     await wb.screenshot('stage-images-layers');
   }, 480_000);
 });
+
+describe('layerLens.build.stageImages = afterBuild', () => {
+  let wb: Workbench;
+  let dir = '';
+  let repo = '';
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llstagesauto-'));
+    repo = `layerlens/${path.basename(dir).toLowerCase()}`;
+    fs.mkdirSync(path.join(dir, '.vscode'));
+    fs.writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'layerLens.build.stageImages': 'afterBuild' }));
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), [
+      'FROM layerlens-test/busybox:latest AS tools',
+      `RUN head -c 3000 /dev/zero > /t && echo ${process.pid} > /pid`,
+      '',
+      'FROM layerlens-test/busybox:latest',
+      'COPY --from=tools /pid /pid',
+      '',
+    ].join('\n'));
+    wb = await openWorkbench({ folder: dir });
+  });
+  after(async () => {
+    await wb?.close();
+    for (const tag of [`${repo}:dev`, `${repo}:stage-tools`]) spawnSync(DOCKER, ['rmi', tag], { stdio: 'ignore' });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('Build Image also builds the other stage: its lines get sizes without asking', async () => {
+    await wb.openFile('Dockerfile');
+    await wb.runCommand('Layer Lens: Build Image');
+    const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
+    // 3000 bytes of /t and the pid's few bytes in /pid.
+    const lenses = await wb.poll(split, (t) => t.some((x) => /^3(\.0\d)? kB/.test(x)), 240_000, 'a 3 kB lens on the tools stage\'s RUN');
+    assert.ok(!lenses.some((x) => x.includes('build stage to see sizes')), JSON.stringify(lenses));
+    const tagged = spawnSync(DOCKER, ['image', 'inspect', '--format', '{{.Id}}', `${repo}:stage-tools`], { encoding: 'utf8' });
+    assert.equal(tagged.status, 0, `no ${repo}:stage-tools: ${tagged.stderr}`);
+  }, 360_000);
+});
