@@ -83,6 +83,8 @@ FIXTURES=(
   "args-defaults|args|||"
   "multistage|multistage|||"
   "multistage-target-test|multistage||test|"
+  "multistage-target-build|multistage||build|"
+  "multistage-target-tools|multistage||tools|"
   "mounts|mounts|||"
   "shell-exec|shell-exec|||"
   "heredoc|heredoc|||"

@@ -15,7 +15,8 @@ import { cliCache } from '../sources/indexCache';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { parseDockerfile } from '../core/dockerfile';
 import { mapHistory } from '../core/mapping';
-import { lineInfos, linesMargin } from '../core/lines';
+import { lineInfos, linesMargin, type StageImageLines } from '../core/lines';
+import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/stageImages';
 import type { QuickImage } from '../core/quickImage';
 import type { EngineClient } from '../engine/types';
 
@@ -25,7 +26,8 @@ Commands:
   analyze SOURCE [--json]                 layers with sizes, changes and waste, then totals
   files SOURCE [--json] [--layer N]       the merged filesystem (or one layer's changes)
   lines DOCKERFILE [--image SOURCE] [--json] [--target STAGE]
-                                          each instruction's layer size (and cache status)
+        [--stage-image STAGE=SOURCE ...]  each instruction's layer size (and cache status);
+                                          other stages' lines from their own images
   ci SOURCE [--lowest-efficiency F] [--highest-wasted-bytes N]
             [--highest-user-wasted-percent P] [--ci-config FILE]
                                           dive's CI rules; exit 1 when one fails
@@ -43,15 +45,19 @@ interface Args {
   command: string;
   positional: string[];
   flags: Map<string, string | true>;
+  /** Repeatable options (LIST_FLAGS), every value in order. */
+  lists: Map<string, string[]>;
 }
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
-  'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile', 'target', 'build-arg']);
+  'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile', 'target', 'build-arg', 'stage-image']);
+const LIST_FLAGS = new Set(['stage-image']);
 const BOOL_FLAGS = new Set(['json', 'help']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
   const flags = new Map<string, string | true>();
+  const lists = new Map<string, string[]>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') { positional.push(...argv.slice(i + 1)); break; }
@@ -63,12 +69,13 @@ export function parseArgs(argv: string[]): Args {
       const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
       if (v === undefined) throw new UsageError(`--${name} needs a value`);
       flags.set(name, v);
+      if (LIST_FLAGS.has(name)) lists.set(name, [...(lists.get(name) ?? []), v]);
       continue;
     }
     if (a === '-h') { flags.set('help', true); continue; }
     positional.push(a);
   }
-  return { command: positional.shift() ?? '', positional, flags };
+  return { command: positional.shift() ?? '', positional, flags, lists };
 }
 
 /** Writes lines with backpressure; a closed pipe (`| head`) ends quietly. */
@@ -149,25 +156,53 @@ async function cmdLines(args: Args, out: Out): Promise<number> {
   const model = parseDockerfile(text);
   const stage = typeof target === 'string' ? target : undefined;
   const imageFlag = args.flags.get('image');
+  // --stage-image STAGE=SOURCE: checked before any image is read.
+  const stageImages = (args.lists.get('stage-image') ?? []).map((v) => {
+    const eq = v.indexOf('=');
+    if (eq <= 0 || eq === v.length - 1) throw new UsageError(`--stage-image needs STAGE=SOURCE (a stage name or index, then an image source), not '${v}'`);
+    const ref = v.slice(0, eq);
+    const index = findStage(model, ref);
+    if (index < 0) throw new UsageError(`--stage-image: ${file} has no stage '${ref}' (stages: ${model.stages.map((s) => s.name ?? String(s.index)).join(', ')})`);
+    return { ref, index, source: v.slice(eq + 1) };
+  });
+  const quick = async (source: string): Promise<QuickImage> => {
+    const spec = await parseSource(source);
+    if (spec.kind === 'engine') return quickImageFromEngine(await engineFactory(args)(), spec.name);
+    return quickImageFromAnalysis(await load(source, args));
+  };
   let q: QuickImage;
   let note: string;
+  let source: string;
   if (typeof imageFlag === 'string') {
-    const spec = await parseSource(imageFlag);
-    if (spec.kind === 'engine') q = await quickImageFromEngine(await engineFactory(args)(), spec.name);
-    else q = quickImageFromAnalysis(await load(imageFlag, args));
+    q = await quick(imageFlag);
+    source = imageFlag;
     note = `image ${imageFlag}`;
   } else {
     const match = await findBestImage(await engineFactory(args)(), model, { stage });
     if (!match) throw new UsageError(`no local image matches ${file}; build it, or name one with --image`);
     q = match.image;
+    source = match.name;
     note = `image ${match.name} (history matches ${Math.round(match.score * 100)} %)`;
   }
   const mapping = mapHistory(model, q.history, { stage, entrySizes: entrySizes(q) });
-  const infos = lineInfos(mapping, entrySizes(q));
+  const outside = new Set(stagesOutside(model, mapping.stage));
+  const stageLines: StageImageLines[] = [];
+  for (const si of stageImages) {
+    const st = model.stages[si.index];
+    if (!outside.has(si.index)) throw new UsageError(`--stage-image ${si.ref}: ${stageLabel(st)} is in the image's own stage chain; its lines already come from ${source}`);
+    const sq = await quick(si.source);
+    const sizes = entrySizes(sq);
+    const m = mapHistory(model, sq.history, { stage: si.index, entrySizes: sizes });
+    if (!stageImageMatches(m)) process.stderr.write(`layerlens: warning: ${si.source} matches stage ${stageLabel(st)} poorly (${Math.round(m.score * 100)} %); sizes may be wrong\n`);
+    stageLines.push({ source: si.source, mapping: m, entrySizes: sizes });
+    note += `; stage ${stageLabel(st)}: ${si.source}`;
+  }
+  const infos = lineInfos(mapping, entrySizes(q), undefined, model, stageLines);
   if (args.flags.has('json')) {
+    // `image`: the image whose layers `layerIndex` counts (a stage image for lines mapped from one).
     await out.line(JSON.stringify(infos.map((i) => ({
       line: i.line, endLine: i.endLine, instruction: i.instruction, stage: i.stage, layerIndex: i.layerIndex,
-      size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind,
+      size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind, image: i.stageImage ?? source,
     }))));
   } else {
     await out.line(`# ${file}: ${note}`);

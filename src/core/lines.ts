@@ -23,8 +23,13 @@ export interface LineInfo {
   size: number | null;
   /** `other-stage`: a line of a stage the image does not contain (known from a build's trace). */
   kind: 'layer' | 'empty-layer' | 'config' | 'base' | 'unmapped' | 'other-stage';
-  /** other-stage: the stage's name (or its index). */
+  /** other-stage, and lines mapped from a stage image: the stage's name (or its index). */
   stageName?: string;
+  /**
+   * A line of a stage the image does not contain, mapped from that stage's own image (the stage
+   * built as a target): its source. `historyIndex` and `layerIndex` then count in that image.
+   */
+  stageImage?: string;
   cache: CacheState;
   reason?: string;
   durationMs?: number;
@@ -32,18 +37,45 @@ export interface LineInfo {
   base?: { size: number | null; layers: number };
 }
 
+/** The image of a stage the main image does not contain (that stage built as a target), mapped. */
+export interface StageImageLines {
+  /** Its source (tag, id or archive path): what the lines' `layerIndex` refers to. */
+  source: string;
+  /** `mapHistory(model, history, { stage })` of that image. */
+  mapping: MappingResult;
+  /** Size per history entry of that image. */
+  entrySizes: readonly number[];
+}
+
 /**
  * Joins a mapping with per-history-entry sizes and (optionally) cache facts by line.
  * `entrySizes[i]` is history entry i's size (the engine's history Size, or the analysed layer's).
+ * `stageImages`: lines the main image does not contain take their sizes from the image of their
+ * own stage when one is given, else from the image of a stage built on theirs (a stage image holds
+ * its whole FROM chain); the rest, with `model` and `cache`, get the build trace's status only.
  */
 export function lineInfos(
   mapping: MappingResult, entrySizes: readonly number[], cache?: ReadonlyMap<number, LineCache>, model?: DockerfileModel,
+  stageImages: readonly StageImageLines[] = [],
 ): LineInfo[] {
   const infos = mappedInfos(mapping, entrySizes, cache);
-  if (!model || !cache) return infos;
+  const mapped = new Set(infos.map((i) => i.line));
+  // Own stage first, then stages derived from it.
+  for (const own of [true, false]) {
+    for (const si of stageImages) {
+      const extra = mappedInfos(si.mapping, si.entrySizes, cache).filter((i) => !mapped.has(i.line) && (i.stage === si.mapping.stage) === own);
+      for (const i of extra) {
+        i.stageImage = si.source;
+        const st = model?.stages[i.stage];
+        i.stageName = st?.name ?? String(i.stage);
+        mapped.add(i.line);
+        infos.push(i);
+      }
+    }
+  }
+  if (!model || !cache) return infos.sort((a, b) => a.line - b.line);
   // Stages the image does not contain (a multi-stage build's earlier stages): their lines have no
   // layer in this image, but the last build's trace knows whether they were cached.
-  const mapped = new Set(infos.map((i) => i.line));
   for (const ins of model.instructions) {
     const c = cache.get(ins.line);
     if (!c || mapped.has(ins.line) || ins.stage < 0) continue;
@@ -102,7 +134,7 @@ export function lensLabel(i: LineInfo): string {
     case 'layer': parts.push(formatBytes(i.size ?? 0)); break;
     case 'empty-layer': parts.push('0 B · empty layer'); break;
     case 'config': parts.push('0 B · config only'); break;
-    case 'unmapped': parts.push('not in the image'); break;
+    case 'unmapped': parts.push(i.stageImage !== undefined ? 'not in the stage image' : 'not in the image'); break;
     case 'other-stage': parts.push(`stage ${i.stageName}`); break;
   }
   if (i.cache === 'cached') parts.push('cached');

@@ -712,7 +712,7 @@ export interface DockerfileLayerLines {
  * the last stage first and every other stage when that matches poorly. Undefined when nothing
  * matches well enough to label layers with lines.
  */
-export function layerLinesFromDockerfile(text: string, history: readonly HistoryEntry[], opts: { stage?: string; minScore?: number } = {}): DockerfileLayerLines | undefined {
+export function layerLinesFromDockerfile(text: string, history: readonly HistoryEntry[], opts: { stage?: string | number; minScore?: number } = {}): DockerfileLayerLines | undefined {
   const minScore = opts.minScore ?? 0.5;
   let model;
   try {
@@ -720,7 +720,7 @@ export function layerLinesFromDockerfile(text: string, history: readonly History
   } catch {
     return undefined;
   }
-  const stages: Array<number | string | undefined> = [opts.stage || undefined];
+  const stages: Array<number | string | undefined> = [opts.stage === '' ? undefined : opts.stage];
   let best = mapHistory(model, history, { stage: stages[0] });
   if (best.score < 0.9) {
     for (let i = 0; i < model.stages.length; i++) {

@@ -223,7 +223,7 @@ function settingBuildArgs(uri: vscode.Uri): Record<string, string> | undefined {
 }
 
 /** The build args the next build uses: the setting if set, else those of the last build, else none. */
-function currentBuildArgs(uri: vscode.Uri, record?: BuildRecord): Record<string, string> {
+export function currentBuildArgs(uri: vscode.Uri, record?: BuildRecord): Record<string, string> {
   return settingBuildArgs(uri) ?? (record ? { ...record.buildArgs } : {});
 }
 
@@ -233,7 +233,7 @@ function settingTarget(uri: vscode.Uri): string | null {
 }
 
 /** The target the next build uses: the setting if set, else that of the last build. */
-function currentTarget(uri: vscode.Uri, record?: BuildRecord): string | null {
+export function currentTarget(uri: vscode.Uri, record?: BuildRecord): string | null {
   return settingTarget(uri) ?? record?.target ?? null;
 }
 
@@ -247,6 +247,8 @@ export interface BuildCommandOptions {
   target?: string | null;
   /** Do not show the image afterwards. */
   noShow?: boolean;
+  /** false: no stage images afterwards, whatever layerLens.build.stageImages says. */
+  stageImages?: boolean;
 }
 
 /** Build args: settings, plus a prompt for ARGs that have no value (or for all, with `prompt`). */
@@ -284,12 +286,18 @@ async function askTarget(model: DockerfileModel, current: string | null): Promis
   return pick === undefined ? undefined : pick.target;
 }
 
-function defaultTag(contextDir: string, dockerfile: string, target: string | null): string {
-  const clean = (s: string): string => s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '') || 'image';
-  let name = clean(path.basename(contextDir));
+const cleanTag = (s: string): string => s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '') || 'image';
+
+/** `layerlens/<context dir>[-<Dockerfile suffix>]`: the repository of the tags Layer Lens gives. */
+export function tagRepository(contextDir: string, dockerfile: string): string {
+  let name = cleanTag(path.basename(contextDir));
   const base = path.basename(dockerfile);
-  if (!/^(Dockerfile|Containerfile)$/.test(base)) name += '-' + clean(base.replace(/^(Dockerfile|Containerfile)\.|\.(Dockerfile|Containerfile)$/gi, ''));
-  return `layerlens/${name}:${target ? clean(target) : 'dev'}`;
+  if (!/^(Dockerfile|Containerfile)$/.test(base)) name += '-' + cleanTag(base.replace(/^(Dockerfile|Containerfile)\.|\.(Dockerfile|Containerfile)$/gi, ''));
+  return `layerlens/${name}`;
+}
+
+function defaultTag(contextDir: string, dockerfile: string, target: string | null): string {
+  return `${tagRepository(contextDir, dockerfile)}:${target ? cleanTag(target) : 'dev'}`;
 }
 
 function isDockerfileName(p: string): boolean {
@@ -314,7 +322,16 @@ async function pickDockerfile(): Promise<vscode.Uri | undefined> {
 // The build
 
 /** Engines (endpoint URLs) that turned out to have no bridge network in this session. */
-const noBridgeEngines = new Set<string>();
+export const noBridgeEngines = new Set<string>();
+
+/** The build context of a Dockerfile: the directory that holds what its COPY/ADD lines name. */
+export async function buildContextOf(uri: vscode.Uri, dockerfileText: string, buildArgs: Record<string, string>): Promise<{ contextDir: string; dockerfileRel: string }> {
+  const folder = vscode.workspace.getWorkspaceFolder(uri);
+  const sources = parseDockerfile(dockerfileText, { buildArgs }).instructions.flatMap((i) => (i.copy && i.copy.from === null ? i.copy.sources : []));
+  const contextDir = await chooseContextDir(path.dirname(uri.fsPath), folder?.uri.fsPath, sources);
+  const dockerfileRel = path.relative(contextDir, uri.fsPath).split(path.sep).join('/');
+  return { contextDir, dockerfileRel };
+}
 
 function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
@@ -359,10 +376,7 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
     ?? (knownArgs && !opts.prompt ? { ...knownArgs } : await askBuildArgs(probe, knownArgs ?? {}, opts.prompt ?? false));
   if (!buildArgs) return undefined;
 
-  const folder = vscode.workspace.getWorkspaceFolder(uri);
-  const sources = parseDockerfile(dockerfileText, { buildArgs }).instructions.flatMap((i) => (i.copy && i.copy.from === null ? i.copy.sources : []));
-  const contextDir = await chooseContextDir(path.dirname(uri.fsPath), folder?.uri.fsPath, sources);
-  const dockerfileRel = path.relative(contextDir, uri.fsPath).split(path.sep).join('/');
+  const { contextDir, dockerfileRel } = await buildContextOf(uri, dockerfileText, buildArgs);
   const tag = opts.tag ?? (prev && prev.target === target ? prev.tag : defaultTag(contextDir, uri.fsPath, target));
 
   ll.log(`build ${tag}: ${uri.fsPath} (context ${contextDir}${target ? `, target ${target}` : ''}${Object.keys(buildArgs).length ? `, args ${Object.keys(buildArgs).join(' ')}` : ''})`);
@@ -442,6 +456,11 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
     } catch (e) {
       ll.log(`cannot show ${tag}: ${(e as Error).message}`);
     }
+  }
+  // layerLens.build.stageImages = afterBuild: the other stages' images too (cached steps: quick).
+  if (opts.stageImages !== false && vscode.workspace.getConfiguration('layerLens', uri).get<string>('build.stageImages') === 'afterBuild'
+    && parseDockerfile(dockerfileText, { buildArgs }).stages.length > 1) {
+    await vscode.commands.executeCommand('layerLens.buildStageImages', uri);
   }
   return outcome;
 }

@@ -5,8 +5,9 @@
 import * as vscode from 'vscode';
 import { parseDockerfile } from '../core/dockerfile';
 import { formatBytes } from '../core/format';
-import { lensLabel, lineInfos, type LineCache, type LineInfo } from '../core/lines';
-import { mapHistory } from '../core/mapping';
+import { lensLabel, lineInfos, type LineCache, type LineInfo, type StageImageLines } from '../core/lines';
+import { mapHistory, type MappingResult } from '../core/mapping';
+import type { DockerfileModel } from '../core/dockerfile';
 import type { QuickImage } from '../core/quickImage';
 import { parseSource } from '../sources/load';
 import { globToRegExp } from '../core/paths';
@@ -25,6 +26,18 @@ export interface DocImage {
 /** Cache-status facts per Dockerfile (set by the build command). */
 export type CacheFacts = (doc: vscode.TextDocument) => ReadonlyMap<number, LineCache> | undefined;
 
+/** A stage the image does not contain, without a usable image of its own (a lens offers to build it). */
+export interface StageWithoutImage {
+  stage: number;
+  key: string;
+  /** none: never built; stale: its image no longer matches the stage; unavailable: the image is gone. */
+  why: 'none' | 'stale' | 'unavailable';
+}
+
+/** Images of the stages the image does not contain (set by src/vscode/stageImages.ts). */
+export type StageImagesOf = (doc: vscode.TextDocument, model: DockerfileModel, mapping: MappingResult) =>
+  Promise<{ images: StageImageLines[]; missing: StageWithoutImage[] }>;
+
 export class DockerfileImages {
   private readonly byDoc = new Map<string, Promise<DocImage | null>>();
   private readonly histories = new Map<string, QuickImage>();
@@ -33,6 +46,7 @@ export class DockerfileImages {
   private readonly emitter = new vscode.EventEmitter<void>();
   readonly onDidChange = this.emitter.event;
   cacheFacts: CacheFacts = () => undefined;
+  stageImages: StageImagesOf = async () => ({ images: [], missing: [] });
 
   constructor(private readonly ll: LayerLens) {}
 
@@ -109,18 +123,39 @@ export class DockerfileImages {
   }
 
   /** Lines with sizes and cache status for the document as it is now. */
-  async lines(doc: vscode.TextDocument): Promise<{ img: DocImage; infos: LineInfo[] } | null> {
+  async lines(doc: vscode.TextDocument): Promise<{ img: DocImage; infos: LineInfo[]; missingStages: StageWithoutImage[] } | null> {
     const img = await this.imageFor(doc);
     if (!img) return null;
     const model = parseDockerfile(doc.getText());
     const sizes = entrySizes(img.image);
     const mapping = mapHistory(model, img.image.history, { entrySizes: sizes });
-    return { img, infos: lineInfos(mapping, sizes, this.cacheFacts(doc), model) };
+    const stages = await this.stageImages(doc, model, mapping).catch((e: unknown) => {
+      this.ll.log(`stage images of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
+      return { images: [], missing: [] };
+    });
+    return { img, infos: lineInfos(mapping, sizes, this.cacheFacts(doc), model, stages.images), missingStages: stages.missing };
   }
 
   dispose(): void {
     this.emitter.dispose();
   }
+}
+
+/** On the FROM line of each stage without a usable image (and no sizes from a derived stage's): build it. */
+function stageBuildLenses(missing: readonly StageWithoutImage[], doc: vscode.TextDocument, sized: ReadonlySet<number>): vscode.CodeLens[] {
+  const model = missing.length > 0 ? parseDockerfile(doc.getText()) : undefined;
+  const out: vscode.CodeLens[] = [];
+  for (const m of missing) {
+    const st = model?.stages[m.stage];
+    if (!st || sized.has(st.line) || st.line - 1 >= doc.lineCount) continue;
+    const title = m.why === 'stale' ? 'stage image out of date · build stage to see sizes'
+      : m.why === 'unavailable' ? 'stage image gone · build stage to see sizes' : 'build stage to see sizes';
+    out.push(new vscode.CodeLens(new vscode.Range(st.line - 1, 0, st.line - 1, 0), {
+      title, command: 'layerLens.buildStageImages', arguments: [doc.uri, m.key],
+      tooltip: `Build stage ${st.name ?? st.index} as its own target (cached steps are reused) so that its lines get sizes`,
+    }));
+  }
+  return out;
 }
 
 class LayerCodeLensProvider implements vscode.CodeLensProvider {
@@ -151,11 +186,15 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
       if (info.line - 1 >= doc.lineCount) continue;
       const range = new vscode.Range(info.line - 1, 0, info.line - 1, 0);
       const title = lensLabel(info);
+      // Lines of other stages mapped from their stage's image explain that image's layer.
+      const stageArg = info.stageImage !== undefined ? [{ stage: info.stage, source: info.stageImage }] : [];
       const cmd: vscode.Command = info.layerIndex !== null
-        ? { title, command: 'layerLens.explainLayer', arguments: [info.layerIndex, doc.uri], tooltip: `Layer ${info.layerIndex} of ${res.img.source} — click to explain it` }
+        ? { title, command: 'layerLens.explainLayer', arguments: [info.layerIndex, doc.uri, ...stageArg], tooltip: `Layer ${info.layerIndex} of ${info.stageImage ?? res.img.source} — click to explain it` }
         : { title, command: '', tooltip: info.kind === 'config' ? 'This instruction only changes the image config: no layer, 0 bytes.' : '' };
       lenses.push(new vscode.CodeLens(range, cmd));
     }
+    const sized = new Set(res.infos.filter((i) => i.stageImage !== undefined).map((i) => i.line));
+    for (const m of stageBuildLenses(res.missingStages, doc, sized)) lenses.push(m);
     return lenses;
   }
 }
@@ -188,8 +227,10 @@ export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
       const shortName = res.img.source.replace(/^(docker-archive:|oci:)(.*\/)?/, '');
       status.text = `$(layers) ${shortName} · ${formatBytes(total)}`;
       status.tooltip = `Layer Lens: ${res.img.source} (${res.img.matchedBy}), ${res.img.image.layerSizes.length} layers`;
-      // The Layers view follows the active Dockerfile's image.
-      if (ll.images.current?.analysis.image.id !== res.img.image.id) {
+      // The Layers view follows the active Dockerfile's image (or one of its stage images, opened from a lens).
+      const cur = ll.images.current;
+      const ownStage = cur?.stage !== undefined && cur.dockerfile?.toString() === doc.uri.toString();
+      if (cur?.analysis.image.id !== res.img.image.id && !ownStage) {
         void ll.images.show(res.img.source, { dockerfile: doc.uri }).catch((e: unknown) => ll.log(`cannot show ${res.img.source}: ${(e as Error).message}`));
       }
     }

@@ -5,6 +5,8 @@
 //   layerLens.explainLayer                from the palette: the layer of the line under the cursor,
 //                                         else a quick pick of the shown image's layers
 //   layerLens.explainLayer N [uri]        from a CodeLens (layer index and the Dockerfile)
+//   layerLens.explainLayer N uri {stage, source}   from a CodeLens of a stage the image does not
+//                                         contain: layer N of that stage's own image
 //   layerLens.explainLayer {layer: N}     from the Layers view's context menu
 //
 // The webview has a strict CSP (nothing but its own nonce'd style and script, no remote content),
@@ -19,6 +21,7 @@ import {
 } from '../core/explain';
 import { formatBytes } from '../core/format';
 import { mapHistory, type LineMapping, type MappingResult } from '../core/mapping';
+import { stageKey } from '../core/stageImages';
 import type { LayerLens } from './context';
 
 export const EXPLAIN_COMMAND = 'layerLens.explainLayer';
@@ -45,9 +48,9 @@ const docCache = new WeakMap<Analysis, Map<string, { version: number; dl: DocLay
 /** The instruction as written, on one line (flags kept, continuation lines joined). */
 export const instructionRef = instructionRefOf;
 
-function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Analysis): DocLayers {
+function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Analysis, stage?: number): DocLayers {
   const model = parseDockerfile(doc.getText());
-  const target = vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined;
+  const target = stage ?? (vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined);
   const sizes = analysis.image.history.map((h) => (h.layerIndex === null ? 0 : analysis.layerSizes[h.layerIndex] ?? 0));
   const mapping = mapHistory(model, analysis.image.history, { stage: target, entrySizes: sizes });
   const byLayer = instructionsByLayer(model, mapping);
@@ -67,7 +70,8 @@ function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Anal
  * known but not analysed yet (the shown image becomes that one); without, answers only from the
  * analysis already shown. Null when no image belongs to the file.
  */
-export async function docLayers(ll: LayerLens, doc: vscode.TextDocument, opts: { analyse: boolean }): Promise<DocLayers | null> {
+export async function docLayers(ll: LayerLens, doc: vscode.TextDocument, opts: { analyse: boolean; stage?: StageRef }): Promise<DocLayers | null> {
+  if (opts.stage) return stageDocLayers(ll, doc, opts.stage);
   const img = await ll.dockerfiles.imageFor(doc);
   if (!img) return null;
   let shown = ll.images.current;
@@ -76,12 +80,39 @@ export async function docLayers(ll: LayerLens, doc: vscode.TextDocument, opts: {
     shown = await ll.images.show(img.source, { dockerfile: doc.uri });
     if (!shown || shown.analysis.image.id !== img.image.id) return null;
   }
-  let perDoc = docCache.get(shown.analysis);
-  if (!perDoc) docCache.set(shown.analysis, (perDoc = new Map()));
-  const key = doc.uri.toString();
+  return cachedDocLayers(doc, img.source, shown.analysis);
+}
+
+/** A stage image of a Dockerfile (a CodeLens of a stage the image does not contain). */
+export interface StageRef {
+  stage: number;
+  source: string;
+}
+
+function stageRefArg(arg: unknown): StageRef | undefined {
+  const x = arg as { stage?: unknown; source?: unknown } | undefined;
+  return x && typeof x === 'object' && typeof x.stage === 'number' && typeof x.source === 'string' ? { stage: x.stage, source: x.source } : undefined;
+}
+
+/** Shows the stage image (the Layers view follows) and maps it with that stage. */
+async function stageDocLayers(ll: LayerLens, doc: vscode.TextDocument, ref: StageRef): Promise<DocLayers | null> {
+  const st = parseDockerfile(doc.getText()).stages[ref.stage];
+  if (!st) return null;
+  let shown = ll.images.current;
+  if (!shown || shown.source !== ref.source || shown.stage?.index !== ref.stage || shown.dockerfile?.toString() !== doc.uri.toString()) {
+    shown = await ll.images.show(ref.source, { dockerfile: doc.uri, stage: { index: ref.stage, key: stageKey(st) } });
+    if (!shown) return null;
+  }
+  return cachedDocLayers(doc, ref.source, shown.analysis, ref.stage);
+}
+
+function cachedDocLayers(doc: vscode.TextDocument, source: string, analysis: Analysis, stage?: number): DocLayers {
+  let perDoc = docCache.get(analysis);
+  if (!perDoc) docCache.set(analysis, (perDoc = new Map()));
+  const key = `${doc.uri.toString()}|${stage ?? ''}`;
   const hit = perDoc.get(key);
   if (hit && hit.version === doc.version) return hit.dl;
-  const dl = buildDocLayers(doc, img.source, shown.analysis);
+  const dl = buildDocLayers(doc, source, analysis, stage);
   perDoc.set(key, { version: doc.version, dl });
   return dl;
 }
@@ -289,9 +320,10 @@ async function openDoc(uri: vscode.Uri): Promise<vscode.TextDocument | undefined
 export function registerExplain(ll: LayerLens): vscode.Disposable[] {
   const panel = new ExplainPanel();
 
-  const run = async (arg?: unknown, uriArg?: unknown): Promise<vscode.WebviewPanel | undefined> => {
+  const run = async (arg?: unknown, uriArg?: unknown, stageArg?: unknown): Promise<vscode.WebviewPanel | undefined> => {
     let layer = layerArg(arg);
     const uri = uriArg instanceof vscode.Uri ? uriArg : undefined;
+    const stage = stageRefArg(stageArg);
     let dl: DocLayers | null = null;
     let analysis: Analysis | undefined;
     let source = '';
@@ -299,7 +331,7 @@ export function registerExplain(ll: LayerLens): vscode.Disposable[] {
     if (uri) {
       // From a CodeLens: the layer of that Dockerfile's image.
       const doc = await openDoc(uri);
-      dl = doc ? await docLayers(ll, doc, { analyse: true }) : null;
+      dl = doc ? await docLayers(ll, doc, { analyse: true, stage }) : null;
     } else if (layer === undefined) {
       // From the palette: the line under the cursor.
       const editor = vscode.window.activeTextEditor;
@@ -318,7 +350,8 @@ export function registerExplain(ll: LayerLens): vscode.Disposable[] {
       const cur = ll.images.current;
       const doc = cur?.dockerfile ? await openDoc(cur.dockerfile) : undefined;
       if (doc) {
-        const d = await docLayers(ll, doc, { analyse: false });
+        const stageOfShown = cur?.stage ? { stage: cur.stage.index, source: cur.source } : undefined;
+        const d = await docLayers(ll, doc, { analyse: false, stage: stageOfShown });
         if (d && d.analysis === cur?.analysis) dl = d;
       }
     }
@@ -350,9 +383,9 @@ export function registerExplain(ll: LayerLens): vscode.Disposable[] {
   };
 
   return [
-    vscode.commands.registerCommand(EXPLAIN_COMMAND, async (arg?: unknown, uri?: unknown) => {
+    vscode.commands.registerCommand(EXPLAIN_COMMAND, async (arg?: unknown, uri?: unknown, stage?: unknown) => {
       try {
-        return await run(arg, uri);
+        return await run(arg, uri, stage);
       } catch (e) {
         ll.log(`explain: ${(e as Error).stack ?? String(e)}`);
         void vscode.window.showErrorMessage(`Layer Lens: cannot explain the layer: ${(e as Error).message}`);

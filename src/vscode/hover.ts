@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import {
   baseHoverMarkdown, configOnlyHoverMarkdown, hoverMarkdown, notInImageHoverMarkdown, unknownImageHoverMarkdown, unmappedHoverMarkdown,
 } from '../core/explain';
-import { instructionAtLine, parseDockerfile } from '../core/dockerfile';
+import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfile';
 import type { LayerLens } from './context';
 import { DOCKERFILE_SELECTOR } from './codelens';
 import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef } from './explain';
@@ -24,11 +24,17 @@ export class LayerHoverProvider implements vscode.HoverProvider {
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     const line = pos.line + 1;
     // Only instruction lines get a hover (not comments, blank lines or heredoc bodies' neighbours).
-    const quick = instructionAtLine(parseDockerfile(doc.getText()), line);
+    const model = parseDockerfile(doc.getText());
+    const quick = instructionAtLine(model, line);
     if (!quick || quick.stage < 0) return undefined;
+    // A stage image of this file is shown (opened from a lens of its stage): lines of that stage's
+    // chain are answered from it.
+    const cur = this.ll.images.current;
+    const shownStage = cur?.stage && cur.dockerfile?.toString() === doc.uri.toString() && stageChain(model, cur.stage.index).includes(quick.stage)
+      ? { stage: cur.stage.index, source: cur.source } : undefined;
     let dl;
     try {
-      dl = await docLayers(this.ll, doc, { analyse: true });
+      dl = await docLayers(this.ll, doc, { analyse: true, stage: shownStage });
     } catch (e) {
       this.ll.log(`hover: ${(e as Error).message}`);
       dl = null;

@@ -17,6 +17,11 @@ export interface ShownImage {
   dockerfile?: vscode.Uri;
   /** Set while the image is still being read: the analysis covers the first layersMerged layers. */
   partial?: { layersMerged: number; layersTotal: number };
+  /**
+   * The image is the Dockerfile's image of this stage (built as its own target), not the image
+   * the Dockerfile built: index and remembered key (core/stageImages stageKey).
+   */
+  stage?: { index: number; key: string };
 }
 
 export interface ImageServiceOptions {
@@ -48,7 +53,7 @@ export class ImageService implements vscode.Disposable {
   }
 
   /** Loads (or reuses) the analysis of `source` and makes it the shown image. */
-  async show(source: string, opts: { dockerfile?: vscode.Uri; force?: boolean } = {}): Promise<ShownImage | undefined> {
+  async show(source: string, opts: { dockerfile?: vscode.Uri; force?: boolean; stage?: ShownImage['stage'] } = {}): Promise<ShownImage | undefined> {
     this.inflight?.cancel();
     const cts = new vscode.CancellationTokenSource();
     this.inflight = cts;
@@ -57,6 +62,7 @@ export class ImageService implements vscode.Disposable {
     const onPartial = (analysis: Analysis, layersMerged: number, layersTotal: number): void => {
       if (cts.token.isCancellationRequested) return;
       this.shown = { source, analysis, dockerfile: opts.dockerfile, partial: { layersMerged, layersTotal } };
+      if (opts.stage) this.shown.stage = opts.stage;
       this.emitter.fire(this.shown);
     };
     let ok = false;
@@ -65,7 +71,9 @@ export class ImageService implements vscode.Disposable {
       if (cts.token.isCancellationRequested) return undefined;
       ok = true;
       this.shown = { source, analysis, dockerfile: opts.dockerfile };
-      if (opts.dockerfile) await this.state.update(`image:${opts.dockerfile.toString()}`, source);
+      if (opts.stage) this.shown.stage = opts.stage;
+      // A stage image is remembered by the stage images' store, not as the Dockerfile's image.
+      else if (opts.dockerfile) await this.state.update(`image:${opts.dockerfile.toString()}`, source);
       this.emitter.fire(this.shown);
       return this.shown;
     } finally {

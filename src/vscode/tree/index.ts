@@ -161,7 +161,8 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
     try {
       const doc = cur.dockerfile ? await vscode.workspace.openTextDocument(cur.dockerfile) : await openDockerfileOf(cur);
       if (!doc) return explicit;
-      const target = vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined;
+      // A stage image (opened from a lens of a stage the image does not contain) maps with its stage.
+      const target = cur.stage?.index ?? (vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined);
       const mapped = layerLinesFromDockerfile(doc.getText(), cur.analysis.image.history, { stage: target });
       if (!mapped) return explicit;
       return { lineForLayer: (l) => mapped.lines.get(l), baseLayerCount: explicit.baseLayerCount ?? mapped.baseLayerCount };

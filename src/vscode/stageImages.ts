@@ -1,0 +1,215 @@
+// Stage images: sizes for the lines of the stages a Dockerfile's image does not contain (the earlier
+// stages of a multi-stage build). "Layer Lens: Build Stage Images" (and the lens on such a stage's
+// FROM line) builds each of those stages as its own target through the engine, tagged
+// `layerlens/<name>:stage-<stage>`, and remembers per (Dockerfile, stage) which image it made
+// (workspace state). The CodeLens maps each stage's lines to its image's history (core/mapping with
+// the stage) and clicking one explains that image's layer. With layerLens.build.stageImages set
+// to afterBuild, Build Image runs this after every build of a multi-stage file.
+import { readFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { runBuild } from '../core/cachePredict';
+import { parseDockerfile, targetStageIndex, type DockerfileModel } from '../core/dockerfile';
+import type { StageImageLines } from '../core/lines';
+import { mapHistory, type MappingResult } from '../core/mapping';
+import type { QuickImage } from '../core/quickImage';
+import { findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey, stageLabel, stagesOutside } from '../core/stageImages';
+import { EngineError, type EngineClient } from '../engine/types';
+import { entrySizes } from '../sources/dockerfileImage';
+import { buildContextOf, buildRecords, currentBuildArgs, currentTarget, noBridgeEngines, tagRepository } from './build';
+import type { StageWithoutImage } from './codelens';
+import { packContext } from './contextManifest';
+import type { LayerLens } from './context';
+
+export const BUILD_STAGES_COMMAND = 'layerLens.buildStageImages';
+
+/** One remembered stage image. */
+export interface RememberedStageImage {
+  /** What the stage build tagged (the source the lenses read). */
+  source: string;
+  imageId: string | null;
+  /** ms since the epoch. */
+  builtAt: number;
+}
+
+/** Stage images per Dockerfile, in workspace state (key `stageImages:<uri>`, stage key → image). */
+export class StageImageStore {
+  constructor(private readonly state: vscode.Memento) {}
+
+  private key(uri: vscode.Uri): string {
+    return `stageImages:${uri.toString()}`;
+  }
+
+  all(uri: vscode.Uri): Record<string, RememberedStageImage> {
+    const v = this.state.get<Record<string, RememberedStageImage>>(this.key(uri));
+    return v && typeof v === 'object' ? v : {};
+  }
+
+  async remember(uri: vscode.Uri, stage: string, image: RememberedStageImage): Promise<void> {
+    await this.state.update(this.key(uri), { ...this.all(uri), [stage]: image });
+  }
+}
+
+/**
+ * The stage images of the stages `mapping`'s image does not contain, mapped with their stage; the
+ * others (never built, gone, or no longer matching their stage) as `missing`.
+ */
+export async function resolveStageImages(
+  store: StageImageStore, quick: (source: string) => Promise<QuickImage>, log: (line: string) => void,
+  doc: vscode.TextDocument, model: DockerfileModel, mapping: MappingResult,
+): Promise<{ images: StageImageLines[]; missing: StageWithoutImage[] }> {
+  const images: StageImageLines[] = [];
+  const missing: StageWithoutImage[] = [];
+  if (mapping.stage < 0 || model.stages.length < 2) return { images, missing };
+  const remembered = store.all(doc.uri);
+  for (const s of stagesOutside(model, mapping.stage)) {
+    const st = model.stages[s];
+    const key = stageKey(st);
+    const r = remembered[key];
+    if (!r) {
+      missing.push({ stage: s, key, why: 'none' });
+      continue;
+    }
+    let q: QuickImage;
+    try {
+      q = await quick(r.source);
+    } catch (e) {
+      log(`stage image ${r.source} (${stageLabel(st)}) unavailable: ${(e as Error).message}`);
+      missing.push({ stage: s, key, why: 'unavailable' });
+      continue;
+    }
+    const sizes = entrySizes(q);
+    const m = mapHistory(model, q.history, { stage: s, entrySizes: sizes });
+    if (!stageImageMatches(m)) {
+      missing.push({ stage: s, key, why: 'stale' });
+      continue;
+    }
+    images.push({ source: r.source, mapping: m, entrySizes: sizes });
+  }
+  return { images, missing };
+}
+
+interface BuildStagesOptions {
+  /** Only this stage (a key, name or index); default every stage the target's image does not contain. */
+  stage?: string;
+}
+
+async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unknown, stageArg?: unknown): Promise<number> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showErrorMessage('Layer Lens: building runs the Dockerfile\'s RUN steps on your engine, so Build Stage Images is disabled in untrusted workspaces. Trust this workspace (Manage Workspace Trust) to build.');
+    return 0;
+  }
+  const opts: BuildStagesOptions = typeof stageArg === 'string' ? { stage: stageArg } : {};
+  const ed = vscode.window.activeTextEditor?.document;
+  const uri = arg instanceof vscode.Uri ? arg : ed?.languageId === 'dockerfile' ? ed.uri : undefined;
+  if (!uri) {
+    void vscode.window.showErrorMessage('Layer Lens: open a multi-stage Dockerfile to build its stage images.');
+    return 0;
+  }
+  if (uri.scheme !== 'file') {
+    void vscode.window.showErrorMessage(`Layer Lens: cannot build ${uri.toString()}: only Dockerfiles on the local file system can be built.`);
+    return 0;
+  }
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  if (doc?.isDirty) await doc.save();
+  let engine: EngineClient;
+  try {
+    engine = ll.engine.get();
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Layer Lens: ${(e as Error).message}`);
+    return 0;
+  }
+  const text = (await readFile(uri.fsPath)).toString('utf8');
+  const record = buildRecords()?.lastBuild(uri);
+  const buildArgs = currentBuildArgs(uri, record);
+  const model = parseDockerfile(text, { buildArgs });
+  let stages: number[];
+  if (opts.stage !== undefined) {
+    const s = findStage(model, opts.stage);
+    if (s < 0) {
+      void vscode.window.showErrorMessage(`Layer Lens: ${vscode.workspace.asRelativePath(uri)} has no stage ${opts.stage} any more.`);
+      return 0;
+    }
+    stages = [s];
+  } else {
+    stages = stagesOutside(model, targetStageIndex(model, currentTarget(uri, record)));
+  }
+  if (stages.length === 0) {
+    void vscode.window.showInformationMessage(`Layer Lens: every stage of ${vscode.workspace.asRelativePath(uri)} is in the image Build Image makes: there is no other stage to build.`);
+    return 0;
+  }
+  const { contextDir, dockerfileRel } = await buildContextOf(uri, text, buildArgs);
+  const repo = tagRepository(contextDir, uri.fsPath);
+  let built = 0;
+  await vscode.window.withProgress({
+    location: vscode.ProgressLocation.Notification, title: 'Layer Lens: building stage images', cancellable: true,
+  }, async (progress, token) => {
+    const ac = new AbortController();
+    const sub = token.onCancellationRequested(() => ac.abort());
+    try {
+      for (const [n, s] of stages.entries()) {
+        const st = model.stages[s];
+        const input = stageBuildInput(text, model, s);
+        if (!input) continue;
+        const tag = stageImageTag(repo, st);
+        const label = `${stageLabel(st)} (${n + 1}/${stages.length})`;
+        progress.report({ message: label, increment: n === 0 ? 0 : 100 / stages.length });
+        ll.log(`build stage ${stageLabel(st)} as ${tag}: ${uri.fsPath} (context ${contextDir}, target ${input.target})`);
+        const bytes = Buffer.from(input.dockerfileText, 'utf8');
+        const t0 = Date.now();
+        const outcome = await runBuild({
+          engine,
+          pack: () => packContext(contextDir, { keep: [dockerfileRel], overrides: new Map([[dockerfileRel, bytes]]), signal: ac.signal }),
+          dockerfileRel, dockerfileText: input.dockerfileText, tag, buildArgs, target: input.target,
+          networkmode: noBridgeEngines.has(engine.endpoint.url) ? 'host' : undefined,
+          log: ll.log, signal: ac.signal,
+          onMessage: (msg) => {
+            if (typeof msg.stream === 'string' && msg.stream.trim()) ll.log(`  ${msg.stream.trimEnd()}`);
+          },
+          onStep: (step) => progress.report({ message: `${label}: ${step.length > 70 ? step.slice(0, 69) + '…' : step}` }),
+        });
+        if (outcome.networkmode === 'host') noBridgeEngines.add(engine.endpoint.url);
+        if (outcome.failed) {
+          ll.log(`stage ${stageLabel(st)} failed${outcome.errorLine ? ` at line ${outcome.errorLine}` : ''}: ${outcome.error}`);
+          void vscode.window.showErrorMessage(`Layer Lens: building stage ${stageLabel(st)} failed${outcome.errorLine ? ` at line ${outcome.errorLine}` : ''}: ${outcome.error}`);
+          return;
+        }
+        const cached = Object.values(outcome.record.lines).filter((l) => l.cache === 'cached').length;
+        ll.log(`built stage ${stageLabel(st)} as ${tag} in ${Date.now() - t0} ms (${cached}/${Object.keys(outcome.record.lines).length} steps cached), image ${outcome.record.imageId ?? '?'}`);
+        await store.remember(uri, stageKey(st), { source: tag, imageId: outcome.record.imageId, builtAt: Date.now() });
+        built++;
+      }
+    } finally {
+      sub.dispose();
+    }
+  }).then(undefined, (e: unknown) => {
+    if (e instanceof EngineError && e.code === 'aborted') {
+      ll.log('stage image builds cancelled');
+      return;
+    }
+    ll.log(`stage image build failed: ${(e as Error).message}`);
+    void vscode.window.showErrorMessage(`Layer Lens: building stage images failed: ${(e as Error).message}`);
+  });
+  if (built > 0) ll.dockerfiles.invalidate();
+  return built;
+}
+
+export function registerStageImages(ll: LayerLens): vscode.Disposable[] {
+  const store = new StageImageStore(ll.context.workspaceState);
+  // Stage images' histories, by source, until the Dockerfiles' images are resolved again (engine
+  // image events, builds and settings invalidate them).
+  const quicks = new Map<string, Promise<QuickImage>>();
+  const quick = (source: string): Promise<QuickImage> => {
+    let p = quicks.get(source);
+    if (!p) {
+      p = ll.dockerfiles.quick(source);
+      p.catch(() => quicks.delete(source));
+      quicks.set(source, p);
+    }
+    return p;
+  };
+  ll.dockerfiles.stageImages = (doc, model, mapping) => resolveStageImages(store, quick, ll.log, doc, model, mapping);
+  return [
+    ll.dockerfiles.onDidChange(() => quicks.clear()),
+    vscode.commands.registerCommand(BUILD_STAGES_COMMAND, (arg?: unknown, stage?: unknown) => buildStageImages(ll, store, arg, stage)),
+  ];
+}
