@@ -9,6 +9,7 @@ import { registerHover } from './vscode/hover';
 import { registerQuickFixes } from './vscode/quickFixes';
 import { registerEngineEvents } from './vscode/events';
 import { registerBuild } from './vscode/build';
+import { registerLensClick } from './vscode/lensClick';
 
 // Thin activation: build the shared services, then let each contribution register itself. Every
 // registration goes into context.subscriptions, so deactivation disposes everything.
@@ -42,4 +43,5 @@ const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [
   registerQuickFixes,
   registerEngineEvents,
   registerBuild,
+  registerLensClick,
 ];

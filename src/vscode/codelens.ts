@@ -152,7 +152,7 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
       const range = new vscode.Range(info.line - 1, 0, info.line - 1, 0);
       const title = lensLabel(info);
       const cmd: vscode.Command = info.layerIndex !== null
-        ? { title, command: 'layerLens.explainLayer', arguments: [info.layerIndex, doc.uri], tooltip: `Layer ${info.layerIndex} of ${res.img.source} — click to explain it` }
+        ? { title, command: 'layerLens.showLensLayer', arguments: [info.layerIndex, doc.uri], tooltip: `Layer ${info.layerIndex} of ${res.img.source} — click to select it in the Layers view and explain it` }
         : { title, command: '', tooltip: info.kind === 'config' ? 'This instruction only changes the image config: no layer, 0 bytes.' : '' };
       lenses.push(new vscode.CodeLens(range, cmd));
     }
