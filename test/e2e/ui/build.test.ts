@@ -64,7 +64,7 @@ describe('Build Image from the command palette, then the lenses', () => {
     fs.mkdirSync(path.join(workspace, '.vscode'));
     // Pinned: no build args, the last stage (nothing to ask).
     fs.writeFileSync(path.join(workspace, '.vscode/settings.json'), JSON.stringify({ 'layerLens.build.args': {}, 'layerLens.build.target': '' }, null, 2));
-    wb = await openWorkbench({ folder: workspace, viewport: { width: 1400, height: 700 } });
+    wb = await openWorkbench({ folder: workspace, viewport: { width: 1200, height: 600 } });
   });
 
   after(async () => {
@@ -107,9 +107,11 @@ describe('Build Image from the command palette, then the lenses', () => {
     await wb.openFile('greeting.txt');
     await wb.activeEditor().click();
     await wb.page.keyboard.press('Control+A');
-    await wb.page.keyboard.type('hello, layer lens\n');
+    // No Enter: in a plain-text file it may accept a word suggestion instead of breaking the line.
+    await wb.page.keyboard.type('hello, layer lens');
+    await wb.page.keyboard.press('Escape');
     await wb.page.keyboard.press('Control+S');
-    await wb.poll(async () => fs.readFileSync(path.join(workspace, 'greeting.txt'), 'utf8'), (t) => t === 'hello, layer lens\n', 15_000, 'greeting.txt saved');
+    await wb.poll(async () => fs.readFileSync(path.join(workspace, 'greeting.txt'), 'utf8'), (t) => t === 'hello, layer lens', 15_000, 'greeting.txt saved');
 
     await wb.openFile('Dockerfile');
     const predicted = await expectLenses({
