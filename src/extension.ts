@@ -10,6 +10,7 @@ import { registerQuickFixes } from './vscode/quickFixes';
 import { registerEngineEvents } from './vscode/events';
 import { registerBuild } from './vscode/build';
 import { registerStageImages } from './vscode/stageImages';
+import { registerLensClick } from './vscode/lensClick';
 
 // Thin activation: build the shared services, then let each contribution register itself. Every
 // registration goes into context.subscriptions, so deactivation disposes everything.
@@ -44,4 +45,5 @@ const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [
   registerEngineEvents,
   registerBuild,
   registerStageImages,
+  registerLensClick,
 ];

@@ -189,7 +189,7 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
       // Lines of other stages mapped from their stage's image explain that image's layer.
       const stageArg = info.stageImage !== undefined ? [{ stage: info.stage, source: info.stageImage }] : [];
       const cmd: vscode.Command = info.layerIndex !== null
-        ? { title, command: 'layerLens.explainLayer', arguments: [info.layerIndex, doc.uri, ...stageArg], tooltip: `Layer ${info.layerIndex} of ${info.stageImage ?? res.img.source} — click to explain it` }
+        ? { title, command: 'layerLens.showLensLayer', arguments: [info.layerIndex, doc.uri, ...stageArg], tooltip: `Layer ${info.layerIndex} of ${info.stageImage ?? res.img.source} — click to select it in the Layers view and explain it` }
         : { title, command: '', tooltip: info.kind === 'config' ? 'This instruction only changes the image config: no layer, 0 bytes.' : '' };
       lenses.push(new vscode.CodeLens(range, cmd));
     }

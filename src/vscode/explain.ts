@@ -4,9 +4,10 @@
 //
 //   layerLens.explainLayer                from the palette: the layer of the line under the cursor,
 //                                         else a quick pick of the shown image's layers
-//   layerLens.explainLayer N [uri]        from a CodeLens (layer index and the Dockerfile)
-//   layerLens.explainLayer N uri {stage, source}   from a CodeLens of a stage the image does not
-//                                         contain: layer N of that stage's own image
+//   layerLens.explainLayer N [uri] [opts]  from a CodeLens (layer index and the Dockerfile);
+//                                         opts {preserveFocus: true} keeps focus in the editor;
+//                                         opts {stage, source}: a CodeLens of a stage the image
+//                                         does not contain: layer N of that stage's own image
 //   layerLens.explainLayer {layer: N}     from the Layers view's context menu
 //
 // The webview has a strict CSP (nothing but its own nonce'd style and script, no remote content),
@@ -232,10 +233,10 @@ class ExplainPanel {
   private target: Target | undefined;
   private readonly subs: vscode.Disposable[] = [];
 
-  show(t: Target): vscode.WebviewPanel {
+  show(t: Target, preserveFocus = false): vscode.WebviewPanel {
     this.target = t;
     if (!this.panel) {
-      this.panel = vscode.window.createWebviewPanel(EXPLAIN_VIEW_TYPE, this.title(t), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, {
+      this.panel = vscode.window.createWebviewPanel(EXPLAIN_VIEW_TYPE, this.title(t), { viewColumn: vscode.ViewColumn.Beside, preserveFocus }, {
         enableScripts: true, enableCommandUris: false, localResourceRoots: [], retainContextWhenHidden: false,
       });
       this.subs.push(
@@ -243,7 +244,7 @@ class ExplainPanel {
         this.panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
       );
     } else {
-      this.panel.reveal(undefined, false);
+      this.panel.reveal(undefined, preserveFocus);
     }
     this.render();
     return this.panel;
@@ -320,10 +321,11 @@ async function openDoc(uri: vscode.Uri): Promise<vscode.TextDocument | undefined
 export function registerExplain(ll: LayerLens): vscode.Disposable[] {
   const panel = new ExplainPanel();
 
-  const run = async (arg?: unknown, uriArg?: unknown, stageArg?: unknown): Promise<vscode.WebviewPanel | undefined> => {
+  const run = async (arg?: unknown, uriArg?: unknown, optsArg?: unknown): Promise<vscode.WebviewPanel | undefined> => {
+    const preserveFocus = !!optsArg && typeof optsArg === 'object' && (optsArg as { preserveFocus?: unknown }).preserveFocus === true;
     let layer = layerArg(arg);
     const uri = uriArg instanceof vscode.Uri ? uriArg : undefined;
-    const stage = stageRefArg(stageArg);
+    const stage = stageRefArg(optsArg);
     let dl: DocLayers | null = null;
     let analysis: Analysis | undefined;
     let source = '';
@@ -379,13 +381,13 @@ export function registerExplain(ll: LayerLens): vscode.Disposable[] {
       void vscode.window.showWarningMessage(`Layer Lens: ${source} has no layer ${layer} (it has ${analysis.tree.layers.length}).`);
       return undefined;
     }
-    return panel.show({ analysis, source, layer, dl: dl ?? undefined });
+    return panel.show({ analysis, source, layer, dl: dl ?? undefined }, preserveFocus);
   };
 
   return [
-    vscode.commands.registerCommand(EXPLAIN_COMMAND, async (arg?: unknown, uri?: unknown, stage?: unknown) => {
+    vscode.commands.registerCommand(EXPLAIN_COMMAND, async (arg?: unknown, uri?: unknown, opts?: unknown) => {
       try {
-        return await run(arg, uri, stage);
+        return await run(arg, uri, opts);
       } catch (e) {
         ll.log(`explain: ${(e as Error).stack ?? String(e)}`);
         void vscode.window.showErrorMessage(`Layer Lens: cannot explain the layer: ${(e as Error).message}`);

@@ -375,6 +375,8 @@ export const openWorkbenches = new Set<Workbench>();
 interface DomElement {
   getAttribute(name: string): string | null;
   querySelector(selector: string): DomElement | null;
+  querySelectorAll(selector: string): ArrayLike<DomElement>;
+  getBoundingClientRect(): { top: number; bottom: number };
   readonly innerText: string;
 }
 
@@ -504,6 +506,50 @@ export class Workbench {
   /** Waits until at least one CodeLens (matching `predicate`, if given) is rendered; returns all texts. */
   async waitForCodeLenses(predicate: (texts: string[]) => boolean = t => t.length > 0, timeoutMs = 60_000): Promise<string[]> {
     return this.poll(() => this.readCodeLenses(), predicate, timeoutMs, 'CodeLenses');
+  }
+
+  /**
+   * CodeLens texts of the active editor by the 1-based line they stand above (rendered lines
+   * only): each lens belongs to the first line number below its middle, by on-screen position.
+   */
+  async readCodeLensesByLine(): Promise<Map<number, string>> {
+    return new Map([...(await this.lensesByLine())].map(([line, l]) => [line, l.text]));
+  }
+
+  /** Lens texts by line, with each lens element's index among `.codelens-decoration` elements. */
+  private async lensesByLine(): Promise<Map<number, { text: string; index: number }>> {
+    const found = await this.activeEditor().evaluate((root: DomElement) => {
+      const rect = (e: DomElement) => e.getBoundingClientRect();
+      const lenses = Array.from(root.querySelectorAll('.contentWidgets .codelens-decoration'))
+        .map(e => ({ text: e.innerText, mid: (rect(e).top + rect(e).bottom) / 2 }));
+      const lines = Array.from(root.querySelectorAll('.margin-view-overlays .line-numbers'))
+        .map(e => ({ n: Number(e.innerText.trim()), top: rect(e).top }));
+      return { lenses, lines };
+    });
+    const out = new Map<number, { text: string; index: number }>();
+    const lines = found.lines.filter(l => Number.isInteger(l.n) && l.n > 0).sort((a, b) => a.top - b.top);
+    found.lenses.forEach((lens, index) => {
+      const text = lens.text.replace(/\u00a0/g, ' ').trim();
+      const line = lines.find(l => l.top >= lens.mid);
+      if (text && line) out.set(line.n, { text, index });
+    });
+    return out;
+  }
+
+  /** Waits until the lenses by line satisfy `predicate`; returns them. */
+  async waitForCodeLensesByLine(predicate: (lenses: Map<number, string>) => boolean, timeoutMs = 60_000, what = 'CodeLenses by line'): Promise<Map<number, string>> {
+    // Polled as [line, text] pairs: a timeout error then shows them (a Map serialises as {}).
+    const entries = await this.poll(async () => [...(await this.readCodeLensesByLine())], e => predicate(new Map(e)), timeoutMs, what);
+    return new Map(entries);
+  }
+
+  /** Clicks the (first) command of the CodeLens above a 1-based line of the active editor (scrolled into view first). */
+  async clickCodeLens(line: number): Promise<void> {
+    await this.goToLine(line);
+    // Lenses of lines just scrolled into view render a moment later.
+    const lenses = await this.poll(async () => [...(await this.lensesByLine())], e => e.some(([l]) => l === line), 10_000, `a CodeLens above line ${line}`);
+    const lens = new Map(lenses).get(line)!;
+    await this.activeEditor().locator('.contentWidgets .codelens-decoration').nth(lens.index).locator('a').first().click();
   }
 
   /**

@@ -7,7 +7,9 @@
 //   layerLens.findFile [path]         quick pick over every path (fuzzy, on name and folder); reveals it
 //   layerLens.chooseLayer [layer]     the Merged Filesystem view shows one layer's changes (or all)
 //   layerLens.toggleWasteFilter       only rows that carry hidden (shipped but invisible) bytes
-//   layerLens.revealLayer [layer]     select a layer in the Layers view (a number, or {layer})
+//   layerLens.revealLayer [layer]     select a layer in the Layers view (a number, or {layer}; with
+//                                     {layer, focus: false, expand: false}: without taking focus,
+//                                     without expanding the row)
 //   layerLens.revealLine [row]        open the Dockerfile at the line that made a row's layer
 //   layerLens.openFileVersion [row]   open one version read-only (layerlens: URI)
 //   layerLens.compareWithVisible [row] diff a hidden copy against the visible version
@@ -190,7 +192,17 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
   let dockerfileOfShown: vscode.Uri | undefined;
 
   let generation = 0;
-  const rebuild = async (): Promise<void> => {
+  /** The latest rebuild: commands that need the tree of the image just shown wait for it. */
+  let latest: Promise<void> = Promise.resolve();
+  const rebuild = (): Promise<void> => (latest = rebuildTree());
+  /** Resolves once no rebuild is pending (a rebuild may start while another is awaited). */
+  const settled = async (): Promise<void> => {
+    for (let p = latest; ; p = latest) {
+      await p.catch(() => undefined);
+      if (p === latest) return;
+    }
+  };
+  const rebuildTree = async (): Promise<void> => {
     const gen = ++generation;
     const cur = ll.images.current;
     dockerfileOfShown = undefined;
@@ -302,13 +314,19 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       setMode({ ...files.filesMode, wasteOnly: !files.filesMode.wasteOnly });
     }],
     ['layerLens.revealLayer', async (arg?: unknown) => {
+      // An image shown a moment ago (a CodeLens click shows its Dockerfile's image first) gets its
+      // tree built asynchronously: reveal in that tree, not the previous one.
+      await settled();
       if (!needImage() || !model) return;
       const direct = layerArg(arg);
       const pick = direct ?? await pickLayer('Reveal Layer', false);
       if (typeof pick !== 'number') return;
       const el = model.layerEl(pick);
       if (!el) return;
-      await layersView.reveal(el, { select: true, focus: true, expand: true });
+      // {focus: false}: opens the view and selects the row, keyboard focus stays where it was;
+      // {expand: false}: the row is not expanded to its changes.
+      const opts = arg && typeof arg === 'object' ? arg as { focus?: unknown; expand?: unknown } : {};
+      await layersView.reveal(el, { select: true, focus: opts.focus !== false, expand: opts.expand !== false });
     }],
     ['layerLens.revealLine', async (arg?: unknown) => {
       // From a row's context menu (a layer, a file, a copy, a change), or {layer} / a layer index.
