@@ -40,7 +40,7 @@ export interface FindBestImageOptions {
   stage?: number | string;
   /** Histories by image id (kept across calls, and on disk when it has a directory). */
   cache?: HistoryCache;
-  /** Histories fetched at once (default 8). */
+  /** Histories fetched at once (default 16). */
   concurrency?: number;
   signal?: AbortSignal;
 }
@@ -52,7 +52,7 @@ export interface FindBestImageOptions {
  * - a score depends only on the rows' `created_by`, so candidates need `history` alone; only the
  *   winner is inspected (for its layer count);
  * - histories come from `cache` when known (an image id's history never changes), else from the
- *   engine, `concurrency` at a time, newest first;
+ *   engine, `concurrency` at a time (default 16), newest first;
  * - once every image newer than one that scores 1 (the maximum) is scored, nothing older can win:
  *   the scan stops there.
  * An image whose history or inspect fails is skipped, as if it were not listed.
@@ -106,7 +106,7 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
         if (scores[i] === undefined) await score(i);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, n)) }, worker));
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 16, n)) }, worker));
   };
 
   for (;;) {

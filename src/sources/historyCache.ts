@@ -37,6 +37,8 @@ export class HistoryCache {
   readonly dir: string | undefined;
   readonly stats: HistoryCacheStats = { memoryHits: 0, diskHits: 0, misses: 0, writes: 0, rejected: 0 };
   private readonly mem = new Map<string, CachedHistory>();
+  /** The ids with a file, listed once (one readdir instead of a failed read per unknown id). */
+  private onDisk: Promise<Set<string>> | null = null;
   private pruned = false;
 
   /** `root` undefined: memory only. */
@@ -53,7 +55,7 @@ export class HistoryCache {
     const m = this.mem.get(id);
     if (m) { this.stats.memoryHits++; return m; }
     const f = this.file(id);
-    if (!f) { this.stats.misses++; return undefined; }
+    if (!f || !(await this.listed()).has(id.slice(7))) { this.stats.misses++; return undefined; }
     let text: string;
     try {
       text = await readFile(f, 'utf8');
@@ -76,6 +78,14 @@ export class HistoryCache {
       await unlink(f).catch(() => undefined);
       return undefined;
     }
+  }
+
+  private listed(): Promise<Set<string>> {
+    this.onDisk ??= readdir(this.dir!).then(
+      (names) => new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5))),
+      () => new Set<string>(),
+    );
+    return this.onDisk;
   }
 
   /** Stores an entry in memory now and on disk in the background (never throws). */
