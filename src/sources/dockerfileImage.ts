@@ -117,7 +117,8 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
       let bestScore = 0;
       for (let i = 0; i < n; i++) { const s = scores[i]; if (s != null && s > bestScore) { w = i; bestScore = s; } }
     }
-    if (w < 0) return null;
+    // Below minScore: no match (had its inspect failed, the next best would score no higher).
+    if (w < 0 || scores[w]! < (opts.minScore ?? 0.5)) return null;
     const img = images[w];
     const e = entries[w]!;
     let q: QuickImage;
@@ -139,7 +140,6 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
       next = 0;
       continue;
     }
-    const best: ImageMatch = { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score: scores[w]! };
-    return best.score >= (opts.minScore ?? 0.5) ? best : null;
+    return { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score: scores[w]! };
   }
 }
