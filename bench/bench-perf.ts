@@ -5,7 +5,7 @@
 //   node out/bench/bench-perf.js [--sizes 0.3,1,3] [--main 1] [--runs 3] [--dir DIR] [--only A,B]
 //                                [--json FILE]
 //
-// Sections (--only picks some): engine, archive, oci, worker, lens, scaling.
+// Sections (--only picks some): engine, archive, oci, worker, lens, firstopen, scaling.
 // Images are generated with the real engine (bench/gen-image.ts) when missing, tagged
 // layerlens-bench/gen:<size>g: 0.3 = 300 MB / 10k files, 1 = 1.1 GB / 45k, 3 = 3 GB / 150k.
 // Files (docker save archives, OCI layouts) go to --dir (default $TMPDIR/layerlens-bench) and are
@@ -23,10 +23,13 @@ import { createGzip } from 'node:zlib';
 import { scanArchive, type ArchiveMember } from '../src/core/archiveSeek';
 import { parseDockerfile } from '../src/core/dockerfile';
 import { lineInfos } from '../src/core/lines';
-import { mapHistory } from '../src/core/mapping';
+import { mapHistory, scoreHistory } from '../src/core/mapping';
+import type { QuickImage } from '../src/core/quickImage';
 import { createEngineClient } from '../src/engine/docker';
 import { resolveEndpointFromProcess } from '../src/engine/endpoint';
-import { entrySizes, quickImageFromEngine } from '../src/sources/dockerfileImage';
+import type { EngineClient } from '../src/engine/types';
+import { entrySizes, findBestImage, quickImageFromEngine, type ImageMatch } from '../src/sources/dockerfileImage';
+import { HistoryCache } from '../src/sources/historyCache';
 import { openFileAccess } from '../src/sources/fastRead';
 import { AnalysisWorkerClient } from '../src/worker/client';
 import { DOCKER, benchDockerfile, ensureEngine, generateImage } from './gen-image';
@@ -399,6 +402,131 @@ async function benchLens(o: Options, big: { tag: string }, mainSize: SizeSpec): 
     `median ${median(bigMs).toFixed(0)} ms, max ${Math.max(...bigMs).toFixed(0)} ms (tiny image: median ${median(tinyMs).toFixed(0)} ms; ratio ${f2(median(bigMs) / median(tinyMs))})`);
 }
 
+const FIRSTOPEN_COUNT = 40;
+const FIRSTOPEN_REPO = 'layerlens-bench-firstopen';
+
+/** The Dockerfile of layerlens-bench-firstopen/N: small, and different for every N. */
+function firstOpenDockerfile(n: number): string {
+  const runs = Array.from({ length: 1 + (n % 3) }, (_, k) => `RUN echo firstopen-${n}-${k} > /step-${k}.txt\n`).join('');
+  return `FROM ${TINY}\nENV FIRSTOPEN=${n}\n${runs}COPY f.txt /f-${n % 4}.txt\nRUN wc -c /f-${n % 4}.txt > /size.txt\n`;
+}
+
+/** layerlens-bench-firstopen/0..39 (built with BuildKit when missing, 0 first: the oldest). */
+async function ensureFirstOpenImages(): Promise<void> {
+  const have = new Set((await dockerJson(['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${FIRSTOPEN_REPO}/*`])).split('\n').filter(Boolean));
+  const missing = Array.from({ length: FIRSTOPEN_COUNT }, (_, n) => n).filter((n) => !have.has(`${FIRSTOPEN_REPO}/${n}:latest`));
+  if (missing.length === 0) return;
+  log(`building ${missing.length} small image(s) ${FIRSTOPEN_REPO}/N FROM ${TINY}…`);
+  const ctx = path.join(os.tmpdir(), `layerlens-bench-firstopen-${process.pid}`);
+  mkdirSync(ctx, { recursive: true });
+  try {
+    writeFileSync(path.join(ctx, 'f.txt'), 'first open\n');
+    for (const n of missing) {
+      writeFileSync(path.join(ctx, 'Dockerfile'), firstOpenDockerfile(n));
+      await run(DOCKER, ['build', '--network=none', '-q', '-t', `${FIRSTOPEN_REPO}/${n}`, ctx], { env: { DOCKER_BUILDKIT: '1' } });
+    }
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The first open of a Dockerfile whose image is not remembered: findBestImage over the 40 newest
+ * local images, cold (empty history cache, as on a first start) and warm (the cache another
+ * process left on disk), against the remembered-image path (inspect + history of the known tag),
+ * each followed by the mapping the lens shows; interleaved. The Dockerfile matches the oldest
+ * bench image among the 40 newest, so every newer candidate has to be scored. The scan as it was
+ * before (one image after the other, inspect + history each) is timed once per run for reference.
+ */
+async function benchFirstOpen(o: Options): Promise<void> {
+  log(`\n== first open of a Dockerfile without a remembered image: best history match among the ${FIRSTOPEN_COUNT} newest images`);
+  await ensureFirstOpenImages();
+  const engine = createEngineClient(resolveEndpointFromProcess({}));
+  const newest = (await engine.listImages()).sort((a, b) => b.created - a.created).slice(0, FIRSTOPEN_COUNT);
+  const re = new RegExp(`^${FIRSTOPEN_REPO}/(\\d+):latest$`);
+  let pick: { pos: number; n: number; tag: string; id: string } | undefined;
+  newest.forEach((img, pos) => {
+    for (const t of img.repoTags) { const m = re.exec(t); if (m) pick = { pos, n: Number(m[1]), tag: t, id: img.id }; }
+  });
+  if (!pick) throw new Error(`none of the ${FIRSTOPEN_COUNT} newest images is a ${FIRSTOPEN_REPO} image: remove them (docker rmi) to have them built again`);
+  const goal = pick;
+  const benchImages = newest.filter((i) => i.repoTags.some((t) => re.test(t))).length;
+  log(`  Dockerfile of ${goal.tag}: position ${goal.pos + 1} of the ${newest.length} newest (${benchImages} bench images among them)`);
+  const text = firstOpenDockerfile(goal.n);
+  const lens = (q: QuickImage): void => {
+    const sizes = entrySizes(q);
+    if (lineInfos(mapHistory(parseDockerfile(text), q.history, { entrySizes: sizes }), sizes).length === 0) throw new Error('no lens lines');
+  };
+  const found = (m: ImageMatch | null, what: string): QuickImage => {
+    if (!m || m.image.id !== goal.id) throw new Error(`${what}: found ${m?.name ?? 'nothing'}, not ${goal.tag}`);
+    return m.image;
+  };
+  const cacheRoot = path.join(o.dir, 'cache-firstopen');
+  const remembered: number[] = [];
+  const cold: number[] = [];
+  const warm: number[] = [];
+  const before: number[] = [];
+  const calls = { cold: 0, warm: 0 };
+  const counting = (): { e: EngineClient; n: () => number } => {
+    let n = 0;
+    const e: EngineClient = {
+      ...engine, endpoint: engine.endpoint,
+      inspectImage: (name, signal) => { n++; return engine.inspectImage(name, signal); },
+      history: (name, signal) => { n++; return engine.history(name, signal); },
+    };
+    return { e, n: () => n };
+  };
+  await quickImageFromEngine(engine, goal.tag);
+  for (let r = 0; r < Math.max(5, o.runs * 2); r++) {
+    let t0 = performance.now();
+    lens(await quickImageFromEngine(engine, goal.tag));
+    remembered.push(performance.now() - t0);
+
+    rmSync(cacheRoot, { recursive: true, force: true });
+    const c1 = counting();
+    t0 = performance.now();
+    const coldCache = new HistoryCache(cacheRoot);
+    lens(found(await findBestImage(c1.e, parseDockerfile(text), { cache: coldCache }), 'cold'));
+    cold.push(performance.now() - t0);
+    await coldCache.flush();
+    calls.cold = c1.n();
+
+    const c2 = counting();
+    t0 = performance.now();
+    lens(found(await findBestImage(c2.e, parseDockerfile(text), { cache: new HistoryCache(cacheRoot) }), 'warm'));
+    warm.push(performance.now() - t0);
+    calls.warm = c2.n();
+
+    if (r < 3) {
+      t0 = performance.now();
+      lens(found(await sequentialScan(engine, parseDockerfile(text)), 'sequential'));
+      before.push(performance.now() - t0);
+    }
+  }
+  rmSync(cacheRoot, { recursive: true, force: true });
+  report.firstOpen = { target: goal.tag, position: goal.pos + 1, rememberedMs: remembered, coldMs: cold, warmMs: warm, sequentialMs: before, engineCalls: calls };
+  const rm = median(remembered);
+  log(`  remembered image: median ${rm.toFixed(0)} ms; cold: median ${median(cold).toFixed(0)} ms (${calls.cold} inspect/history calls); warm: median ${median(warm).toFixed(0)} ms (${calls.warm} calls); one-by-one scan as before: median ${median(before).toFixed(0)} ms`);
+  target('CodeLens ready, first open, cold history cache', Math.max(...cold) <= 300, '<= 300 ms',
+    `median ${median(cold).toFixed(0)} ms, max ${Math.max(...cold).toFixed(0)} ms (${f2(median(cold) / rm)}x the remembered image, ${rm.toFixed(0)} ms)`);
+  target('CodeLens ready, first open, warm history cache', Math.max(...warm) <= 300, '<= 300 ms',
+    `median ${median(warm).toFixed(0)} ms, max ${Math.max(...warm).toFixed(0)} ms (${f2(median(warm) / rm)}x the remembered image)`);
+  target('first open, the one-by-one scan it replaced', null, 'reference', `median ${median(before).toFixed(0)} ms (${f2(median(before) / rm)}x the remembered image)`);
+}
+
+/** findBestImage as it was: the newest 40, one after the other, inspect + history each. */
+async function sequentialScan(engine: EngineClient, model: ReturnType<typeof parseDockerfile>): Promise<ImageMatch | null> {
+  const images = (await engine.listImages()).sort((a, b) => b.created - a.created).slice(0, FIRSTOPEN_COUNT);
+  let best: ImageMatch | null = null;
+  for (const img of images) {
+    let q: QuickImage;
+    try { q = await quickImageFromEngine(engine, img.id); } catch { continue; }
+    const { score } = scoreHistory(model, q.history, { entrySizes: entrySizes(q) });
+    if (score > (best?.score ?? 0)) best = { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score };
+  }
+  return best && best.score >= 0.5 ? best : null;
+}
+
 async function benchScaling(o: Options): Promise<void> {
   log(`\n== scaling: sizes ${o.sizes.join(', ')} GB (one run each)`);
   const rows: Array<Record<string, number | string>> = [];
@@ -451,14 +579,18 @@ async function main(): Promise<void> {
   const started = Date.now();
   const mainSize = SIZES[o.main];
   log(`layer lens benchmark: main image ${mainSize.sizeMb} MB / ${mainSize.files} files; ${os.cpus().length} CPUs; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-  const img = await ensureImage(mainSize);
-  const save = await ensureSaved(o.dir, mainSize, img);
-  report.main = { tag: img.tag, id: img.id, saveBytes: statSync(save).size };
-  if (want('engine')) await benchEngine(o, img);
-  if (want('archive')) await benchArchive(o, save);
-  if (want('oci')) await benchOci(o, await ensureOci(o.dir, mainSize, img, save));
-  if (want('worker')) await benchWorker(o, img, save);
-  if (want('lens')) await benchLens(o, img, mainSize);
+  // The main image and its archive only for the sections that read them.
+  if (['engine', 'archive', 'oci', 'worker', 'lens'].some(want)) {
+    const img = await ensureImage(mainSize);
+    const save = await ensureSaved(o.dir, mainSize, img);
+    report.main = { tag: img.tag, id: img.id, saveBytes: statSync(save).size };
+    if (want('engine')) await benchEngine(o, img);
+    if (want('archive')) await benchArchive(o, save);
+    if (want('oci')) await benchOci(o, await ensureOci(o.dir, mainSize, img, save));
+    if (want('worker')) await benchWorker(o, img, save);
+    if (want('lens')) await benchLens(o, img, mainSize);
+  }
+  if (want('firstopen')) await benchFirstOpen(o);
   if (want('scaling')) await benchScaling(o);
   process.stdout.write(`\nTargets (${mainSize.sizeMb} MB / ${mainSize.files}-file image; medians of ${o.runs} interleaved runs; ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; ${((Date.now() - started) / 60000).toFixed(1)} min)\n`);
   for (const t of targets) {

@@ -11,7 +11,8 @@ import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerC
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';
 import { loadImage, parseSource } from '../sources/load';
-import { cliCache } from '../sources/indexCache';
+import { cliCache, cliCacheRoot } from '../sources/indexCache';
+import { HistoryCache } from '../sources/historyCache';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { parseDockerfile } from '../core/dockerfile';
 import { mapHistory } from '../core/mapping';
@@ -178,7 +179,10 @@ async function cmdLines(args: Args, out: Out): Promise<number> {
     source = imageFlag;
     note = `image ${imageFlag}`;
   } else {
-    const match = await findBestImage(await engineFactory(args)(), model, { stage });
+    // Image histories are cached by id next to the layer indexes (an id's history never changes).
+    const cache = new HistoryCache(cliCacheRoot(process.env), { log: process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined });
+    const match = await findBestImage(await engineFactory(args)(), model, { stage, cache });
+    await cache.flush();
     if (!match) throw new UsageError(`no local image matches ${file}; build it, or name one with --image`);
     q = match.image;
     source = match.name;

@@ -682,6 +682,25 @@ function resolveStage(model: DockerfileModel, stage: number | string | undefined
 }
 
 /**
+ * The stage chain and the expected entries of its instructions: they depend on the model and the
+ * stage alone, so they are computed once per model and stage (a best-match search scores one
+ * model against dozens of histories). Models are not changed after parsing.
+ */
+const expectedCache = new WeakMap<DockerfileModel, Map<number, { chain: number[]; items: Expected[] }>>();
+function expectedItems(model: DockerfileModel, stage: number): { chain: number[]; items: Expected[] } {
+  let byStage = expectedCache.get(model);
+  if (!byStage) { byStage = new Map(); expectedCache.set(model, byStage); }
+  let r = byStage.get(stage);
+  if (!r) {
+    const chain = stage >= 0 ? stageChain(model, stage) : [];
+    const chainIns = chain.flatMap((s) => model.stages[s].instructions);
+    r = { chain, items: chainIns.filter((i) => makesHistoryEntry(i) !== 'never').map(expectedFor) };
+    byStage.set(stage, r);
+  }
+  return r;
+}
+
+/**
  * Map the instructions of a stage (default: the last) and of the stages it derives from to the
  * history entries of that stage's image.
  */
@@ -695,9 +714,7 @@ export function mapHistory(model: DockerfileModel, history: readonly HistoryEntr
 
 function mapHistoryUnsafe(model: DockerfileModel, history: readonly HistoryEntry[], options: MapOptions): MappingResult {
   const stage = resolveStage(model, options.stage);
-  const chain = stage >= 0 ? stageChain(model, stage) : [];
-  const chainIns = chain.flatMap((s) => model.stages[s].instructions);
-  const items = chainIns.filter((i) => makesHistoryEntry(i) !== 'never').map(expectedFor);
+  const { chain, items } = expectedItems(model, stage);
   const parsed = history.map((h) => parseCreatedBy(h.createdBy));
   const n = items.length;
   const m = history.length;
@@ -842,7 +859,7 @@ function mapHistoryUnsafe(model: DockerfileModel, history: readonly HistoryEntry
   lines.sort((a, b) => a.line - b.line);
 
   const score = computeScore(items, pairs, unmatched.length);
-  return { stage, chain, builder, baseEntryCount: baseEntries, lines, pairs, unmatchedHistory: unmatched, score };
+  return { stage, chain: [...chain], builder, baseEntryCount: baseEntries, lines, pairs, unmatchedHistory: unmatched, score };
 }
 
 /**

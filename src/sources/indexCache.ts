@@ -133,8 +133,14 @@ export class LayerIndexCache {
   }
 }
 
+/** The CLI's cache directory (layer indexes, image histories), unless LAYERLENS_CACHE=off. */
+export function cliCacheRoot(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (/^(off|0|false|no)$/i.test(env.LAYERLENS_CACHE ?? '')) return undefined;
+  return defaultCacheDir(env);
+}
+
 /** The CLI's cache, unless LAYERLENS_CACHE=off. */
 export function cliCache(env: NodeJS.ProcessEnv = process.env, log?: (line: string) => void): LayerIndexCache | undefined {
-  if (/^(off|0|false|no)$/i.test(env.LAYERLENS_CACHE ?? '')) return undefined;
-  return new LayerIndexCache(defaultCacheDir(env), { log });
+  const root = cliCacheRoot(env);
+  return root === undefined ? undefined : new LayerIndexCache(root, { log });
 }

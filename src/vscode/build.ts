@@ -12,6 +12,7 @@ import {
 } from '../core/cachePredict';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile';
 import { EngineError, type EngineClient } from '../engine/types';
+import { BaseImageIds } from '../sources/baseImages';
 import { chooseContextDir, contextManifest, packContext } from './contextManifest';
 import type { LayerLens } from './context';
 
@@ -51,8 +52,30 @@ export class BuildRecords implements vscode.Disposable {
   /** A Dockerfile's record changed (a build finished) or its predictions may have (context files changed). */
   readonly onDidChange = this.emitter.event;
   private readonly live = new Map<string, LiveContext>();
+  /** Current ids of the records' base images (looked up in the background, refreshed on engine image events and saves). */
+  private readonly bases: BaseImageIds;
 
-  constructor(private readonly state: vscode.Memento, private readonly log: (line: string) => void) {}
+  constructor(private readonly state: vscode.Memento, private readonly log: (line: string) => void, engine: () => EngineClient) {
+    this.bases = new BaseImageIds(engine, () => {
+      // A base image now has another id (or none): predictions of every open record may change.
+      for (const key of this.live.keys()) this.emitter.fire(vscode.Uri.parse(key));
+    }, log);
+  }
+
+  /** Base images may have changed (engine image events, a saved Dockerfile): look their ids up again. */
+  refreshBaseImages(): void {
+    this.bases.refresh();
+  }
+
+  /** The current ids of a record's base images, as far as known now (the rest is looked up in the background). */
+  private baseImageIds(record: BuildRecord): Record<string, string> {
+    return this.bases.get(Object.keys(record.baseImages ?? {}));
+  }
+
+  /** Resolves when no base image lookup is running (tests). */
+  baseImagesSettled(): Promise<void> {
+    return this.bases.settled();
+  }
 
   private key(uri: vscode.Uri): string {
     return `build:${uri.toString()}`;
@@ -69,6 +92,8 @@ export class BuildRecords implements vscode.Disposable {
   }
 
   async save(uri: vscode.Uri, s: StoredBuild): Promise<void> {
+    // The build just inspected its base images: their ids are current.
+    if (s.record.baseImages) this.bases.set(s.record.baseImages);
     await this.state.update(this.key(uri), s);
     let l = this.live.get(uri.toString());
     if (l && l.contextDir !== s.contextDir) {
@@ -93,7 +118,9 @@ export class BuildRecords implements vscode.Disposable {
     const live = this.ensureLive(doc.uri, s);
     this.recheckIfOld(doc.uri, s, live);
     try {
-      return cacheFacts(s.record, doc.getText(), live.manifest, currentBuildArgs(doc.uri, s.record), { target: currentTarget(doc.uri, s.record) });
+      return cacheFacts(s.record, doc.getText(), live.manifest, currentBuildArgs(doc.uri, s.record), {
+        target: currentTarget(doc.uri, s.record), baseImageIds: this.baseImageIds(s.record),
+      });
     } catch (e) {
       this.log(`cache prediction failed for ${doc.uri.fsPath}: ${(e as Error).message}`);
       return undefined;
@@ -105,7 +132,9 @@ export class BuildRecords implements vscode.Disposable {
     const s = this.stored(doc.uri);
     if (!s) return undefined;
     const live = this.ensureLive(doc.uri, s);
-    return predict(s.record, doc.getText(), live.manifest, currentBuildArgs(doc.uri, s.record), { target: currentTarget(doc.uri, s.record) });
+    return predict(s.record, doc.getText(), live.manifest, currentBuildArgs(doc.uri, s.record), {
+      target: currentTarget(doc.uri, s.record), baseImageIds: this.baseImageIds(s.record),
+    });
   }
 
   /** Recompute the context manifest now (tests and the build command use it). */
@@ -466,7 +495,7 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
 }
 
 export function registerBuild(ll: LayerLens): vscode.Disposable[] {
-  const records = new BuildRecords(ll.context.workspaceState, ll.log);
+  const records = new BuildRecords(ll.context.workspaceState, ll.log, () => ll.engine.get());
   current = records;
   ll.dockerfiles.cacheFacts = (doc) => records.cacheFacts(doc);
   let timer: NodeJS.Timeout | undefined;
@@ -482,5 +511,8 @@ export function registerBuild(ll: LayerLens): vscode.Disposable[] {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('layerLens.build')) ll.dockerfiles.invalidate();
     }),
+    // A saved Dockerfile: its base images may have been rebuilt or pulled meanwhile (engine events
+    // cover that too, but not an engine whose event stream is down).
+    vscode.workspace.onDidSaveTextDocument((d) => { if (d.languageId === 'dockerfile') records.refreshBaseImages(); }),
   ];
 }

@@ -12,6 +12,7 @@ import type { QuickImage } from '../core/quickImage';
 import { parseSource } from '../sources/load';
 import { globToRegExp } from '../core/paths';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
+import { HistoryCache } from '../sources/historyCache';
 import type { LayerLens } from './context';
 
 export const DOCKERFILE_SELECTOR: vscode.DocumentSelector = [{ language: 'dockerfile' }];
@@ -40,7 +41,11 @@ export type StageImagesOf = (doc: vscode.TextDocument, model: DockerfileModel, m
 
 export class DockerfileImages {
   private readonly byDoc = new Map<string, Promise<DocImage | null>>();
-  private readonly histories = new Map<string, QuickImage>();
+  /**
+   * Histories by image id for the best-match search, kept on disk in global storage: an id's
+   * history never changes, so neither invalidate() nor engine events clear it.
+   */
+  private readonly histories: HistoryCache;
   /** Why the last resolution of a document found no image (engine down, archive unreadable…). */
   private readonly errors = new Map<string, string>();
   private readonly emitter = new vscode.EventEmitter<void>();
@@ -48,12 +53,13 @@ export class DockerfileImages {
   cacheFacts: CacheFacts = () => undefined;
   stageImages: StageImagesOf = async () => ({ images: [], missing: [] });
 
-  constructor(private readonly ll: LayerLens) {}
+  constructor(private readonly ll: LayerLens) {
+    this.histories = new HistoryCache(vscode.Uri.joinPath(ll.context.globalStorageUri, 'image-history-cache').fsPath, { log: ll.log });
+  }
 
   invalidate(): void {
     this.byDoc.clear();
     this.errors.clear();
-    this.histories.clear();
     this.emitter.fire();
   }
 

@@ -1,10 +1,13 @@
 // Engine events: when an image is tagged, untagged, deleted, loaded, imported or pulled (a build
 // that tags its result is a `tag`), the Dockerfile → image resolutions are stale: invalidate them,
-// debounced, so lenses, hovers and the status bar recompute. The stream reconnects by itself with
-// backoff; connection changes go to the output channel only (never a notification), and the first
-// event after a reconnect invalidates too (the engine may have changed while we were away).
+// debounced, so lenses, hovers and the status bar recompute; the ids of build records' base images
+// are looked up again (a rebuilt or re-pulled base: "will rebuild · base image changed"). The
+// stream reconnects by itself with backoff; connection changes go to the output channel only
+// (never a notification), and the first event after a reconnect invalidates too (the engine may
+// have changed while we were away).
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../engine/types';
+import { buildRecords } from './build';
 import type { LayerLens } from './context';
 
 const ACTIONS = new Set(['tag', 'untag', 'delete', 'load', 'import', 'pull']);
@@ -23,6 +26,8 @@ export function registerEngineEvents(ll: LayerLens, debounceMs = 400): vscode.Di
       timer = undefined;
       ll.log(`engine events: ${why}; refreshing images`);
       ll.dockerfiles.invalidate();
+      // A FROM tag may name another image now: cache predictions compare base image ids.
+      buildRecords()?.refreshBaseImages();
     }, debounceMs);
   };
 

@@ -34,8 +34,10 @@ function anything(): unknown {
   return new Proxy(f, { get: (_t, p) => (p === 'dispose' ? () => undefined : p === 'then' ? undefined : anything()) });
 }
 
+class RelativePattern { constructor(readonly base: unknown, readonly pattern: string) {} }
+
 const vscode: Any = {
-  Disposable, EventEmitter, FileSystemError,
+  Disposable, EventEmitter, FileSystemError, RelativePattern,
   Uri: { parse: (s: string) => ({ toString: () => s, path: s, scheme: s.split(':')[0] }), file: (p: string) => ({ toString: () => `file://${p}`, fsPath: p, path: p, scheme: 'file' }) },
   workspace: new Proxy({
     getConfiguration: (section?: string) => ({
