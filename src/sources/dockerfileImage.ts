@@ -143,3 +143,34 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
     return { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score: scores[w]! };
   }
 }
+
+/**
+ * Fills `cache` with the histories of the `limit` newest images it does not know yet (`concurrency`
+ * at a time, default 4: a background task, not a race), so that the first open of a Dockerfile
+ * whose image is not remembered scores from memory instead of asking the engine for each history.
+ * Returns how many histories were fetched. Failures are skipped; only cancellation throws.
+ */
+export async function prefetchHistories(engine: EngineClient, cache: HistoryCache,
+  opts: { limit?: number; concurrency?: number; signal?: AbortSignal } = {}): Promise<number> {
+  const images = (await engine.listImages(opts.signal)).sort((a, b) => b.created - a.created).slice(0, opts.limit ?? 40);
+  const endpoint = engine.endpoint.url;
+  let next = 0;
+  let fetched = 0;
+  const worker = async (): Promise<void> => {
+    while (next < images.length) {
+      if (opts.signal?.aborted) throw new Error('cancelled');
+      const img = images[next++];
+      if (await cache.get(img.id)) continue;
+      try {
+        const hist = await engine.history(img.id, opts.signal);
+        cache.put({ id: img.id, endpoint, rows: hist.map((h) => ({ createdBy: h.createdBy, size: h.size, comment: h.comment, created: h.created })) });
+        fetched++;
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, images.length)) }, worker));
+  await cache.flush();
+  return fetched;
+}

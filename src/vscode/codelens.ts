@@ -11,7 +11,7 @@ import type { DockerfileModel } from '../core/dockerfile';
 import type { QuickImage } from '../core/quickImage';
 import { parseSource } from '../sources/load';
 import { globToRegExp } from '../core/paths';
-import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
+import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { HistoryCache } from '../sources/historyCache';
 import type { LayerLens } from './context';
 
@@ -55,6 +55,20 @@ export class DockerfileImages {
 
   constructor(private readonly ll: LayerLens) {
     this.histories = new HistoryCache(vscode.Uri.joinPath(ll.context.globalStorageUri, 'image-history-cache').fsPath, { log: ll.log });
+  }
+
+  /**
+   * Reads the histories of the newest images the cache does not know yet, in the background (after
+   * activation and after engine image events), so a Dockerfile opened later finds its image
+   * without asking the engine for every history. Never throws.
+   */
+  async prefetch(signal?: AbortSignal): Promise<void> {
+    try {
+      const n = await prefetchHistories(this.ll.engine.get(), this.histories, { signal });
+      if (n > 0) this.ll.log(`history cache: read ${n} new image histor${n === 1 ? 'y' : 'ies'} in the background`);
+    } catch (e) {
+      if (!signal?.aborted) this.ll.log(`history prefetch skipped: ${(e as Error).message}`);
+    }
   }
 
   invalidate(): void {
@@ -243,7 +257,18 @@ export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
     status.show();
   };
   void updateStatus();
+  // Histories of the newest images, read in the background a moment after activation and after
+  // image changes (debounced): the first open of a Dockerfile then scores from the cache.
+  const prefetchAbort = new AbortController();
+  let prefetchTimer: NodeJS.Timeout | undefined;
+  const schedulePrefetch = (ms: number): void => {
+    if (prefetchTimer) clearTimeout(prefetchTimer);
+    prefetchTimer = setTimeout(() => void images.prefetch(prefetchAbort.signal), ms);
+  };
+  schedulePrefetch(1500);
   return [
+    images.onDidChange(() => schedulePrefetch(3000)),
+    { dispose: () => { prefetchAbort.abort(); if (prefetchTimer) clearTimeout(prefetchTimer); } },
     status,
     vscode.languages.registerCodeLensProvider(DOCKERFILE_SELECTOR, provider),
     images.onDidChange(refresh),

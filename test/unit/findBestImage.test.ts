@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseDockerfile, type DockerfileModel } from '../../src/core/dockerfile';
 import { scoreHistory } from '../../src/core/mapping';
-import { entrySizes, findBestImage, quickImageFromEngine, type ImageMatch } from '../../src/sources/dockerfileImage';
+import { entrySizes, findBestImage, prefetchHistories, quickImageFromEngine, type ImageMatch } from '../../src/sources/dockerfileImage';
 import { HistoryCache } from '../../src/sources/historyCache';
 import type { EngineClient, EngineHistoryItem, EngineImageSummary } from '../../src/engine/types';
 
@@ -197,6 +197,33 @@ test('persistent history cache: a new process reuses it (no history or inspect c
     same(await findBestImage(e4.engine, c.model, { stage: c.stage, cache: fourth }), want, 'damaged entry');
     assert.equal(fourth.stats.rejected, 1);
     assert.equal(e4.calls.inspect, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prefetchHistories: after a background prefetch the search asks the engine for no history', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-prefetch-'));
+  try {
+    const { images, cases } = fakeImages(21);
+    const c = cases.find((x) => x.name === 'basic.buildkit.json')!;
+    const want = await exhaustive(fakeEngine(images, 21).engine, c.model, { stage: c.stage });
+    const pre = fakeEngine(images, 21);
+    const fetched = await prefetchHistories(pre.engine, new HistoryCache(dir));
+    const newest = images.slice().sort((a, b) => b.created - a.created).slice(0, 40);
+    assert.equal(fetched, newest.filter((i) => !i.failHistory).length);
+    assert.equal(pre.calls.history, newest.length);
+    // A second prefetch only asks for what it could not read before.
+    const again = fakeEngine(images, 21);
+    assert.equal(await prefetchHistories(again.engine, new HistoryCache(dir)), 0);
+    assert.equal(again.calls.history, newest.filter((i) => i.failHistory).length);
+    const e = fakeEngine(images, 22);
+    same(await findBestImage(e.engine, c.model, { stage: c.stage, cache: new HistoryCache(dir) }), want, 'after prefetch');
+    const failing = newest.filter((i) => i.failHistory).length;
+    assert.ok(e.calls.history <= failing, `${e.calls.history} history calls after the prefetch; only the ${failing} that failed may be asked again`);
+    const cold = fakeEngine(images, 22);
+    same(await findBestImage(cold.engine, c.model, { stage: c.stage, cache: new HistoryCache(undefined) }), want, 'without prefetch');
+    assert.ok(cold.calls.history > failing, `without the prefetch the search asks for ${cold.calls.history} histories`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
