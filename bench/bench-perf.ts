@@ -23,7 +23,7 @@ import { createGzip } from 'node:zlib';
 import { scanArchive, type ArchiveMember } from '../src/core/archiveSeek';
 import { parseDockerfile } from '../src/core/dockerfile';
 import { lineInfos } from '../src/core/lines';
-import { mapHistory, scoreHistory } from '../src/core/mapping';
+import { bestStageMapping, mapHistory } from '../src/core/mapping';
 import type { QuickImage } from '../src/core/quickImage';
 import { createEngineClient } from '../src/engine/docker';
 import { resolveEndpointFromProcess } from '../src/engine/endpoint';
@@ -514,17 +514,21 @@ async function benchFirstOpen(o: Options): Promise<void> {
   target('first open, the one-by-one scan it replaced', null, 'reference', `median ${median(before).toFixed(0)} ms (${f2(median(before) / rm)}x the remembered image)`);
 }
 
-/** findBestImage as it was: the newest 40, one after the other, inspect + history each. */
+/** The search one image after the other (inspect + history each, no cache): what findBestImage replaced. */
 async function sequentialScan(engine: EngineClient, model: ReturnType<typeof parseDockerfile>): Promise<ImageMatch | null> {
   const images = (await engine.listImages()).sort((a, b) => b.created - a.created).slice(0, FIRSTOPEN_COUNT);
-  let best: ImageMatch | null = null;
+  let best: (ImageMatch & { weight: number }) | null = null;
   for (const img of images) {
     let q: QuickImage;
     try { q = await quickImageFromEngine(engine, img.id); } catch { continue; }
-    const { score } = scoreHistory(model, q.history, { entrySizes: entrySizes(q) });
-    if (score > (best?.score ?? 0)) best = { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score };
+    const m = bestStageMapping(model, q.history, { entrySizes: entrySizes(q) });
+    if (m.stage < 0 || m.score < 0.5) continue;
+    const weight = m.pairs.reduce((t, p) => t + p.similarity, 0);
+    if (best === null || weight > best.weight + 1e-9 || (Math.abs(weight - best.weight) <= 1e-9 && m.score > best.score)) {
+      best = { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score: m.score, stage: m.stage, weight };
+    }
   }
-  return best && best.score >= 0.5 ? best : null;
+  return best;
 }
 
 async function benchScaling(o: Options): Promise<void> {

@@ -14,8 +14,8 @@ import { loadImage, parseSource } from '../sources/load';
 import { cliCache, cliCacheRoot } from '../sources/indexCache';
 import { HistoryCache } from '../sources/historyCache';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
-import { parseDockerfile } from '../core/dockerfile';
-import { mapHistory } from '../core/mapping';
+import { parseDockerfile, type DockerfileModel } from '../core/dockerfile';
+import { bestStageMapping, mapHistory } from '../core/mapping';
 import { lineInfos, linesMargin, type StageImageLines } from '../core/lines';
 import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/stageImages';
 import type { QuickImage } from '../core/quickImage';
@@ -148,14 +148,23 @@ function engineFactory(args: Args): () => Promise<EngineClient> {
   return async () => (await import('../engine/docker')).createEngineClient(resolveEndpointFromProcess(typeof host === 'string' ? { host, hostOrigin: '--host' } : {}));
 }
 
+/** `--target STAGE` (a stage name, or an index for any stage): its index; undefined without the flag. */
+function targetFlag(args: Args, model: DockerfileModel, file: string): number | undefined {
+  const target = args.flags.get('target');
+  if (target === undefined) return undefined;
+  const index = typeof target === 'string' ? findStage(model, target) : -1;
+  if (index < 0) throw new UsageError(`--target: ${file} has no stage '${typeof target === 'string' ? target : ''}' (stages: ${model.stages.map((s) => s.name ?? String(s.index)).join(', ')})`);
+  return index;
+}
+
 async function cmdLines(args: Args, out: Out): Promise<number> {
   const file = needSource(args);
   const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   });
-  const target = args.flags.get('target');
   const model = parseDockerfile(text);
-  const stage = typeof target === 'string' ? target : undefined;
+  // --target: the stage the image was built for (default: the stage its history matches best).
+  const stage = targetFlag(args, model, file);
   const imageFlag = args.flags.get('image');
   // --stage-image STAGE=SOURCE: checked before any image is read.
   const stageImages = (args.lists.get('stage-image') ?? []).map((v) => {
@@ -183,12 +192,13 @@ async function cmdLines(args: Args, out: Out): Promise<number> {
     const cache = new HistoryCache(cliCacheRoot(process.env), { log: process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined });
     const match = await findBestImage(await engineFactory(args)(), model, { stage, cache });
     await cache.flush();
-    if (!match) throw new UsageError(`no local image matches ${file}; build it, or name one with --image`);
+    if (!match) throw new UsageError(`no local image matches ${file}${stage === undefined ? '' : ` (stage ${stageLabel(model.stages[stage])})`}; build it, or name one with --image`);
     q = match.image;
     source = match.name;
     note = `image ${match.name} (history matches ${Math.round(match.score * 100)} %)`;
   }
-  const mapping = mapHistory(model, q.history, { stage, entrySizes: entrySizes(q) });
+  const mapping = stage !== undefined ? mapHistory(model, q.history, { stage, entrySizes: entrySizes(q) }) : bestStageMapping(model, q.history, { entrySizes: entrySizes(q) });
+  if (mapping.stage >= 0 && mapping.stage !== model.stages.length - 1) note += `, stage ${stageLabel(model.stages[mapping.stage])}`;
   const outside = new Set(stagesOutside(model, mapping.stage));
   const stageLines: StageImageLines[] = [];
   for (const si of stageImages) {
@@ -264,8 +274,8 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
   if (dockerfileText !== undefined) {
     const model = parseDockerfile(dockerfileText);
     const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
-    const target = args.flags.get('target');
-    byLayer = instructionsByLayer(model, mapHistory(model, a.image.history, { entrySizes: sizes, stage: typeof target === 'string' ? target : undefined }));
+    const stage = targetFlag(args, model, dockerfileFlag as string);
+    byLayer = instructionsByLayer(model, stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes }));
   }
   const text = explainText(a, n, {
     instructionOf: byLayer ? (l) => byLayer!.get(l) : undefined,

@@ -918,10 +918,16 @@ export class BuildProgress {
     return { done: steps.filter((v) => v.completed !== null).length, total: steps.length };
   }
 
-  /** Per-instruction results of this build. */
-  results(model: DockerfileModel): StepResult[] {
-    if (this.builder === 'legacy') return mapLegacyToDockerfile(model, this.legacy.steps);
-    return mapTraceToDockerfile(model, this.trace.vertices);
+  /**
+   * Per-instruction results of this build. `stages`: the stages the build ran, when known (a
+   * target's): BuildKit shares one FROM vertex among the stages with the same base, named after
+   * one of them, so without it a later stage's FROM can get a result the build never ran.
+   */
+  results(model: DockerfileModel, stages?: readonly number[]): StepResult[] {
+    const all = this.builder === 'legacy' ? mapLegacyToDockerfile(model, this.legacy.steps) : mapTraceToDockerfile(model, this.trace.vertices);
+    if (!stages) return all;
+    const ran = new Set(stages);
+    return all.filter((r) => ran.has(r.stage) || r.keyword !== 'FROM');
   }
 
   /** The failing step's line (1-based) and message, when the build failed on one. */

@@ -17,6 +17,7 @@
 // - Legacy builder: every instruction is a step keyed by its parent image and its text (RUN: with
 //   the build args in scope; COPY/ADD: with the content of the files), so the first changed line
 //   rebuilds with everything after it.
+import { createHash } from 'node:crypto';
 import {
   parseDockerfile, posixJoin, stageDependencies, targetStageIndex,
   type DockerfileInstruction, type DockerfileModel, type DockerfileStage,
@@ -794,12 +795,19 @@ export interface RunBuildInput<Tar> {
   engine: BuildEngine<Tar>;
   /** Makes a fresh tar of the context (called again when the build is retried). */
   pack: () => PackedContextLike<Tar>;
-  /** The Dockerfile's path inside the context (POSIX) and its text as packed. */
+  /** The Dockerfile's path inside the context (POSIX) and its text (as packed, unless `sent` says otherwise). */
   dockerfileRel: string;
   dockerfileText: string;
   tag: string;
   buildArgs: Record<string, string>;
+  /** The target stage (a name, or `#<index>`: see findStage), null for the last stage. */
   target: string | null;
+  /**
+   * What the engine gets when it differs from `dockerfileText` and `target` (an unnamed target
+   * stage named at the end of its FROM line: core/stageImages targetBuildInput; same lines). `pack`
+   * must pack this text. The record keeps `dockerfileText` and `target`: it maps to the user's file.
+   */
+  sent?: { dockerfileText: string; target: string | null };
   /** Default: BuildKit ('2'), falling back to '1' when the engine cannot do BuildKit. */
   version?: '1' | '2';
   /** Default: the engine's; 'host' is tried when the engine has no bridge network. */
@@ -839,6 +847,18 @@ export function noBridgeNetwork(message: string | null): boolean {
 }
 
 /**
+ * The manifest of a build that sent another Dockerfile text than the user's (`sent`), with the
+ * user's file in it: the next prediction compares it with the file on disk, and the next build of
+ * the same target sends the same text again (a `COPY . .` stays cached while the file does not change).
+ */
+function userDockerfileIn(manifest: ContextManifest, input: { dockerfileRel: string; dockerfileText: string }, sentText: string): ContextManifest {
+  const entry = manifest.files[input.dockerfileRel];
+  if (!entry || sentText === input.dockerfileText) return manifest;
+  const bytes = Buffer.from(input.dockerfileText, 'utf8');
+  return { files: { ...manifest.files, [input.dockerfileRel]: { ...entry, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') } } };
+}
+
+/**
  * Build once and make the record: BuildKit first (the engine's trace gives each step's cached flag
  * and duration), the legacy builder when the engine refuses BuildKit; a daemon without a bridge
  * network gets the build again with networkmode host. Engine errors (unreachable, cancelled) are
@@ -853,6 +873,7 @@ export async function runBuild<Tar>(input: RunBuildInput<Tar>): Promise<BuildOut
   let manifest: ContextManifest | null = null;
   let mtimes: Record<string, number> = {};
   let started = now();
+  const sent = input.sent ?? { dockerfileText: input.dockerfileText, target: input.target };
   for (let tries = 0; tries < 3; tries++) {
     const packed = input.pack();
     progress = new BuildProgress();
@@ -861,7 +882,7 @@ export async function runBuild<Tar>(input: RunBuildInput<Tar>): Promise<BuildOut
     try {
       for await (const msg of input.engine.build(packed.tar, {
         dockerfile: input.dockerfileRel, tag: input.tag, buildargs: input.buildArgs,
-        target: input.target ?? undefined, version, networkmode,
+        target: sent.target ?? undefined, version, networkmode,
       }, input.signal)) {
         gotMessage = true;
         input.onMessage?.(msg);
@@ -886,7 +907,7 @@ export async function runBuild<Tar>(input: RunBuildInput<Tar>): Promise<BuildOut
     progress.end(now());
     try {
       const m = await packed.manifest;
-      manifest = m.manifest;
+      manifest = userDockerfileIn(m.manifest, input, sent.dockerfileText);
       mtimes = m.mtimes;
     } catch (e) {
       manifest = null;
@@ -900,16 +921,20 @@ export async function runBuild<Tar>(input: RunBuildInput<Tar>): Promise<BuildOut
     break;
   }
   const p = progress!;
-  const model = parseDockerfile(input.dockerfileText, { buildArgs: input.buildArgs });
+  // The trace names the stages as sent (an added stage name): read it with the text sent. Its
+  // instructions and lines are the user's (only a FROM line got ` AS <name>` at its end).
+  const sentModel = parseDockerfile(sent.dockerfileText, { buildArgs: input.buildArgs });
+  const model = sent.dockerfileText === input.dockerfileText ? sentModel : parseDockerfile(input.dockerfileText, { buildArgs: input.buildArgs });
   const builder: BuilderKind = p.builder ?? (version === '2' ? 'buildkit' : 'legacy');
-  const results = p.results(model);
+  const stages = stagesToBuild(model, builder, input.target);
+  const results = p.results(sentModel, stages);
   const record: BuildRecord = {
     version: 1,
     builder,
     dockerfileText: input.dockerfileText,
     buildArgs: { ...input.buildArgs },
     target: input.target,
-    stages: stagesToBuild(model, builder, input.target),
+    stages,
     lines: recordLines(results),
     context: manifest,
     tag: input.tag,
@@ -919,7 +944,7 @@ export async function runBuild<Tar>(input: RunBuildInput<Tar>): Promise<BuildOut
   };
   const out: BuildOutcome = { record, results, failed: false, mtimes, version };
   if (networkmode !== undefined) out.networkmode = networkmode;
-  const failure = p.failure(model);
+  const failure = p.failure(sentModel);
   if (failure) {
     record.failed = true;
     out.failed = true;

@@ -950,11 +950,26 @@ function readArgs(
 // ---------------------------------------------------------------------------------------------
 // Stage helpers
 
-/** The stage a build produces: the one named `target` (case-insensitive), else the last. -1 if none. */
+/**
+ * The stage `ref` names: a stage name (case-insensitive), else an index (`2` or `#2`: how Layer
+ * Lens names unnamed stages, e.g. as a build target). -1 when none.
+ */
+export function findStage(model: DockerfileModel, ref: string): number {
+  const lower = ref.toLowerCase();
+  const named = model.stages.findIndex((s) => s.name !== null && s.name.toLowerCase() === lower);
+  if (named >= 0) return named;
+  const m = /^#?(\d+)$/.exec(ref);
+  if (m && Number(m[1]) < model.stages.length) return Number(m[1]);
+  return -1;
+}
+
+/**
+ * The stage a build produces: the one `target` names (findStage: a name, or `#<index>` for an
+ * unnamed stage), else the last. -1 if none.
+ */
 export function targetStageIndex(model: DockerfileModel, target?: string | null): number {
   if (target) {
-    const lower = target.toLowerCase();
-    const i = model.stages.findIndex((s) => s.name !== null && s.name.toLowerCase() === lower);
+    const i = findStage(model, target);
     if (i >= 0) return i;
   }
   return model.stages.length - 1;

@@ -24,7 +24,7 @@
 
 import type { HistoryEntry } from './types';
 import {
-  BUILTIN_ARGS, stageChain, targetStageIndex,
+  BUILTIN_ARGS, findStage, stageChain, targetStageIndex,
   type DockerfileInstruction, type DockerfileModel, type ScopedArg,
 } from './dockerfile';
 
@@ -910,6 +910,36 @@ function computeScore(items: readonly Expected[], pairs: readonly MatchedPair[],
 export function scoreHistory(model: DockerfileModel, history: readonly HistoryEntry[], options: MapOptions = {}): { score: number; pairs: MatchedPair[] } {
   const r = mapHistory(model, history, options);
   return { score: r.score, pairs: r.pairs };
+}
+
+/**
+ * Map the history of an image of this Dockerfile whose stage may be unknown. `target`: the target
+ * the image was built for, when known (a build record's; null: the last stage); otherwise, or when
+ * it names no stage of the file any more, the stage whose mapping scores best (an image built with
+ * `--target build` holds the `build` chain, not the last stage's). On a tie the later stage wins: a
+ * stage that adds no history entry to the stage it derives from has the same history.
+ */
+export function mapImageHistory(
+  model: DockerfileModel, history: readonly HistoryEntry[],
+  options: Omit<MapOptions, 'stage'> & { target?: string | null } = {},
+): MappingResult {
+  const { target, ...rest } = options;
+  if (target === null) return mapHistory(model, history, rest);
+  if (target !== undefined) {
+    const known = findStage(model, target);
+    if (known >= 0) return mapHistory(model, history, { ...rest, stage: known });
+  }
+  return bestStageMapping(model, history, rest);
+}
+
+/** The mapping of the stage whose chain matches `history` best (ties: the later stage). */
+export function bestStageMapping(model: DockerfileModel, history: readonly HistoryEntry[], options: Omit<MapOptions, 'stage'> = {}): MappingResult {
+  let best = mapHistory(model, history, options);
+  for (let i = model.stages.length - 2; i >= 0 && best.score < 1; i--) {
+    const r = mapHistory(model, history, { ...options, stage: i });
+    if (r.score > best.score) best = r;
+  }
+  return best;
 }
 
 /** Build `HistoryEntry[]` from an image config's `history` (layer indexes from empty_layer). */

@@ -2,7 +2,7 @@
 // earlier stage, or a later one when the build has a target), built as its own target so that its
 // lines get sizes from that image's history. Pure: naming, the Dockerfile text to send, and
 // whether a remembered stage image still matches its stage.
-import { stageChain, type DockerfileModel, type DockerfileStage } from './dockerfile';
+import { findStage, stageChain, type DockerfileModel, type DockerfileStage } from './dockerfile';
 import type { MappingResult } from './mapping';
 
 /** How a stage is remembered: its name (lower-case: stage names are case-insensitive), else `#<index>`. */
@@ -11,14 +11,7 @@ export function stageKey(stage: Pick<DockerfileStage, 'name' | 'index'>): string
 }
 
 /** The stage a key, a name (any case) or an index (`2`, `#2`) names; -1 when none. */
-export function findStage(model: DockerfileModel, ref: string): number {
-  const lower = ref.toLowerCase();
-  const named = model.stages.findIndex((s) => s.name !== null && s.name.toLowerCase() === lower);
-  if (named >= 0) return named;
-  const m = /^#?(\d+)$/.exec(ref);
-  if (m && Number(m[1]) < model.stages.length) return Number(m[1]);
-  return -1;
-}
+export { findStage } from './dockerfile';
 
 /** A stage's label for people: its name, else `stage <index>`. */
 export function stageLabel(stage: Pick<DockerfileStage, 'name' | 'index'>): string {
@@ -62,6 +55,22 @@ export function stageBuildInput(text: string, model: DockerfileModel, index: num
   const body = cr ? lines[at].slice(0, -1) : lines[at];
   lines[at] = `${body.replace(/\s+$/, '')} AS ${name}${cr ? '\r' : ''}`;
   return { dockerfileText: lines.join('\n'), target: name };
+}
+
+/**
+ * What to send to build `target` (a stage name, `#<index>`/`<index>` for any stage, or null for the
+ * last stage): for a named stage, the text as it is and that name; for an unnamed stage,
+ * stageBuildInput's text and name (the last stage, unnamed, is built without a target). Null when
+ * `target` names no stage of `model`. The build's record keeps the user's text and `target`: the
+ * lines are the same.
+ */
+export function targetBuildInput(text: string, model: DockerfileModel, target: string | null): { dockerfileText: string; target: string | null } | null {
+  if (target === null) return { dockerfileText: text, target: null };
+  const index = findStage(model, target);
+  if (index < 0) return null;
+  const st = model.stages[index];
+  if (st.name === null && index === model.stages.length - 1) return { dockerfileText: text, target: null };
+  return stageBuildInput(text, model, index);
 }
 
 /** Stages whose instructions the image of `mainStage` does not hold (their lines need a stage image). */

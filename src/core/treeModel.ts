@@ -9,7 +9,7 @@
 import type { Analysis } from './analysis';
 import { formatBytes, shortCreatedBy } from './format';
 import { parseDockerfile } from './dockerfile';
-import { mapHistory } from './mapping';
+import { bestStageMapping, mapHistory } from './mapping';
 import { MergedTree, hiddenBytesOf, nodePath, postOrder, type ChangeKind, type Copy, type LayerChange, type MergedNode } from './merge';
 import type { HistoryEntry } from './types';
 
@@ -708,9 +708,9 @@ export interface DockerfileLayerLines {
 }
 
 /**
- * Maps an image's layers to the lines of the Dockerfile that built it (src/core/mapping.ts), trying
- * the last stage first and every other stage when that matches poorly. Undefined when nothing
- * matches well enough to label layers with lines.
+ * Maps an image's layers to the lines of the Dockerfile that built it (src/core/mapping.ts): with
+ * `stage` (unless another stage matches far better than its poor match), else with the stage that
+ * matches best. Undefined when nothing matches well enough to label layers with lines.
  */
 export function layerLinesFromDockerfile(text: string, history: readonly HistoryEntry[], opts: { stage?: string | number; minScore?: number } = {}): DockerfileLayerLines | undefined {
   const minScore = opts.minScore ?? 0.5;
@@ -720,13 +720,11 @@ export function layerLinesFromDockerfile(text: string, history: readonly History
   } catch {
     return undefined;
   }
-  const stages: Array<number | string | undefined> = [opts.stage === '' ? undefined : opts.stage];
-  let best = mapHistory(model, history, { stage: stages[0] });
-  if (best.score < 0.9) {
-    for (let i = 0; i < model.stages.length; i++) {
-      const r = mapHistory(model, history, { stage: i });
-      if (r.score > best.score) best = r;
-    }
+  const stage = opts.stage === '' ? undefined : opts.stage;
+  let best = stage === undefined ? bestStageMapping(model, history) : mapHistory(model, history, { stage });
+  if (best.score < 0.9 && stage !== undefined) {
+    const r = bestStageMapping(model, history);
+    if (r.score > best.score) best = r;
   }
   if (best.score < minScore || best.stage < 0) return undefined;
   const lines = new Map<number, number>();

@@ -3,7 +3,7 @@
 // analysis (exact config history).
 import type { Analysis } from '../core/analysis';
 import type { DockerfileModel } from '../core/dockerfile';
-import { scoreHistory } from '../core/mapping';
+import { bestStageMapping, mapHistory } from '../core/mapping';
 import { quickImageFromHistory, type QuickImage } from '../core/quickImage';
 import type { EngineClient } from '../engine/types';
 import { HistoryCache, type CachedHistory } from './historyCache';
@@ -29,6 +29,8 @@ export interface ImageMatch {
   /** The name to show: a tag when the image has one, else the short id. */
   name: string;
   score: number;
+  /** The stage whose image it is (the one asked for, else the one that matches best). */
+  stage: number;
 }
 
 /** Options of findBestImage. */
@@ -46,15 +48,19 @@ export interface FindBestImageOptions {
 }
 
 /**
- * The local image whose history best matches the Dockerfile's target stage (scored 0..1 by
- * scoreHistory), looking at the `limit` newest images: the highest score, the newest image among
- * equal scores — the same image a scan of every candidate one by one finds, but faster:
- * - a score depends only on the rows' `created_by`, so candidates need `history` alone; only the
+ * The local image whose history best matches a stage of the Dockerfile, looking at the `limit`
+ * newest images: with `stage`, that stage only; without, each image with the stage that matches it
+ * best (core/mapping bestStageMapping: an image built with `--target` holds that stage's chain).
+ * Among the images that score at least `minScore` (0..1), the one whose matched lines weigh most
+ * (the sum of their similarities: the final image beats the image of one small stage that matches
+ * as well), then the higher score, then the newest — the image a scan of every candidate one by
+ * one finds, but faster:
+ * - a mapping depends only on the rows' `created_by`, so candidates need `history` alone; only the
  *   winner is inspected (for its layer count);
  * - histories come from `cache` when known (an image id's history never changes), else from the
  *   engine, `concurrency` at a time (default 16), newest first;
- * - once every image newer than one that scores 1 (the maximum) is scored, nothing older can win:
- *   the scan stops there.
+ * - every candidate is scored (no early stop: a score of 1 does not make a match the heaviest —
+ *   optional lines such as a WORKDIR's empty layer add weight without changing the score).
  * An image whose history or inspect fails is skipped, as if it were not listed.
  */
 export async function findBestImage(engine: EngineClient, model: DockerfileModel, opts: FindBestImageOptions = {}): Promise<ImageMatch | null> {
@@ -62,19 +68,22 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
   const cache = opts.cache ?? new HistoryCache(undefined);
   const endpoint = engine.endpoint.url;
   const n = images.length;
-  // undefined: not scored yet; null: skipped (history or inspect failed).
-  const scores: Array<number | null | undefined> = new Array<number | null | undefined>(n).fill(undefined);
+  const minScore = opts.minScore ?? 0.5;
+  interface Scored { score: number; weight: number; stage: number }
+  // undefined: not scored yet; null: skipped (history or inspect failed, or below minScore).
+  const scores: Array<Scored | null | undefined> = new Array<Scored | null | undefined>(n).fill(undefined);
+  const better = (x: Scored, y: Scored | null): boolean => y === null || x.weight > y.weight + 1e-9
+    || (Math.abs(x.weight - y.weight) <= 1e-9 && x.score > y.score);
   const entries: Array<CachedHistory | undefined> = new Array<CachedHistory | undefined>(n).fill(undefined);
   let next = 0;
 
-  /** The index of the winner if it is already certain, else -1. */
+  /** The index of the winner once every candidate is scored (-1: none), else -2. */
   const decided = (): number => {
     let best = -1;
-    let bestScore = 0;
     for (let i = 0; i < n; i++) {
       const s = scores[i];
-      if (s === undefined) return bestScore >= 1 ? best : -1;
-      if (s !== null && s > bestScore) { best = i; bestScore = s; }
+      if (s === undefined) return -2;
+      if (s !== null && better(s, best >= 0 ? scores[best]! : null)) best = i;
     }
     return best;
   };
@@ -91,7 +100,11 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
       entries[i] = e;
       // The layer count does not change created_by (the only thing scored).
       const q = quickImageFromHistory(img.id, img.repoTags, e.rows, e.layerCount ?? e.rows.length);
-      scores[i] = scoreHistory(model, q.history, { stage: opts.stage, entrySizes: entrySizes(q) }).score;
+      const m = opts.stage !== undefined
+        ? mapHistory(model, q.history, { stage: opts.stage, entrySizes: entrySizes(q) })
+        : bestStageMapping(model, q.history, { entrySizes: entrySizes(q) });
+      scores[i] = m.stage < 0 || m.score < minScore ? null
+        : { score: m.score, weight: m.pairs.reduce((t, p) => t + p.similarity, 0), stage: m.stage };
     } catch (err) {
       if (opts.signal?.aborted) throw err;
       scores[i] = null;
@@ -101,7 +114,7 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
   /** Scores candidates, newest first, until the winner is certain or all are scored. */
   const scan = async (): Promise<void> => {
     const worker = async (): Promise<void> => {
-      while (next < n && decided() < 0) {
+      while (next < n && decided() === -2) {
         const i = next++;
         if (scores[i] === undefined) await score(i);
       }
@@ -111,14 +124,10 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
 
   for (;;) {
     await scan();
-    let w = decided();
-    if (w < 0) {
-      // Every candidate is scored (or skipped): the first best one.
-      let bestScore = 0;
-      for (let i = 0; i < n; i++) { const s = scores[i]; if (s != null && s > bestScore) { w = i; bestScore = s; } }
-    }
-    // Below minScore: no match (had its inspect failed, the next best would score no higher).
-    if (w < 0 || scores[w]! < (opts.minScore ?? 0.5)) return null;
+    // Every candidate is scored: the best one, if any.
+    const w = decided();
+    if (w < 0) return null;
+    const won = scores[w]!;
     const img = images[w];
     const e = entries[w]!;
     let q: QuickImage;
@@ -140,7 +149,7 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
       next = 0;
       continue;
     }
-    return { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score: scores[w]! };
+    return { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score: won.score, stage: won.stage };
   }
 }
 

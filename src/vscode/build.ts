@@ -11,6 +11,7 @@ import {
   type BuildOutcome, type BuildRecord, type ContextManifest, type LineCacheFact, type LinePrediction,
 } from '../core/cachePredict';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile';
+import { targetBuildInput } from '../core/stageImages';
 import { EngineError, type EngineClient } from '../engine/types';
 import { BaseImageIds } from '../sources/baseImages';
 import { chooseContextDir, contextManifest, packContext } from './contextManifest';
@@ -309,7 +310,8 @@ async function askTarget(model: DockerfileModel, current: string | null): Promis
   const items = model.stages.map((s, i) => ({
     label: s.name ?? `stage ${i}`,
     description: `line ${s.line}${i === model.stages.length - 1 ? ' · last stage (default)' : ''}`,
-    target: i === model.stages.length - 1 ? null : s.name ?? String(i),
+    // An unnamed stage is `#<index>`: the build names it (core/stageImages targetBuildInput).
+    target: i === model.stages.length - 1 ? null : s.name ?? `#${i}`,
   }));
   const pick = await vscode.window.showQuickPick(items, { title: 'Layer Lens: build which stage?', placeHolder: current ?? 'the last stage' });
   return pick === undefined ? undefined : pick.target;
@@ -326,7 +328,7 @@ export function tagRepository(contextDir: string, dockerfile: string): string {
 }
 
 function defaultTag(contextDir: string, dockerfile: string, target: string | null): string {
-  return `${tagRepository(contextDir, dockerfile)}:${target ? cleanTag(target) : 'dev'}`;
+  return `${tagRepository(contextDir, dockerfile)}:${target ? cleanTag(target.replace(/^#(?=\d+$)/, 'stage-')) : 'dev'}`;
 }
 
 function isDockerfileName(p: string): boolean {
@@ -405,6 +407,15 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
     ?? (knownArgs && !opts.prompt ? { ...knownArgs } : await askBuildArgs(probe, knownArgs ?? {}, opts.prompt ?? false));
   if (!buildArgs) return undefined;
 
+  // Builders take a stage name as the target: an unnamed stage gets one in the text sent.
+  const sent = targetBuildInput(dockerfileText, parseDockerfile(dockerfileText, { buildArgs }), target);
+  if (!sent) {
+    const names = probe.stages.map((s) => s.name ?? `#${s.index}`).join(', ');
+    void vscode.window.showErrorMessage(`Layer Lens: ${path.basename(uri.fsPath)} has no stage ${target} to build (stages: ${names}). Check layerLens.build.target.`);
+    return undefined;
+  }
+  const sentBytes = sent.dockerfileText === dockerfileText ? dockerfileBytes : Buffer.from(sent.dockerfileText, 'utf8');
+
   const { contextDir, dockerfileRel } = await buildContextOf(uri, dockerfileText, buildArgs);
   const tag = opts.tag ?? (prev && prev.target === target ? prev.tag : defaultTag(contextDir, uri.fsPath, target));
 
@@ -423,9 +434,10 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
         return await runBuild({
           engine,
           pack: () => packContext(contextDir, {
-            keep: [dockerfileRel], overrides: new Map([[dockerfileRel, dockerfileBytes]]), signal: ac.signal,
+            keep: [dockerfileRel], overrides: new Map([[dockerfileRel, sentBytes]]), signal: ac.signal,
           }),
           dockerfileRel, dockerfileText, tag, buildArgs, target,
+          ...(sent.dockerfileText !== dockerfileText || sent.target !== target ? { sent } : {}),
           // An engine found without a bridge network keeps getting networkmode host (no failed first try).
           networkmode: noBridgeEngines.has(engine.endpoint.url) ? 'host' : undefined,
           log: ll.log, signal: ac.signal,

@@ -6,13 +6,14 @@ import * as vscode from 'vscode';
 import { parseDockerfile } from '../core/dockerfile';
 import { formatBytes } from '../core/format';
 import { lensLabel, lineInfos, type LineCache, type LineInfo, type StageImageLines } from '../core/lines';
-import { mapHistory, type MappingResult } from '../core/mapping';
+import { mapImageHistory, type MappingResult } from '../core/mapping';
 import type { DockerfileModel } from '../core/dockerfile';
 import type { QuickImage } from '../core/quickImage';
 import { parseSource } from '../sources/load';
 import { globToRegExp } from '../core/paths';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { HistoryCache } from '../sources/historyCache';
+import { lastBuild } from './build';
 import type { LayerLens } from './context';
 
 export const DOCKERFILE_SELECTOR: vscode.DocumentSelector = [{ language: 'dockerfile' }];
@@ -22,6 +23,17 @@ export interface DocImage {
   source: string;
   matchedBy: string;
   image: QuickImage;
+  /**
+   * The target the image was built for, when the last Layer Lens build of this file made it (null:
+   * the last stage). Undefined: unknown; the image is mapped with the stage that matches it best.
+   * Not layerLens.build.target: that is the next build's, not this image's.
+   */
+  target?: string | null;
+}
+
+/** The mapping of a Dockerfile's image: with the target it was built for, else the best stage. */
+export function mapDocImage(model: DockerfileModel, img: DocImage, sizes: readonly number[]): MappingResult {
+  return mapImageHistory(model, img.image.history, { target: img.target, entrySizes: sizes });
 }
 
 /** Cache-status facts per Dockerfile (set by the build command). */
@@ -124,9 +136,12 @@ export class DockerfileImages {
     const candidates: Array<[string, string]> = [];
     if (remembered) candidates.push([remembered, 'last built or shown']);
     for (const s of this.configured(doc)) candidates.push([s, 'setting layerLens.imageForDockerfile']);
+    const record = lastBuild(doc.uri);
+    // The image of the last build was built for that build's target (whatever the setting says now).
+    const withTarget = (d: DocImage): DocImage => (record?.imageId && record.imageId === d.image.id ? { ...d, target: record.target } : d);
     for (const [source, matchedBy] of candidates) {
       try {
-        return { source, matchedBy, image: await this.quick(source) };
+        return withTarget({ source, matchedBy, image: await this.quick(source) });
       } catch (e) {
         this.ll.log(`image ${source} for ${vscode.workspace.asRelativePath(doc.uri)} unavailable: ${(e as Error).message}`);
       }
@@ -134,7 +149,9 @@ export class DockerfileImages {
     const model = parseDockerfile(doc.getText());
     const best = await findBestImage(this.ll.engine.get(), model, { cache: this.histories });
     if (!best) return null;
-    return { source: best.name, matchedBy: `history matches ${Math.round(best.score * 100)} %`, image: best.image };
+    const st = model.stages[best.stage];
+    const of = best.stage === model.stages.length - 1 || !st ? '' : ` (stage ${st.name ?? best.stage})`;
+    return withTarget({ source: best.name, matchedBy: `history matches ${Math.round(best.score * 100)} %${of}`, image: best.image });
   }
 
   /** The error that kept the last resolution of `doc` from finding an image, if any. */
@@ -148,7 +165,7 @@ export class DockerfileImages {
     if (!img) return null;
     const model = parseDockerfile(doc.getText());
     const sizes = entrySizes(img.image);
-    const mapping = mapHistory(model, img.image.history, { entrySizes: sizes });
+    const mapping = mapDocImage(model, img, sizes);
     const stages = await this.stageImages(doc, model, mapping).catch((e: unknown) => {
       this.ll.log(`stage images of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
       return { images: [], missing: [] };

@@ -21,7 +21,7 @@ import {
   shortInstruction, type InstructionRef, type LayerExplanation,
 } from '../core/explain';
 import { formatBytes } from '../core/format';
-import { mapHistory, type LineMapping, type MappingResult } from '../core/mapping';
+import { mapHistory, mapImageHistory, type LineMapping, type MappingResult } from '../core/mapping';
 import { stageKey } from '../core/stageImages';
 import type { LayerLens } from './context';
 
@@ -49,11 +49,16 @@ const docCache = new WeakMap<Analysis, Map<string, { version: number; dl: DocLay
 /** The instruction as written, on one line (flags kept, continuation lines joined). */
 export const instructionRef = instructionRefOf;
 
-function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Analysis, stage?: number): DocLayers {
+/** Which stage an image is: a stage image's index, else the Dockerfile's image's build target (DocImage.target). */
+type ImageStage = { stage: number } | { target: string | null | undefined };
+
+function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Analysis, which: ImageStage): DocLayers {
   const model = parseDockerfile(doc.getText());
-  const target = stage ?? (vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined);
   const sizes = analysis.image.history.map((h) => (h.layerIndex === null ? 0 : analysis.layerSizes[h.layerIndex] ?? 0));
-  const mapping = mapHistory(model, analysis.image.history, { stage: target, entrySizes: sizes });
+  // The Dockerfile's image: the stage it was built for (as the CodeLens maps it), not the next build's target.
+  const mapping = 'stage' in which
+    ? mapHistory(model, analysis.image.history, { stage: which.stage, entrySizes: sizes })
+    : mapImageHistory(model, analysis.image.history, { target: which.target, entrySizes: sizes });
   const byLayer = instructionsByLayer(model, mapping);
   return {
     doc, source, analysis, model, mapping,
@@ -81,7 +86,7 @@ export async function docLayers(ll: LayerLens, doc: vscode.TextDocument, opts: {
     shown = await ll.images.show(img.source, { dockerfile: doc.uri });
     if (!shown || shown.analysis.image.id !== img.image.id) return null;
   }
-  return cachedDocLayers(doc, img.source, shown.analysis);
+  return cachedDocLayers(doc, img.source, shown.analysis, { target: img.target });
 }
 
 /** A stage image of a Dockerfile (a CodeLens of a stage the image does not contain). */
@@ -104,16 +109,16 @@ async function stageDocLayers(ll: LayerLens, doc: vscode.TextDocument, ref: Stag
     shown = await ll.images.show(ref.source, { dockerfile: doc.uri, stage: { index: ref.stage, key: stageKey(st) } });
     if (!shown) return null;
   }
-  return cachedDocLayers(doc, ref.source, shown.analysis, ref.stage);
+  return cachedDocLayers(doc, ref.source, shown.analysis, { stage: ref.stage });
 }
 
-function cachedDocLayers(doc: vscode.TextDocument, source: string, analysis: Analysis, stage?: number): DocLayers {
+function cachedDocLayers(doc: vscode.TextDocument, source: string, analysis: Analysis, which: ImageStage): DocLayers {
   let perDoc = docCache.get(analysis);
   if (!perDoc) docCache.set(analysis, (perDoc = new Map()));
-  const key = `${doc.uri.toString()}|${stage ?? ''}`;
+  const key = `${doc.uri.toString()}|${'stage' in which ? which.stage : `target:${String(which.target)}`}`;
   const hit = perDoc.get(key);
   if (hit && hit.version === doc.version) return hit.dl;
-  const dl = buildDocLayers(doc, source, analysis, stage);
+  const dl = buildDocLayers(doc, source, analysis, which);
   perDoc.set(key, { version: doc.version, dl });
   return dl;
 }

@@ -131,7 +131,9 @@ async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unk
     }
     stages = [s];
   } else {
-    stages = stagesOutside(model, targetStageIndex(model, currentTarget(uri, record)));
+    // The stages the image does not contain: the last build's image holds its target's chain
+    // (layerLens.build.target applies to the next build).
+    stages = stagesOutside(model, targetStageIndex(model, record ? record.target : currentTarget(uri)));
   }
   if (stages.length === 0) {
     void vscode.window.showInformationMessage(`Layer Lens: every stage of ${vscode.workspace.asRelativePath(uri)} is in the image Build Image makes: there is no other stage to build.`);

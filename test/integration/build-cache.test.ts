@@ -27,6 +27,10 @@ import type { BuildMessage, EngineClient } from '../../src/engine/types';
 import { packContext } from '../../src/vscode/contextManifest';
 import { predict, runBuild, type BuildOutcome, type LinePrediction } from '../../src/core/cachePredict';
 import { contextManifest } from '../../src/vscode/contextManifest';
+import { findStage, parseDockerfile } from '../../src/core/dockerfile';
+import { mapImageHistory, mapHistory } from '../../src/core/mapping';
+import { entrySizes, quickImageFromEngine } from '../../src/sources/dockerfileImage';
+import { targetBuildInput } from '../../src/core/stageImages';
 
 const NONCE = `${process.pid}-${Date.now()}`;
 const RECORD = process.env.LAYERLENS_RECORD_TRACES === '1';
@@ -48,11 +52,18 @@ async function build(dir: string, name: string, o: BuildOpts = {}): Promise<Buil
   const bytes = await readFile(path.join(dir, dockerfileRel));
   const messages: BuildMessage[] = [];
   const tag = `layerlens-test/build-${name}:${++serial}`;
+  // As Build Image does: an unnamed target stage (`#<index>`) is named in the text sent.
+  const text = bytes.toString('utf8');
+  const target = o.target ?? null;
+  const sent = targetBuildInput(text, parseDockerfile(text, { buildArgs: o.buildArgs ?? {} }), target);
+  assert.ok(sent, `the target ${target} names a stage`);
+  const sentBytes = sent.dockerfileText === text ? bytes : Buffer.from(sent.dockerfileText, 'utf8');
   const outcome = await runBuild({
     engine,
-    pack: () => packContext(dir, { keep: [dockerfileRel], overrides: new Map([[dockerfileRel, bytes]]) }),
-    dockerfileRel, dockerfileText: bytes.toString('utf8'), tag,
-    buildArgs: o.buildArgs ?? {}, target: o.target ?? null, version: o.version,
+    pack: () => packContext(dir, { keep: [dockerfileRel], overrides: new Map([[dockerfileRel, sentBytes]]) }),
+    dockerfileRel, dockerfileText: text, tag,
+    buildArgs: o.buildArgs ?? {}, target, version: o.version,
+    ...(sent.dockerfileText !== text || sent.target !== target ? { sent } : {}),
     networkmode: 'none',
     onMessage: (m) => messages.push(m),
   });
@@ -65,6 +76,8 @@ async function build(dir: string, name: string, o: BuildOpts = {}): Promise<Buil
     await writeFile(`${base}.ndjson`, messages.map((m) => JSON.stringify(m)).join('\n') + '\n');
     await writeFile(`${base}.json`, JSON.stringify({
       engine: version, builder: outcome.record.builder, dockerfile: bytes.toString('utf8'),
+      // The text the engine got, when Build Image named an unnamed target stage in it.
+      ...(sent.dockerfileText !== text ? { sent: sent.dockerfileText } : {}),
       buildArgs: o.buildArgs ?? {}, target: o.target ?? null, context: outcome.record.context,
       stages: outcome.record.stages, lines: outcome.record.lines,
     }, null, 2) + '\n');
@@ -377,4 +390,88 @@ describe('heredoc on this engine', () => {
     assert.equal(reasonAt(pred, 19), 'line 16 changed');
     assert.equal(reasonAt(pred, 24), 'line 16 changed');
   });
+});
+
+describe('an unnamed target stage (Build Image with target #<index>)', () => {
+  // Builders take only a stage name as the target ("failed to reach build target 0"): the text
+  // sent names the stage at the end of its FROM line; the record keeps the user's text and `#0`.
+  for (const [version, name] of [['2', 'buildkit'], ['1', 'legacy']] as const) {
+    it(`${name}: builds from the cache of a full build, maps to the user's lines, and the prediction after an edit equals the build`, async (t) => {
+      const dir = await mkdtemp(path.join(work, `unnamed-target-${name}-`));
+      const df = path.join(dir, 'Dockerfile');
+      const text = `FROM llbase:1\nWORKDIR /w\nRUN echo unnamed-${NONCE} > /a && head -c 3000 /dev/zero > /b\nRUN echo after > /w/after\n\nFROM llbase:1\nCOPY --from=0 /a /copied\nRUN echo final-${NONCE} > /f\n`;
+      await writeFile(df, text);
+      const model = parseDockerfile(text);
+      const full = await build(dir, `unnamed-full-${name}`, { version });
+      assert.equal(full.failed, false, full.error);
+      const tags = [full.record.tag];
+      try {
+        const t0 = Date.now();
+        const { first, second, pred } = await scenario(dir, `unnamed-target-${name}`, async () => {
+          await writeFile(df, text.replace(`echo unnamed-${NONCE}`, `echo unnamed-again-${NONCE}`));
+        }, { version, target: '#0', record: `unnamed-target-${name}` });
+        tags.push(first.record.tag, second.record.tag);
+        t.diagnostic(`two target builds and a prediction: ${Date.now() - t0} ms`);
+        // The record is about the user's file: its text, the target as given, its lines.
+        assert.equal(first.record.builder, name);
+        assert.equal(first.record.dockerfileText, text);
+        assert.equal(first.record.target, '#0');
+        assert.deepEqual(first.record.stages, [0]);
+        assert.deepEqual(Object.keys(first.record.lines).map(Number).sort((a, b) => a - b), [1, 2, 3, 4]);
+        // Naming the stage did not cost the cache of the full build.
+        assert.deepEqual(first.results.filter((r) => r.state !== 'cached').map((r) => r.line), [], 'every step came from the cache');
+        assert.deepEqual(summary(pred), { 1: 'cached', 2: 'cached', 3: 'will-rebuild: line 3 changed', 4: 'will-rebuild: line 3 changed' }, 'stage 0 only');
+        assert.equal(second.record.lines[3].cache, 'built');
+
+        // The image is stage 0's: mapped with the record's target (and found as the best stage
+        // without it) every line of the stage has its entry; mapped as the last stage, it is not.
+        const q = await quickImageFromEngine(engine, second.record.tag);
+        const edited = parseDockerfile(await readFile(df, 'utf8'));
+        for (const target of ['#0', undefined]) {
+          const m = mapImageHistory(edited, q.history, { target, entrySizes: entrySizes(q) });
+          assert.equal(m.stage, 0, `target ${target}`);
+          assert.ok(m.score > 0.999, `target ${target}: score ${m.score}`);
+          const run = m.lines.find((l) => l.line === 3);
+          assert.notEqual(run?.layerIndex ?? null, null, 'the RUN has its layer');
+          const api = [...await E.api().getImage(second.record.tag).history() as Array<{ CreatedBy: string; Size: number }>].reverse();
+          assert.ok(api[run!.historyIndex!].CreatedBy.includes(`unnamed-again-${NONCE}`));
+          assert.ok(api[run!.historyIndex!].Size >= 3000, `engine Size ${api[run!.historyIndex!].Size}`);
+        }
+        assert.ok(mapHistory(edited, q.history).score < 0.5, 'as the last stage, the image does not match');
+        // The CLI: without --target the stage that matches best; --target by index (0 or #0); an unknown stage is a usage error.
+        const api = [...await E.api().getImage(second.record.tag).history() as Array<{ CreatedBy: string; Size: number }>].reverse();
+        const runSize = api.find((h) => h.CreatedBy.includes(`unnamed-again-${NONCE}`))!.Size;
+        for (const extra of [[], ['--target', '0'], ['--target', '#0']]) {
+          const cli = await E.cli(['lines', df, '--image', second.record.tag, '--json', ...extra], { env: { DOCKER_HOST: E.engineHost() } });
+          assert.equal(cli.code, 0, cli.stderr);
+          const rows = JSON.parse(cli.stdout) as Array<{ line: number; size: number | null; stage: number; kind: string }>;
+          assert.equal(rows.find((x) => x.line === 3)?.size, runSize, `${extra.join(' ')}: ${cli.stdout}`);
+          assert.equal(rows.find((x) => x.line === 1)?.kind, 'base', extra.join(' '));
+        }
+        const bad = await E.cli(['lines', df, '--image', second.record.tag, '--target', 'nope'], { env: { DOCKER_HOST: E.engineHost() } });
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /has no stage 'nope' \(stages: 0, 1\)/);
+        assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+        assert.equal(findStage(model, '#0'), 0);
+      } finally {
+        for (const tag of tags) await E.run(E.DOCKER, ['rmi', tag]);
+      }
+    });
+
+    it(`${name}: a stage that copies the Dockerfile stays cached while the file does not change (the record holds the user's file, not the one sent)`, async () => {
+      const dir = await mkdtemp(path.join(work, `unnamed-copydf-${name}-`));
+      const text = `FROM llbase:1\nCOPY Dockerfile /df\nRUN echo copydf-${NONCE} > /a\n\nFROM llbase:1\nCOPY --from=0 /a /a\n`;
+      await writeFile(path.join(dir, 'Dockerfile'), text);
+      const { first, second, pred } = await scenario(dir, `unnamed-copydf-${name}`, async () => {
+        await writeFile(path.join(dir, 'unrelated.txt'), `not copied ${NONCE}\n`);
+      }, { version, target: '#0' });
+      try {
+        assert.equal(first.record.lines[2].cache, 'built');
+        assert.deepEqual(summary(pred), { 1: 'cached', 2: 'cached', 3: 'cached' });
+        assert.equal(second.record.lines[2].cache, 'cached');
+      } finally {
+        for (const tag of [first.record.tag, second.record.tag]) await E.run(E.DOCKER, ['rmi', tag]);
+      }
+    });
+  }
 });

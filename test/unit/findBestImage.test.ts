@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseDockerfile, type DockerfileModel } from '../../src/core/dockerfile';
-import { scoreHistory } from '../../src/core/mapping';
+import { bestStageMapping, mapHistory } from '../../src/core/mapping';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromEngine, type ImageMatch } from '../../src/sources/dockerfileImage';
 import { HistoryCache } from '../../src/sources/historyCache';
 import type { EngineClient, EngineHistoryItem, EngineImageSummary } from '../../src/engine/types';
@@ -17,20 +17,28 @@ import type { EngineClient, EngineHistoryItem, EngineImageSummary } from '../../
 const root = path.join(__dirname, '../../..');
 const histDir = path.join(root, 'test/fixtures/histories');
 
-/** The scan findBestImage did before: every candidate, newest first, inspect + history each. */
+/**
+ * The reference: every candidate, newest first, inspect + history each, each image with the
+ * stage asked for or its best-matching stage; the heaviest match (sum of line similarities), then
+ * the higher score, then the newest.
+ */
 async function exhaustive(engine: EngineClient, model: DockerfileModel, opts: { limit?: number; minScore?: number; stage?: number | string } = {}): Promise<ImageMatch | null> {
   const images = (await engine.listImages()).sort((a, b) => b.created - a.created).slice(0, opts.limit ?? 40);
-  let best: ImageMatch | null = null;
+  let best: (ImageMatch & { weight: number }) | null = null;
   for (const img of images) {
     let q;
     try { q = await quickImageFromEngine(engine, img.id); } catch { continue; }
-    const { score } = scoreHistory(model, q.history, { stage: opts.stage, entrySizes: entrySizes(q) });
-    if (score > (best?.score ?? 0)) {
+    const m = opts.stage !== undefined
+      ? mapHistory(model, q.history, { stage: opts.stage, entrySizes: entrySizes(q) })
+      : bestStageMapping(model, q.history, { entrySizes: entrySizes(q) });
+    if (m.stage < 0 || m.score < (opts.minScore ?? 0.5)) continue;
+    const weight = m.pairs.reduce((t, p) => t + p.similarity, 0);
+    if (best === null || weight > best.weight + 1e-9 || (Math.abs(weight - best.weight) <= 1e-9 && m.score > best.score)) {
       const tag = img.repoTags.find((t) => t !== '<none>:<none>');
-      best = { image: q, name: tag ?? img.id.slice(7, 19), score };
+      best = { image: q, name: tag ?? img.id.slice(7, 19), score: m.score, stage: m.stage, weight };
     }
   }
-  return best && best.score >= (opts.minScore ?? 0.5) ? best : null;
+  return best && { image: best.image, name: best.name, score: best.score, stage: best.stage };
 }
 
 interface FakeImage { id: string; tags: string[]; created: number; rows: EngineHistoryItem[]; layers: number; failHistory?: boolean; failInspect?: boolean }
@@ -106,6 +114,7 @@ function same(got: ImageMatch | null, want: ImageMatch | null, what: string): vo
   assert.equal(got?.image.id ?? null, want?.image.id ?? null, `${what}: image`);
   assert.equal(got?.name ?? null, want?.name ?? null, `${what}: name`);
   assert.equal(got?.score ?? null, want?.score ?? null, `${what}: score`);
+  assert.equal(got?.stage ?? null, want?.stage ?? null, `${what}: stage`);
   assert.deepEqual(got?.image ?? null, want?.image ?? null, `${what}: QuickImage`);
 }
 
@@ -147,7 +156,7 @@ test('ties: the newest of equal scores wins, and equal creation times keep the l
   }
 });
 
-test('a perfect match among the newest stops the scan; the winner alone is inspected', async () => {
+test('histories only: the winner alone is inspected; no match reads every candidate once', async () => {
   const { images, cases } = fakeImages(7);
   const c = cases.find((x) => x.name === 'basic.buildkit.json')!;
   const target = images.find((i) => i.id === idOf('7:basic.buildkit.json'))!;
@@ -156,9 +165,8 @@ test('a perfect match among the newest stops the scan; the winner alone is inspe
   const got = await findBestImage(e.engine, c.model, { concurrency: 4 });
   assert.equal(got?.image.id, target.id);
   assert.equal(got?.score, 1);
-  assert.ok(e.calls.history <= 4, `${e.calls.history} history calls`);
+  assert.equal(e.calls.history, Math.min(40, images.length), `${e.calls.history} history calls`);
   assert.equal(e.calls.inspect, 1);
-  // Without the early stop (no perfect score anywhere), every candidate is read.
   const other = parseDockerfile('FROM x\nRUN echo nothing-matches-this\n');
   const e2 = fakeEngine(images, 7);
   assert.equal(await findBestImage(e2.engine, other), null);

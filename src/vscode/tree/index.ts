@@ -164,7 +164,13 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       const doc = cur.dockerfile ? await vscode.workspace.openTextDocument(cur.dockerfile) : await openDockerfileOf(cur);
       if (!doc) return explicit;
       // A stage image (opened from a lens of a stage the image does not contain) maps with its stage.
-      const target = cur.stage?.index ?? (vscode.workspace.getConfiguration('layerLens', doc.uri).get<string>('build.target') || undefined);
+      // The Dockerfile's image: the target it was built for when known (the next build's target,
+      // layerLens.build.target, says nothing about this image); else the stage that matches best.
+      let target: string | number | undefined = cur.stage?.index;
+      if (target === undefined) {
+        const img = await ll.dockerfiles?.imageFor(doc).catch(() => null);
+        if (img && img.image.id === cur.analysis.image.id && typeof img.target === 'string') target = img.target;
+      }
       const mapped = layerLinesFromDockerfile(doc.getText(), cur.analysis.image.history, { stage: target });
       if (!mapped) return explicit;
       return { lineForLayer: (l) => mapped.lines.get(l), baseLayerCount: explicit.baseLayerCount ?? mapped.baseLayerCount };

@@ -103,3 +103,49 @@ describe('layerLens.build.stageImages = afterBuild', () => {
     assert.equal(tagged.status, 0, `no ${repo}:stage-tools: ${tagged.stderr}`);
   }, 360_000);
 });
+
+describe('Build Image with an unnamed target stage (layerLens.build.target = #0)', () => {
+  let wb: Workbench;
+  let dir = '';
+  let repo = '';
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'llunnamed-'));
+    repo = `layerlens/${path.basename(dir).toLowerCase()}`;
+    fs.mkdirSync(path.join(dir, '.vscode'));
+    fs.writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'layerLens.build.target': '#0' }));
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), [
+      'FROM layerlens-test/busybox:latest',
+      `RUN head -c 5000 /dev/zero > /a && head -c 7000 /dev/zero > /b && echo ${process.pid} > /pid`,
+      '',
+      'FROM layerlens-test/busybox:latest',
+      'COPY --from=0 /a /a',
+      '',
+    ].join('\n'));
+    wb = await openWorkbench({ folder: dir });
+  });
+  after(async () => {
+    await wb?.close();
+    spawnSync(DOCKER, ['rmi', `${repo}:stage-0`], { stdio: 'ignore' });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('builds stage 0 and maps the image with it: its RUN shows the engine\'s size, the last stage offers a stage image', async () => {
+    await wb.openFile('Dockerfile');
+    await wb.runCommand('Layer Lens: Build Image');
+    const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
+    const lenses = await wb.poll(split, (t) => t.some((x) => x.startsWith('12 kB')) && t.some((x) => x.startsWith('base ')), 180_000, 'a 12 kB lens on stage 0\'s RUN and its FROM\'s base total');
+    assert.ok(!lenses.some((x) => x.includes('no image built')), JSON.stringify(lenses));
+    // The last stage is not in the image: its FROM offers to build it.
+    assert.ok(lenses.includes('build stage to see sizes'), JSON.stringify(lenses));
+    const hist = spawnSync(DOCKER, ['history', '--no-trunc', '--format', '{{.Size}}\t{{.CreatedBy}}', `${repo}:stage-0`], { encoding: 'utf8' });
+    assert.equal(hist.status, 0, `no ${repo}:stage-0: ${hist.stderr}`);
+    assert.match(hist.stdout.split('\n').find((l) => l.includes('head -c 5000')) ?? '', /^12(\.0)?kB\t/, hist.stdout);
+    await wb.screenshot('unnamed-target');
+
+    // The setting now says the last stage: that is the next build's target; the image is still stage 0's.
+    fs.writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'layerLens.build.target': '' }));
+    await new Promise((r) => setTimeout(r, 5000));
+    const after = await split();
+    assert.ok(after.some((x) => x.startsWith('12 kB')) && after.includes('build stage to see sizes'), `after the setting changed: ${JSON.stringify(after)}`);
+  }, 360_000);
+});
