@@ -364,6 +364,25 @@ export async function buildContextOf(uri: vscode.Uri, dockerfileText: string, bu
   return { contextDir, dockerfileRel };
 }
 
+/**
+ * What every build from the editor checks first: a file on disk (saved if dirty) and an engine
+ * client. Says what is wrong in one error message and returns undefined.
+ */
+export async function prepareLocalBuild(ll: LayerLens, uri: vscode.Uri): Promise<EngineClient | undefined> {
+  if (uri.scheme !== 'file') {
+    void vscode.window.showErrorMessage(`Layer Lens: cannot build ${uri.toString()}: only Dockerfiles on the local file system can be built.`);
+    return undefined;
+  }
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  if (doc?.isDirty) await doc.save();
+  try {
+    return ll.engine.get();
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Layer Lens: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
 function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
@@ -375,20 +394,8 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
   }
   const uri = arg instanceof vscode.Uri ? arg : await pickDockerfile();
   if (!uri) return undefined;
-  if (uri.scheme !== 'file') {
-    void vscode.window.showErrorMessage(`Layer Lens: cannot build ${uri.toString()}: only Dockerfiles on the local file system can be built.`);
-    return undefined;
-  }
-  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
-  if (doc?.isDirty) await doc.save();
-
-  let engine: EngineClient;
-  try {
-    engine = ll.engine.get();
-  } catch (e) {
-    void vscode.window.showErrorMessage(`Layer Lens: ${(e as Error).message}`);
-    return undefined;
-  }
+  const engine = await prepareLocalBuild(ll, uri);
+  if (!engine) return undefined;
 
   const dockerfileBytes = await readFile(uri.fsPath);
   const dockerfileText = dockerfileBytes.toString('utf8');

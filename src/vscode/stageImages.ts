@@ -13,9 +13,9 @@ import type { StageImageLines } from '../core/lines';
 import { mapHistory, type MappingResult } from '../core/mapping';
 import type { QuickImage } from '../core/quickImage';
 import { findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey, stageLabel, stagesOutside } from '../core/stageImages';
-import { EngineError, type EngineClient } from '../engine/types';
+import { EngineError } from '../engine/types';
 import { entrySizes } from '../sources/dockerfileImage';
-import { buildContextOf, buildRecords, currentBuildArgs, currentTarget, noBridgeEngines, tagRepository } from './build';
+import { buildContextOf, buildRecords, currentBuildArgs, currentTarget, noBridgeEngines, prepareLocalBuild, tagRepository } from './build';
 import type { StageWithoutImage } from './codelens';
 import { packContext } from './contextManifest';
 import type { LayerLens } from './context';
@@ -105,19 +105,8 @@ async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unk
     void vscode.window.showErrorMessage('Layer Lens: open a multi-stage Dockerfile to build its stage images.');
     return 0;
   }
-  if (uri.scheme !== 'file') {
-    void vscode.window.showErrorMessage(`Layer Lens: cannot build ${uri.toString()}: only Dockerfiles on the local file system can be built.`);
-    return 0;
-  }
-  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
-  if (doc?.isDirty) await doc.save();
-  let engine: EngineClient;
-  try {
-    engine = ll.engine.get();
-  } catch (e) {
-    void vscode.window.showErrorMessage(`Layer Lens: ${(e as Error).message}`);
-    return 0;
-  }
+  const engine = await prepareLocalBuild(ll, uri);
+  if (!engine) return 0;
   const text = (await readFile(uri.fsPath)).toString('utf8');
   const record = buildRecords()?.lastBuild(uri);
   const buildArgs = currentBuildArgs(uri, record);

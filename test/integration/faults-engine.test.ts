@@ -115,6 +115,10 @@ describe('engine faults', () => {
     await chmod(dir, 0o755);
     await copyFile(path.join(E.repoRoot(), 'dist', 'cli.js'), path.join(dir, 'cli.js'));
     await chmod(path.join(dir, 'cli.js'), 0o755);
+    // The engine client libraries are loaded from dist/vendor/ next to the CLI.
+    await mkdir(path.join(dir, 'vendor'), { recursive: true });
+    await chmod(path.join(dir, 'vendor'), 0o755);
+    for (const f of ['dockerode.js', 'ssh2.js']) await copyFile(path.join(E.repoRoot(), 'dist', 'vendor', f), path.join(dir, 'vendor', f));
     const mode = execFileSync('stat', ['-c', '%a', sock], { encoding: 'utf8' }).trim();
     assert.match(mode, /^[67][0-7]0$/, `the test engine's socket is not open to others (mode ${mode})`);
     const r = await E.run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(dir, 'cli.js'), 'analyze', 'docker://' + E.BASE_IMAGE],

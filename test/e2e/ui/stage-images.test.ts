@@ -39,6 +39,9 @@ describe('CodeLens on every stage of a multi-stage Dockerfile', () => {
 
   it('a lens builds the earlier stage; its lines then show that stage image\'s sizes', async () => {
     await wb.openFile('Dockerfile');
+    // A first lens: the extension is active and the workspace's trust is settled (Build Image is
+    // enabled only in trusted workspaces; before that it is not in the palette).
+    await wb.waitForCodeLenses();
     await wb.runCommand('Layer Lens: Build Image');
     // Lenses of one line render as one decoration, separated by "|".
     const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
@@ -94,6 +97,9 @@ describe('layerLens.build.stageImages = afterBuild', () => {
 
   it('Build Image also builds the other stage: its lines get sizes without asking', async () => {
     await wb.openFile('Dockerfile');
+    // A first lens: the extension is active and the workspace's trust is settled (Build Image is
+    // enabled only in trusted workspaces; before that it is not in the palette).
+    await wb.waitForCodeLenses();
     await wb.runCommand('Layer Lens: Build Image');
     const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
     // 3000 bytes of /t and the pid's few bytes in /pid.
@@ -131,6 +137,9 @@ describe('Build Image with an unnamed target stage (layerLens.build.target = #0)
 
   it('builds stage 0 and maps the image with it: its RUN shows the engine\'s size, the last stage offers a stage image', async () => {
     await wb.openFile('Dockerfile');
+    // A first lens: the extension is active and the workspace's trust is settled (Build Image is
+    // enabled only in trusted workspaces; before that it is not in the palette).
+    await wb.waitForCodeLenses();
     await wb.runCommand('Layer Lens: Build Image');
     const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
     const lenses = await wb.poll(split, (t) => t.some((x) => x.startsWith('12 kB')) && t.some((x) => x.startsWith('base ')), 180_000, 'a 12 kB lens on stage 0\'s RUN and its FROM\'s base total');
