@@ -5,14 +5,31 @@ import type { Analysis } from '../core/analysis';
 import type { DockerfileModel } from '../core/dockerfile';
 import { bestStageMapping, mapHistory } from '../core/mapping';
 import { quickImageFromHistory, type QuickImage } from '../core/quickImage';
-import type { EngineClient } from '../engine/types';
+import type { EngineClient, EngineImageSummary } from '../engine/types';
 import { HistoryCache, type CachedHistory } from './historyCache';
+
+/** An image's history rows as the engine gives them, newest first (what HistoryCache keeps). */
+async function historyRows(engine: EngineClient, id: string, signal?: AbortSignal): Promise<CachedHistory['rows']> {
+  return (await engine.history(id, signal)).map((h) => ({ createdBy: h.createdBy, size: h.size, comment: h.comment, created: h.created }));
+}
+
+/** The `limit` newest local images, newest first. */
+async function newestImages(engine: EngineClient, limit: number, signal?: AbortSignal): Promise<EngineImageSummary[]> {
+  return (await engine.listImages(signal)).sort((a, b) => b.created - a.created).slice(0, limit);
+}
+
+/** Runs task(0) … task(n - 1) in order of index, `concurrency` at a time. */
+async function eachLimited(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, worker));
+}
 
 export async function quickImageFromEngine(engine: EngineClient, name: string, signal?: AbortSignal): Promise<QuickImage> {
   const inspect = await engine.inspectImage(name, signal);
-  const hist = await engine.history(inspect.id, signal);
-  return quickImageFromHistory(inspect.id, inspect.repoTags,
-    hist.map((h) => ({ createdBy: h.createdBy, size: h.size, comment: h.comment, created: h.created })), inspect.diffIds.length);
+  return quickImageFromHistory(inspect.id, inspect.repoTags, await historyRows(engine, inspect.id, signal), inspect.diffIds.length);
 }
 
 export function quickImageFromAnalysis(a: Analysis): QuickImage {
@@ -64,37 +81,25 @@ export interface FindBestImageOptions {
  * An image whose history or inspect fails is skipped, as if it were not listed.
  */
 export async function findBestImage(engine: EngineClient, model: DockerfileModel, opts: FindBestImageOptions = {}): Promise<ImageMatch | null> {
-  const images = (await engine.listImages(opts.signal)).sort((a, b) => b.created - a.created).slice(0, opts.limit ?? 40);
+  const images = await newestImages(engine, opts.limit ?? 40, opts.signal);
   const cache = opts.cache ?? new HistoryCache(undefined);
   const endpoint = engine.endpoint.url;
   const n = images.length;
   const minScore = opts.minScore ?? 0.5;
   interface Scored { score: number; weight: number; stage: number }
-  // undefined: not scored yet; null: skipped (history or inspect failed, or below minScore).
-  const scores: Array<Scored | null | undefined> = new Array<Scored | null | undefined>(n).fill(undefined);
+  // null: skipped (history or inspect failed, or below minScore).
+  const scores: Array<Scored | null> = new Array<Scored | null>(n).fill(null);
   const better = (x: Scored, y: Scored | null): boolean => y === null || x.weight > y.weight + 1e-9
     || (Math.abs(x.weight - y.weight) <= 1e-9 && x.score > y.score);
   const entries: Array<CachedHistory | undefined> = new Array<CachedHistory | undefined>(n).fill(undefined);
-  let next = 0;
 
-  /** The index of the winner once every candidate is scored (-1: none), else -2. */
-  const decided = (): number => {
-    let best = -1;
-    for (let i = 0; i < n; i++) {
-      const s = scores[i];
-      if (s === undefined) return -2;
-      if (s !== null && better(s, best >= 0 ? scores[best]! : null)) best = i;
-    }
-    return best;
-  };
-
-  const score = async (i: number): Promise<void> => {
+  // Every candidate is scored, newest first.
+  await eachLimited(n, opts.concurrency ?? 16, async (i) => {
     const img = images[i];
     try {
       let e = await cache.get(img.id);
       if (!e) {
-        const hist = await engine.history(img.id, opts.signal);
-        e = { id: img.id, endpoint, rows: hist.map((h) => ({ createdBy: h.createdBy, size: h.size, comment: h.comment, created: h.created })) };
+        e = { id: img.id, endpoint, rows: await historyRows(engine, img.id, opts.signal) };
         cache.put(e);
       }
       entries[i] = e;
@@ -103,29 +108,19 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
       const m = opts.stage !== undefined
         ? mapHistory(model, q.history, { stage: opts.stage, entrySizes: entrySizes(q) })
         : bestStageMapping(model, q.history, { entrySizes: entrySizes(q) });
-      scores[i] = m.stage < 0 || m.score < minScore ? null
-        : { score: m.score, weight: m.pairs.reduce((t, p) => t + p.similarity, 0), stage: m.stage };
+      if (m.stage >= 0 && m.score >= minScore) scores[i] = { score: m.score, weight: m.pairs.reduce((t, p) => t + p.similarity, 0), stage: m.stage };
     } catch (err) {
       if (opts.signal?.aborted) throw err;
-      scores[i] = null;
     }
-  };
-
-  /** Scores candidates, newest first, until the winner is certain or all are scored. */
-  const scan = async (): Promise<void> => {
-    const worker = async (): Promise<void> => {
-      while (next < n && decided() === -2) {
-        const i = next++;
-        if (scores[i] === undefined) await score(i);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 16, n)) }, worker));
-  };
+  });
 
   for (;;) {
-    await scan();
-    // Every candidate is scored: the best one, if any.
-    const w = decided();
+    // The best one (the newest among equals), if any.
+    let w = -1;
+    for (let i = 0; i < n; i++) {
+      const s = scores[i];
+      if (s !== null && better(s, w >= 0 ? scores[w] : null)) w = i;
+    }
     if (w < 0) return null;
     const won = scores[w]!;
     const img = images[w];
@@ -137,16 +132,14 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
       } else {
         const inspect = await engine.inspectImage(img.id, opts.signal);
         // Sizes only from this engine: rows cached from another one are fetched again.
-        const rows = e.endpoint === endpoint ? e.rows
-          : (await engine.history(img.id, opts.signal)).map((h) => ({ createdBy: h.createdBy, size: h.size, comment: h.comment, created: h.created }));
+        const rows = e.endpoint === endpoint ? e.rows : await historyRows(engine, img.id, opts.signal);
         cache.put({ id: img.id, endpoint, rows, layerCount: inspect.diffIds.length });
         q = quickImageFromHistory(inspect.id, inspect.repoTags, rows, inspect.diffIds.length);
       }
     } catch (err) {
       if (opts.signal?.aborted) throw err;
-      // Gone since the list (or unreadable): as if it had not been listed; look again.
+      // Gone since the list (or unreadable): as if it had not been listed; the next best.
       scores[w] = null;
-      next = 0;
       continue;
     }
     return { image: q, name: img.repoTags.find((t) => t !== '<none>:<none>') ?? img.id.slice(7, 19), score: won.score, stage: won.stage };
@@ -161,25 +154,20 @@ export async function findBestImage(engine: EngineClient, model: DockerfileModel
  */
 export async function prefetchHistories(engine: EngineClient, cache: HistoryCache,
   opts: { limit?: number; concurrency?: number; signal?: AbortSignal } = {}): Promise<number> {
-  const images = (await engine.listImages(opts.signal)).sort((a, b) => b.created - a.created).slice(0, opts.limit ?? 40);
+  const images = await newestImages(engine, opts.limit ?? 40, opts.signal);
   const endpoint = engine.endpoint.url;
-  let next = 0;
   let fetched = 0;
-  const worker = async (): Promise<void> => {
-    while (next < images.length) {
-      if (opts.signal?.aborted) throw new Error('cancelled');
-      const img = images[next++];
-      if (await cache.get(img.id)) continue;
-      try {
-        const hist = await engine.history(img.id, opts.signal);
-        cache.put({ id: img.id, endpoint, rows: hist.map((h) => ({ createdBy: h.createdBy, size: h.size, comment: h.comment, created: h.created })) });
-        fetched++;
-      } catch (err) {
-        if (opts.signal?.aborted) throw err;
-      }
+  await eachLimited(images.length, opts.concurrency ?? 4, async (i) => {
+    if (opts.signal?.aborted) throw new Error('cancelled');
+    const img = images[i];
+    if (await cache.get(img.id)) return;
+    try {
+      cache.put({ id: img.id, endpoint, rows: await historyRows(engine, img.id, opts.signal) });
+      fetched++;
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, images.length)) }, worker));
+  });
   await cache.flush();
   return fetched;
 }
