@@ -95,7 +95,7 @@ export interface StageRef {
   source: string;
 }
 
-function stageRefArg(arg: unknown): StageRef | undefined {
+export function stageRefArg(arg: unknown): StageRef | undefined {
   const x = arg as { stage?: unknown; source?: unknown } | undefined;
   return x && typeof x === 'object' && typeof x.stage === 'number' && typeof x.source === 'string' ? { stage: x.stage, source: x.source } : undefined;
 }

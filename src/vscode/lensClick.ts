@@ -8,6 +8,7 @@
 //                                             that image in the Layers view first
 import * as vscode from 'vscode';
 import type { LayerLens } from './context';
+import { stageRefArg } from './explain';
 
 export const LENS_CLICK_COMMAND = 'layerLens.showLensLayer';
 
@@ -35,8 +36,8 @@ export function registerLensClick(ll: LayerLens): vscode.Disposable[] {
   return [
     vscode.commands.registerCommand(LENS_CLICK_COMMAND, async (layer?: unknown, uri?: unknown, stageRef?: unknown) => {
       if (typeof layer !== 'number' || !(uri instanceof vscode.Uri)) return;
-      const ref = stageRef as { stage?: unknown; source?: unknown } | undefined;
-      if (ref && typeof ref === 'object' && typeof ref.stage === 'number' && typeof ref.source === 'string') {
+      const ref = stageRefArg(stageRef);
+      if (ref) {
         // A stage image: Explain shows it in the Layers view (mapped with its stage), then the row is selected.
         await vscode.commands.executeCommand('layerLens.explainLayer', layer, uri, { stage: ref.stage, source: ref.source, preserveFocus: true });
         const cur = ll.images.current;
