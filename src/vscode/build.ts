@@ -355,10 +355,10 @@ async function pickDockerfile(): Promise<vscode.Uri | undefined> {
 /** Engines (endpoint URLs) that turned out to have no bridge network in this session. */
 export const noBridgeEngines = new Set<string>();
 
-/** The build context of a Dockerfile: the directory that holds what its COPY/ADD lines name. */
-export async function buildContextOf(uri: vscode.Uri, dockerfileText: string, buildArgs: Record<string, string>): Promise<{ contextDir: string; dockerfileRel: string }> {
+/** The build context of a Dockerfile (its model, parsed with the build args): the directory that holds what its COPY/ADD lines name. */
+export async function buildContextOf(uri: vscode.Uri, model: DockerfileModel): Promise<{ contextDir: string; dockerfileRel: string }> {
   const folder = vscode.workspace.getWorkspaceFolder(uri);
-  const sources = parseDockerfile(dockerfileText, { buildArgs }).instructions.flatMap((i) => (i.copy && i.copy.from === null ? i.copy.sources : []));
+  const sources = model.instructions.flatMap((i) => (i.copy && i.copy.from === null ? i.copy.sources : []));
   const contextDir = await chooseContextDir(path.dirname(uri.fsPath), folder?.uri.fsPath, sources);
   const dockerfileRel = path.relative(contextDir, uri.fsPath).split(path.sep).join('/');
   return { contextDir, dockerfileRel };
@@ -415,7 +415,8 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
   if (!buildArgs) return undefined;
 
   // Builders take a stage name as the target: an unnamed stage gets one in the text sent.
-  const sent = targetBuildInput(dockerfileText, parseDockerfile(dockerfileText, { buildArgs }), target);
+  const model = parseDockerfile(dockerfileText, { buildArgs });
+  const sent = targetBuildInput(dockerfileText, model, target);
   if (!sent) {
     const names = probe.stages.map((s) => s.name ?? `#${s.index}`).join(', ');
     void vscode.window.showErrorMessage(`Layer Lens: ${path.basename(uri.fsPath)} has no stage ${target} to build (stages: ${names}). Check layerLens.build.target.`);
@@ -423,7 +424,7 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
   }
   const sentBytes = sent.dockerfileText === dockerfileText ? dockerfileBytes : Buffer.from(sent.dockerfileText, 'utf8');
 
-  const { contextDir, dockerfileRel } = await buildContextOf(uri, dockerfileText, buildArgs);
+  const { contextDir, dockerfileRel } = await buildContextOf(uri, model);
   const tag = opts.tag ?? (prev && prev.target === target ? prev.tag : defaultTag(contextDir, uri.fsPath, target));
 
   ll.log(`build ${tag}: ${uri.fsPath} (context ${contextDir}${target ? `, target ${target}` : ''}${Object.keys(buildArgs).length ? `, args ${Object.keys(buildArgs).join(' ')}` : ''})`);
@@ -507,7 +508,7 @@ async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown,
   }
   // layerLens.build.stageImages = afterBuild: the other stages' images too (cached steps: quick).
   if (opts.stageImages !== false && vscode.workspace.getConfiguration('layerLens', uri).get<string>('build.stageImages') === 'afterBuild'
-    && parseDockerfile(dockerfileText, { buildArgs }).stages.length > 1) {
+    && model.stages.length > 1) {
     await vscode.commands.executeCommand('layerLens.buildStageImages', uri);
   }
   return outcome;

@@ -160,7 +160,7 @@ export class DockerfileImages {
   }
 
   /** Lines with sizes and cache status for the document as it is now. */
-  async lines(doc: vscode.TextDocument): Promise<{ img: DocImage; infos: LineInfo[]; missingStages: StageWithoutImage[] } | null> {
+  async lines(doc: vscode.TextDocument): Promise<{ img: DocImage; model: DockerfileModel; infos: LineInfo[]; missingStages: StageWithoutImage[] } | null> {
     const img = await this.imageFor(doc);
     if (!img) return null;
     const model = parseDockerfile(doc.getText());
@@ -170,7 +170,7 @@ export class DockerfileImages {
       this.ll.log(`stage images of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
       return { images: [], missing: [] };
     });
-    return { img, infos: lineInfos(mapping, sizes, this.cacheFacts(doc), model, stages.images), missingStages: stages.missing };
+    return { img, model, infos: lineInfos(mapping, sizes, this.cacheFacts(doc), model, stages.images), missingStages: stages.missing };
   }
 
   dispose(): void {
@@ -179,11 +179,10 @@ export class DockerfileImages {
 }
 
 /** On the FROM line of each stage without a usable image (and no sizes from a derived stage's): build it. */
-function stageBuildLenses(missing: readonly StageWithoutImage[], doc: vscode.TextDocument, sized: ReadonlySet<number>): vscode.CodeLens[] {
-  const model = missing.length > 0 ? parseDockerfile(doc.getText()) : undefined;
+function stageBuildLenses(missing: readonly StageWithoutImage[], doc: vscode.TextDocument, model: DockerfileModel, sized: ReadonlySet<number>): vscode.CodeLens[] {
   const out: vscode.CodeLens[] = [];
   for (const m of missing) {
-    const st = model?.stages[m.stage];
+    const st = model.stages[m.stage];
     if (!st || sized.has(st.line) || st.line - 1 >= doc.lineCount) continue;
     const title = m.why === 'stale' ? 'stage image out of date · build stage to see sizes'
       : m.why === 'unavailable' ? 'stage image gone · build stage to see sizes' : 'build stage to see sizes';
@@ -231,7 +230,7 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
       lenses.push(new vscode.CodeLens(range, cmd));
     }
     const sized = new Set(res.infos.filter((i) => i.stageImage !== undefined).map((i) => i.line));
-    for (const m of stageBuildLenses(res.missingStages, doc, sized)) lenses.push(m);
+    for (const m of stageBuildLenses(res.missingStages, doc, res.model, sized)) lenses.push(m);
     return lenses;
   }
 }

@@ -128,7 +128,7 @@ async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unk
     void vscode.window.showInformationMessage(`Layer Lens: every stage of ${vscode.workspace.asRelativePath(uri)} is in the image Build Image makes: there is no other stage to build.`);
     return 0;
   }
-  const { contextDir, dockerfileRel } = await buildContextOf(uri, text, buildArgs);
+  const { contextDir, dockerfileRel } = await buildContextOf(uri, model);
   const repo = tagRepository(contextDir, uri.fsPath);
   let built = 0;
   await vscode.window.withProgress({
