@@ -12,6 +12,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import type { ArchiveContents, ReadArchiveOptions } from './archive';
 import { CancelledError, ImageFormatError } from './errors';
 import { openDecompressed, sniffCompression, toFormatError, type ByteSource, type Compression } from './decompress';
 import { LayerIndexBuilder } from './layerBuilder';
@@ -38,12 +39,7 @@ export interface KnownLayerQuery {
 /** How many leading bytes of a layer tar identify it together with its size (the cache stores their sha256). */
 export const HEAD_BYTES = 64 * 1024;
 
-export interface StreamArchiveOptions {
-  signal?: AbortSignal;
-  maxDocBytes?: number;
-  onLayer?: (path: string, layer: LayerIndex) => void;
-  onProgress?: (bytes: number) => void;
-  maxEntriesPerLayer?: number;
+export interface StreamArchiveOptions extends ReadArchiveOptions {
   /**
    * A cached index for an uncompressed layer member: its headers are still walked (to skip the
    * bodies) but not turned into entries, and the cached index is taken only if the digest of the
@@ -54,12 +50,7 @@ export interface StreamArchiveOptions {
   hashLayers?: boolean;
 }
 
-export interface StreamArchiveContents {
-  docs: Map<string, Buffer>;
-  layers: Map<string, LayerIndex>;
-  links: Map<string, string>;
-  layerErrors: Map<string, Error>;
-  warnings: string[];
+export interface StreamArchiveContents extends ArchiveContents {
   /** sha256 ("sha256:…") of layer tars that were hashed (hashLayers, or verified known layers). */
   layerDigests: Map<string, string>;
   /** sha256 of each parsed uncompressed layer's first HEAD_BYTES (for the cache). */
@@ -459,7 +450,8 @@ function forEachChunk(src: Readable | AsyncIterator<Uint8Array>, fn: (c: Uint8Ar
   });
 }
 
-async function* withFirst(first: Uint8Array, rest: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+/** `first`, then what `rest` yields (a stream whose first chunk was read to sniff it). */
+export async function* withFirst<T>(first: T, rest: AsyncIterator<T>): AsyncGenerator<T> {
   yield first;
   for (;;) {
     const r = await rest.next();

@@ -13,6 +13,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import * as tar from 'tar-stream';
+import { withFirst } from '../../core/archiveStream';
 import { openDecompressed, sniffCompression, toFormatError, type ByteSource } from '../../core/decompress';
 import { CancelledError, ImageFormatError } from '../../core/errors';
 import { blobPath, parseImageConfig, parseJson } from '../../core/oci';
@@ -352,15 +353,6 @@ async function readFromArchiveFile(file: string, req: EntryRequest): Promise<Ent
 // --------------------------------------------------------------------------------------------
 // Engine export streams: identify the layer by hashing
 
-async function* prepend(first: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield first;
-  for (;;) {
-    const r = await rest.next();
-    if (r.done) return;
-    yield r.value;
-  }
-}
-
 /**
  * Scans a `docker save` stream (either layout) for the layer `req.diffId` and returns the entry
  * (undefined: the layer was found but lacks the path; 'no-layer': no member was that layer).
@@ -386,14 +378,14 @@ export async function scanArchiveStream(source: Readable | ByteSource, req: Entr
       const drain = async (): Promise<void> => { for (;;) { const r = await it.next(); if (r.done) return; } };
       // An uncompressed blob named by its digest is its own diffID.
       if (rel === `blobs/sha256/${wantHex}`) {
-        const r = await scanLayerBlob(prepend(head, it), req.path, { ...req, hash: false });
+        const r = await scanLayerBlob(withFirst(head, it), req.path, { ...req, hash: false });
         return entryOf(r, req);
       }
       if (!compressed && req.tarBytes !== undefined && size !== req.tarBytes) { await drain(); continue; }
       if (!compressed && /^\s*[[{]/.test(head.toString('latin1', 0, 64))) { await drain(); continue; } // a JSON document
       let r: ScanResult;
       try {
-        r = await scanLayerBlob(prepend(head, it), req.path, { ...req, hash: true });
+        r = await scanLayerBlob(withFirst(head, it), req.path, { ...req, hash: true });
       } catch (e) {
         if (e instanceof CancelledError || (e instanceof ImageFormatError && e.code === 'limit')) throw e;
         await drain().catch(() => undefined);
