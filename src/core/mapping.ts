@@ -100,7 +100,13 @@ export interface MappingResult {
   pairs: MatchedPair[];
   /** Entries above the base that no instruction matched (ONBUILD triggers are not listed here). */
   unmatchedHistory: number[];
-  /** How well the history matches the chain's instructions, 0..1 (see scoreHistory). */
+  /**
+   * How well the history matches the chain's instructions, 0..1 (for finding the local image a
+   * Dockerfile built): the sum of the matched pairs' similarities divided by the number of
+   * instructions that make history entries plus the entries above the base no instruction
+   * explains. 1 for an image built from exactly this file; 0 for an unrelated one. A stage without
+   * history-making instructions (just `FROM x`) scores 0: nothing tells its image apart from the base.
+   */
   score: number;
 }
 
@@ -898,18 +904,6 @@ function computeScore(items: readonly Expected[], pairs: readonly MatchedPair[],
   if (denom === 0) return 0;
   const total = pairs.reduce((t, p) => t + p.similarity, 0);
   return Math.max(0, Math.min(1, total / denom));
-}
-
-/**
- * How well an image history matches a Dockerfile stage (default: the last), for finding the local
- * image a Dockerfile built: the sum of the matched pairs' similarities divided by the number of
- * instructions that make history entries plus the entries above the base no instruction explains.
- * 1 for an image built from exactly this file; 0 for an unrelated one. A stage without history-
- * making instructions (just `FROM x`) scores 0: nothing tells its image apart from the base.
- */
-export function scoreHistory(model: DockerfileModel, history: readonly HistoryEntry[], options: MapOptions = {}): { score: number; pairs: MatchedPair[] } {
-  const r = mapHistory(model, history, options);
-  return { score: r.score, pairs: r.pairs };
 }
 
 /**

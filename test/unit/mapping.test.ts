@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { parseDockerfile, stageChain, targetStageIndex, type DockerfileModel } from '../../src/core/dockerfile';
 import {
   expectedCreatedBy, goQuoteList, historyFromConfig, instructionSimilarity, legacyCopyPattern, makesHistoryEntry,
-  mapHistory, parseCreatedBy, parseGoQuoteList, scoreHistory,
+  mapHistory, parseCreatedBy, parseGoQuoteList,
 } from '../../src/core/mapping';
 import type { HistoryEntry } from '../../src/core/types';
 
@@ -152,7 +152,7 @@ test('the score finds the image a Dockerfile built among all recorded images', (
       const scores = recordings.map((r) => ({
         file: r.file,
         same: r.rec.dockerfile === df && (r.rec.target ?? null) === (rec.target ?? null),
-        score: scoreHistory(model, historyFromConfig(r.rec.history), { stage: rec.target ?? undefined }).score,
+        score: mapHistory(model, historyFromConfig(r.rec.history), { stage: rec.target ?? undefined }).score,
       }));
       const mine = scores.find((s) => s.file === file)!;
       assert.ok(mine.score > 0.999, `${file}: ${mine.score}`);
@@ -165,8 +165,8 @@ test('the score finds the image a Dockerfile built among all recorded images', (
   // An unrelated history scores low; an empty one scores 0.
   const basic = recordings.find((r) => r.file === 'basic.buildkit.json')!.rec;
   const chain = recordings.find((r) => r.file === 'chain.legacy.json')!.rec;
-  assert.ok(scoreHistory(modelOf(basic), historyFromConfig(chain.history)).score < 0.2);
-  assert.equal(scoreHistory(modelOf(basic), []).score, 0);
+  assert.ok(mapHistory(modelOf(basic), historyFromConfig(chain.history)).score < 0.2);
+  assert.equal(mapHistory(modelOf(basic), []).score, 0);
 });
 
 test('edits since the build: a changed line keeps its entry with lower confidence; new lines map to nothing', () => {
