@@ -24,10 +24,10 @@ const common = {
 // Only these bare specifiers are rewritten; our own modules stay in each bundle (so `instanceof`
 // checks on our error classes keep working).
 const VENDOR = ['dockerode', 'ssh2'];
-const vendorExternal = (prefix) => ({
+const vendorExternal = (prefix, names = VENDOR) => ({
   name: 'vendor-external',
   setup(build) {
-    build.onResolve({ filter: new RegExp(`^(${VENDOR.join('|')})$`) }, (args) => ({ path: `${prefix}${args.path}.js`, external: true }));
+    build.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => ({ path: `${prefix}${args.path}.js`, external: true }));
   },
 });
 
@@ -37,9 +37,7 @@ await Promise.all([
   // The analysis worker thread the extension starts (src/vscode/imageService.ts).
   esbuild.build({ ...common, entryPoints: ['src/worker/analysisWorker.ts'], outfile: 'dist/worker.js', plugins: [vendorExternal('./vendor/')] }),
   // dockerode's own use of ssh2 (docker-modem's ssh agent) shares dist/vendor/ssh2.js.
-  esbuild.build({ ...common, entryPoints: { dockerode: 'node_modules/dockerode/lib/docker.js' }, outdir: 'dist/vendor', plugins: [{
-    name: 'vendor-ssh2', setup(build) { build.onResolve({ filter: /^ssh2$/ }, () => ({ path: './ssh2.js', external: true })); },
-  }] }),
+  esbuild.build({ ...common, entryPoints: { dockerode: 'node_modules/dockerode/lib/docker.js' }, outdir: 'dist/vendor', plugins: [vendorExternal('./', ['ssh2'])] }),
   esbuild.build({ ...common, entryPoints: { ssh2: 'node_modules/ssh2/lib/index.js' }, outdir: 'dist/vendor' }),
 ]);
 chmodSync('dist/cli.js', 0o755);
