@@ -325,16 +325,24 @@ async function benchOci(o: Options, layouts: Record<string, string>): Promise<vo
     const base: number[] = [];
     const ours: number[] = [];
     const script = kind === 'none' ? 'walk.js' : 'decompress.js';
+    // Layer Lens decompresses a layout's layers on worker threads side by side (one per core), so
+    // the compressed layouts are also compared with the blobs decompressed on as many threads.
+    const jobs = Math.min(os.availableParallelism(), blobs.length);
+    const par: number[] = [];
     for (let r = 0; r < o.runs; r++) {
       base.push((await node(path.join(OUT_BENCH, script), blobs, undefined, true)).secs);
+      if (kind !== 'none') par.push((await node(path.join(OUT_BENCH, script), ['--jobs', String(jobs), ...blobs], undefined, true)).secs);
       ours.push((await node(CLI, ['analyze', `oci:${layout}`, '--json'], cacheEnv(null))).secs);
-      log(`  ${kind} run ${r + 1}: ${kind === 'none' ? 'walk' : 'decompress'} ${f2(base[r])} s, analyze ${f2(ours[r])} s`);
+      log(`  ${kind} run ${r + 1}: ${kind === 'none' ? `walk ${f2(base[r])} s` : `decompress ${f2(base[r])} s, on ${jobs} threads ${f2(par[r])} s`}, analyze ${f2(ours[r])} s`);
     }
     (report.oci ??= {} as Record<string, unknown>);
-    (report.oci as Record<string, unknown>)[kind] = { base, ours };
+    (report.oci as Record<string, unknown>)[kind] = { base, par, ours };
     const ratio = median(ours) / median(base);
     if (kind === 'none') target('OCI uncompressed analysis / bare header walk', ratio <= 2, '<= 2', `${f2(ratio)} (${f2(median(ours))} s / ${f2(median(base))} s)`);
-    else target(`OCI ${kind} analysis / decompressing the blobs`, ratio <= 1.2, '<= 1.2', `${f2(ratio)} (${f2(median(ours))} s / ${f2(median(base))} s)`);
+    else {
+      target(`OCI ${kind} analysis / decompressing the blobs`, ratio <= 1.2, '<= 1.2', `${f2(ratio)} (${f2(median(ours))} s / ${f2(median(base))} s, one blob after the other)`);
+      target(`OCI ${kind} analysis / decompressing the blobs on ${jobs} threads`, null, 'reference', `${f2(median(ours) / median(par))} (${f2(median(ours))} s / ${f2(median(par))} s)`);
+    }
     if (kind === 'gzip') {
       // Re-analysis where the cache has most to save: compressed blobs (the cold read decompresses them).
       const cold: number[] = [];

@@ -36,6 +36,9 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, plugins: [vendorExternal('./vendor/')] }),
   // The analysis worker thread the extension starts (src/vscode/imageService.ts).
   esbuild.build({ ...common, entryPoints: ['src/worker/analysisWorker.ts'], outfile: 'dist/worker.js', plugins: [vendorExternal('./vendor/')] }),
+  // The layer-blob workers (src/sources/blobPool.ts) that the CLI, the analysis worker and the
+  // extension start to decompress an OCI layout's layers side by side.
+  esbuild.build({ ...common, entryPoints: ['src/worker/blobWorker.ts'], outfile: 'dist/blobworker.js' }),
   // dockerode's own use of ssh2 (docker-modem's ssh agent) shares dist/vendor/ssh2.js.
   esbuild.build({ ...common, entryPoints: { dockerode: 'node_modules/dockerode/lib/docker.js' }, outdir: 'dist/vendor', plugins: [vendorExternal('./', ['ssh2'])] }),
   esbuild.build({ ...common, entryPoints: { ssh2: 'node_modules/ssh2/lib/index.js' }, outdir: 'dist/vendor' }),

@@ -10,7 +10,7 @@
 // `hashLayers` computes every uncompressed layer's sha256 (its diffID) while reading.
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { createGunzip, type Gunzip, type ZlibOptions } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ArchiveContents, ReadArchiveOptions } from './archive';
 import { CancelledError, ImageFormatError } from './errors';
@@ -148,7 +148,8 @@ class LayerSink implements EntrySink {
     if (this.compression === 'gzip') {
       this.mode = 'gzip';
       // Big output chunks: one parser call per 128 KiB instead of per 16 KiB.
-      const gz = createGunzip({ chunkSize: 128 * 1024 });
+      // The reader may run up to 4 MiB ahead of zlib, so reading the file overlaps decompression.
+      const gz = createGunzip({ chunkSize: 128 * 1024, writableHighWaterMark: 4 * 1024 * 1024 } as ZlibOptions);
       this.gz = gz;
       gz.on('data', (d: Buffer) => { if (this.mode === 'gzip') { try { this.tar(d); } catch (e) { this.fail(e); gz.destroy(); } } });
       gz.on('error', (e) => this.fail(e));

@@ -148,21 +148,46 @@ export async function loadArchiveFileFast(path: string, ref: string | undefined,
   }
 }
 
-/** One OCI layout blob: from the cache, else walked (uncompressed) or decompressed. */
-export async function indexLayerFile(
-  path: string,
-  opts: { diffId: string; label: string; signal?: AbortSignal; cache?: LayerIndexCache; maxEntries?: number },
-): Promise<LayerIndex> {
+/** What loadOciLayout needs to know of a blob before reading it: a cache hit, or its compression and cache origin. */
+export interface BlobProbe {
+  hit?: LayerIndex;
+  compression: ReturnType<typeof sniffCompression>;
+  size: number;
+  origin: string;
+}
+
+export function probeLayerFile(path: string, diffId: string, cache?: LayerIndexCache): BlobProbe {
   const f = openFileAccess(path);
   try {
     const { access, stat } = f;
     const origin = fileOrigin(path, stat, 0);
-    const hit = opts.cache?.get(opts.diffId, origin);
-    if (hit) return { ...hit, compression: compressionAt(access, 0, stat.size) };
+    const compression = compressionAt(access, 0, stat.size);
+    const hit = cache?.get(diffId, origin);
+    return { hit: hit ? { ...hit, compression } : undefined, compression, size: stat.size, origin };
+  } finally {
+    f.close();
+  }
+}
+
+/** Stores an index read from a compressed blob (no head digest: the engine never sends compressed layers). */
+export function cacheCompressedLayer(cache: LayerIndexCache, diffId: string, layer: LayerIndex, origin: string): void {
+  cache.put(diffId, layer, { verified: false, head: '', hdr: '', origin });
+}
+
+/** One OCI layout blob: from the cache, else walked (uncompressed) or decompressed. */
+export async function indexLayerFile(
+  path: string,
+  opts: { diffId: string; label: string; signal?: AbortSignal; cache?: LayerIndexCache; maxEntries?: number; probe?: BlobProbe },
+): Promise<LayerIndex> {
+  const probe = opts.probe ?? probeLayerFile(path, opts.diffId, opts.cache);
+  if (probe.hit) return probe.hit;
+  const f = openFileAccess(path);
+  try {
+    const { access, stat } = f;
     const layer = await indexLayerAt(access, 0, stat.size, { label: opts.label, signal: opts.signal, diffId: opts.diffId, maxEntries: opts.maxEntries });
     if (opts.cache) {
       const plain = layer.compression === 'none';
-      opts.cache.put(opts.diffId, layer, { verified: false, head: plain ? headDigest(access, 0, stat.size) : '', hdr: '', origin });
+      opts.cache.put(opts.diffId, layer, { verified: false, head: plain ? headDigest(access, 0, stat.size) : '', hdr: '', origin: probe.origin });
     }
     return layer;
   } finally {

@@ -4,11 +4,12 @@
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { assembleArchive, type ReadArchiveOptions } from '../core/archive';
-import { ImageFormatError } from '../core/errors';
-import { cacheEngineLayers, indexLayerFile, loadArchiveFileFast, readEngineStream, type ImagePlan } from './fastRead';
+import { ImageFormatError, throwIfAborted } from '../core/errors';
+import { cacheCompressedLayer, cacheEngineLayers, indexLayerFile, loadArchiveFileFast, probeLayerFile, readEngineStream, type ImagePlan } from './fastRead';
+import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from './blobPool';
 import type { LayerIndexCache } from './indexCache';
 import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
-import type { ImageData } from '../core/types';
+import type { ImageData, LayerIndex } from '../core/types';
 import type { EngineClient } from '../engine/types';
 import { createHash } from 'node:crypto';
 
@@ -108,20 +109,53 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
     // An invalid digest: reported below, when that layer is reached.
   }
   const total = resolved.layers.reduce((a, d) => a + (typeof d.size === 'number' && d.size > 0 ? d.size : 0), 0);
-  let done = 0;
+  // Every blob is checked first (present? in the cache? compressed?); compressed blobs the cache
+  // lacks are read side by side on worker threads when there are several of them (blobPool.ts);
+  // results are taken, and reported, bottom layer first.
+  const blobs = [];
   for (let i = 0; i < resolved.layers.length; i++) {
     const d = resolved.layers[i];
     const p = nodePath.join(dir, blobPath(d.digest));
     if (!(await fs.stat(p).catch(() => null))) {
       throw new ImageFormatError('missing', `the OCI layout ${dir} lacks layer ${i} (blob ${d.digest})`);
     }
-    const layer = await indexLayerFile(p, {
-      signal: opts.signal, diffId: diffIds[i], label: `layer ${i} (${d.digest.slice(0, 19)})`, cache: opts.cache,
-    });
-    opts.onLayer?.(blobPath(d.digest), layer);
-    image.layers.push(layer);
-    done += typeof d.size === 'number' && d.size > 0 ? d.size : 0;
-    opts.onProgress?.(done, total);
+    blobs.push({ d, p, label: `layer ${i} (${d.digest.slice(0, 19)})`, probe: probeLayerFile(p, diffIds[i], opts.cache) });
+  }
+  const forWorkers = blobs.filter((b) => !b.probe.hit && b.probe.compression !== 'none');
+  const workers = blobWorkerCount(forWorkers.length, forWorkers.reduce((a, b) => a + b.probe.size, 0));
+  const script = workers > 0 ? blobWorkerScript() : undefined;
+  const pool = script ? new BlobIndexPool(workers, script, opts.signal) : undefined;
+  try {
+    const started = new Map<(typeof blobs)[number], Promise<LayerIndex>>();
+    if (pool) {
+      for (const b of forWorkers) {
+        const job = pool.index(b.p, { label: b.label, diffId: diffIds[blobs.indexOf(b)] });
+        job.catch(() => undefined); // awaited in order below; an early failure must not go unhandled
+        started.set(b, job);
+      }
+    }
+    let done = 0;
+    for (let i = 0; i < blobs.length; i++) {
+      const b = blobs[i];
+      throwIfAborted(opts.signal);
+      const job = started.get(b);
+      let layer: LayerIndex;
+      if (job) {
+        layer = await job;
+        if (opts.cache) cacheCompressedLayer(opts.cache, diffIds[i], layer, b.probe.origin);
+      } else {
+        layer = await indexLayerFile(b.p, { signal: opts.signal, diffId: diffIds[i], label: b.label, cache: opts.cache, probe: b.probe });
+      }
+      opts.onLayer?.(blobPath(b.d.digest), layer);
+      image.layers.push(layer);
+      done += typeof b.d.size === 'number' && b.d.size > 0 ? b.d.size : 0;
+      opts.onProgress?.(done, total);
+    }
+  } catch (e) {
+    throwIfAborted(opts.signal);
+    throw e;
+  } finally {
+    pool?.close();
   }
   return image;
 }

@@ -1,0 +1,41 @@
+// A worker thread (bundled as dist/blobworker.js) that indexes compressed layer blobs, one job at a
+// time: it reads the file, decompresses it (gzip through zlib, zstd through fzstd) and walks the tar
+// with the same code as the in-process path (indexLayerAt), then hands the index back as one
+// indexCodec record, transferred without a copy. src/sources/blobPool.ts runs a few of these so the
+// layers of a compressed OCI layout decompress on all cores instead of one after the other.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { indexLayerAt } from '../core/archiveSeek';
+import { ImageFormatError } from '../core/errors';
+import { encodeIndex } from '../core/indexCodec';
+
+export interface BlobJob { id: number; path: string; label: string; diffId: string; maxEntries?: number }
+export type BlobResult =
+  | { id: number; ok: true; record: ArrayBuffer }
+  | { id: number; ok: false; message: string; code?: string };
+
+const port = parentPort;
+
+async function run(job: BlobJob): Promise<BlobResult> {
+  const fd = openSync(job.path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const layer = await indexLayerAt({ size, readInto: (t, len, pos) => readSync(fd, t, 0, len, pos) }, 0, size, {
+      label: job.label, diffId: job.diffId, maxEntries: job.maxEntries,
+    });
+    const rec = encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
+    const record = rec.buffer.slice(rec.byteOffset, rec.byteOffset + rec.byteLength) as ArrayBuffer;
+    return { id: job.id, ok: true, record };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+port?.on('message', (job: BlobJob) => {
+  run(job).then(
+    (r) => port.postMessage(r, r.ok ? [r.record] : []),
+    (e: unknown) => port.postMessage({
+      id: job.id, ok: false, message: e instanceof Error ? e.message : String(e), code: e instanceof ImageFormatError ? e.code : undefined,
+    } satisfies BlobResult),
+  );
+});
