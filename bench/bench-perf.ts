@@ -431,8 +431,8 @@ function firstOpenDockerfile(n: number): string {
 }
 
 /** layerlens-bench-firstopen/0..39 (built with BuildKit when missing, 0 first: the oldest). */
-async function ensureFirstOpenImages(): Promise<void> {
-  const have = new Set((await dockerJson(['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${FIRSTOPEN_REPO}/*`])).split('\n').filter(Boolean));
+async function ensureFirstOpenImages(rebuild = false): Promise<void> {
+  const have = rebuild ? new Set<string>() : new Set((await dockerJson(['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${FIRSTOPEN_REPO}/*`])).split('\n').filter(Boolean));
   const missing = Array.from({ length: FIRSTOPEN_COUNT }, (_, n) => n).filter((n) => !have.has(`${FIRSTOPEN_REPO}/${n}:latest`));
   if (missing.length === 0) return;
   log(`building ${missing.length} small image(s) ${FIRSTOPEN_REPO}/N FROM ${TINY}…`);
@@ -442,7 +442,8 @@ async function ensureFirstOpenImages(): Promise<void> {
     writeFileSync(path.join(ctx, 'f.txt'), 'first open\n');
     for (const n of missing) {
       writeFileSync(path.join(ctx, 'Dockerfile'), firstOpenDockerfile(n));
-      await run(DOCKER, ['build', '--network=none', '-q', '-t', `${FIRSTOPEN_REPO}/${n}`, ctx], { env: { DOCKER_BUILDKIT: '1' } });
+      // --no-cache when rebuilding: a cached build gives back the old image, with its old date.
+      await run(DOCKER, ['build', '--network=none', '-q', ...(rebuild ? ['--no-cache'] : []), '-t', `${FIRSTOPEN_REPO}/${n}`, ctx], { env: { DOCKER_BUILDKIT: '1' } });
     }
   } finally {
     rmSync(ctx, { recursive: true, force: true });
@@ -461,13 +462,23 @@ async function benchFirstOpen(o: Options): Promise<void> {
   log(`\n== first open of a Dockerfile without a remembered image: best history match among the ${FIRSTOPEN_COUNT} newest images`);
   await ensureFirstOpenImages();
   const engine = createEngineClient(resolveEndpointFromProcess({}));
-  const newest = (await engine.listImages()).sort((a, b) => b.created - a.created).slice(0, FIRSTOPEN_COUNT);
   const re = new RegExp(`^${FIRSTOPEN_REPO}/(\\d+):latest$`);
-  let pick: { pos: number; n: number; tag: string; id: string } | undefined;
-  newest.forEach((img, pos) => {
-    for (const t of img.repoTags) { const m = re.exec(t); if (m) pick = { pos, n: Number(m[1]), tag: t, id: img.id }; }
-  });
-  if (!pick) throw new Error(`none of the ${FIRSTOPEN_COUNT} newest images is a ${FIRSTOPEN_REPO} image: remove them (docker rmi) to have them built again`);
+  const pickOldest = async (): Promise<{ newest: Awaited<ReturnType<EngineClient['listImages']>>; pick?: { pos: number; n: number; tag: string; id: string } }> => {
+    const newest = (await engine.listImages()).sort((a, b) => b.created - a.created).slice(0, FIRSTOPEN_COUNT);
+    let pick: { pos: number; n: number; tag: string; id: string } | undefined;
+    newest.forEach((img, pos) => {
+      for (const t of img.repoTags) { const m = re.exec(t); if (m) pick = { pos, n: Number(m[1]), tag: t, id: img.id }; }
+    });
+    return { newest, pick };
+  };
+  let { newest, pick } = await pickOldest();
+  if (!pick) {
+    // Newer images (tests, other benches) pushed the bench images out of the newest 40: build them again.
+    log(`  none of the ${FIRSTOPEN_COUNT} newest images is a ${FIRSTOPEN_REPO} image: building them again`);
+    await ensureFirstOpenImages(true);
+    ({ newest, pick } = await pickOldest());
+  }
+  if (!pick) throw new Error(`none of the ${FIRSTOPEN_COUNT} newest images is a ${FIRSTOPEN_REPO} image, even after building them again`);
   const goal = pick;
   const benchImages = newest.filter((i) => i.repoTags.some((t) => re.test(t))).length;
   log(`  Dockerfile of ${goal.tag}: position ${goal.pos + 1} of the ${newest.length} newest (${benchImages} bench images among them)`);

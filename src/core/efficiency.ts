@@ -22,6 +22,10 @@ interface PathData {
   cumulative: number;
   min: number;
   count: number;
+  /** The last layer that visited the path, the size it gave, and min before that layer. */
+  layer: number;
+  last: number;
+  minBefore: number;
 }
 
 export interface DiveEfficiency {
@@ -103,12 +107,54 @@ function removePath(root: DiveNode, path: string): void {
   parent?.children?.delete(parts[parts.length - 1]);
 }
 
+/**
+ * Which entries the stacked tree needs. It is read only to size whiteouts, and a whiteout's size
+ * depends only on the nodes at or under its own path: when the image has few whiteouts, only
+ * entries at or under one of them are stacked (their ancestors are created on the way, as dive
+ * creates them), and only for the layers below the last whiteout. Same sizes, a fraction of the
+ * work: most images delete little. Many whiteouts: every entry is stacked, as before.
+ */
+function stackFilter(layers: LayerIndex[]): { upTo: number; wanted: ((path: string) => boolean) | null } {
+  let upTo = 0;
+  const targets: string[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    if (layers[i].whiteouts.length === 0) continue;
+    upTo = i;
+    for (const w of layers[i].whiteouts) targets.push(w);
+  }
+  if (targets.length === 0) return { upTo: 0, wanted: () => false };
+  if (targets.length > 64) return { upTo, wanted: null };
+  const exact = new Set(targets);
+  const prefixes = [...exact].map((w) => (w === '/' ? '/' : w + '/'));
+  const under = (dir: string): boolean => {
+    for (const p of prefixes) if (exact.has(dir) || (dir + '/').startsWith(p)) return true;
+    return false;
+  };
+  // Entries of one directory come together: the parent's answer is reused for its siblings.
+  let lastDir = '';
+  let lastWanted = false;
+  return {
+    upTo,
+    wanted: (path: string): boolean => {
+      if (exact.has(path)) return true;
+      const cut = path.lastIndexOf('/');
+      if (cut !== lastDir.length || !path.startsWith(lastDir)) {
+        lastDir = path.slice(0, cut);
+        lastWanted = under(lastDir);
+      }
+      return lastWanted;
+    },
+  };
+}
+
 export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
   const stacked: DiveNode = { children: new Map(), isDir: true, size: 0 };
   const data = new Map<string, PathData>();
   const inefficient: string[] = [];
+  const stack = stackFilter(layers);
 
-  for (const layer of layers) {
+  for (let li = 0; li < layers.length; li++) {
+    const layer = layers[li];
     // The layer's own tree: entries and whiteouts. Leaves are paths that are no one's parent.
     const parents = new Set<string>();
     // The previous path's parent directory is marked already: skip a path with the same parent.
@@ -126,26 +172,46 @@ export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
     for (const e of layer.entries) mark(e.path);
     for (const w of layer.whiteouts) mark(w);
     // Whiteout nodes replace an entry of the same path in dive's tree; the last one added wins.
-    const visits = new Map<string, number>();
-    for (const e of layer.entries) if (!parents.has(e.path)) visits.set(e.path, e.size);
+    // (Entries go straight into `data`; a path twice in one tar counts once, with its last size.)
+    const whiteoutVisits = new Map<string, number>();
     for (const w of layer.whiteouts) {
       if (parents.has(w)) continue;
       const below = getNode(stacked, w);
-      visits.set(w, below && below.isDir ? subtreeSize(below) : 0);
+      whiteoutVisits.set(w, below && below.isDir ? subtreeSize(below) : 0);
     }
-    if (layer.entries.length === 0 && layer.whiteouts.length === 0) visits.set('/', 0);
-    for (const [path, size] of visits) {
-      let d = data.get(path);
-      if (!d) { d = { cumulative: 0, min: -1, count: 0 }; data.set(path, d); }
+    const visit = (path: string, size: number): void => {
+      const d = data.get(path);
+      if (!d) {
+        data.set(path, { cumulative: size, min: size, count: 1, layer: li, last: size, minBefore: -1 });
+        return;
+      }
+      if (d.layer === li) {
+        d.cumulative += size - d.last;
+        d.last = size;
+        d.min = d.minBefore < 0 || size < d.minBefore ? size : d.minBefore;
+        return;
+      }
+      d.minBefore = d.min;
+      d.layer = li;
+      d.last = size;
       d.cumulative += size;
-      if (d.min < 0 || size < d.min) d.min = size;
+      if (size < d.min) d.min = size;
       d.count++;
       if (d.count === 2) inefficient.push(path);
+    };
+    for (const e of layer.entries) {
+      if (parents.has(e.path) || (whiteoutVisits.size > 0 && whiteoutVisits.has(e.path))) continue;
+      visit(e.path, e.size);
     }
-    // Stack this layer for the next one's whiteout sizes.
-    const adder = new StackAdder(stacked);
-    for (const e of layer.entries) adder.add(e.path, e.type === 'dir', e.size);
-    for (const w of layer.whiteouts) removePath(stacked, w);
+    for (const [w, size] of whiteoutVisits) visit(w, size);
+    if (layer.entries.length === 0 && layer.whiteouts.length === 0) visit('/', 0);
+    // Stack this layer for the whiteout sizes of the layers above (none above the last whiteout).
+    if (li < stack.upTo) {
+      const adder = new StackAdder(stacked);
+      const wanted = stack.wanted;
+      for (const e of layer.entries) if (!wanted || wanted(e.path)) adder.add(e.path, e.type === 'dir', e.size);
+      for (const w of layer.whiteouts) removePath(stacked, w);
+    }
   }
 
   let minSum = 0;

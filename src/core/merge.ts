@@ -342,7 +342,9 @@ export class MergedTree {
     const warnings: string[] = [];
     for (const s of this.layers) s.hiddenBytes = 0;
     const visit = (n: MergedNode): void => {
-      for (const c of MergedTree.hiddenCopies(n)) this.layers[c.layer].hiddenBytes += c.bytes;
+      // hiddenCopies without the array: every copy but the visible one (all when deleted).
+      const top = n.live ? n.copies.length - 1 : n.copies.length;
+      for (let i = 0; i < top; i++) this.layers[n.copies[i].layer].hiddenBytes += n.copies[i].bytes;
       if (resolveLinks && n.live && n.type === 'hardlink') {
         const target = n.linkname ? this.lookup(n.linkname) : undefined;
         if (target && target.live && target.type === 'file') n.size = target.size;

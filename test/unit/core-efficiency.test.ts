@@ -4,6 +4,7 @@ import { indexLayer } from '../../src/core/layer';
 import { diveEfficiency } from '../../src/core/efficiency';
 import type { LayerIndex } from '../../src/core/types';
 import { makeTar, type TEntry } from './support/tars';
+import { diveEfficiencyReference } from './support/diveReference';
 
 async function layers(...specs: TEntry[][]): Promise<LayerIndex[]> {
   const out: LayerIndex[] = [];
@@ -46,4 +47,36 @@ test('directory entries with children are not leaves; opaque markers are ignored
   ));
   assert.equal(d.efficiency, 1);
   assert.equal(d.wastedBytes, 0);
+});
+
+test('dive figures equal the reference algorithm on random stacks (duplicates, whiteouts of files and dirs, many whiteouts)', () => {
+  let seed = 20261126;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const names = ['a', 'b', 'c', 'd'];
+  const randomPath = (): string => {
+    const depth = 1 + rnd(4);
+    return '/' + Array.from({ length: depth }, () => names[rnd(names.length)]).join('/');
+  };
+  for (let c = 0; c < 400; c++) {
+    const layers: LayerIndex[] = [];
+    const nLayers = 1 + rnd(6);
+    for (let l = 0; l < nLayers; l++) {
+      const entries: LayerIndex['entries'] = [];
+      const nEntries = rnd(25);
+      for (let i = 0; i < nEntries; i++) {
+        const dir = rnd(4) === 0;
+        const path = randomPath();
+        entries.push({ path, type: dir ? 'dir' : 'file', size: dir ? 0 : rnd(5) * 100, mode: 0o644, uid: 0, gid: 0, mtime: 0 });
+        if (rnd(6) === 0) entries.push({ ...entries[entries.length - 1], size: rnd(5) * 50 }); // the same path again
+      }
+      // Some stacks get more than 64 whiteouts: the filter then stacks every entry.
+      const nWhiteouts = l === 0 ? 0 : c % 10 === 0 ? 70 + rnd(10) : rnd(4);
+      const whiteouts = Array.from({ length: nWhiteouts }, randomPath);
+      layers.push({ diffId: `sha256:${c}-${l}`, entries, whiteouts, opaqueDirs: rnd(5) === 0 ? [randomPath()] : [], tarFileBytes: entries.reduce((a, e) => a + e.size, 0), tarEntries: entries.length, tarBytes: 0, compression: 'none', warnings: [] });
+    }
+    assert.deepEqual(diveEfficiency(layers), diveEfficiencyReference(layers), `case ${c}`);
+  }
 });
