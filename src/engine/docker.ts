@@ -23,6 +23,7 @@ import {
 } from './types';
 import { describeEndpoint, nodeFsReader, type EnvLike, type FsReader } from './endpoint';
 import { planSsh, type SshPlan, type SshSettings } from './ssh';
+import { rawGet, rawTargetOf } from './rawExport';
 
 export interface EngineClientOptions {
   /** Timeout for ping, inspect, history and listImages, in ms (default 20000). */
@@ -634,6 +635,29 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
       }, idleMs);
     };
     if (idleMs > 0) watch();
+    // Unix socket or plain TCP: the export is read off the socket by rawGet (src/engine/rawExport.ts),
+    // with the same errors; TLS, ssh and named pipes take dockerode's request below.
+    const raw = rawTargetOf(endpoint, options.env ?? process.env);
+    if (raw) {
+      const at = describeEndpoint(endpoint);
+      try {
+        return await rawGet(raw, `/images/${ref}/get`, {
+          signal: reqSignal, idleMs,
+          errors: {
+            stalled: () => new EngineError('unavailable', `The ${engineName(endpoint)} at ${at} stopped sending the ${what} (no data for ${fmtSecs(idleMs)})`),
+            dropped: () => new EngineError('unavailable', `The connection to the ${engineName(endpoint)} at ${at} was dropped during the ${what}. Did the engine restart?`),
+            // The user's cancel, or the header wait given up (a ping failed): worded as the dockerode path words them.
+            aborted: () => toEngineError(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }), ctx, { user: signal, timeout: headerTimeout.signal }),
+            failed: (e) => toEngineError(e, ctx, { user: signal, timeout: headerTimeout.signal }),
+          },
+        });
+      } catch (e) {
+        throw toEngineError(e, ctx, { user: signal, timeout: headerTimeout.signal });
+      } finally {
+        if (headerTimer) clearTimeout(headerTimer);
+        headerTimer = undefined;
+      }
+    }
     let res: IncomingMessage;
     try {
       res = await new Promise<IncomingMessage>((resolve, reject) => {
