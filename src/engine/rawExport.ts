@@ -157,7 +157,7 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
       if (idleMs > 0) timer = setTimeout(check, idleMs);
     };
 
-    /** Parses what one read brought: [from, to) of buf. Returns false to pause the socket. */
+    /** Parses what one read brought: [from, to) of buf. Returns false when the reader wants no more for now. */
     const parse = (buf: Buffer, from: number, to: number): boolean => {
       let i = from;
       let more = true;
@@ -224,11 +224,13 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
       used += n;
       last = Date.now();
       try {
-        return parse(b, 0, n);
+        // Backpressure: pause() (not a `false` return, which stops reading without marking the
+        // socket paused, so resume() would not start it again); read() resumes.
+        if (!parse(b, 0, n) && !sock.destroyed) sock.pause();
       } catch (e) {
         fail(errors.failed(e as Error));
-        return false;
       }
+      return true;
     };
 
     const sock = net.connect({

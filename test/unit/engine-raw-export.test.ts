@@ -179,3 +179,27 @@ test('raw export: which endpoints read raw', () => {
   assert.equal(rawTargetOf({ kind: 'ssh', url: 'ssh://h', origin: 'x', host: 'h' }, {}), undefined, 'ssh: dockerode');
   assert.equal(rawTargetOf({ kind: 'unix', url: 'unix:///s', origin: 'x', socketPath: '/s' }, { LAYERLENS_RAW_EXPORT: 'off' }), undefined, 'switched off');
 });
+
+test('raw export: a reader that reads nothing for longer than the idle timeout holds the engine back and is not a stall', async () => {
+  const total = 64 * 1024 * 1024;
+  let written = 0;
+  const s = await server(async (sock) => {
+    sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${total}\r\n\r\n`);
+    const chunk = Buffer.alloc(256 * 1024, 3);
+    while (written < total) {
+      written += chunk.length;
+      if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r));
+    }
+    sock.end();
+  }, true);
+  try {
+    const body = await rawGet(s.target, '/x', { idleMs: 400, errors });
+    await wait(1500);
+    assert.ok(written < 24 * 1024 * 1024, `the server wrote ${written} bytes ahead of a reader that read nothing`);
+    let got = 0;
+    for await (const c of body) got += (c as Buffer).length;
+    assert.equal(got, total);
+  } finally {
+    await s.close();
+  }
+});
