@@ -124,6 +124,11 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
   const forWorkers = blobs.filter((b) => !b.probe.hit && b.probe.compression !== 'none');
   const workers = blobWorkerCount(forWorkers.length, forWorkers.reduce((a, b) => a + b.probe.size, 0));
   const script = workers > 0 ? blobWorkerScript() : undefined;
+  // Asked for explicitly, a missing worker script is an error (a packaging mistake must not pass
+  // unseen); chosen by size alone, the layers are read in-process instead.
+  if (workers > 0 && !script && process.env.LAYERLENS_BLOB_WORKERS) {
+    throw new Error(`LAYERLENS_BLOB_WORKERS=${process.env.LAYERLENS_BLOB_WORKERS}, but the layer worker script (blobworker.js) is missing from ${__dirname}`);
+  }
   const pool = script ? new BlobIndexPool(workers, script, opts.signal) : undefined;
   try {
     const started = new Map<(typeof blobs)[number], Promise<LayerIndex>>();

@@ -2,7 +2,7 @@
 // progress and partial analyses in stack order, maps errors to the same types, and cancels.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyze } from '../../src/core/analysis';
@@ -99,6 +99,35 @@ test('worker errors keep their type; a cancelled analysis rejects with Cancelled
     assert.equal(ok.image.layers.length, 6);
   } finally {
     client.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('worker analysis of compressed OCI layouts through the blob workers it starts (compiled and bundled worker)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-worker-'));
+  const bundled = path.join(__dirname, '..', '..', '..', 'dist', 'worker.js');
+  assert.ok(existsSync(bundled), `${bundled} is missing: run npm run build first`);
+  const before = process.env.LAYERLENS_BLOB_WORKERS;
+  // The analysis worker inherits this environment: its layouts go to 2 blob workers whatever their size.
+  process.env.LAYERLENS_BLOB_WORKERS = '2';
+  const clients = [new AnalysisWorkerClient(WORKER), new AnalysisWorkerClient(bundled)];
+  try {
+    const s = await spec();
+    for (const kind of ['gzip', 'zstd'] as const) {
+      const layout = path.join(dir, kind);
+      for (const [rel, b] of ociLayout(s, kind)) {
+        mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true });
+        writeFileSync(path.join(layout, rel), b);
+      }
+      process.env.LAYERLENS_BLOB_WORKERS = '0';
+      const direct = analyze(await loadImage({ kind: 'oci', dir: layout }));
+      process.env.LAYERLENS_BLOB_WORKERS = '2';
+      for (const c of clients) same(await c.analyze(`oci:${layout}`), direct);
+    }
+  } finally {
+    for (const c of clients) c.dispose();
+    if (before === undefined) delete process.env.LAYERLENS_BLOB_WORKERS;
+    else process.env.LAYERLENS_BLOB_WORKERS = before;
     rmSync(dir, { recursive: true, force: true });
   }
 });
