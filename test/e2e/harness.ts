@@ -561,17 +561,24 @@ export class Workbench {
     const entry = this.page.locator(`.activitybar .action-item:has(> a[aria-label^="${esc(name)}"])`).first();
     // Extension-contributed containers appear once the extensions are scanned, a little after load.
     const hasEntry = await entry.waitFor({ state: 'visible', timeout: 15_000 }).then(() => true, () => false);
+    const shown = this.viewPane(name).or(this.viewContainer(name)).first();
     if (hasEntry) {
-      // Clicking the entry of the container already shown would hide the side bar.
-      const cls = (await entry.getAttribute('class')) ?? '';
-      if (!cls.split(/\s+/).includes('checked')) {
-        await entry.locator('a').click();
-        await this.page.mouse.move(700, 5); // away from the entry, so its tooltip does not show in screenshots
+      // Clicking the entry of the container already shown would hide the side bar; and something
+      // else (a lens click's reveal) may show or hide it meanwhile: click until the view is shown.
+      const deadline = Date.now() + 30_000;
+      while (!(await shown.isVisible().catch(() => false))) {
+        if (Date.now() > deadline) break;
+        const cls = (await entry.getAttribute('class')) ?? '';
+        if (!cls.split(/\s+/).includes('checked')) {
+          await entry.locator('a').click();
+          await this.page.mouse.move(700, 5); // away from the entry, so its tooltip does not show in screenshots
+        }
+        await shown.waitFor({ timeout: 3000 }).catch(() => undefined);
       }
     } else {
       await this.runCommand(`Focus on ${name} View`);
     }
-    await this.viewPane(name).or(this.viewContainer(name)).first().waitFor();
+    await shown.waitFor();
   }
 
   /** The pane of a view (side bar, secondary side bar or panel), by its header "<name> Section". */
