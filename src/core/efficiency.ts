@@ -12,7 +12,8 @@
 // that does not exist below; we count that whiteout as 0 bytes and go on.
 import type { LayerIndex } from './types';
 
-interface DiveNode {
+/** A node of dive's stacked tree (exported with the helpers below for the test oracle). */
+export interface DiveNode {
   children: Map<string, DiveNode> | null;
   isDir: boolean;
   size: number;
@@ -43,7 +44,7 @@ function split(path: string): string[] {
   return path.split('/').filter((p) => p !== '');
 }
 
-function getNode(root: DiveNode, path: string): DiveNode | undefined {
+export function getNode(root: DiveNode, path: string): DiveNode | undefined {
   let n: DiveNode | undefined = root;
   for (const part of split(path)) {
     n = n.children?.get(part);
@@ -52,7 +53,7 @@ function getNode(root: DiveNode, path: string): DiveNode | undefined {
   return n;
 }
 
-function subtreeSize(n: DiveNode): number {
+export function subtreeSize(n: DiveNode): number {
   let total = 0;
   const stack = [n];
   while (stack.length) {
@@ -82,7 +83,7 @@ function child(n: DiveNode, name: string, last: boolean, isDir: boolean, size: n
  * parent node of the previous entry is remembered and reused when the next path has the same
  * parent (no split, no walk from the root). The tree is the same as walking every path from the root.
  */
-class StackAdder {
+export class StackAdder {
   private dir = '';
   private node: DiveNode | null = null;
   constructor(private readonly root: DiveNode) {}
@@ -101,7 +102,7 @@ class StackAdder {
   }
 }
 
-function removePath(root: DiveNode, path: string): void {
+export function removePath(root: DiveNode, path: string): void {
   const parts = split(path);
   const parent = getNode(root, '/' + parts.slice(0, -1).join('/'));
   parent?.children?.delete(parts[parts.length - 1]);
@@ -147,6 +148,26 @@ function stackFilter(layers: LayerIndex[]): { upTo: number; wanted: ((path: stri
   };
 }
 
+/** The layer's own tree (entries and whiteouts): its directories. Leaves are paths that are no one's parent. */
+export function layerParents(layer: LayerIndex): Set<string> {
+  const parents = new Set<string>();
+  // The previous path's parent directory is marked already: skip a path with the same parent.
+  let lastDir = '';
+  const mark = (p: string): void => {
+    const cut = p.lastIndexOf('/');
+    if (cut > 0 && cut === lastDir.length && p.startsWith(lastDir)) return;
+    if (cut > 0) lastDir = p.slice(0, cut);
+    for (let i = cut; i > 0; i = p.lastIndexOf('/', i - 1)) {
+      const dir = p.slice(0, i);
+      if (parents.has(dir)) break;
+      parents.add(dir);
+    }
+  };
+  for (const e of layer.entries) mark(e.path);
+  for (const w of layer.whiteouts) mark(w);
+  return parents;
+}
+
 export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
   const stacked: DiveNode = { children: new Map(), isDir: true, size: 0 };
   const data = new Map<string, PathData>();
@@ -155,22 +176,7 @@ export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
 
   for (let li = 0; li < layers.length; li++) {
     const layer = layers[li];
-    // The layer's own tree: entries and whiteouts. Leaves are paths that are no one's parent.
-    const parents = new Set<string>();
-    // The previous path's parent directory is marked already: skip a path with the same parent.
-    let lastDir = '';
-    const mark = (p: string): void => {
-      const cut = p.lastIndexOf('/');
-      if (cut > 0 && cut === lastDir.length && p.startsWith(lastDir)) return;
-      if (cut > 0) lastDir = p.slice(0, cut);
-      for (let i = cut; i > 0; i = p.lastIndexOf('/', i - 1)) {
-        const dir = p.slice(0, i);
-        if (parents.has(dir)) break;
-        parents.add(dir);
-      }
-    };
-    for (const e of layer.entries) mark(e.path);
-    for (const w of layer.whiteouts) mark(w);
+    const parents = layerParents(layer);
     // Whiteout nodes replace an entry of the same path in dive's tree; the last one added wins.
     // (Entries go straight into `data`; a path twice in one tar counts once, with its last size.)
     const whiteoutVisits = new Map<string, number>();
@@ -214,6 +220,11 @@ export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
     }
   }
 
+  return diveSummary(data, inefficient, layers);
+}
+
+/** dive's figures from the per-path data: efficiency, wasted bytes, the inefficient paths. */
+export function diveSummary(data: Map<string, { cumulative: number; min: number; count: number }>, inefficient: string[], layers: LayerIndex[]): DiveEfficiency {
   let minSum = 0;
   let cumSum = 0;
   for (const d of data.values()) { minSum += d.min; cumSum += d.cumulative; }
