@@ -24,6 +24,7 @@ import {
 import { describeEndpoint, nodeFsReader, type EnvLike, type FsReader } from './endpoint';
 import { planSsh, type SshPlan, type SshSettings } from './ssh';
 import { rawGet, rawTargetOf } from './rawExport';
+import { watchIdle } from './idleWatch';
 
 export interface EngineClientOptions {
   /** Timeout for ping, inspect, history and listImages, in ms (default 20000). */
@@ -639,13 +640,12 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
     // with the same errors; TLS, ssh and named pipes take dockerode's request below.
     const raw = rawTargetOf(endpoint, options.env ?? process.env);
     if (raw) {
-      const at = describeEndpoint(endpoint);
       try {
         return await rawGet(raw, `/images/${ref}/get`, {
           signal: reqSignal, idleMs,
           errors: {
-            stalled: () => new EngineError('unavailable', `The ${engineName(endpoint)} at ${at} stopped sending the ${what} (no data for ${fmtSecs(idleMs)})`),
-            dropped: () => new EngineError('unavailable', `The connection to the ${engineName(endpoint)} at ${at} was dropped during the ${what}. Did the engine restart?`),
+            stalled: () => exportStalled(ctx, idleMs),
+            dropped: () => exportDropped(ctx),
             // The user's cancel, or the header wait given up (a ping failed): worded as the dockerode path words them.
             aborted: () => toEngineError(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }), ctx, { user: signal, timeout: headerTimeout.signal }),
             failed: (e) => toEngineError(e, ctx, { user: signal, timeout: headerTimeout.signal }),
@@ -702,6 +702,16 @@ export function parseEvent(line: string): EngineEvent | undefined {
   return ev;
 }
 
+/** The export stalled: no bytes for idleMs while the reader wanted more. */
+function exportStalled(ctx: Ctx, idleMs: number): EngineError {
+  return new EngineError('unavailable', `The ${engineName(ctx.endpoint)} at ${describeEndpoint(ctx.endpoint)} stopped sending the ${ctx.what} (no data for ${fmtSecs(idleMs)})`);
+}
+
+/** The connection ended before the export did. */
+function exportDropped(ctx: Ctx): EngineError {
+  return new EngineError('unavailable', `The connection to the ${engineName(ctx.endpoint)} at ${describeEndpoint(ctx.endpoint)} was dropped during the ${ctx.what}. Did the engine restart?`);
+}
+
 /**
  * Pass the response through with backpressure, turning a stall (no bytes for idleMs while the reader
  * wants more), a dropped connection or a cancellation into an EngineError on the returned stream.
@@ -709,14 +719,12 @@ export function parseEvent(line: string): EngineEvent | undefined {
 function guardExport(res: IncomingMessage, ctx: Ctx, idleMs: number, signal?: AbortSignal): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const at = describeEndpoint(ctx.endpoint);
-  let last = Date.now();
-  let timer: NodeJS.Timeout | undefined;
   let done = false;
 
   const finish = (err?: EngineError): void => {
     if (done) return;
     done = true;
-    if (timer) clearTimeout(timer);
+    watch.stop();
     signal?.removeEventListener('abort', onAbort);
     if (err) {
       res.unpipe(out);
@@ -725,36 +733,13 @@ function guardExport(res: IncomingMessage, ctx: Ctx, idleMs: number, signal?: Ab
     }
   };
   const onAbort = (): void => finish(new EngineError('aborted', `${cap(ctx.what)} was cancelled`));
-  /** Still waiting for the engine? (A full buffer means the reader is slow, not the engine.) */
-  const stalled = (): boolean => {
-    if (out.writableNeedDrain) last = Date.now();
-    return !done && Date.now() - last >= idleMs;
-  };
-  const check = (): void => {
-    timer = undefined;
-    if (done) return;
-    if (!stalled()) {
-      timer = setTimeout(check, Math.max(50, idleMs - (Date.now() - last)));
-      return;
-    }
-    // Timers run before I/O callbacks: if this process was busy, data may be waiting. Let pending
-    // I/O run (setImmediate comes after the poll phase) before calling the engine stalled.
-    setImmediate(() => {
-      if (done) return;
-      if (!stalled()) {
-        timer = setTimeout(check, Math.max(50, idleMs - (Date.now() - last)));
-        return;
-      }
-      finish(new EngineError('unavailable',
-        `The ${engineName(ctx.endpoint)} at ${at} stopped sending the ${ctx.what} (no data for ${fmtSecs(idleMs)})`));
-    });
-  };
+  // A full buffer means the reader is slow, not the engine.
+  const watch = watchIdle(idleMs, { readerBehind: () => out.writableNeedDrain, onStall: () => finish(exportStalled(ctx, idleMs)) });
 
-  res.on('data', () => { last = Date.now(); });
-  out.on('drain', () => { last = Date.now(); });
+  res.on('data', () => watch.touch());
+  out.on('drain', () => watch.touch());
   res.on('error', (e) => finish(toEngineError(e, ctx, { user: signal })));
-  res.on('aborted', () => finish(new EngineError('unavailable',
-    `The connection to the ${engineName(ctx.endpoint)} at ${at} was dropped during the ${ctx.what}. Did the engine restart?`)));
+  res.on('aborted', () => finish(exportDropped(ctx)));
   res.on('end', () => {
     if (!res.complete) {
       finish(new EngineError('unavailable', `The ${ctx.what} from ${at} ended early (incomplete response)`));
@@ -766,7 +751,7 @@ function guardExport(res: IncomingMessage, ctx: Ctx, idleMs: number, signal?: Ab
   out.on('close', () => {
     if (!done) {
       done = true;
-      if (timer) clearTimeout(timer);
+      watch.stop();
       signal?.removeEventListener('abort', onAbort);
       res.destroy();
     }
@@ -776,7 +761,6 @@ function guardExport(res: IncomingMessage, ctx: Ctx, idleMs: number, signal?: Ab
     return out;
   }
   if (signal) signal.addEventListener('abort', onAbort, { once: true });
-  if (idleMs > 0) timer = setTimeout(check, idleMs);
   res.pipe(out);
   return out;
 }

@@ -10,6 +10,7 @@
 // dockerode path). TLS and ssh endpoints keep the dockerode path (src/engine/docker.ts).
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
+import { watchIdle, type IdleWatch } from './idleWatch';
 import type { EngineEndpoint } from './types';
 
 /** Where to connect for a raw read, or undefined when the endpoint needs TLS, ssh or a named pipe. */
@@ -71,13 +72,12 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     let line = '';
     let errorBody: Buffer[] | null = null;
     let errorLen = 0;
-    let last = Date.now();
-    let timer: NodeJS.Timeout | undefined;
+    let watch: IdleWatch | undefined;
 
     const body = new Readable({
       highWaterMark: SLAB,
       read(): void {
-        last = Date.now();
+        watch?.touch();
         if (sock.isPaused()) sock.resume();
       },
       destroy(err, cb): void {
@@ -93,8 +93,7 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     body.on('error', () => undefined);
 
     const cleanup = (): void => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
+      watch?.stop();
       signal?.removeEventListener('abort', onAbort);
     };
     const fail = (err: Error): void => {
@@ -154,7 +153,10 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
       if (status !== 200) { errorBody = []; return; }
       settled = true;
       resolve(body);
-      if (idleMs > 0) timer = setTimeout(check, idleMs);
+      watch = watchIdle(idleMs, {
+        readerBehind: () => sock.isPaused() || body.readableLength >= body.readableHighWaterMark,
+        onStall: () => fail(errors.stalled()),
+      });
     };
 
     /** Parses what one read brought: [from, to) of buf. Returns false when the reader wants no more for now. */
@@ -222,7 +224,7 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     const onRead = (n: number, buf: Uint8Array): boolean => {
       const b = buf as Buffer;
       used += n;
-      last = Date.now();
+      watch?.touch();
       try {
         // Backpressure: pause() (not a `false` return, which stops reading without marking the
         // socket paused, so resume() would not start it again); read() resumes.
@@ -256,21 +258,5 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
       if (phase === 'data' && framing === 'close') { finish(); return; }
       fail(settled || status ? errors.dropped() : errors.failed(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
     });
-
-    /** Stall check: timers run before I/O callbacks, so pending reads get a turn before calling it a stall. */
-    const stalled = (): boolean => {
-      if (sock.isPaused() || body.readableLength >= body.readableHighWaterMark) last = Date.now();
-      return phase !== 'done' && Date.now() - last >= idleMs;
-    };
-    const check = (): void => {
-      timer = undefined;
-      if (phase === 'done' || body.destroyed) return;
-      if (!stalled()) { timer = setTimeout(check, Math.max(50, idleMs - (Date.now() - last))); return; }
-      setImmediate(() => {
-        if (phase === 'done' || body.destroyed) return;
-        if (!stalled()) { timer = setTimeout(check, Math.max(50, idleMs - (Date.now() - last))); return; }
-        fail(errors.stalled());
-      });
-    };
   });
 }
