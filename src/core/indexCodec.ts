@@ -192,6 +192,16 @@ export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
   return out;
 }
 
+/**
+ * A layer's record (no cache facts) in an ArrayBuffer of its own, to transfer to another thread:
+ * the encoded buffer itself when it owns its memory, a copy when it is a view into Buffer's pool.
+ */
+export function transferableIndex(layer: LayerIndex): ArrayBuffer {
+  const rec = encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
+  if (rec.byteOffset === 0 && rec.byteLength === rec.buffer.byteLength) return rec.buffer as ArrayBuffer;
+  return rec.buffer.slice(rec.byteOffset, rec.byteOffset + rec.byteLength) as ArrayBuffer;
+}
+
 /** The record's header and digest are sound (cheap checks first, then the sha256). */
 function checkRecord(buf: Buffer): string | null {
   if (buf.length < HEADER + TRAILER) return 'too short';

@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { diveEfficiency } from '../core/efficiency';
 import { ImageFormatError } from '../core/errors';
-import { encodeIndex } from '../core/indexCodec';
+import { transferableIndex } from '../core/indexCodec';
 import type { LayerIndex } from '../core/types';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';
@@ -31,9 +31,7 @@ async function run(req: AnalyzeRequest): Promise<void> {
     let extra = 0;
     const send = (key: string, layer: LayerIndex): string => {
       keyOf.set(layer, key);
-      const rec = encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
-      // A record of its own (not a view into a pooled buffer), transferred without a copy.
-      const ab = rec.buffer.slice(rec.byteOffset, rec.byteOffset + rec.byteLength) as ArrayBuffer;
+      const ab = transferableIndex(layer);
       post({ type: 'layer', id: req.id, key, record: ab }, [ab]);
       return key;
     };

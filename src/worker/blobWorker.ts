@@ -3,11 +3,11 @@
 // with the same code as the in-process path (indexLayerAt), then hands the index back as one
 // indexCodec record, transferred without a copy. src/sources/blobPool.ts runs a few of these so the
 // layers of a compressed OCI layout decompress on all cores instead of one after the other.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { indexLayerAt } from '../core/archiveSeek';
 import { ImageFormatError } from '../core/errors';
-import { encodeIndex } from '../core/indexCodec';
+import { transferableIndex } from '../core/indexCodec';
+import { openFileAccess } from '../sources/fastRead';
 
 export interface BlobJob { id: number; path: string; label: string; diffId: string; maxEntries?: number }
 export type BlobResult =
@@ -17,17 +17,12 @@ export type BlobResult =
 const port = parentPort;
 
 async function run(job: BlobJob): Promise<BlobResult> {
-  const fd = openSync(job.path, 'r');
+  const f = openFileAccess(job.path);
   try {
-    const size = fstatSync(fd).size;
-    const layer = await indexLayerAt({ size, readInto: (t, len, pos) => readSync(fd, t, 0, len, pos) }, 0, size, {
-      label: job.label, diffId: job.diffId, maxEntries: job.maxEntries,
-    });
-    const rec = encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
-    const record = rec.buffer.slice(rec.byteOffset, rec.byteOffset + rec.byteLength) as ArrayBuffer;
-    return { id: job.id, ok: true, record };
+    const layer = await indexLayerAt(f.access, 0, f.stat.size, { label: job.label, diffId: job.diffId, maxEntries: job.maxEntries });
+    return { id: job.id, ok: true, record: transferableIndex(layer) };
   } finally {
-    closeSync(fd);
+    f.close();
   }
 }
 
