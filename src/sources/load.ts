@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { assembleArchive, type ReadArchiveOptions } from '../core/archive';
 import { ImageFormatError, throwIfAborted } from '../core/errors';
-import { cacheCompressedLayer, cacheEngineLayers, indexLayerFile, loadArchiveFileFast, probeLayerFile, readEngineStream, type ImagePlan } from './fastRead';
+import { cacheCompressedLayer, cacheEngineLayers, indexLayerFile, loadArchiveFileFast, probeLayerFile, readEngineStream, type BlobProbe, type ImagePlan } from './fastRead';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from './blobPool';
 import type { LayerIndexCache } from './indexCache';
 import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
@@ -112,14 +112,14 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
   // Every blob is checked first (present? in the cache? compressed?); compressed blobs the cache
   // lacks are read side by side on worker threads when there are several of them (blobPool.ts);
   // results are taken, and reported, bottom layer first.
-  const blobs = [];
+  const blobs: Array<{ d: (typeof resolved.layers)[number]; p: string; diffId: string; label: string; probe: BlobProbe; job?: Promise<LayerIndex> }> = [];
   for (let i = 0; i < resolved.layers.length; i++) {
     const d = resolved.layers[i];
     const p = nodePath.join(dir, blobPath(d.digest));
     if (!(await fs.stat(p).catch(() => null))) {
       throw new ImageFormatError('missing', `the OCI layout ${dir} lacks layer ${i} (blob ${d.digest})`);
     }
-    blobs.push({ d, p, label: `layer ${i} (${d.digest.slice(0, 19)})`, probe: probeLayerFile(p, diffIds[i], opts.cache) });
+    blobs.push({ d, p, diffId: diffIds[i], label: `layer ${i} (${d.digest.slice(0, 19)})`, probe: probeLayerFile(p, diffIds[i], opts.cache) });
   }
   const forWorkers = blobs.filter((b) => !b.probe.hit && b.probe.compression !== 'none');
   const workers = blobWorkerCount(forWorkers.length, forWorkers.reduce((a, b) => a + b.probe.size, 0));
@@ -131,25 +131,21 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
   }
   const pool = script ? new BlobIndexPool(workers, script, opts.signal) : undefined;
   try {
-    const started = new Map<(typeof blobs)[number], Promise<LayerIndex>>();
     if (pool) {
       for (const b of forWorkers) {
-        const job = pool.index(b.p, { label: b.label, diffId: diffIds[blobs.indexOf(b)] });
-        job.catch(() => undefined); // awaited in order below; an early failure must not go unhandled
-        started.set(b, job);
+        b.job = pool.index(b.p, { label: b.label, diffId: b.diffId });
+        b.job.catch(() => undefined); // awaited in order below; an early failure must not go unhandled
       }
     }
     let done = 0;
-    for (let i = 0; i < blobs.length; i++) {
-      const b = blobs[i];
+    for (const b of blobs) {
       throwIfAborted(opts.signal);
-      const job = started.get(b);
       let layer: LayerIndex;
-      if (job) {
-        layer = await job;
-        if (opts.cache) cacheCompressedLayer(opts.cache, diffIds[i], layer, b.probe.origin);
+      if (b.job) {
+        layer = await b.job;
+        if (opts.cache) cacheCompressedLayer(opts.cache, b.diffId, layer, b.probe.origin);
       } else {
-        layer = await indexLayerFile(b.p, { signal: opts.signal, diffId: diffIds[i], label: b.label, cache: opts.cache, probe: b.probe });
+        layer = await indexLayerFile(b.p, { signal: opts.signal, diffId: b.diffId, label: b.label, cache: opts.cache, probe: b.probe });
       }
       opts.onLayer?.(blobPath(b.d.digest), layer);
       image.layers.push(layer);
