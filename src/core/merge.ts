@@ -342,9 +342,7 @@ export class MergedTree {
     const warnings: string[] = [];
     for (const s of this.layers) s.hiddenBytes = 0;
     const visit = (n: MergedNode): void => {
-      // hiddenCopies without the array: every copy but the visible one (all when deleted).
-      const top = n.live ? n.copies.length - 1 : n.copies.length;
-      for (let i = 0; i < top; i++) this.layers[n.copies[i].layer].hiddenBytes += n.copies[i].bytes;
+      for (let i = 0, top = hiddenCount(n); i < top; i++) this.layers[n.copies[i].layer].hiddenBytes += n.copies[i].bytes;
       if (resolveLinks && n.live && n.type === 'hardlink') {
         const target = n.linkname ? this.lookup(n.linkname) : undefined;
         if (target && target.live && target.type === 'file') n.size = target.size;
@@ -391,7 +389,7 @@ export class MergedTree {
 
   /** Hidden copies of a node: every copy but the visible one (all copies when deleted). */
   static hiddenCopies(n: MergedNode): Copy[] {
-    return n.live ? n.copies.slice(0, -1) : n.copies.slice();
+    return n.copies.slice(0, hiddenCount(n));
   }
 }
 
@@ -421,9 +419,13 @@ export function postOrder(root: MergedNode): MergedNode[] {
 /** Bytes of a node's hidden copies (every copy but the visible one; all when deleted). */
 export function hiddenBytesOf(n: MergedNode): number {
   let sum = 0;
-  const top = n.live ? n.copies.length - 1 : n.copies.length;
-  for (let i = 0; i < top; i++) sum += n.copies[i].bytes;
+  for (let i = 0, top = hiddenCount(n); i < top; i++) sum += n.copies[i].bytes;
   return sum;
+}
+
+/** How many of a node's copies, from the bottom, are hidden: all but the visible one (all when deleted). */
+export function hiddenCount(n: MergedNode): number {
+  return n.live ? Math.max(0, n.copies.length - 1) : n.copies.length;
 }
 
 export function mergeLayers(layers: LayerIndex[]): MergedTree {
