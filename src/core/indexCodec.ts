@@ -7,12 +7,15 @@
 //
 //   "LLIX" u16 version u16 flags u32 total-length | body | sha256(all before) (32 bytes)
 //   body: diffId, head digest, header digest, origin (strings); tarBytes, tarFileBytes, tarEntries, compression;
-//         entries (front-coded path, type, size, mode, uid, gid, zigzag mtime, link name);
-//         whiteouts, opaque dirs (front-coded); warnings.
+//         whiteouts, opaque dirs (front-coded); warnings;
+//         entries (front-coded path, type, size, mode, uid, gid, zigzag mtime, link name).
+// Entries come last (version 3), so that a reader knows a layer's deletions before its first entry
+// and can merge entries one at a time as it decodes them, never holding the whole array
+// (RecordIndex.iterEntries: the extension's thread merges that way).
 import { createHash } from 'node:crypto';
 import type { EntryType, LayerEntry, LayerIndex } from './types';
 
-export const CODEC_VERSION = 2;
+export const CODEC_VERSION = 3;
 const MAGIC = 0x58494c4c; // "LLIX" little-endian
 const TRAILER = 32;
 const HEADER = 12;
@@ -73,8 +76,8 @@ class Writer {
 
 class Reader {
   pos: number;
-  constructor(private readonly buf: Buffer, start: number, private readonly end: number) { this.pos = start; }
-  private fail(): never { throw new Error('layer index record is damaged'); }
+  constructor(readonly buf: Buffer, start: number, readonly end: number) { this.pos = start; }
+  fail(): never { throw new Error('layer index record is damaged'); }
   u8(): number { if (this.pos >= this.end) this.fail(); return this.buf[this.pos++]; }
   uint(): number {
     let v = 0;
@@ -135,16 +138,59 @@ function writePaths(w: Writer, paths: readonly string[]): void {
   }
 }
 
+/**
+ * Front-coded paths back to strings: each is the previous path's first k characters plus a suffix.
+ * ASCII paths (nearly all) are assembled as bytes and become one flat string in one call, instead of
+ * a slice, a concatenation and a later flattening per path (three short-lived strings each, which
+ * the extension's thread would otherwise copy through its young generation); other paths fall back
+ * to string concatenation.
+ */
+/**
+ * Node's Buffer method behind toString('latin1', …), without its argument handling (about a fifth
+ * faster per short path, measured); toString where a runtime lacks it (it is not documented).
+ */
+type Latin1Slicer = Buffer & { latin1Slice(start: number, end: number): string };
+const HAS_LATIN1_SLICE = typeof (Buffer.prototype as Partial<Latin1Slicer>).latin1Slice === 'function';
+
+class PathDecoder {
+  private bytes = Buffer.allocUnsafe(512);
+  /** How many leading characters of `prev` are ASCII and mirrored in `bytes`. */
+  private ascii = 0;
+  private prev = '';
+  next(r: Reader): string {
+    const k = r.uint();
+    const prev = this.prev;
+    if (k > prev.length) r.fail();
+    const n = r.uint();
+    const start = r.pos;
+    const end = start + n;
+    if (end > r.end) r.fail();
+    r.pos = end;
+    const src = r.buf;
+    if (k <= this.ascii) {
+      let i = start;
+      while (i < end && src[i] < 0x80) i++;
+      if (i === end) {
+        if (k + n > this.bytes.length) {
+          const b = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, k + n));
+          this.bytes.copy(b, 0, 0, k);
+          this.bytes = b;
+        }
+        src.copy(this.bytes, k, start, end);
+        this.ascii = k + n;
+        return (this.prev = HAS_LATIN1_SLICE ? (this.bytes as Latin1Slicer).latin1Slice(0, k + n) : this.bytes.toString('latin1', 0, k + n));
+      }
+    }
+    if (k < this.ascii) this.ascii = k;
+    return (this.prev = (k === 0 ? '' : prev.slice(0, k)) + src.toString('utf8', start, end));
+  }
+}
+
 function readPaths(r: Reader, max: number): string[] {
   const n = r.count(max);
   const out = new Array<string>(n);
-  let prev = '';
-  for (let i = 0; i < n; i++) {
-    const k = r.uint();
-    if (k > prev.length) throw new Error('layer index record is damaged');
-    prev = (k === 0 ? '' : prev.slice(0, k)) + r.str();
-    out[i] = prev;
-  }
+  const d = new PathDecoder();
+  for (let i = 0; i < n; i++) out[i] = d.next(r);
   return out;
 }
 
@@ -159,6 +205,10 @@ export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
   w.uint(layer.tarFileBytes);
   w.uint(layer.tarEntries);
   w.u8(Math.max(0, COMPRESSIONS.indexOf(layer.compression)));
+  writePaths(w, layer.whiteouts);
+  writePaths(w, layer.opaqueDirs);
+  w.uint(layer.warnings.length);
+  for (const s of layer.warnings) w.str(s);
   const es = layer.entries;
   w.uint(es.length);
   let prev = '';
@@ -176,10 +226,6 @@ export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
     w.int(e.mtime);
     if (e.linkname !== undefined) w.str(e.linkname);
   }
-  writePaths(w, layer.whiteouts);
-  writePaths(w, layer.opaqueDirs);
-  w.uint(layer.warnings.length);
-  for (const s of layer.warnings) w.str(s);
   const body = w.bytes();
   const total = body.length + TRAILER;
   const out = Buffer.allocUnsafe(total);
@@ -219,59 +265,71 @@ export interface DecodedIndex {
 }
 
 /**
- * Decodes a record written by encodeIndex, in steps if wanted (step(n) decodes up to n entries), so
- * that a big layer can be decoded on a thread that must not block. The constructor checks the
- * record (length, digest, diffID) and throws on any damage; so do step() and result().
+ * A layer index read from its record: everything but the entries is decoded up front (after the
+ * record's length, digest and diffID are checked); the entries stay encoded in the record and are
+ * decoded on demand — one at a time by iterEntries() (the extension merges them as they come, so
+ * they never pile up on its heap), or all at once by the `entries` getter, which keeps the array
+ * only as long as something else holds it (a WeakRef). Damage found while decoding throws.
  */
-export class IndexDecoder {
-  private readonly r: Reader;
-  private readonly meta: IndexMeta;
-  private readonly head: Omit<LayerIndex, 'entries' | 'whiteouts' | 'opaqueDirs' | 'warnings'>;
-  private readonly entries: LayerEntry[];
-  private next = 0;
-  private prev = '';
+export class RecordIndex implements LayerIndex {
+  diffId: string;
+  readonly tarBytes: number;
+  readonly tarFileBytes: number;
+  readonly tarEntries: number;
+  readonly compression: LayerIndex['compression'];
+  readonly whiteouts: string[];
+  readonly opaqueDirs: string[];
+  readonly warnings: string[];
+  readonly meta: IndexMeta;
+  /** Number of entries in the record. */
+  readonly entryCount: number;
+  private readonly buf: Buffer;
+  /** Offset of the first entry. */
+  private readonly entriesAt: number;
+  private kept: WeakRef<LayerEntry[]> | undefined;
 
-  constructor(private readonly buf: Buffer, expectDiffId?: string) {
+  constructor(buf: Buffer, expectDiffId?: string) {
     const bad = checkRecord(buf);
     if (bad) throw new Error(`layer index record: ${bad}`);
-    const verified = (buf.readUInt16LE(6) & 1) === 1;
     const r = new Reader(buf, HEADER, buf.length - TRAILER);
-    this.r = r;
     const diffId = r.str();
     if (expectDiffId !== undefined && diffId !== expectDiffId) throw new Error(`layer index record is for ${diffId}, not ${expectDiffId}`);
-    const head = r.str();
-    const hdr = r.str();
-    const origin = r.str();
-    const tarBytes = r.uint();
-    const tarFileBytes = r.uint();
-    const tarEntries = r.uint();
+    this.diffId = diffId;
+    this.meta = { verified: (buf.readUInt16LE(6) & 1) === 1, head: r.str(), hdr: r.str(), origin: r.str() };
+    this.tarBytes = r.uint();
+    this.tarFileBytes = r.uint();
+    this.tarEntries = r.uint();
     const compression = COMPRESSIONS[r.u8()];
-    if (!compression) throw new Error('layer index record is damaged');
-    // Every entry takes at least 6 bytes: a count beyond that is damage, not a reason to allocate.
-    const n = r.count(buf.length / 6);
-    this.entries = new Array<LayerEntry>(n);
-    this.meta = { verified, head, hdr, origin };
-    this.head = { diffId, tarBytes, tarFileBytes, tarEntries, compression };
+    if (!compression) r.fail();
+    this.compression = compression;
+    const max = buf.length;
+    this.whiteouts = readPaths(r, max);
+    this.opaqueDirs = readPaths(r, max);
+    const nw = r.count(max);
+    this.warnings = [];
+    for (let i = 0; i < nw; i++) this.warnings.push(r.str());
+    // Every entry takes at least 6 bytes: a count beyond that is damage.
+    this.entryCount = r.count((r.end - r.pos) / 6);
+    this.entriesAt = r.pos;
+    this.buf = buf;
   }
 
-  get done(): boolean {
-    return this.next >= this.entries.length;
+  /** The same record under another diffID (a layer the source copied under a second one). */
+  withDiffId(diffId: string): RecordIndex {
+    const copy = Object.create(RecordIndex.prototype) as RecordIndex;
+    Object.assign(copy, this, { diffId, kept: undefined });
+    return copy;
   }
 
-  /** Decodes up to `max` more entries. */
-  step(max = Infinity): void {
-    const r = this.r;
-    const entries = this.entries;
-    const end = Math.min(entries.length, this.next + max);
-    let prev = this.prev;
-    for (let i = this.next; i < end; i++) {
-      const k = r.uint();
-      if (k > prev.length) throw new Error('layer index record is damaged');
-      const path = (k === 0 ? '' : prev.slice(0, k)) + r.str();
-      prev = path;
+  /** Decodes the entries in order, one at a time; throws on damage (checked to the record's end). */
+  *iterEntries(): Generator<LayerEntry, void> {
+    const r = new Reader(this.buf, this.entriesAt, this.buf.length - TRAILER);
+    const paths = new PathDecoder();
+    for (let i = 0; i < this.entryCount; i++) {
+      const path = paths.next(r);
       const t = r.u8();
       const type = TYPES[t & 0x7f];
-      if (!type) throw new Error('layer index record is damaged');
+      if (!type) r.fail();
       const size = type === 'file' ? r.uint() : 0;
       const mode = r.uint();
       const uid = r.int();
@@ -279,24 +337,28 @@ export class IndexDecoder {
       const mtime = r.int();
       const e: LayerEntry = { path, type, size, mode, uid, gid, mtime };
       if (t & 0x80) e.linkname = r.str();
-      entries[i] = e;
+      yield e;
     }
-    this.prev = prev;
-    this.next = end;
+    if (r.pos !== r.end) throw new Error('layer index record is damaged (trailing bytes)');
   }
 
-  /** The index (decodes whatever entries are left). */
-  result(): DecodedIndex {
-    this.step();
-    const r = this.r;
-    const max = this.buf.length;
-    const whiteouts = readPaths(r, max);
-    const opaqueDirs = readPaths(r, max);
-    const nw = r.count(max);
-    const warnings: string[] = [];
-    for (let i = 0; i < nw; i++) warnings.push(r.str());
-    if (r.pos !== this.buf.length - TRAILER) throw new Error('layer index record is damaged (trailing bytes)');
-    return { index: { ...this.head, entries: this.entries, whiteouts, opaqueDirs, warnings }, meta: this.meta };
+  get entries(): LayerEntry[] {
+    const held = this.kept?.deref();
+    if (held) return held;
+    const all: LayerEntry[] = [];
+    for (const e of this.iterEntries()) all.push(e);
+    this.kept = new WeakRef(all);
+    return all;
+  }
+
+  /** A plain LayerIndex (entries decoded into an array of its own). */
+  toPlain(): LayerIndex {
+    const entries: LayerEntry[] = [];
+    for (const e of this.iterEntries()) entries.push(e);
+    return {
+      diffId: this.diffId, entries, whiteouts: this.whiteouts, opaqueDirs: this.opaqueDirs, tarFileBytes: this.tarFileBytes,
+      tarEntries: this.tarEntries, tarBytes: this.tarBytes, compression: this.compression, warnings: this.warnings,
+    };
   }
 }
 
@@ -305,5 +367,6 @@ export class IndexDecoder {
  * record is for another diffID than `expectDiffId`.
  */
 export function decodeIndex(buf: Buffer, expectDiffId?: string): DecodedIndex {
-  return new IndexDecoder(buf, expectDiffId).result();
+  const r = new RecordIndex(buf, expectDiffId);
+  return { index: r.toPlain(), meta: r.meta };
 }

@@ -125,8 +125,10 @@ export class MergedTree {
   /**
    * addLayer in steps: yields after every `every` entries, so that a caller that must stay
    * responsive (the extension host) can merge a 100k-entry layer in slices. Same result.
+   * `entries` (default: layer.entries) can be any iterable of the layer's entries in tar order,
+   * e.g. a record decoded one entry at a time (nothing here keeps an entry object).
    */
-  *addLayerSteps(layer: LayerIndex, every = 4096): Generator<void, LayerStats> {
+  *addLayerSteps(layer: LayerIndex, every = 4096, entries: Iterable<LayerEntry> = layer.entries): Generator<void, LayerStats> {
     const L = this.layers.length;
     const stats: LayerStats = {
       index: L, entries: layer.tarEntries, added: 0, modified: 0, deleted: 0, addedBytes: 0, modifiedBytes: 0,
@@ -160,10 +162,10 @@ export class MergedTree {
     this.entryChangesFrom = stats.changes.length;
     this.lastDir = '';
     this.lastDirNode = null;
-    const es = layer.entries;
-    for (let i = 0; i < es.length; i++) {
-      this.applyEntry(es[i], L, stats);
-      if ((i + 1) % every === 0) yield;
+    let i = 0;
+    for (const e of entries) {
+      this.applyEntry(e, L, stats);
+      if (++i % every === 0) yield;
     }
     this.changeOf = null;
     this.lastDirNode = null;
@@ -349,7 +351,7 @@ export class MergedTree {
         else if (warnings.length < 50) warnings.push(`hardlink ${nodePath(n)} points at missing ${n.linkname}`);
       }
     };
-    const order = postOrder(this.root);
+    const order = yield* postOrderSteps(this.root, every);
     for (let i = 0; i < order.length; i++) {
       const n = order[i];
       if (i > 0 && i % every === 0) yield;
@@ -406,12 +408,18 @@ export function runSteps<T>(g: Generator<void, T>): T {
 }
 
 export function postOrder(root: MergedNode): MergedNode[] {
+  return runSteps(postOrderSteps(root, Infinity));
+}
+
+/** postOrder in steps: yields after every `every` nodes. */
+function* postOrderSteps(root: MergedNode, every: number): Generator<void, MergedNode[]> {
   const order: MergedNode[] = [];
   const stack: MergedNode[] = [root];
   while (stack.length) {
     const n = stack.pop()!;
     order.push(n);
     if (n.children) for (const c of n.children.values()) stack.push(c);
+    if (order.length % every === 0) yield;
   }
   return order.reverse();
 }

@@ -43,16 +43,24 @@ export function parseVersionUri(uri: vscode.Uri): VersionRef {
 
 const CACHE_BYTES = 64 * 1024 * 1024;
 
-/** Per-layer path → entry maps, built on first stat of a layer (WeakMap: dropped with the analysis). */
-const entryMaps = new WeakMap<LayerIndex, Map<string, LayerEntry>>();
-function entryMap(layer: LayerIndex): Map<string, LayerEntry> {
+/**
+ * Per-layer entry lists and path → entry maps, built on first use of a layer (WeakMap: dropped with
+ * the analysis). The extension's analyses keep entries encoded (RecordIndex decodes them on each
+ * read of `entries`), so a layer that is browsed is decoded once here.
+ */
+const entryMaps = new WeakMap<LayerIndex, { list: LayerEntry[]; byPath: Map<string, LayerEntry> }>();
+function layerEntries(layer: LayerIndex): { list: LayerEntry[]; byPath: Map<string, LayerEntry> } {
   let m = entryMaps.get(layer);
   if (!m) {
-    m = new Map();
-    for (const e of layer.entries) m.set(e.path, e);
+    const list = layer.entries;
+    m = { list, byPath: new Map() };
+    for (const e of list) m.byPath.set(e.path, e);
     entryMaps.set(layer, m);
   }
   return m;
+}
+function entryMap(layer: LayerIndex): Map<string, LayerEntry> {
+  return layerEntries(layer).byPath;
 }
 
 export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Disposable {
@@ -103,7 +111,7 @@ export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Dispos
       if (!e) {
         // Implicit parent directories are not in the tar.
         const prefix = v.path === '/' ? '/' : v.path + '/';
-        if (hit.layer.entries.some((x) => x.path.startsWith(prefix))) return { type: vscode.FileType.Directory, ctime: 0, mtime: 0, size: 0 };
+        if (layerEntries(hit.layer).list.some((x) => x.path.startsWith(prefix))) return { type: vscode.FileType.Directory, ctime: 0, mtime: 0, size: 0 };
         throw vscode.FileSystemError.FileNotFound(uri);
       }
       const mtime = e.mtime * 1000;
@@ -123,7 +131,7 @@ export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Dispos
     if (!hit) return [];
     const prefix = v.path === '/' ? '/' : v.path + '/';
     const out = new Map<string, vscode.FileType>();
-    for (const e of hit.layer.entries) {
+    for (const e of layerEntries(hit.layer).list) {
       if (!e.path.startsWith(prefix)) continue;
       const rest = e.path.slice(prefix.length);
       const slash = rest.indexOf('/');

@@ -2,6 +2,7 @@
 // with the persistent layer cache, posts each layer's index as soon as it is read, computes dive's
 // figures, and leaves the merge to the caller's thread in slices (src/worker/client.ts). Nothing
 // here ever blocks the extension host: parsing, hashing, decompression and cache I/O all run here.
+import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { diveEfficiency } from '../core/efficiency';
 import { ImageFormatError } from '../core/errors';
@@ -14,6 +15,16 @@ import { loadImage, parseSource } from '../sources/load';
 import type { AnalyzeRequest, FromWorker, ToWorker } from './protocol';
 
 const port = parentPort;
+// Linux keeps a nice value per thread: lower this one's, so that when the cores are busy (this
+// thread, the engine, the blob workers) the scheduler prefers the extension's thread. Elsewhere
+// setpriority would lower the whole process, the extension host included: left alone there.
+if (process.platform === 'linux' && process.env.LAYERLENS_WORKER_NICE !== '0') {
+  try {
+    os.setPriority(0, Math.min(19, os.getPriority(0) + 5));
+  } catch {
+    // Not permitted (some sandboxes): the worker runs at the host's priority.
+  }
+}
 const jobs = new Map<number, AbortController>();
 
 function post(m: FromWorker, transfer: ArrayBuffer[] = []): void {

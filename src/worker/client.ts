@@ -8,10 +8,10 @@ import { Worker } from 'node:worker_threads';
 import { analysisOf, type Analysis } from '../core/analysis';
 import type { DiveEfficiency } from '../core/efficiency';
 import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/errors';
-import { IndexDecoder } from '../core/indexCodec';
+import { RecordIndex } from '../core/indexCodec';
 import { MergedTree } from '../core/merge';
 import type { PlatformWanted } from '../core/oci';
-import type { ImageData, LayerIndex } from '../core/types';
+import type { ImageData } from '../core/types';
 import { EngineError, type EngineEndpoint } from '../engine/types';
 import type { DoneMessage, FromWorker, ToWorker } from './protocol';
 
@@ -163,17 +163,19 @@ export class AnalysisWorkerClient {
 
     const keys = (): string[] | undefined => done?.keys ?? plan?.keys;
     const meta = (): ImageData | undefined => done?.image ?? plan?.image;
-    const decoded = new Map<string, LayerIndex>();
-    const stack: LayerIndex[] = [];
+    // Records as they came: the merge decodes each layer's entries one at a time, and the analysis
+    // keeps them encoded (RecordIndex), so this thread's heap holds the merged tree and little else.
+    const decoded = new Map<string, RecordIndex>();
+    const stack: RecordIndex[] = [];
     const tree = new MergedTree();
     let lastPartial = 0;
     /** The index at stack position i, with its diffID as assembleArchive gives it. */
-    const layerAt = (i: number): LayerIndex | undefined => {
+    const layerAt = (i: number): RecordIndex | undefined => {
       if (stack[i]) return stack[i];
       const l = decoded.get(keys()![i]);
       const diffId = meta()!.diffIds[i];
       if (!l) return undefined;
-      const out = l.diffId === '' || l.diffId === diffId ? Object.assign(l, { diffId }) : { ...l, diffId };
+      const out = l.diffId === '' || l.diffId === diffId ? Object.assign(l, { diffId }) : l.withDiffId(diffId);
       stack[i] = out;
       return out;
     };
@@ -189,14 +191,7 @@ export class AnalysisWorkerClient {
           if (m.type === 'error') throw errorFrom(m);
           if (m.type === 'plan') plan = { image: m.image, keys: m.keys };
           else if (m.type === 'done') done = m;
-          else if (m.type === 'layer') {
-            const dec = new IndexDecoder(Buffer.from(m.record));
-            while (!dec.done) {
-              dec.step(512);
-              await slicer.maybeYield();
-            }
-            decoded.set(m.key, dec.result().index);
-          }
+          else if (m.type === 'layer') decoded.set(m.key, new RecordIndex(Buffer.from(m.record)));
           await slicer.maybeYield();
           continue;
         }
@@ -204,11 +199,11 @@ export class AnalysisWorkerClient {
         if (ks && merged < ks.length) {
           const layer = layerAt(merged);
           if (layer) {
-            await slicer.run(tree.addLayerSteps(layer, 256));
+            await slicer.run(tree.addLayerSteps(layer, 32, layer.iterEntries()));
             merged++;
             const now = performance.now();
             if (opts.onPartial && !done && merged < ks.length && now - lastPartial >= (opts.partialEveryMs ?? 400)) {
-              await slicer.run(tree.refreshSteps(2048));
+              await slicer.run(tree.refreshSteps(512));
               const image: ImageData = { ...meta()!, layers: stack.slice(0, merged) };
               opts.onPartial(analysisOf(image, tree, [], EMPTY_DIVE), merged, ks.length);
               lastPartial = performance.now();
@@ -221,10 +216,14 @@ export class AnalysisWorkerClient {
         }
         slicer.idle();
         await new Promise<void>((r) => { wake = r; });
+        // A message wakes this loop from the poll phase; a slice begun there would be followed by
+        // another in the same turn's check phase (setImmediate), with no timer run in between.
+        // Starting from the check phase keeps it to one slice per turn of the event loop.
+        await new Promise<void>((r) => setImmediate(r));
         slicer.resume();
       }
       const fin = done as DoneMessage;
-      const { warnings } = await slicer.run(tree.finishSteps(2048));
+      const { warnings } = await slicer.run(tree.finishSteps(512));
       const image: ImageData = { ...fin.image, layers: fin.keys.map((_, i) => layerAt(i)!) };
       const analysis = analysisOf(image, tree, warnings, unpackDive(fin));
       slicer.idle();

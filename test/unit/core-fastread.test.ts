@@ -7,7 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { assembleArchive, readArchive } from '../../src/core/archive';
-import { CODEC_VERSION, decodeIndex, encodeIndex } from '../../src/core/indexCodec';
+import { createHash } from 'node:crypto';
+import { CODEC_VERSION, RecordIndex, decodeIndex, encodeIndex } from '../../src/core/indexCodec';
 import { indexLayer } from '../../src/core/layer';
 import type { ImageData, LayerIndex } from '../../src/core/types';
 import { LayerIndexCache, fileOrigin } from '../../src/sources/indexCache';
@@ -105,6 +106,63 @@ test('index codec: every damaged record is refused (flipped bytes, truncation, e
   const v2 = Buffer.from(good);
   v2.writeUInt16LE(CODEC_VERSION + 1, 4);
   assert.throws(() => decodeIndex(v2), /version/);
+});
+
+test('index codec: RecordIndex decodes entries on demand, exactly as decodeIndex (random ASCII and non-ASCII front coding)', () => {
+  let seed = 7;
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  const parts = ['a', 'b/', 'usr/', 'é', '😀', 'x1', 'lib/', 'a-long-component-name', 'ü/', '.', 'z'];
+  const entries: LayerIndex['entries'] = [];
+  let prev = '/';
+  for (let i = 0; i < 2000; i++) {
+    // Keep a random prefix of the previous path (cut anywhere, even inside a surrogate pair's
+    // neighbourhood: the encoder never splits a pair) and append random parts.
+    let p = prev.slice(0, 1 + rnd(prev.length));
+    if (/[\ud800-\udbff]$/.test(p)) p = p.slice(0, -1);
+    for (let k = 1 + rnd(4); k > 0; k--) p += parts[rnd(parts.length)];
+    entries.push({ path: p, type: i % 5 === 0 ? 'dir' : 'file', size: i % 5 === 0 ? 0 : rnd(5000), mode: 0o644, uid: 0, gid: 0, mtime: i });
+    prev = p;
+  }
+  const layer: LayerIndex = {
+    diffId: 'sha256:' + 'd'.repeat(64), entries, whiteouts: ['/é/x', '/é/y', '/a'], opaqueDirs: ['/usr'], tarFileBytes: 1, tarEntries: 2004,
+    tarBytes: 512, compression: 'none', warnings: ['w'],
+  };
+  const buf = encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
+  const rec = new RecordIndex(buf, layer.diffId);
+  assert.equal(rec.entryCount, entries.length);
+  assert.deepEqual(rec.whiteouts, layer.whiteouts);
+  assert.deepEqual(rec.opaqueDirs, layer.opaqueDirs);
+  assert.deepEqual([...rec.iterEntries()], entries);
+  const held = rec.entries;
+  assert.deepEqual(held, entries);
+  assert.equal(rec.entries, held, 'the decoded array is reused while something holds it');
+  const other = rec.withDiffId('sha256:' + 'e'.repeat(64));
+  assert.equal(other.diffId, 'sha256:' + 'e'.repeat(64));
+  assert.equal(rec.diffId, layer.diffId);
+  assert.deepEqual(other.entries, entries);
+  assert.deepEqual(decodeIndex(buf).index, layer);
+
+  // Damage behind a valid digest (a record re-signed after a change) passes the up-front checks
+  // and throws when the entries are decoded: one byte appended, or the last entry's type made unknown.
+  const resign = (b: Buffer): Buffer => {
+    b.writeUInt32LE(b.length, 8);
+    createHash('sha256').update(b.subarray(0, b.length - 32)).digest().copy(b, b.length - 32);
+    return b;
+  };
+  const body = buf.subarray(0, buf.length - 32);
+  const longer = resign(Buffer.concat([body, Buffer.from([0]), Buffer.alloc(32)]));
+  const r1 = new RecordIndex(longer);
+  assert.throws(() => [...r1.iterEntries()], /damaged \(trailing bytes\)/);
+  assert.throws(() => decodeIndex(longer), /damaged/);
+  // The last entry is '/…', type file: its type byte follows its path; find it from the end.
+  const last = entries[entries.length - 1];
+  const tail = Buffer.from(last.path.slice(last.path.length - 3), 'utf8');
+  const at = body.lastIndexOf(tail) + tail.length;
+  const badType = resign(Buffer.concat([body, Buffer.alloc(32)]));
+  badType[at] = 0x7e;
+  resign(badType);
+  const r2 = new RecordIndex(badType);
+  assert.throws(() => [...r2.iterEntries()], /damaged/);
 });
 
 test('cache store: unverified entries only for the same file and offset, verified for any; damaged files ignored and removed', async () => {

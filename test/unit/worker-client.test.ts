@@ -2,12 +2,13 @@
 // progress and partial analyses in stack order, maps errors to the same types, and cancels.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyze } from '../../src/core/analysis';
 import { CancelledError, ImageFormatError } from '../../src/core/errors';
 import { analyzeJson, fileRecords } from '../../src/core/report';
+import type { LayerIndex } from '../../src/core/types';
 import { loadImage } from '../../src/sources/load';
 import { AnalysisWorkerClient } from '../../src/worker/client';
 import { dockerSave, makeTar, ociLayout, type ImageSpec } from './support/tars';
@@ -31,7 +32,12 @@ function same(a: ReturnType<typeof analyze>, b: ReturnType<typeof analyze>): voi
   assert.deepEqual(analyzeJson(a), analyzeJson(b));
   assert.deepEqual([...fileRecords(a)], [...fileRecords(b)]);
   assert.deepEqual(a.dive, b.dive);
-  assert.deepEqual(a.image.layers.map((l) => ({ ...l })), b.image.layers.map((l) => ({ ...l })));
+  // The extension's side keeps entries encoded (RecordIndex): compare what a LayerIndex says.
+  const plain = (l: LayerIndex): LayerIndex => ({
+    diffId: l.diffId, entries: [...l.entries], whiteouts: l.whiteouts, opaqueDirs: l.opaqueDirs, tarFileBytes: l.tarFileBytes,
+    tarEntries: l.tarEntries, tarBytes: l.tarBytes, compression: l.compression, warnings: l.warnings,
+  });
+  assert.deepEqual(a.image.layers.map(plain), b.image.layers.map(plain));
 }
 
 test('worker analysis equals analyze() (archive file and OCI layout), with progress and ordered partial results', async () => {
@@ -128,6 +134,32 @@ test('worker analysis of compressed OCI layouts through the blob workers it star
     for (const c of clients) c.dispose();
     if (before === undefined) delete process.env.LAYERLENS_BLOB_WORKERS;
     else process.env.LAYERLENS_BLOB_WORKERS = before;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the analysis worker lowers its own thread\'s priority on Linux, and only its own', { skip: process.platform !== 'linux' && 'per-thread nice values are a Linux feature' }, async () => {
+  // /proc/PID/task/TID/stat: field 19 is the thread's nice value (after the ")" that ends the name).
+  const nices = (): number[] => readdirSync(`/proc/${process.pid}/task`).flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
+  const base = os.getPriority(0);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-worker-'));
+  const client = new AnalysisWorkerClient(WORKER);
+  try {
+    const file = path.join(dir, 'img.tar');
+    writeFileSync(file, await dockerSave(await spec()));
+    await client.analyze(file);
+    const now = nices();
+    assert.equal(os.getPriority(0), base, 'this thread keeps its priority');
+    assert.equal(now.filter((n) => n === Math.min(19, base + 5)).length, 1, `one thread at nice ${base + 5}: ${now.join(' ')}`);
+  } finally {
+    client.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
 });
