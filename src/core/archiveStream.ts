@@ -14,7 +14,7 @@ import { createGunzip, type Gunzip, type ZlibOptions } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ArchiveContents, ReadArchiveOptions } from './archive';
 import { CancelledError, ImageFormatError } from './errors';
-import { openDecompressed, sniffCompression, toFormatError, type ByteSource, type Compression } from './decompress';
+import { openDecompressed, releaseChunk, sniffCompression, toFormatError, type ByteSource, type Compression, type LendingSource } from './decompress';
 import { LayerIndexBuilder } from './layerBuilder';
 import { normaliseEntryPath } from './paths';
 import { TarParser, type EntrySink, type TarHeader } from './tarWalk';
@@ -96,6 +96,8 @@ interface Ctx {
   out: StreamArchiveContents;
   waits: Promise<void>[];
   fatal: Error | null;
+  /** The source lends its chunks (see releaseChunk): whatever is kept past a write() is copied. */
+  lent: boolean;
 }
 
 /** One layer member: sniffs compression, then parses (or hashes, when known) as bytes arrive. */
@@ -129,7 +131,8 @@ class LayerSink implements EntrySink {
     if (this.mode === 'failed') return;
     try {
       if (this.mode === 'sniff') {
-        this.head.push(chunk);
+        // Kept across writes only when it is too short to sniff (a few bytes): then copied.
+        this.head.push(this.headLen + chunk.length < 4 && this.headLen + chunk.length < this.size ? Buffer.from(chunk) : chunk);
         this.headLen += chunk.length;
         if (this.headLen < 4 && this.headLen < this.size) return;
         const first = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
@@ -170,11 +173,12 @@ class LayerSink implements EntrySink {
   private feed(chunk: Buffer): void {
     switch (this.mode) {
       case 'none': case 'known': this.tar(chunk); return;
+      // zlib and fzstd keep input they have not used yet: lent bytes are copied first.
       case 'gzip':
-        if (!this.gz!.write(chunk)) this.ctx.waits.push(writable(this.gz!));
+        if (!this.gz!.write(this.ctx.lent ? Buffer.from(chunk) : chunk)) this.ctx.waits.push(writable(this.gz!));
         return;
       case 'zstd':
-        try { this.zst!.push(chunk); } catch (e) { throw new ImageFormatError('corrupt', `corrupt zstd data: ${(e as Error).message}`); }
+        try { this.zst!.push(this.ctx.lent ? Buffer.from(chunk) : chunk); } catch (e) { throw new ImageFormatError('corrupt', `corrupt zstd data: ${(e as Error).message}`); }
         return;
       default:
         return;
@@ -298,6 +302,7 @@ export class BlobIndexer {
       },
       waits: [],
       fatal: null,
+      lent: false,
     };
     this.sink = new LayerSink(this.ctx, BlobIndexer.KEY, size, label);
   }
@@ -401,17 +406,19 @@ function firstChunk(src: Readable): Promise<Buffer | null> {
 }
 
 /**
- * Calls fn on every chunk, in order, waiting for its promise when it returns one. A Node Readable
+ * Calls fn on every chunk, in order, waiting for its promise when it returns one, then `done` with
+ * the chunk (a lending source's release: fn keeps nothing of it past that point). A Node Readable
  * is read in flowing mode: an async iterator's read() concatenates whatever is buffered (a copy of
  * every byte through a 1 MiB buffer for the engine's export stream); 'data' events do not.
  */
-function forEachChunk(src: Readable | AsyncIterator<Uint8Array>, fn: (c: Uint8Array) => void | Promise<void>): Promise<void> {
+function forEachChunk(src: Readable | AsyncIterator<Uint8Array>, fn: (c: Uint8Array) => void | Promise<void>, done?: (c: Uint8Array) => void): Promise<void> {
   if (!isReadable(src)) {
     return (async () => {
       for (;;) {
         const r = await src.next();
         if (r.done) return;
         await fn(r.value);
+        done?.(r.value);
       }
     })();
   }
@@ -431,11 +438,12 @@ function forEachChunk(src: Readable | AsyncIterator<Uint8Array>, fn: (c: Uint8Ar
       if (failed) return;
       let r: void | Promise<void>;
       try { r = fn(c); } catch (e) { fail(e); return; }
-      if (!r) return;
+      if (!r) { done?.(c); return; }
       pending++;
       src.pause();
       r.then(() => {
         pending--;
+        done?.(c);
         if (failed) return;
         if (ended && pending === 0) { cleanup(); resolve(); } else src.resume();
       }, fail);
@@ -468,7 +476,8 @@ export async function readArchiveStream(source: ByteSource, opts: StreamArchiveO
     docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
     layerDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
   };
-  const ctx: Ctx = { opts, out, waits: [], fatal: null };
+  const lend = (source as LendingSource)[releaseChunk];
+  const ctx: Ctx = { opts, out, waits: [], fatal: null, lent: typeof lend === 'function' };
   let members = 0;
   const parser = new TarParser((h) => {
     if (++members > 1_000_000) throw new ImageFormatError('limit', 'the archive has more than a million members');
@@ -526,7 +535,9 @@ export async function readArchiveStream(source: ByteSource, opts: StreamArchiveO
     }
     if (first !== null && sniffCompression(first) === 'none') {
       await handle(first);
-      await forEachChunk(rest, handle);
+      // Only a plain stream hands chunks back: a compressed one goes through a decompressor that
+      // keeps them for as long as it likes.
+      await forEachChunk(rest, handle, ctx.lent ? lend : undefined);
     } else if (first !== null) {
       plain = false;
       const it = isReadable(rest) ? (rest as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]() : rest;

@@ -54,6 +54,15 @@ export class ZstdTransform extends Transform {
  */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
+/**
+ * A source that lends its memory (the engine export's raw reader) has a function under this key:
+ * a reader calls it with each chunk once it is done with it, and the source may then overwrite the
+ * chunk's bytes. A reader that keeps bytes past that point copies them; one that never calls it
+ * leaves the source allocating fresh memory, as any other source does.
+ */
+export const releaseChunk = Symbol('layerlens.releaseChunk');
+export type LendingSource = { [releaseChunk]?: (chunk: Uint8Array) => void };
+
 function asyncIteratorOf(source: ByteSource): AsyncIterator<Uint8Array> {
   if (Symbol.asyncIterator in source) return (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   const sync = (source as Iterable<Uint8Array>)[Symbol.iterator]();

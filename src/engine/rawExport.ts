@@ -2,14 +2,17 @@
 // unix socket or plain TCP. Every other call goes through dockerode; this one moves the whole image
 // (a gigabyte or more), and measured here its body took ~4.4 s through dockerode's request, Node's
 // HTTP parser and a guarding PassThrough against ~2.5 s read this way (the engine's own rate; the
-// same 1.25 GB image, alternated runs). The socket reads into 1 MiB slabs that are never reused
-// (`onread` with a buffer generator), HTTP/1.1 framing (chunked or Content-Length) is undone here,
-// and the body goes out as views into the slabs: no copy, no per-read allocation by the socket.
+// same 1.25 GB image, alternated runs). The socket reads into 1 MiB slabs (`onread` with a buffer
+// generator), HTTP/1.1 framing (chunked or Content-Length) is undone here, and the body goes out
+// as views into the slabs: no copy, no per-read allocation by the socket. The body lends its
+// memory (releaseChunk, src/core/decompress.ts): a slab whose chunks the reader has all released
+// is read into again, so a whole export turns over a handful of slabs instead of a thousand.
 // The guard is built in: a stall (no bytes for idleMs while the reader wants more), a dropped
 // connection and a cancellation end the stream with an error made by the caller (same texts as the
 // dockerode path). TLS and ssh endpoints keep the dockerode path (src/engine/docker.ts).
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
+import { releaseChunk, type LendingSource } from '../core/decompress';
 import { watchIdle, type IdleWatch } from './idleWatch';
 import type { EngineEndpoint } from './types';
 
@@ -47,8 +50,12 @@ const SLAB = 1 << 20;
 const MIN_READ = 64 * 1024;
 const MAX_HEAD = 64 * 1024;
 const MAX_ERROR_BODY = 1 << 20;
+const MAX_SPARE = 4;
 
 type Framing = 'chunked' | 'length' | 'close';
+
+/** A slab and what still uses it: body chunks not yet released, the socket, the response head. */
+interface Slab { buf: Buffer; chunks: number; current: boolean; pinned: boolean }
 
 /**
  * Sends GET `path` and resolves once the response headers are in: with the body as a Readable for
@@ -59,7 +66,24 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
   return new Promise<Readable>((resolve, reject) => {
     const { errors, signal, idleMs } = opts;
     if (signal?.aborted) { reject(errors.aborted()); return; }
-    let slab = Buffer.allocUnsafe(SLAB);
+    // Slabs come back once the reader has released every chunk of them (releaseChunk) and the
+    // socket has moved on to the next: reused, they spare the GC. V8 counts every new slab as
+    // external memory and answers 64 MiB of it with a full collection (~40 a GB, measured), so
+    // fresh slabs cost more CPU than the reading. A slab the reader never releases is left to the GC.
+    const lent = new Map<ArrayBufferLike, Slab>();
+    const spare: Buffer[] = [];
+    const takeSlab = (): Slab => {
+      const sl: Slab = { buf: spare.pop() ?? Buffer.allocUnsafe(SLAB), chunks: 0, current: true, pinned: false };
+      lent.set(sl.buf.buffer, sl);
+      return sl;
+    };
+    const recycleIfFree = (sl: Slab): void => {
+      if (sl.chunks > 0 || sl.current || sl.pinned) return;
+      lent.delete(sl.buf.buffer);
+      if (spare.length < MAX_SPARE) spare.push(sl.buf);
+    };
+    let current = takeSlab();
+    let slab = current.buf;
     let used = 0;
     let settled = false;
     // Response parsing state.
@@ -74,7 +98,7 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     let errorLen = 0;
     let watch: IdleWatch | undefined;
 
-    const body = new Readable({
+    const body: Readable & LendingSource = new Readable({
       highWaterMark: SLAB,
       read(): void {
         watch?.touch();
@@ -91,6 +115,12 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     // (async iteration, pipeline and finished() all check `errored`), so no listener is needed to
     // see it, but without one Node would treat the 'error' event as an uncaught exception.
     body.on('error', () => undefined);
+    body[releaseChunk] = (chunk: Uint8Array): void => {
+      const sl = lent.get(chunk.buffer);
+      if (!sl || sl.chunks === 0) return;
+      sl.chunks--;
+      recycleIfFree(sl);
+    };
 
     const cleanup = (): void => {
       watch?.stop();
@@ -105,13 +135,15 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     const onAbort = (): void => fail(errors.aborted());
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    /** Body bytes: to the reader (a view into this slab; slabs are never written twice). */
+    /** Body bytes: to the reader (a view into the slab, which is not reused before the reader releases it). */
     const emit = (buf: Buffer, from: number, to: number): boolean => {
       if (to <= from) return true;
       if (errorBody) {
         if (errorLen < MAX_ERROR_BODY) { errorBody.push(Buffer.from(buf.subarray(from, to))); errorLen += to - from; }
         return true;
       }
+      const sl = lent.get(buf.buffer);
+      if (sl) sl.chunks++;
       return body.push(buf.subarray(from, to));
     };
 
@@ -225,6 +257,8 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
       const b = buf as Buffer;
       used += n;
       watch?.touch();
+      // The response head is kept as views until it is whole: its slab is never reused.
+      if (phase === 'head') { const sl = lent.get(b.buffer); if (sl) sl.pinned = true; }
       try {
         // Backpressure: pause() (not a `false` return, which stops reading without marking the
         // socket paused, so resume() would not start it again); read() resumes.
@@ -238,9 +272,17 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     const sock = net.connect({
       ...(target.socketPath ? { path: target.socketPath } : { host: target.host!, port: target.port! }),
       onread: {
-        // Each read goes into the unused tail of the current slab, or a fresh slab when little is left.
+        // Each read goes into the unused tail of the current slab, or the next slab (a spare one
+        // whose chunks were all released, or a new one) when little is left.
         buffer: (): Uint8Array => {
-          if (SLAB - used < MIN_READ) { slab = Buffer.allocUnsafe(SLAB); used = 0; }
+          if (SLAB - used < MIN_READ) {
+            const old = current;
+            current = takeSlab();
+            slab = current.buf;
+            used = 0;
+            old.current = false;
+            recycleIfFree(old);
+          }
           return slab.subarray(used);
         },
         callback: onRead,

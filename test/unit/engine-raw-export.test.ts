@@ -10,7 +10,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { readArchiveStream } from '../../src/core/archiveStream';
+import { releaseChunk, type LendingSource } from '../../src/core/decompress';
 import { RawHttpStatus, rawGet, rawTargetOf, type RawErrors } from '../../src/engine/rawExport';
+import { dockerSave, gzip, makeTar, zstd } from './support/tars';
 
 type Script = (sock: net.Socket, request: string) => Promise<void> | void;
 
@@ -199,6 +202,78 @@ test('raw export: a reader that reads nothing for longer than the idle timeout h
     let got = 0;
     for await (const c of body) got += (c as Buffer).length;
     assert.equal(got, total);
+  } finally {
+    await s.close();
+  }
+});
+
+/** Serves `data` chunked in 32 KiB pieces, as fast as the client takes it. */
+function bulk(data: Buffer): Script {
+  return async (sock) => {
+    sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+    for (let i = 0; i < data.length; i += 32 * 1024) {
+      const c = data.subarray(i, i + 32 * 1024);
+      sock.write(c.length.toString(16) + '\r\n');
+      sock.write(c);
+      if (!sock.write('\r\n')) await new Promise((r) => sock.once('drain', r));
+    }
+    sock.end('0\r\n\r\n');
+  };
+}
+
+test('raw export: the body lends its slabs — reused only after every chunk of them is released, never before', async () => {
+  const data = randomBytes(24 * 1024 * 1024);
+  const s = await server(bulk(data), true);
+  try {
+    for (const mode of ['release', 'release later', 'never'] as const) {
+      const body = (await rawGet(s.target, '/images/x/get', { idleMs: 5000, errors })) as Readable & LendingSource;
+      const release = body[releaseChunk]!;
+      const slabs = new Set<ArrayBufferLike>();
+      const copies: Buffer[] = [];
+      let overwritten = 0;
+      const check = (view: Uint8Array, copy: Buffer): void => { if (!copy.equals(view)) overwritten++; };
+      const late: Promise<void>[] = [];
+      await new Promise<void>((resolve, reject) => {
+        body.on('data', (c: Buffer) => {
+          slabs.add(c.buffer);
+          const copy = Buffer.from(c);
+          copies.push(copy);
+          if (mode === 'release') { check(c, copy); release(c); }
+          else if (mode === 'release later') {
+            // Released a few milliseconds later, after more reads: its bytes must still be there.
+            late.push(new Promise((r) => setTimeout(() => { check(c, copy); release(c); r(); }, 3)));
+          }
+        });
+        body.on('end', resolve);
+        body.on('error', reject);
+      });
+      await Promise.all(late);
+      assert.equal(sha(Buffer.concat(copies)), sha(data), mode);
+      assert.equal(overwritten, 0, `${mode}: no chunk changed before its release`);
+      if (mode === 'never') assert.ok(slabs.size >= 24, `never released: a fresh slab each time (${slabs.size})`);
+      else assert.ok(slabs.size <= 12, `${mode}: slabs reused (${slabs.size} for 24 MiB)`);
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+test('raw export: an image read off a lending body (plain, gzip and zstd layer members) equals the same archive read from memory', async () => {
+  const layers: Buffer[] = [];
+  for (let l = 0; l < 3; l++) {
+    layers.push(await makeTar(Array.from({ length: 40 }, (_, i) => ({ name: `l${l}/f${i}`, body: randomBytes(100 * 1024) }))));
+  }
+  // Members as a containerd-backed engine may export them: one plain, one gzip, one zstd.
+  const archive = await dockerSave({ layers: [layers[0], gzip(layers[1]), zstd(layers[2])] });
+  const s = await server(bulk(archive), true);
+  try {
+    const summary = (c: Awaited<ReturnType<typeof readArchiveStream>>): unknown =>
+      [...c.layers].map(([p, l]) => [p, l.compression, l.tarBytes, sha(Buffer.from(JSON.stringify(l.entries)))]).sort();
+    const want = summary(await readArchiveStream([archive]));
+    for (let r = 0; r < 3; r++) {
+      const body = await rawGet(s.target, '/images/x/get', { idleMs: 5000, errors });
+      assert.deepEqual(summary(await readArchiveStream(body)), want);
+    }
   } finally {
     await s.close();
   }
