@@ -1,8 +1,10 @@
 // Analysis through the worker thread, for a thread that must stay responsive (the extension host;
 // the benchmark measures its event-loop delay through this same API). The worker reads and parses;
-// this side decodes each layer's index record and merges it into the MergedTree in slices of a
-// few milliseconds, in stack order as soon as the order is known (archive files and OCI layouts
-// tell it up front; an engine export only at its end), reporting progress and partial analyses.
+// this side keeps each layer's index record encoded (RecordIndex) and merges its entries into the
+// MergedTree as it decodes them, one slice of a few milliseconds per turn of the event loop, in
+// stack order as soon as the order is known (archive files and OCI layouts tell it up front; an
+// engine export only at its end), reporting progress and partial analyses. Only the merged tree
+// stays on this thread's heap: its garbage collections are what can still pause it.
 // Plain Node: no vscode import.
 import { Worker } from 'node:worker_threads';
 import { analysisOf, type Analysis } from '../core/analysis';
