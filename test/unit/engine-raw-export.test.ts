@@ -69,6 +69,20 @@ async function dribble(sock: net.Socket, pieces: Array<string | Buffer>): Promis
   }
 }
 
+/** Serves `data` chunked in 32 KiB pieces, as fast as the client takes it. */
+function bulk(data: Buffer): Script {
+  return async (sock) => {
+    sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+    for (let i = 0; i < data.length; i += 32 * 1024) {
+      const c = data.subarray(i, i + 32 * 1024);
+      sock.write(c.length.toString(16) + '\r\n');
+      sock.write(c);
+      if (!sock.write('\r\n')) await new Promise((r) => sock.once('drain', r));
+    }
+    sock.end('0\r\n\r\n');
+  };
+}
+
 test('raw export: chunked body, with headers, chunk sizes, CRLFs and data split across reads', async () => {
   const data = randomBytes(300_000);
   const s = await server(async (sock) => {
@@ -92,16 +106,7 @@ test('raw export: chunked body, with headers, chunk sizes, CRLFs and data split 
 
 test('raw export: over a unix socket, a big body read by a slow reader arrives whole (backpressure)', async () => {
   const data = randomBytes(6 * 1024 * 1024);
-  const s = await server(async (sock) => {
-    sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
-    for (let i = 0; i < data.length; i += 32 * 1024) {
-      const c = data.subarray(i, i + 32 * 1024);
-      sock.write(c.length.toString(16) + '\r\n');
-      sock.write(c);
-      if (!sock.write('\r\n')) await new Promise((r) => sock.once('drain', r));
-    }
-    sock.end('0\r\n\r\n');
-  }, true);
+  const s = await server(bulk(data), true);
   try {
     const body = await rawGet(s.target, '/images/x/get', { idleMs: 5000, errors });
     assert.equal(sha(await drain(body, true)), sha(data));
@@ -206,20 +211,6 @@ test('raw export: a reader that reads nothing for longer than the idle timeout h
     await s.close();
   }
 });
-
-/** Serves `data` chunked in 32 KiB pieces, as fast as the client takes it. */
-function bulk(data: Buffer): Script {
-  return async (sock) => {
-    sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
-    for (let i = 0; i < data.length; i += 32 * 1024) {
-      const c = data.subarray(i, i + 32 * 1024);
-      sock.write(c.length.toString(16) + '\r\n');
-      sock.write(c);
-      if (!sock.write('\r\n')) await new Promise((r) => sock.once('drain', r));
-    }
-    sock.end('0\r\n\r\n');
-  };
-}
 
 test('raw export: the body lends its slabs — reused only after every chunk of them is released, never before', async () => {
   const data = randomBytes(24 * 1024 * 1024);
