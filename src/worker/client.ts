@@ -6,6 +6,7 @@
 // engine export only at its end), reporting progress and partial analyses. Only the merged tree
 // stays on this thread's heap: its garbage collections are what can still pause it.
 // Plain Node: no vscode import.
+import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { analysisOf, type Analysis } from '../core/analysis';
 import type { DiveEfficiency } from '../core/efficiency';
@@ -111,6 +112,10 @@ export class AnalysisWorkerClient {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
+    // libuv starts its thread pool on the first request, from the requesting thread, and Linux
+    // gives new threads that thread's nice value: ask first from here, so that the pool (file
+    // system, zlib and crypto work for the whole process) never inherits the worker's lower priority.
+    fs.stat(this.workerFile, () => undefined);
     const w = new Worker(this.workerFile);
     w.on('message', (m: FromWorker) => this.listeners.get(m.id)?.(m));
     const fail = (e: Error): void => {
