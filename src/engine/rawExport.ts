@@ -70,7 +70,9 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     // socket has moved on to the next: reused, they spare the GC. V8 counts every new slab as
     // external memory and answers 64 MiB of it with a full collection (~40 a GB, measured), so
     // fresh slabs cost more CPU than the reading. A slab the reader never releases is left to the GC.
-    const lent = new Map<ArrayBufferLike, Slab>();
+    // Weak: a slab whose chunks a reader drops without releasing them is still the GC's to free
+    // (the export's file reader keeps what it wants and releases nothing).
+    const lent = new WeakMap<ArrayBufferLike, Slab>();
     const spare: Buffer[] = [];
     const takeSlab = (): Slab => {
       const sl: Slab = { buf: spare.pop() ?? Buffer.allocUnsafe(SLAB), chunks: 0, current: true, pinned: false };
