@@ -131,10 +131,13 @@ class LayerSink implements EntrySink {
     if (this.mode === 'failed') return;
     try {
       if (this.mode === 'sniff') {
-        // Kept across writes only when it is too short to sniff (a few bytes): then copied.
-        this.head.push(this.headLen + chunk.length < 4 && this.headLen + chunk.length < this.size ? Buffer.from(chunk) : chunk);
         this.headLen += chunk.length;
-        if (this.headLen < 4 && this.headLen < this.size) return;
+        if (this.headLen < 4 && this.headLen < this.size) {
+          // Too short to sniff: kept until the next write, so copied (the source may lend it).
+          this.head.push(Buffer.from(chunk));
+          return;
+        }
+        this.head.push(chunk);
         const first = this.head.length === 1 ? this.head[0] : Buffer.concat(this.head);
         this.head = [];
         this.start(first);

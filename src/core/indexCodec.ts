@@ -98,18 +98,7 @@ class Reader {
     const end = start + n;
     if (end > this.end) this.fail();
     this.pos = end;
-    // Front coding leaves mostly short ASCII suffixes ("f123"): build those here, without a call
-    // into the runtime per name (V8 keeps strings under 13 characters flat when concatenating).
-    if (n <= 12) {
-      const b = this.buf;
-      let s = '';
-      for (let i = start; i < end; i++) {
-        const c = b[i];
-        if (c >= 0x80) return b.toString('utf8', start, end);
-        s += String.fromCharCode(c);
-      }
-      return s;
-    }
+    // Paths do not come through here (PathDecoder): only digests, origins, warnings and link names.
     return this.buf.toString('utf8', start, end);
   }
   count(max: number): number { const n = this.uint(); if (n > max) this.fail(); return n; }
@@ -139,19 +128,19 @@ function writePaths(w: Writer, paths: readonly string[]): void {
 }
 
 /**
- * Front-coded paths back to strings: each is the previous path's first k characters plus a suffix.
- * ASCII paths (nearly all) are assembled as bytes and become one flat string in one call, instead of
- * a slice, a concatenation and a later flattening per path (three short-lived strings each, which
- * the extension's thread would otherwise copy through its young generation); other paths fall back
- * to string concatenation.
- */
-/**
  * Node's Buffer method behind toString('latin1', …), without its argument handling (about a fifth
  * faster per short path, measured); toString where a runtime lacks it (it is not documented).
  */
 type Latin1Slicer = Buffer & { latin1Slice(start: number, end: number): string };
 const HAS_LATIN1_SLICE = typeof (Buffer.prototype as Partial<Latin1Slicer>).latin1Slice === 'function';
 
+/**
+ * Front-coded paths back to strings: each is the previous path's first k characters plus a suffix.
+ * ASCII paths (nearly all) are assembled as bytes and become one flat string in one call, instead of
+ * a slice, a concatenation and a later flattening per path (three short-lived strings each, which
+ * the extension's thread would otherwise copy through its young generation); other paths fall back
+ * to string concatenation.
+ */
 class PathDecoder {
   private bytes = Buffer.allocUnsafe(512);
   /** How many leading characters of `prev` are ASCII and mirrored in `bytes`. */

@@ -69,9 +69,8 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     // Slabs come back once the reader has released every chunk of them (releaseChunk) and the
     // socket has moved on to the next: reused, they spare the GC. V8 counts every new slab as
     // external memory and answers 64 MiB of it with a full collection (~40 a GB, measured), so
-    // fresh slabs cost more CPU than the reading. A slab the reader never releases is left to the GC.
-    // Weak: a slab whose chunks a reader drops without releasing them is still the GC's to free
-    // (the export's file reader keeps what it wants and releases nothing).
+    // fresh slabs cost more CPU than the reading. The bookkeeping is weak: a slab whose chunks a
+    // reader drops without releasing them (the export's file reader releases nothing) is the GC's.
     const lent = new WeakMap<ArrayBufferLike, Slab>();
     const spare: Buffer[] = [];
     const takeSlab = (): Slab => {
@@ -85,7 +84,6 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
       if (spare.length < MAX_SPARE) spare.push(sl.buf);
     };
     let current = takeSlab();
-    let slab = current.buf;
     let used = 0;
     let settled = false;
     // Response parsing state.
@@ -280,12 +278,11 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
           if (SLAB - used < MIN_READ) {
             const old = current;
             current = takeSlab();
-            slab = current.buf;
             used = 0;
             old.current = false;
             recycleIfFree(old);
           }
-          return slab.subarray(used);
+          return current.buf.subarray(used);
         },
         callback: onRead,
       },

@@ -172,14 +172,14 @@ export class AnalysisWorkerClient {
     const meta = (): ImageData | undefined => done?.image ?? plan?.image;
     // Records as they came: the merge decodes each layer's entries one at a time, and the analysis
     // keeps them encoded (RecordIndex), so this thread's heap holds the merged tree and little else.
-    const decoded = new Map<string, RecordIndex>();
+    const records = new Map<string, RecordIndex>();
     const stack: RecordIndex[] = [];
     const tree = new MergedTree();
     let lastPartial = 0;
     /** The index at stack position i, with its diffID as assembleArchive gives it. */
     const layerAt = (i: number): RecordIndex | undefined => {
       if (stack[i]) return stack[i];
-      const l = decoded.get(keys()![i]);
+      const l = records.get(keys()![i]);
       const diffId = meta()!.diffIds[i];
       if (!l) return undefined;
       const out = l.diffId === '' || l.diffId === diffId ? Object.assign(l, { diffId }) : l.withDiffId(diffId);
@@ -198,7 +198,7 @@ export class AnalysisWorkerClient {
           if (m.type === 'error') throw errorFrom(m);
           if (m.type === 'plan') plan = { image: m.image, keys: m.keys };
           else if (m.type === 'done') done = m;
-          else if (m.type === 'layer') decoded.set(m.key, new RecordIndex(Buffer.from(m.record)));
+          else if (m.type === 'layer') records.set(m.key, new RecordIndex(Buffer.from(m.record)));
           await slicer.maybeYield();
           continue;
         }
