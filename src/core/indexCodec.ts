@@ -71,6 +71,28 @@ class Writer {
     this.buf.write(s, this.len, n, 'utf8');
     this.len += n;
   }
+  /**
+   * s.slice(from) as str() writes it. ASCII (nearly every path) is copied char by char, with no
+   * slice and no UTF-8 encoder call; anything else goes through str().
+   */
+  strFrom(s: string, from: number): void {
+    const n = s.length - from;
+    const start = this.len;
+    this.uint(n);
+    this.ensure(n);
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = from; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.len = start;
+        this.str(s.slice(from));
+        return;
+      }
+      buf[at++] = c;
+    }
+    this.len = at;
+  }
   bytes(): Buffer { return this.buf.subarray(0, this.len); }
 }
 
@@ -122,7 +144,7 @@ function writePaths(w: Writer, paths: readonly string[]): void {
   for (const p of paths) {
     const k = sharedPrefix(prev, p);
     w.uint(k);
-    w.str(p.slice(k));
+    w.strFrom(p, k);
     prev = p;
   }
 }
@@ -165,7 +187,9 @@ class PathDecoder {
           this.bytes.copy(b, 0, 0, k);
           this.bytes = b;
         }
-        src.copy(this.bytes, k, start, end);
+        // A suffix is a few bytes: a loop beats Buffer#copy's call overhead.
+        const dst = this.bytes;
+        for (let j = start, o = k; j < end; j++, o++) dst[o] = src[j];
         this.ascii = k + n;
         return (this.prev = HAS_LATIN1_SLICE ? (this.bytes as Latin1Slicer).latin1Slice(0, k + n) : this.bytes.toString('latin1', 0, k + n));
       }
@@ -204,7 +228,7 @@ export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
   for (const e of es) {
     const k = sharedPrefix(prev, e.path);
     w.uint(k);
-    w.str(e.path.slice(k));
+    w.strFrom(e.path, k);
     prev = e.path;
     const t = TYPE_CODE.get(e.type) ?? 0;
     w.u8(t | (e.linkname !== undefined ? 0x80 : 0));

@@ -2,11 +2,12 @@
 // become paths, whiteout and opaque markers are recognised and entry types mapped. Every reader
 // (streaming, seeking, cached) goes through it, so all of them build the same index.
 import { ImageFormatError } from './errors';
-import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, baseName, joinPath, normaliseEntryPath, parentPath } from './paths';
+import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, joinPath, normaliseEntryPath, parentPath } from './paths';
 import type { Compression } from './decompress';
 import type { EntryType, LayerEntry, LayerIndex } from './types';
 
 const MAX_WARNINGS = 50;
+const AUFS_META_DIR = '/' + AUFS_META_PREFIX;
 /** No Linux file system holds a longer path (PATH_MAX); deeper trees only cost time. */
 export const MAX_PATH_BYTES = 4096;
 
@@ -35,19 +36,6 @@ export function entryType(t: string | null | undefined): EntryType | null {
   }
 }
 
-/**
- * normaliseEntryPath without the split/join for the common name (`a/b/c`, `a/b/`): no leading `/`
- * or `.`, no `/.`, no `//`. Anything else takes the general path.
- */
-export function fastNormalise(name: string): { path: string; escaped: boolean } {
-  const c = name.charCodeAt(0);
-  if (c !== 47 && c !== 46 && name.indexOf('/.') === -1 && name.indexOf('//') === -1) {
-    const end = name.charCodeAt(name.length - 1) === 47 ? name.length - 1 : name.length;
-    return { path: '/' + (end === name.length ? name : name.slice(0, end)), escaped: false };
-  }
-  return normaliseEntryPath(name);
-}
-
 export class LayerIndexBuilder {
   readonly entries: LayerEntry[] = [];
   readonly whiteouts: string[] = [];
@@ -66,20 +54,31 @@ export class LayerIndexBuilder {
     if (++this.tarEntries > this.maxEntries) {
       throw new ImageFormatError('limit', `${this.label} has more than ${this.maxEntries} entries`);
     }
-    const { path, escaped } = fastNormalise(h.name);
+    const n = h.name;
+    const c = n.charCodeAt(0);
+    let path: string;
+    // The common name (`a/b/c`, `a/b/`: no leading `/` or `.`, no `/.`, no `//`) without
+    // normaliseEntryPath's split and join.
+    if (c !== 47 && c !== 46 && n.indexOf('/.') === -1 && n.indexOf('//') === -1) {
+      path = '/' + (n.charCodeAt(n.length - 1) === 47 ? n.slice(0, n.length - 1) : n);
+    } else {
+      const norm = normaliseEntryPath(n);
+      path = norm.path;
+      if (norm.escaped) this.warn(`entry name '${n}' climbs above the root; read as ${path}`);
+    }
     if (path.length > MAX_PATH_BYTES) {
       throw new ImageFormatError('limit', `${this.label} has an entry name of ${path.length} characters (the limit is ${MAX_PATH_BYTES})`);
     }
-    if (escaped) this.warn(`entry name '${h.name}' climbs above the root; read as ${path}`);
     if (path === '/') return; // the root directory's own entry
-    const name = baseName(path);
-    if (name.startsWith(WHITEOUT_PREFIX)) {
+    const cut = path.lastIndexOf('/');
+    if (path.startsWith(WHITEOUT_PREFIX, cut + 1)) {
+      const name = path.slice(cut + 1);
       const dir = parentPath(path);
       if (name === OPAQUE_MARKER) this.opaqueDirs.push(dir);
       else if (!name.startsWith(AUFS_META_PREFIX)) this.whiteouts.push(joinPath(dir, name.slice(WHITEOUT_PREFIX.length)));
       return;
     }
-    if (path.includes('/' + AUFS_META_PREFIX)) return; // contents of AUFS metadata dirs
+    if (path.includes(AUFS_META_DIR)) return; // contents of AUFS metadata dirs
     const type = entryType(h.type);
     if (type === null) { this.warn(`entry ${path} has unsupported type '${h.type}'; skipped`); return; }
     const size = type === 'file' ? (h.size ?? 0) : 0;

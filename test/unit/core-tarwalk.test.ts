@@ -257,3 +257,45 @@ test('the seek walker reads headers only: a 64 MiB body is never read', () => {
   assert.deepEqual(names, ['big', 'after']);
   assert.ok(read < 200 * 1024, `read ${read} bytes`);
 });
+
+test('decodeHeader: the checksum is checked the same at every alignment (word-at-a-time and byte-at-a-time sums)', () => {
+  const good = rawHeader({ name: 'dir/ñame', size: '00000001750\0', mode: '0100755\0', linkname: 'x' });
+  // The same block at byte offsets 0..7 of a fresh ArrayBuffer: 4-aligned blocks take the word path.
+  const at = (block: Buffer, off: number): Buffer => {
+    const b = Buffer.from(new ArrayBuffer(off + 512 + 8), off, 512);
+    block.copy(b);
+    return b;
+  };
+  for (let off = 0; off < 8; off++) {
+    const h = decodeHeader(at(good, off));
+    assert.equal(h?.name, 'dir/ñame', `offset ${off}`);
+    assert.equal(h?.size, 0o1750);
+  }
+  // Any one byte changed outside the checksum field (148..155) is caught, at every alignment; a
+  // byte raised by 1 and another lowered by 1 in the other 16-bit lane of a word are caught too.
+  for (const pos of [0, 1, 2, 3, 99, 100, 147, 156, 157, 257, 300, 344, 345, 508, 509, 510, 511]) {
+    for (let off = 0; off < 4; off++) {
+      const bad = at(good, off);
+      bad[pos] ^= 0x40;
+      assert.throws(() => decodeHeader(bad), (e: unknown) => e instanceof ImageFormatError && e.code === 'corrupt', `byte ${pos} at offset ${off}`);
+    }
+  }
+  // Random bytes everywhere (many 0xff: the lanes' sums run high), a checksum summed byte by byte:
+  // every such block is accepted at every alignment.
+  let seed = 7;
+  const rnd = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed >>> 24; };
+  for (let k = 0; k < 200; k++) {
+    const b = Buffer.alloc(512);
+    for (let i = 0; i < 512; i++) b[i] = k % 2 ? rnd() | 0xc0 : rnd();
+    b.write('ustar\0', 257, 'latin1');
+    b[124] = 0x30; b.fill(0, 125, 136); // size 0
+    b.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const x of b) sum += x;
+    b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    for (let off = 0; off < 4; off++) assert.ok(decodeHeader(at(b, off)) !== undefined, `random block ${k} at offset ${off}`);
+  }
+  // A block whose bytes are all 0xff (no carry between lanes may wrap): rejected as a bad checksum, not read.
+  const ones = Buffer.alloc(512, 0xff);
+  for (let off = 0; off < 4; off++) assert.throws(() => decodeHeader(at(ones, off)), (e: unknown) => e instanceof ImageFormatError && e.code === 'corrupt');
+});
