@@ -1,0 +1,100 @@
+// The Dockerfile side of the CLI (`lines`, and `explain --dockerfile`): loaded on first use, so
+// that \`analyze\` and \`files\` never load the Dockerfile parser (dist/vendor/dockerfile-ast.js).
+import { promises as fs } from 'node:fs';
+import type { Analysis } from '../core/analysis';
+import { parseDockerfile, type DockerfileModel } from '../core/dockerfile';
+import { instructionsByLayer, type InstructionRef } from '../core/explain';
+import { bestStageMapping, mapHistory } from '../core/mapping';
+import { lineInfos, linesMargin, type StageImageLines } from '../core/lines';
+import type { QuickImage } from '../core/quickImage';
+import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/stageImages';
+import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
+import { HistoryCache } from '../sources/historyCache';
+import { cliCacheRoot } from '../sources/indexCache';
+import { parseSource } from '../sources/load';
+import { UsageError, engineFactory, load, needSource, type Args, type Out } from './common';
+
+/** `--target STAGE` (a stage name, or an index for any stage): its index; undefined without the flag. */
+function targetFlag(args: Args, model: DockerfileModel, file: string): number | undefined {
+  const target = args.flags.get('target');
+  if (target === undefined) return undefined;
+  const index = typeof target === 'string' ? findStage(model, target) : -1;
+  if (index < 0) throw new UsageError(`--target: ${file} has no stage '${typeof target === 'string' ? target : ''}' (stages: ${model.stages.map((s) => s.name ?? String(s.index)).join(', ')})`);
+  return index;
+}
+
+export async function cmdLines(args: Args, out: Out): Promise<number> {
+  const file = needSource(args);
+  const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  const model = parseDockerfile(text);
+  // --target: the stage the image was built for (default: the stage its history matches best).
+  const stage = targetFlag(args, model, file);
+  const imageFlag = args.flags.get('image');
+  // --stage-image STAGE=SOURCE: checked before any image is read.
+  const stageImages = (args.lists.get('stage-image') ?? []).map((v) => {
+    const eq = v.indexOf('=');
+    if (eq <= 0 || eq === v.length - 1) throw new UsageError(`--stage-image needs STAGE=SOURCE (a stage name or index, then an image source), not '${v}'`);
+    const ref = v.slice(0, eq);
+    const index = findStage(model, ref);
+    if (index < 0) throw new UsageError(`--stage-image: ${file} has no stage '${ref}' (stages: ${model.stages.map((s) => s.name ?? String(s.index)).join(', ')})`);
+    return { ref, index, source: v.slice(eq + 1) };
+  });
+  const quick = async (source: string): Promise<QuickImage> => {
+    const spec = await parseSource(source);
+    if (spec.kind === 'engine') return quickImageFromEngine(await engineFactory(args)(), spec.name);
+    return quickImageFromAnalysis(await load(source, args));
+  };
+  let q: QuickImage;
+  let note: string;
+  let source: string;
+  if (typeof imageFlag === 'string') {
+    q = await quick(imageFlag);
+    source = imageFlag;
+    note = `image ${imageFlag}`;
+  } else {
+    // Image histories are cached by id next to the layer indexes (an id's history never changes).
+    const cache = new HistoryCache(cliCacheRoot(process.env), { log: process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined });
+    const match = await findBestImage(await engineFactory(args)(), model, { stage, cache });
+    await cache.flush();
+    if (!match) throw new UsageError(`no local image matches ${file}${stage === undefined ? '' : ` (stage ${stageLabel(model.stages[stage])})`}; build it, or name one with --image`);
+    q = match.image;
+    source = match.name;
+    note = `image ${match.name} (history matches ${Math.round(match.score * 100)} %)`;
+  }
+  const mapping = stage !== undefined ? mapHistory(model, q.history, { stage, entrySizes: entrySizes(q) }) : bestStageMapping(model, q.history, { entrySizes: entrySizes(q) });
+  if (mapping.stage >= 0 && mapping.stage !== model.stages.length - 1) note += `, stage ${stageLabel(model.stages[mapping.stage])}`;
+  const outside = new Set(stagesOutside(model, mapping.stage));
+  const stageLines: StageImageLines[] = [];
+  for (const si of stageImages) {
+    const st = model.stages[si.index];
+    if (!outside.has(si.index)) throw new UsageError(`--stage-image ${si.ref}: ${stageLabel(st)} is in the image's own stage chain; its lines already come from ${source}`);
+    const sq = await quick(si.source);
+    const sizes = entrySizes(sq);
+    const m = mapHistory(model, sq.history, { stage: si.index, entrySizes: sizes });
+    if (!stageImageMatches(m)) process.stderr.write(`layerlens: warning: ${si.source} matches stage ${stageLabel(st)} poorly (${Math.round(m.score * 100)} %); sizes may be wrong\n`);
+    stageLines.push({ source: si.source, mapping: m, entrySizes: sizes });
+    note += `; stage ${stageLabel(st)}: ${si.source}`;
+  }
+  const infos = lineInfos(mapping, entrySizes(q), undefined, model, stageLines);
+  if (args.flags.has('json')) {
+    // `image`: the image whose layers `layerIndex` counts (a stage image for lines mapped from one).
+    await out.line(JSON.stringify(infos.map((i) => ({
+      line: i.line, endLine: i.endLine, instruction: i.instruction, stage: i.stage, layerIndex: i.layerIndex,
+      size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind, image: i.stageImage ?? source,
+    }))));
+  } else {
+    await out.line(`# ${file}: ${note}`);
+    await out.line(linesMargin(text.replace(/\n$/, ''), infos));
+  }
+  return 0;
+}
+
+/** explain --dockerfile: each layer's instruction, by the stage's history mapping. */
+export function instructionsOfLayers(args: Args, a: Analysis, dockerfileText: string, dockerfile: string): Map<number, InstructionRef> {
+  const model = parseDockerfile(dockerfileText);
+  const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
+  const stage = targetFlag(args, model, dockerfile);
+  return instructionsByLayer(model, stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes }));
+}
