@@ -34,7 +34,8 @@ export class Out {
   }
 }
 
-export async function load(source: string, args: Args): Promise<Analysis> {
+/** `dive: 'lazy'`: dive's figures only if the command reads them (see analyze()). */
+export async function load(source: string, args: Args, opts: { dive?: 'eager' | 'lazy' } = {}): Promise<Analysis> {
   const spec = await parseSource(source);
   const platform = args.flags.get('platform');
   const image = await loadImage(spec, {
@@ -43,7 +44,7 @@ export async function load(source: string, args: Args): Promise<Analysis> {
     // Per-layer indexes by diffID ($XDG_CACHE_HOME/layerlens; LAYERLENS_CACHE=off disables it).
     cache: cliCache(process.env, process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined),
   });
-  return analyze(image);
+  return analyze(image, opts);
 }
 
 export function needSource(args: Args): string {

@@ -44,7 +44,7 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
   const quick = async (source: string): Promise<QuickImage> => {
     const spec = await parseSource(source);
     if (spec.kind === 'engine') return quickImageFromEngine(await engineFactory(args)(), spec.name);
-    return quickImageFromAnalysis(await load(source, args));
+    return quickImageFromAnalysis(await load(source, args, { dive: 'lazy' }));
   };
   let q: QuickImage;
   let note: string;

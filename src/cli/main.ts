@@ -64,7 +64,7 @@ async function cmdAnalyze(args: Args, out: Out): Promise<number> {
 }
 
 async function cmdFiles(args: Args, out: Out): Promise<number> {
-  const a = await load(needSource(args), args);
+  const a = await load(needSource(args), args, { dive: 'lazy' });
   const json = args.flags.has('json');
   const layerFlag = args.flags.get('layer');
   if (typeof layerFlag === 'string') {
@@ -123,7 +123,7 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
   const dockerfileText = typeof dockerfileFlag === 'string'
     ? await fs.readFile(dockerfileFlag, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`cannot read Dockerfile ${dockerfileFlag}: ${e.message}`); })
     : undefined;
-  const a = await load(source, args);
+  const a = await load(source, args, { dive: 'lazy' });
   const n = Number(layerFlag);
   if (!Number.isInteger(n) || n < 0 || n >= a.tree.layers.length) {
     throw new UsageError(`--layer must be a layer index from 0 to ${a.tree.layers.length - 1}`);

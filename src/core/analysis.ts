@@ -19,15 +19,26 @@ export interface Analysis {
   warnings: string[];
 }
 
-export function analyze(image: ImageData): Analysis {
+/**
+ * The merged tree and everything derived from it. `dive: 'lazy'` (for callers that seldom read
+ * dive's figures: the CLI's `files`, `explain`, `lines`) computes them on first access of
+ * `analysis.dive` instead of up front.
+ */
+export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}): Analysis {
   // dive's figures first: their working set (a second path tree) is garbage before the merged
   // tree is built, so peak memory is the larger of the two, not their sum.
-  const dive = diveEfficiency(image.layers);
+  const dive = opts.dive === 'lazy' ? undefined : diveEfficiency(image.layers);
   const tree = new MergedTree();
   for (const l of image.layers) tree.addLayer(l);
   const { warnings } = tree.finish();
-  return analysisOf(image, tree, warnings, dive);
+  if (dive) return analysisOf(image, tree, warnings, dive);
+  const a = analysisOf(image, tree, warnings, EMPTY_DIVE);
+  let computed: DiveEfficiency | undefined;
+  Object.defineProperty(a, 'dive', { enumerable: true, get: () => (computed ??= diveEfficiency(image.layers)) });
+  return a;
 }
+
+const EMPTY_DIVE: DiveEfficiency = { efficiency: 1, wastedBytes: 0, userWastedPercent: 0, sizeBytes: 0, userSizeBytes: 0, inefficiencies: [] };
 
 /**
  * The Analysis from parts computed elsewhere (the extension merges in slices on its own thread

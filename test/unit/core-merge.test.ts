@@ -144,3 +144,15 @@ test('whiteouts of paths that never existed and opaque markers on new dirs are h
   assert.equal(t.lookup('/nothing'), undefined);
   assert.equal(t.lookup('/newdir')!.live, true);
 });
+
+test("analyze with dive: 'lazy' gives the same analysis, dive's figures computed on first read", async () => {
+  const ls = await layers(base, [{ name: 'big', size: 7000 }, { name: 'data/a', size: 5 }, { name: '.wh.tool' }]);
+  const eager = analyze(image(ls));
+  const lazy = analyze(image(ls), { dive: 'lazy' });
+  assert.ok(Object.getOwnPropertyDescriptor(lazy, 'dive')?.get, 'dive is a getter');
+  assert.ok(eager.dive.wastedBytes > 0, 'the image has waste (the test could not tell otherwise)');
+  assert.deepEqual(lazy.dive, eager.dive);
+  assert.strictEqual(lazy.dive, lazy.dive, 'computed once');
+  assert.deepEqual({ ...lazy, dive: null, tree: null }, { ...eager, dive: null, tree: null });
+  assert.deepEqual([...fileRecords(lazy)], [...fileRecords(eager)]);
+});
