@@ -33,6 +33,7 @@ import { HistoryCache } from '../src/sources/historyCache';
 import { openFileAccess } from '../src/sources/fastRead';
 import { AnalysisWorkerClient } from '../src/worker/client';
 import { DOCKER, benchDockerfile, ensureEngine, generateImage } from './gen-image';
+import { unshared, watchStalls, type Stall } from './stalls';
 
 interface SizeSpec { label: string; sizeMb: number; files: number }
 const SIZES: Record<string, SizeSpec> = {
@@ -367,6 +368,9 @@ async function benchWorker(o: Options, img: { tag: string }, save: string): Prom
   try {
     const results: Record<string, unknown> = {};
     for (const [what, source] of [['archive file', save], ['engine', img.tag]] as const) {
+      // An idle process watching its own event loop meanwhile: stalls it shares came from the machine.
+      const idle = idleStallWatcher();
+      const own = watchStalls(10);
       const h = monitorEventLoopDelay({ resolution: 1 });
       h.enable();
       const t0 = performance.now();
@@ -376,12 +380,21 @@ async function benchWorker(o: Options, img: { tag: string }, save: string): Prom
         endpoint: resolveEndpointFromProcess({}), onPartial: () => { partials++; }, onProgress: () => { progress++; },
       });
       h.disable();
+      const ownStalls = own.stop();
+      const idleStalls = await idle.stop();
       const ms = performance.now() - t0;
       const max = h.max / 1e6;
       const p99 = h.percentile(99) / 1e6;
-      results[what] = { ms, maxDelayMs: max, p99Ms: p99, partials, progress, ...r.stats };
+      const ours = unshared(ownStalls, idleStalls);
+      const maxOurs = Math.max(0, ...ours.map(([, d]) => d));
+      const over = ownStalls.filter(([, d]) => d > 50);
+      const overShared = over.length - unshared(over, idleStalls).length;
+      results[what] = { ms, maxDelayMs: max, p99Ms: p99, partials, progress, ...r.stats, ownStalls, idleStalls, maxUnsharedMs: maxOurs };
       log(`  ${what}: ${(ms / 1000).toFixed(2)} s, event-loop delay max ${max.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; this thread ${r.stats.mainThreadMs.toFixed(0)} ms in slices (longest ${r.stats.longestSliceMs.toFixed(1)} ms); ${partials} partial result(s), ${progress} progress event(s)`);
+      log(`  ${what}: stalls > 10 ms: ${ownStalls.length} here, ${idleStalls.length} in an idle process meanwhile (longest ${Math.max(0, ...idleStalls.map(([, d]) => d)).toFixed(1)} ms); longest stall here that the idle process did not share: ${maxOurs.toFixed(1)} ms`);
       target(`extension host blocked (${what})`, max <= 50, '<= 50 ms', `max ${max.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+      target(`extension host stalls not shared by an idle process (${what})`, null, 'reference',
+        `max ${maxOurs.toFixed(1)} ms; stalls > 50 ms: ${over.length}, ${overShared} of them shared by the idle process`);
     }
     // The noise floor: the same monitor while the machine does the export without us.
     const h = monitorEventLoopDelay({ resolution: 1 });
@@ -394,6 +407,25 @@ async function benchWorker(o: Options, img: { tag: string }, save: string): Prom
   } finally {
     client.dispose();
   }
+}
+
+/** A separate idle Node process recording its own event-loop stalls (bench/stalls.ts) until stop(). */
+function idleStallWatcher(): { stop(): Promise<Stall[]> } {
+  const child = spawn(process.execPath, [path.join(OUT_BENCH, 'stalls.js'), '10'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  return {
+    async stop(): Promise<Stall[]> {
+      child.stdin.end();
+      await exited;
+      try {
+        return JSON.parse(out) as Stall[];
+      } catch {
+        throw new Error(`the idle stall watcher printed no result (${out.slice(0, 200)})`);
+      }
+    },
+  };
 }
 
 async function benchLens(o: Options, big: { tag: string }, mainSize: SizeSpec): Promise<void> {
