@@ -705,6 +705,25 @@ export class Workbench {
   }
 
   /**
+   * runCommand for a command that appears in the palette only once the window has settled
+   * something (Build Image: the workspace's trust, settled a while after the extension's first
+   * lens on a cold run). Tries again every 2 s until `timeoutMs`, then fails as runCommand does.
+   */
+  async runCommandWhenListed(title: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.runCommand(title);
+        return;
+      } catch (e) {
+        if (!/no quick-input entry/.test(String(e)) || Date.now() > deadline) throw e;
+        await this.page.keyboard.press('Escape');
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  }
+
+  /**
    * Shows an output channel (Output: Show Output Channels...) and returns its visible text.
    * Retries until the channel exists and shows text (the extension may still be activating).
    */

@@ -46,18 +46,8 @@ describe('Build Image from the command palette, then the lenses', () => {
     const toast = wb.page.locator('.notifications-toasts .notification-toast', { hasText: BUILDING });
     // Build Image is enabled only in a trusted workspace, and the window settles its trust a while
     // after the extension shows its first lens (seen on a cold first run): until then the command
-    // is not in the palette. Try again for a minute before calling it missing.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await wb.runCommand('Layer Lens: Build Image');
-        break;
-      } catch (e) {
-        if (!/no quick-input entry/.test(String(e)) || Date.now() > deadline) throw e;
-        await wb.page.keyboard.press('Escape');
-        await new Promise((r) => setTimeout(r, 2000));
-      }
-    }
+    // is not in the palette.
+    await wb.runCommandWhenListed('Layer Lens: Build Image');
     await toast.first().waitFor({ state: 'visible', timeout: 60_000 });
     await toast.first().waitFor({ state: 'hidden', timeout: 300_000 });
     const failed = wb.page.locator('.notifications-toasts .notification-toast', { hasText: 'build failed' });

@@ -39,10 +39,10 @@ describe('CodeLens on every stage of a multi-stage Dockerfile', () => {
 
   it('a lens builds the earlier stage; its lines then show that stage image\'s sizes', async () => {
     await wb.openFile('Dockerfile');
-    // A first lens: the extension is active and the workspace's trust is settled (Build Image is
-    // enabled only in trusted workspaces; before that it is not in the palette).
+    // A first lens: the extension is active. Build Image is enabled only in trusted workspaces and
+    // the window settles trust a little later on a cold run: runCommandWhenListed waits for it.
     await wb.waitForCodeLenses();
-    await wb.runCommand('Layer Lens: Build Image');
+    await wb.runCommandWhenListed('Layer Lens: Build Image');
     // Lenses of one line render as one decoration, separated by "|".
     const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
     let lenses = await wb.poll(split, (t) => t.includes('build stage to see sizes'), 180_000, 'the build-stage lens');
@@ -97,10 +97,10 @@ describe('layerLens.build.stageImages = afterBuild', () => {
 
   it('Build Image also builds the other stage: its lines get sizes without asking', async () => {
     await wb.openFile('Dockerfile');
-    // A first lens: the extension is active and the workspace's trust is settled (Build Image is
-    // enabled only in trusted workspaces; before that it is not in the palette).
+    // A first lens: the extension is active. Build Image is enabled only in trusted workspaces and
+    // the window settles trust a little later on a cold run: runCommandWhenListed waits for it.
     await wb.waitForCodeLenses();
-    await wb.runCommand('Layer Lens: Build Image');
+    await wb.runCommandWhenListed('Layer Lens: Build Image');
     const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
     // 3000 bytes of /t and the pid's few bytes in /pid.
     const lenses = await wb.poll(split, (t) => t.some((x) => /^3(\.0\d)? kB/.test(x)), 240_000, 'a 3 kB lens on the tools stage\'s RUN');
@@ -137,10 +137,10 @@ describe('Build Image with an unnamed target stage (layerLens.build.target = #0)
 
   it('builds stage 0 and maps the image with it: its RUN shows the engine\'s size, the last stage offers a stage image', async () => {
     await wb.openFile('Dockerfile');
-    // A first lens: the extension is active and the workspace's trust is settled (Build Image is
-    // enabled only in trusted workspaces; before that it is not in the palette).
+    // A first lens: the extension is active. Build Image is enabled only in trusted workspaces and
+    // the window settles trust a little later on a cold run: runCommandWhenListed waits for it.
     await wb.waitForCodeLenses();
-    await wb.runCommand('Layer Lens: Build Image');
+    await wb.runCommandWhenListed('Layer Lens: Build Image');
     const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
     const lenses = await wb.poll(split, (t) => t.some((x) => x.startsWith('12 kB')) && t.some((x) => x.startsWith('base ')), 180_000, 'a 12 kB lens on stage 0\'s RUN and its FROM\'s base total');
     assert.ok(!lenses.some((x) => x.includes('no image built')), JSON.stringify(lenses));
