@@ -1,7 +1,7 @@
 // An analysed image: the merged tree, per-layer statistics, waste by both definitions, and the
 // layer sizes by the definition that fits the source. Everything the CLI, the tree, hovers and
 // reports show comes from here.
-import { diveEfficiency, type DiveEfficiency } from './efficiency';
+import { EMPTY_DIVE, diveEfficiency, type DiveEfficiency } from './efficiency';
 import { MergedTree } from './merge';
 import type { HistoryEntry, ImageData } from './types';
 
@@ -37,8 +37,6 @@ export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}
   Object.defineProperty(a, 'dive', { enumerable: true, get: () => (computed ??= diveEfficiency(image.layers)) });
   return a;
 }
-
-const EMPTY_DIVE: DiveEfficiency = { efficiency: 1, wastedBytes: 0, userWastedPercent: 0, sizeBytes: 0, userSizeBytes: 0, inefficiencies: [] };
 
 /**
  * The Analysis from parts computed elsewhere (the extension merges in slices on its own thread

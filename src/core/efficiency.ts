@@ -40,6 +40,9 @@ export interface DiveEfficiency {
   inefficiencies: Array<{ path: string; cumulative: number; count: number }>;
 }
 
+/** dive's figures for no layers: what an analysis shows before they are known. */
+export const EMPTY_DIVE: DiveEfficiency = { efficiency: 1, wastedBytes: 0, userWastedPercent: 0, sizeBytes: 0, userSizeBytes: 0, inefficiencies: [] };
+
 function split(path: string): string[] {
   return path.split('/').filter((p) => p !== '');
 }

@@ -13,6 +13,7 @@
 // and can merge entries one at a time as it decodes them, never holding the whole array
 // (RecordIndex.iterEntries: the extension's thread merges that way).
 import { createHash } from 'node:crypto';
+import { latin1String } from './tarWalk';
 import type { EntryType, LayerEntry, LayerIndex } from './types';
 
 export const CODEC_VERSION = 3;
@@ -150,13 +151,6 @@ function writePaths(w: Writer, paths: readonly string[]): void {
 }
 
 /**
- * Node's Buffer method behind toString('latin1', …), without its argument handling (about a fifth
- * faster per short path, measured); toString where a runtime lacks it (it is not documented).
- */
-type Latin1Slicer = Buffer & { latin1Slice(start: number, end: number): string };
-const HAS_LATIN1_SLICE = typeof (Buffer.prototype as Partial<Latin1Slicer>).latin1Slice === 'function';
-
-/**
  * Front-coded paths back to strings: each is the previous path's first k characters plus a suffix.
  * ASCII paths (nearly all) are assembled as bytes and become one flat string in one call, instead of
  * a slice, a concatenation and a later flattening per path (three short-lived strings each, which
@@ -191,7 +185,7 @@ class PathDecoder {
         const dst = this.bytes;
         for (let j = start, o = k; j < end; j++, o++) dst[o] = src[j];
         this.ascii = k + n;
-        return (this.prev = HAS_LATIN1_SLICE ? (this.bytes as Latin1Slicer).latin1Slice(0, k + n) : this.bytes.toString('latin1', 0, k + n));
+        return (this.prev = latin1String(this.bytes, 0, k + n));
       }
     }
     if (k < this.ascii) this.ascii = k;

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { analysisOf, type Analysis } from '../core/analysis';
-import type { DiveEfficiency } from '../core/efficiency';
+import { EMPTY_DIVE, type DiveEfficiency } from '../core/efficiency';
 import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/errors';
 import { RecordIndex } from '../core/indexCodec';
 import { MergedTree } from '../core/merge';
@@ -51,8 +51,6 @@ export interface WorkerAnalysisStats {
   mainThreadMs: number;
   longestSliceMs: number;
 }
-
-const EMPTY_DIVE: DiveEfficiency = { efficiency: 1, wastedBytes: 0, userWastedPercent: 0, sizeBytes: 0, userSizeBytes: 0, inefficiencies: [] };
 
 /** Time slicing: run until the budget is used, then let the event loop turn. */
 class Slicer {
