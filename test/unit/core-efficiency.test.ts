@@ -49,6 +49,20 @@ test('directory entries with children are not leaves; opaque markers are ignored
   assert.equal(d.wastedBytes, 0);
 });
 
+test('a whiteout that is the parent of another whiteout in its layer is not visited, even where no such path exists', () => {
+  const layer = (n: number, entries: LayerIndex['entries'], whiteouts: string[]): LayerIndex => ({
+    diffId: `sha256:${n}`, entries, whiteouts, opaqueDirs: [], tarFileBytes: entries.reduce((a, e) => a + e.size, 0),
+    tarEntries: entries.length + whiteouts.length, tarBytes: 0, compression: 'none', warnings: [],
+  });
+  const file = (path: string, size: number): LayerIndex['entries'][number] => ({ path, type: 'file', size, mode: 0o644, uid: 0, gid: 0, mtime: 0 });
+  const ls = [layer(0, [file('/x', 1)], []), layer(1, [], ['/a/b', '/a/b/c']), layer(2, [file('/a/b', 10)], [])];
+  // Visits: /x 1; /a/b/c 0 (nothing below); /a/b only in layer 2 (in layer 1 it is a parent).
+  const d = diveEfficiency(ls);
+  assert.deepEqual(d, diveEfficiencyReference(ls));
+  assert.equal(d.wastedBytes, 0);
+  assert.equal(d.efficiency, 1);
+});
+
 test('dive figures equal the reference algorithm on random stacks (duplicates, whiteouts of files and dirs, many whiteouts)', () => {
   let seed = 20261126;
   const rnd = (n: number): number => {
