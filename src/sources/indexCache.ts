@@ -9,6 +9,7 @@
 //   the stream's bytes hash to its diffID.
 // CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
 // its global storage. LAYERLENS_CACHE=off (or --no-cache) disables it.
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
@@ -37,10 +38,84 @@ export interface CacheStats {
 
 export class LayerIndexCache {
   readonly dir: string;
+  /** Image configs by image id (<root>/configs-v1/<hex>.json): an engine image known whole is not exported again. */
+  readonly configDir: string;
   readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0 };
 
-  constructor(root: string, private readonly opts: { maxBytes?: number; log?: (line: string) => void } = {}) {
+  constructor(root: string, private readonly opts: { maxBytes?: number; maxConfigs?: number; log?: (line: string) => void } = {}) {
     this.dir = nodePath.join(root, `layers-v${CODEC_VERSION}`);
+    this.configDir = nodePath.join(root, 'configs-v1');
+  }
+
+  /**
+   * The image config whose sha256 is `id` (an image id, as Docker and Podman give it), if cached.
+   * The content is its own proof: a file that does not hash to its name is removed.
+   */
+  getConfig(id: string): Buffer | undefined {
+    if (!DIGEST_RE.test(id)) return undefined;
+    const f = nodePath.join(this.configDir, id.slice(7) + '.json');
+    let buf: Buffer;
+    try {
+      buf = readFileSync(f);
+    } catch {
+      return undefined;
+    }
+    if ('sha256:' + createHash('sha256').update(buf).digest('hex') === id) return buf;
+    this.stats.rejected++;
+    this.opts.log?.(`image cache: ignoring ${f}: its content does not hash to its name`);
+    try { unlinkSync(f); } catch { /* already gone */ }
+    return undefined;
+  }
+
+  /** Stores an image config under its digest (never throws; a config that does not hash to `id` is not stored). */
+  putConfig(id: string, config: Buffer): void {
+    if (!DIGEST_RE.test(id) || 'sha256:' + createHash('sha256').update(config).digest('hex') !== id) return;
+    const f = nodePath.join(this.configDir, id.slice(7) + '.json');
+    try {
+      mkdirSync(this.configDir, { recursive: true });
+      const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      writeFileSync(tmp, config);
+      renameSync(tmp, f);
+      this.pruneConfigs();
+    } catch (e) {
+      this.opts.log?.(`image cache: cannot write ${f}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The index of an engine's layer by diffID alone (no stream to compare with): a verified entry,
+   * or one read from an engine's export, where the engine itself named the layer by its diffID
+   * (the sha256 of the tar it exports). Entries read from files are never taken here: a file's
+   * manifest can name any diffID.
+   */
+  getForEngine(diffId: string): LayerIndex | undefined {
+    const d = this.read(diffId);
+    if (d && (d.meta.verified || d.meta.origin === 'engine')) {
+      this.stats.hits++;
+      return d.index;
+    }
+    if (d) this.stats.misses++;
+    return undefined;
+  }
+
+  private configsPruned = false;
+
+  /** At most maxConfigs (default 2000) configs, oldest written first out; once per process. */
+  private pruneConfigs(): void {
+    if (this.configsPruned) return;
+    this.configsPruned = true;
+    try {
+      const files = readdirSync(this.configDir).map((name) => {
+        const p = nodePath.join(this.configDir, name);
+        return { p, t: statSync(p).mtimeMs };
+      });
+      const max = this.opts.maxConfigs ?? 2000;
+      for (const f of files.sort((a, b) => a.t - b.t).slice(0, Math.max(0, files.length - max))) {
+        try { unlinkSync(f.p); } catch { /* gone */ }
+      }
+    } catch {
+      // Pruning is best effort.
+    }
   }
 
   private file(diffId: string): string | undefined {

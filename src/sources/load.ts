@@ -166,23 +166,65 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
   const engine = await opts.engine();
   const inspect = await engine.inspectImage(name, opts.signal);
   const hist = await engine.history(inspect.id, opts.signal);
-  // The export stream is consumed whole; layers the cache knows are hashed instead of parsed.
-  // Progress: the stream is about the image's size (its layer tars).
-  const onProgress = opts.onProgress ? (b: number): void => opts.onProgress!(b, inspect.size) : undefined;
-  let read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, { ...opts, onProgress });
-  if (read.contents.cacheMismatches.length) {
-    // A cached layer's size and first 64 KiB matched but its hash did not: read again, no cache.
-    read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, { ...opts, onProgress, useCache: false });
-  }
-  const contents = read.contents;
-  const image = await assembleArchive(contents, { kind: 'engine', ref: name }, { platform: opts.platform });
-  if (opts.cache) cacheEngineLayers(opts.cache, contents, image);
-  if (image.id !== inspect.id) {
-    image.warnings.push(`the exported config ${image.id} differs from the inspected image ${inspect.id}`);
+  // An image whose config and every layer the cache knows is not exported again: its id is the
+  // digest of its config, and its diffIDs are the digests of its layer tars.
+  let image = opts.cache ? await imageFromCache(opts.cache, inspect, name) : undefined;
+  if (image) {
+    opts.onProgress?.(inspect.size, inspect.size);
+  } else {
+    // The export stream is consumed whole; layers the cache knows are hashed instead of parsed.
+    // Progress: the stream is about the image's size (its layer tars).
+    const onProgress = opts.onProgress ? (b: number): void => opts.onProgress!(b, inspect.size) : undefined;
+    let read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, { ...opts, onProgress });
+    if (read.contents.cacheMismatches.length) {
+      // A cached layer's size and first 64 KiB matched but its hash did not: read again, no cache.
+      read = await readEngineStream(await engine.exportImage(inspect.id, opts.signal), inspect.diffIds, { ...opts, onProgress, useCache: false });
+    }
+    const contents = read.contents;
+    image = await assembleArchive(contents, { kind: 'engine', ref: name }, { platform: opts.platform });
+    if (opts.cache) {
+      cacheEngineLayers(opts.cache, contents, image);
+      // The config too, unless the export said more than the config and the layers can say again.
+      if (contents.warnings.length === 0 && image.id === inspect.id) {
+        for (const doc of contents.docs.values()) {
+          if ('sha256:' + createHash('sha256').update(doc).digest('hex') === image.id) { opts.cache.putConfig(image.id, doc); break; }
+        }
+      }
+    }
+    if (image.id !== inspect.id) {
+      image.warnings.push(`the exported config ${image.id} differs from the inspected image ${inspect.id}`);
+    }
   }
   image.repoTags = inspect.repoTags;
   image.engineLayerSizes = engineLayerSizes(image, hist.map((h) => h.size));
   return image;
+}
+
+/**
+ * An engine image from the cache alone: its config (by image id, checked by its hash) and every
+ * layer's index (by diffID, see LayerIndexCache.getForEngine), assembled as an export would be.
+ * Undefined when anything is missing, or the config's diffIDs are not the inspected ones.
+ */
+async function imageFromCache(cache: LayerIndexCache, inspect: { id: string; diffIds: string[] }, name: string): Promise<ImageData | undefined> {
+  const config = cache.getConfig(inspect.id);
+  if (!config) return undefined;
+  let diffIds: unknown;
+  try {
+    diffIds = parseImageConfig(config).rootfs?.diff_ids;
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(diffIds) || diffIds.length !== inspect.diffIds.length || diffIds.some((d, i) => d !== inspect.diffIds[i])) return undefined;
+  const layers = new Map<string, LayerIndex>();
+  for (let i = 0; i < inspect.diffIds.length; i++) {
+    const layer = cache.getForEngine(inspect.diffIds[i]);
+    if (!layer) return undefined;
+    layers.set(`${i}/layer.tar`, layer);
+  }
+  const manifest = [{ Config: 'config.json', RepoTags: [], Layers: inspect.diffIds.map((_, i) => `${i}/layer.tar`) }];
+  const docs = new Map([['manifest.json', Buffer.from(JSON.stringify(manifest))], ['config.json', config]]);
+  const image = await assembleArchive({ docs, layers, links: new Map(), layerErrors: new Map(), warnings: [] }, { kind: 'engine', ref: name });
+  return image.id === inspect.id ? image : undefined;
 }
 
 /**

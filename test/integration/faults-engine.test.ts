@@ -31,7 +31,9 @@ const client = (host: string, opts: Parameters<typeof createEngineClient>[1] = {
   createEngineClient(resolveEndpointFromProcess({ host, hostOrigin: 'test', env: {} }), opts);
 
 function envFor(host: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host };
+  // No layer cache: these runs are about the export, and an image the cache knows whole is not
+  // exported again (src/sources/load.ts).
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, LAYERLENS_CACHE: 'off' };
   delete env.DOCKER_CONTEXT;
   delete env.DOCKER_TLS_VERIFY;
   delete env.DOCKER_CERT_PATH;

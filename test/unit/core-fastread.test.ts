@@ -14,6 +14,8 @@ import type { ImageData, LayerIndex } from '../../src/core/types';
 import { LayerIndexCache, fileOrigin } from '../../src/sources/indexCache';
 import { readEngineStream, cacheEngineLayers } from '../../src/sources/fastRead';
 import { loadImage } from '../../src/sources/load';
+import type { EngineClient } from '../../src/engine/types';
+import { Readable } from 'node:stream';
 import { chunks, dockerSave, makeTar, ociLayout, tarOfFiles, type ImageSpec } from './support/tars';
 import { member, pax, rawTar } from './support/rawtar';
 
@@ -283,6 +285,53 @@ test('engine stream with the cache: known layers are walked but not parsed, and 
     cacheEngineLayers(c2, r1.contents, i1);
     const r2 = await readEngineStream(chunks(a2, 999), i1.diffIds, { cache: c2 });
     assert.equal(r2.contents.fromCache.size, 0, 'the head differs (the body is in the first 64 KiB): parsed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('engine image the cache knows whole (config by image id, every layer by diffID): not exported again, same image; anything missing or foreign: exported', async () => {
+  const dir = tmpdir();
+  try {
+    const buf = await dockerSave(await spec());
+    const probe = await assembleArchive((await readEngineStream(chunks(buf, 4096), [], {})).contents, { kind: 'engine', ref: 'x' });
+    let exports = 0;
+    const engine: EngineClient = {
+      inspectImage: async () => ({ id: probe.id, repoTags: ['fast:1'], size: buf.length, os: 'linux', architecture: 'amd64', diffIds: probe.diffIds }),
+      history: async () => probe.history.slice().reverse().map((h, i) => ({ id: '', created: 0, createdBy: h.createdBy, size: i * 10, comment: '', tags: [] })),
+      exportImage: async () => { exports++; return Readable.from(chunks(buf, 4096)); },
+    } as unknown as EngineClient;
+    const load = (cache: LayerIndexCache): Promise<ImageData> => loadImage({ kind: 'engine', name: 'fast:1' }, { cache, engine: async () => engine });
+    const cache = new LayerIndexCache(dir);
+    const cold = await load(cache);
+    assert.equal(exports, 1);
+    assert.equal(readdirSync(cache.configDir).length, 1, 'the config is stored under the image id');
+    const warm = await load(cache);
+    assert.equal(exports, 1, 'known whole: not exported');
+    assert.deepEqual({ ...warm, layers: plain(warm) }, { ...cold, layers: plain(cold) });
+    // A config that does not hash to its name: removed, and the image exported again.
+    const cfgFile = path.join(cache.configDir, probe.id.slice(7) + '.json');
+    const good = readFileSync(cfgFile);
+    writeFileSync(cfgFile, Buffer.concat([good, Buffer.from(' ')]));
+    assert.deepEqual(plain(await load(cache)), plain(cold));
+    assert.equal(exports, 2, 'a damaged config is not trusted');
+    assert.deepEqual(readFileSync(cfgFile), good, 'and the export stores it again');
+    // One layer missing: exported.
+    rmSync(path.join(cache.dir, probe.diffIds[3].slice(7) + '.llix'));
+    await load(cache);
+    assert.equal(exports, 3);
+    // One layer known only from a file (its manifest could name any diffID): exported.
+    const d0 = cache.read(probe.diffIds[0])!;
+    rmSync(path.join(cache.dir, probe.diffIds[0].slice(7) + '.llix'));
+    cache.put(probe.diffIds[0], d0.index, { ...d0.meta, verified: false, hdr: '', origin: fileOrigin('/some/archive.tar', { size: 1, mtimeMs: 1, ino: 1 }, 0) });
+    await load(cache);
+    assert.equal(exports, 4, 'an entry read from a file does not stand for the engine layer');
+    // Stored again by that export: known whole once more.
+    await load(cache);
+    assert.equal(exports, 4);
+    // Without a cache: always exported.
+    await loadImage({ kind: 'engine', name: 'fast:1' }, { engine: async () => engine });
+    assert.equal(exports, 5);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
