@@ -244,7 +244,7 @@ const f2 = (x: number): string => x.toFixed(2);
 const cacheEnv = (dir: string | null): NodeJS.ProcessEnv => (dir ? { LAYERLENS_CACHE_DIR: dir, LAYERLENS_CACHE: 'on' } : { LAYERLENS_CACHE: 'off' });
 
 async function benchEngine(o: Options, img: { tag: string }): Promise<void> {
-  log(`\n== engine: layerlens analyze ${img.tag} vs docker save ${img.tag} > /dev/null (${Math.max(o.runs, 4)} interleaved runs, order rotated)`);
+  log(`\n== engine: layerlens analyze ${img.tag} vs docker save ${img.tag} > /dev/null (${Math.max(o.runs, 5)} interleaved runs, order rotated)`);
   const cacheDir = path.join(o.dir, 'cache-engine');
   rmSync(cacheDir, { recursive: true, force: true });
   log('  warming the cache: one analysis with an empty cache…');
@@ -253,12 +253,13 @@ async function benchEngine(o: Options, img: { tag: string }): Promise<void> {
   const floor: number[] = [];
   const cold: number[] = [];
   const warm: number[] = [];
+  const layersOnly: number[] = [];
   const rss: number[] = [];
   let headersMs = 0;
   // Every export makes the engine stage the whole image on disk first, and one export's staging
-  // slows the next (write-back): each variant takes each position in turn (4 runs at least), so
+  // slows the next (write-back): each variant takes each position in turn (5 runs at least), so
   // no variant always follows the same one.
-  const runs = Math.max(o.runs, 4);
+  const runs = Math.max(o.runs, 5);
   const variants: Array<() => Promise<void>> = [
     async () => { save.push((await run(DOCKER, ['save', img.tag])).secs); },
     async () => {
@@ -271,17 +272,25 @@ async function benchEngine(o: Options, img: { tag: string }): Promise<void> {
       cold.push(c.secs);
       rss.push(c.rssMiB ?? NaN);
     },
+    // Known whole (config and every layer cached): no export at all.
     async () => { warm.push((await node(CLI, ['analyze', img.tag, '--json'], cacheEnv(cacheDir))).secs); },
+    // Known layers under a config the cache does not know (a rebuild that changed only metadata):
+    // the export is read, its layers are recognised instead of parsed.
+    async () => {
+      rmSync(path.join(cacheDir, 'configs-v1'), { recursive: true, force: true });
+      layersOnly.push((await node(CLI, ['analyze', img.tag, '--json'], cacheEnv(cacheDir))).secs);
+    },
   ];
   for (let r = 0; r < runs; r++) {
     for (let k = 0; k < variants.length; k++) await variants[(k + r) % variants.length]();
-    log(`  run ${r + 1}: save ${f2(save[r])} s, export consumed by our engine client ${f2(floor[r])} s (first byte after ${(headersMs / 1000).toFixed(1)} s), analyze cold ${f2(cold[r])} s (peak RSS ${rss[r].toFixed(0)} MiB), analyze with cache ${f2(warm[r])} s`);
+    log(`  run ${r + 1}: save ${f2(save[r])} s, export consumed by our engine client ${f2(floor[r])} s (first byte after ${(headersMs / 1000).toFixed(1)} s), analyze cold ${f2(cold[r])} s (peak RSS ${rss[r].toFixed(0)} MiB), analyze with cache: known whole ${f2(warm[r])} s, layers known but not the config ${f2(layersOnly[r])} s`);
   }
   const s = median(save);
-  report.engine = { save, floor, cold, warm, rss, headersMs };
+  report.engine = { save, floor, cold, warm, layersOnly, rss, headersMs };
   target('transport floor: export consumed by our engine client / docker save', null, 'reference', `${f2(median(floor) / s)} (${f2(median(floor))} s; the engine sends the first byte after ~${(headersMs / 1000).toFixed(1)} s)`);
   target('engine cold analysis / docker save', median(cold) / s <= 1.15, '<= 1.15', `${f2(median(cold) / s)} (${f2(median(cold))} s / ${f2(s)} s; per run ${cold.map((c, i) => f2(c / save[i])).join(', ')})`);
-  target('engine re-analysis (cache) / docker save', median(warm) / s <= 1.05, '<= 1.05', `${f2(median(warm) / s)} (${f2(median(warm))} s; per run ${warm.map((c, i) => f2(c / save[i])).join(', ')})`);
+  target('engine re-analysis, layers known, config new (export read) / docker save', median(layersOnly) / s <= 1.05, '<= 1.05', `${f2(median(layersOnly) / s)} (${f2(median(layersOnly))} s; per run ${layersOnly.map((c, i) => f2(c / save[i])).join(', ')})`);
+  target('engine re-analysis, image known whole (no export) / docker save', median(warm) / s <= 1.05, '<= 1.05', `${f2(median(warm) / s)} (${f2(median(warm))} s; per run ${warm.map((c, i) => f2(c / save[i])).join(', ')})`);
   target('peak RSS, layerlens analyze (engine)', Math.max(...rss) <= 200, '<= 200 MiB', `${Math.max(...rss).toFixed(0)} MiB (max of ${rss.length})`);
 }
 
