@@ -277,7 +277,7 @@ async function benchEngine(o: Options, img: { tag: string }): Promise<void> {
     // Known layers under a config the cache does not know (a rebuild that changed only metadata):
     // the export is read, its layers are recognised instead of parsed.
     async () => {
-      rmSync(path.join(cacheDir, 'configs-v1'), { recursive: true, force: true });
+      rmSync(path.join(cacheDir, 'docs-v1'), { recursive: true, force: true });
       layersOnly.push((await node(CLI, ['analyze', img.tag, '--json'], cacheEnv(cacheDir))).secs);
     },
   ];

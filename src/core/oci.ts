@@ -179,6 +179,43 @@ export async function resolveOciIndex(
   throw new ImageFormatError('limit', 'image indexes nested too deeply');
 }
 
+/**
+ * The config digest an engine's image id names. Docker's classic store and Podman name an image
+ * by its config's digest; Docker's containerd image store by the digest of its manifest or image
+ * index, which commits to the config (an index through the manifest for `opts.platform`).
+ * `readBlob` gives a document by digest (the caller checks its hash); undefined when a document
+ * is missing or is none of the three.
+ */
+export async function configDigestOf(
+  id: string,
+  readBlob: (digest: string) => Promise<Buffer | undefined>,
+  opts: { platform?: PlatformWanted } = {},
+): Promise<string | undefined> {
+  const body = await readBlob(id);
+  if (!body) return undefined;
+  let doc: { rootfs?: unknown; config?: { digest?: unknown }; manifests?: unknown; mediaType?: string };
+  try {
+    doc = parseJson(body, `document ${id}`);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(doc)) return undefined;
+  if (isObject(doc.rootfs)) return id;
+  if (isObject(doc.config) && typeof doc.config.digest === 'string') return doc.config.digest;
+  if (Array.isArray(doc.manifests)) {
+    try {
+      return (await resolveOciIndex(doc as { manifests?: Descriptor[] }, async (d) => {
+        const b = await readBlob(d);
+        if (!b) throw new ImageFormatError('missing', `no document ${d}`);
+        return b;
+      }, opts)).configDigest;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 export function summariseConfig(cfg: ImageConfigJson): ImageConfigSummary {
   const c = cfg.config ?? {};
   return {

@@ -4,9 +4,14 @@
 // removed; the cache never makes a read fail. Trust:
 // - a `verified` entry's tar was hashed while it was read and matched its diffID: usable for any
 //   source of that diffID;
-// - an unverified entry (read by seeking, so never hashed) is used only for the same bytes: the
-//   same file (path, size, mtime, inode) and member offset it was read from — or, for a stream, after
-//   the stream's bytes hash to its diffID.
+// - an unverified entry read from a file (by seeking, so never hashed) is used only for the same
+//   bytes: the same file (path, size, mtime, inode) and member offset it was read from;
+// - an unverified entry read from an engine's export: in a later export, for a member of the same
+//   size, first 64 KiB and header digest; with no export at all (getForEngine), for the diffID the
+//   engine itself named it by. An entry read from a file never stands for an engine layer.
+// Next to it, <dir>/docs-v1/ keeps engine images' documents (config, and the manifest or image
+// index an image id may name) by digest, each checked against its digest when read: with them
+// and every layer's entry, an engine image is not exported again (src/sources/load.ts).
 // CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
 // its global storage. LAYERLENS_CACHE=off (or --no-cache) disables it.
 import { createHash } from 'node:crypto';
@@ -38,45 +43,48 @@ export interface CacheStats {
 
 export class LayerIndexCache {
   readonly dir: string;
-  /** Image configs by image id (<root>/configs-v1/<hex>.json): an engine image known whole is not exported again. */
-  readonly configDir: string;
+  /**
+   * Image documents (configs, manifests, image indexes) by digest (<root>/docs-v1/<hex>.json):
+   * an engine image known whole is not exported again.
+   */
+  readonly docDir: string;
   readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0 };
 
-  constructor(root: string, private readonly opts: { maxBytes?: number; maxConfigs?: number; log?: (line: string) => void } = {}) {
+  constructor(root: string, private readonly opts: { maxBytes?: number; maxDocs?: number; log?: (line: string) => void } = {}) {
     this.dir = nodePath.join(root, `layers-v${CODEC_VERSION}`);
-    this.configDir = nodePath.join(root, 'configs-v1');
+    this.docDir = nodePath.join(root, 'docs-v1');
   }
 
   /**
-   * The image config whose sha256 is `id` (an image id, as Docker and Podman give it), if cached.
-   * The content is its own proof: a file that does not hash to its name is removed.
+   * The document whose sha256 is `digest`, if cached. The content is its own proof: a file that
+   * does not hash to its name is removed.
    */
-  getConfig(id: string): Buffer | undefined {
-    if (!DIGEST_RE.test(id)) return undefined;
-    const f = nodePath.join(this.configDir, id.slice(7) + '.json');
+  getDoc(digest: string): Buffer | undefined {
+    if (!DIGEST_RE.test(digest)) return undefined;
+    const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
     let buf: Buffer;
     try {
       buf = readFileSync(f);
     } catch {
       return undefined;
     }
-    if ('sha256:' + createHash('sha256').update(buf).digest('hex') === id) return buf;
+    if ('sha256:' + createHash('sha256').update(buf).digest('hex') === digest) return buf;
     this.stats.rejected++;
     this.opts.log?.(`image cache: ignoring ${f}: its content does not hash to its name`);
     try { unlinkSync(f); } catch { /* already gone */ }
     return undefined;
   }
 
-  /** Stores an image config under its digest (never throws; a config that does not hash to `id` is not stored). */
-  putConfig(id: string, config: Buffer): void {
-    if (!DIGEST_RE.test(id) || 'sha256:' + createHash('sha256').update(config).digest('hex') !== id) return;
-    const f = nodePath.join(this.configDir, id.slice(7) + '.json');
+  /** Stores a document under its digest (never throws; a document that does not hash to `digest` is not stored). */
+  putDoc(digest: string, doc: Buffer): void {
+    if (!DIGEST_RE.test(digest) || 'sha256:' + createHash('sha256').update(doc).digest('hex') !== digest) return;
+    const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
     try {
-      mkdirSync(this.configDir, { recursive: true });
+      mkdirSync(this.docDir, { recursive: true });
       const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      writeFileSync(tmp, config);
+      writeFileSync(tmp, doc);
       renameSync(tmp, f);
-      this.pruneConfigs();
+      this.pruneDocs();
     } catch (e) {
       this.opts.log?.(`image cache: cannot write ${f}: ${(e as Error).message}`);
     }
@@ -98,18 +106,18 @@ export class LayerIndexCache {
     return undefined;
   }
 
-  private configsPruned = false;
+  private docsPruned = false;
 
-  /** At most maxConfigs (default 2000) configs, oldest written first out; once per process. */
-  private pruneConfigs(): void {
-    if (this.configsPruned) return;
-    this.configsPruned = true;
+  /** At most maxDocs (default 4000) documents, oldest written first out; once per process. */
+  private pruneDocs(): void {
+    if (this.docsPruned) return;
+    this.docsPruned = true;
     try {
-      const files = readdirSync(this.configDir).map((name) => {
-        const p = nodePath.join(this.configDir, name);
+      const files = readdirSync(this.docDir).map((name) => {
+        const p = nodePath.join(this.docDir, name);
         return { p, t: statSync(p).mtimeMs };
       });
-      const max = this.opts.maxConfigs ?? 2000;
+      const max = this.opts.maxDocs ?? 4000;
       for (const f of files.sort((a, b) => a.t - b.t).slice(0, Math.max(0, files.length - max))) {
         try { unlinkSync(f.p); } catch { /* gone */ }
       }

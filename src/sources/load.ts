@@ -8,7 +8,7 @@ import { ImageFormatError, throwIfAborted } from '../core/errors';
 import { cacheCompressedLayer, cacheEngineLayers, indexLayerFile, loadArchiveFileFast, probeLayerFile, readEngineStream, type BlobProbe, type ImagePlan } from './fastRead';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from './blobPool';
 import type { LayerIndexCache } from './indexCache';
-import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
+import { alignHistory, blobPath, configDigestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
 import type { ImageData, LayerIndex } from '../core/types';
 import type { EngineClient } from '../engine/types';
 import { createHash } from 'node:crypto';
@@ -166,9 +166,10 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
   const engine = await opts.engine();
   const inspect = await engine.inspectImage(name, opts.signal);
   const hist = await engine.history(inspect.id, opts.signal);
-  // An image whose config and every layer the cache knows is not exported again: its id is the
-  // digest of its config, and its diffIDs are the digests of its layer tars.
-  let image = opts.cache ? await imageFromCache(opts.cache, inspect, name) : undefined;
+  // An image whose documents and every layer the cache knows is not exported again: its id is the
+  // digest of its config (or of the manifest or index that commits to it), and its diffIDs are
+  // the digests of its layer tars.
+  let image = opts.cache ? await imageFromCache(opts.cache, inspect, name, opts.platform) : undefined;
   if (image) {
     opts.onProgress?.(inspect.size, inspect.size);
   } else {
@@ -182,17 +183,27 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
     }
     const contents = read.contents;
     image = await assembleArchive(contents, { kind: 'engine', ref: name }, { platform: opts.platform });
+    // The export's documents by digest (configs, manifests, indexes: a few small JSON files).
+    const docs = new Map<string, Buffer>();
+    for (const doc of contents.docs.values()) docs.set('sha256:' + createHash('sha256').update(doc).digest('hex'), doc);
+    const used: Array<[string, Buffer]> = [];
+    const readDoc = async (d: string): Promise<Buffer | undefined> => {
+      const b = docs.get(d);
+      if (b) used.push([d, b]);
+      return b;
+    };
+    const named = image.id === inspect.id || (await configDigestOf(inspect.id, readDoc, { platform: opts.platform })) === image.id;
+    if (!named) {
+      image.warnings.push(`the exported config ${image.id} differs from the inspected image ${inspect.id}`);
+    }
     if (opts.cache) {
       cacheEngineLayers(opts.cache, contents, image);
-      // The config too, unless the export said more than the config and the layers can say again.
-      if (contents.warnings.length === 0 && image.id === inspect.id) {
-        for (const doc of contents.docs.values()) {
-          if ('sha256:' + createHash('sha256').update(doc).digest('hex') === image.id) { opts.cache.putConfig(image.id, doc); break; }
-        }
+      // The documents too, unless the export said more than they and the layers can say again.
+      if (named && contents.warnings.length === 0) {
+        for (const [d, b] of used) opts.cache.putDoc(d, b);
+        const config = docs.get(image.id);
+        if (config) opts.cache.putDoc(image.id, config);
       }
-    }
-    if (image.id !== inspect.id) {
-      image.warnings.push(`the exported config ${image.id} differs from the inspected image ${inspect.id}`);
     }
   }
   image.repoTags = inspect.repoTags;
@@ -201,12 +212,14 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
 }
 
 /**
- * An engine image from the cache alone: its config (by image id, checked by its hash) and every
- * layer's index (by diffID, see LayerIndexCache.getForEngine), assembled as an export would be.
- * Undefined when anything is missing, or the config's diffIDs are not the inspected ones.
+ * An engine image from the cache alone: its documents (by digest, each checked by its hash: the
+ * config, and the manifest or index the image id names) and every layer's index (by diffID, see
+ * LayerIndexCache.getForEngine), assembled as an export would be. Undefined when anything is
+ * missing, or the config's diffIDs are not the inspected ones.
  */
-async function imageFromCache(cache: LayerIndexCache, inspect: { id: string; diffIds: string[] }, name: string): Promise<ImageData | undefined> {
-  const config = cache.getConfig(inspect.id);
+async function imageFromCache(cache: LayerIndexCache, inspect: { id: string; diffIds: string[] }, name: string, platform?: PlatformWanted): Promise<ImageData | undefined> {
+  const configDigest = await configDigestOf(inspect.id, async (d) => cache.getDoc(d), { platform });
+  const config = configDigest ? cache.getDoc(configDigest) : undefined;
   if (!config) return undefined;
   let diffIds: unknown;
   try {
@@ -224,7 +237,7 @@ async function imageFromCache(cache: LayerIndexCache, inspect: { id: string; dif
   const manifest = [{ Config: 'config.json', RepoTags: [], Layers: inspect.diffIds.map((_, i) => `${i}/layer.tar`) }];
   const docs = new Map([['manifest.json', Buffer.from(JSON.stringify(manifest))], ['config.json', config]]);
   const image = await assembleArchive({ docs, layers, links: new Map(), layerErrors: new Map(), warnings: [] }, { kind: 'engine', ref: name });
-  return image.id === inspect.id ? image : undefined;
+  return image.id === configDigest ? image : undefined;
 }
 
 /**

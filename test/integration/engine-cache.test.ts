@@ -53,7 +53,7 @@ describe('engine re-analysis with the cache', () => {
     const first = await E.cli(['analyze', `docker://${A}`, '--json'], { env });
     assert.equal(first.code, 0, first.stderr);
     const id = await E.imageId(A);
-    assert.deepEqual(await readdir(path.join(cacheRoot, 'configs-v1')), [id.slice(7) + '.json']);
+    assert.deepEqual(await readdir(path.join(cacheRoot, 'docs-v1')), [id.slice(7) + '.json']);
     const second = await E.cli(['analyze', `docker://${A}`, '--json'], { env });
     const uncached = await E.cli(['analyze', `docker://${A}`, '--json'], { env: { ...process.env, LAYERLENS_CACHE: 'off' } });
     assert.equal(second.code, 0, second.stderr);

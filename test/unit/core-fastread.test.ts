@@ -15,6 +15,7 @@ import { LayerIndexCache, fileOrigin } from '../../src/sources/indexCache';
 import { readEngineStream, cacheEngineLayers } from '../../src/sources/fastRead';
 import { loadImage } from '../../src/sources/load';
 import type { EngineClient } from '../../src/engine/types';
+import { hostPlatform } from '../../src/core/oci';
 import { Readable } from 'node:stream';
 import { chunks, dockerSave, makeTar, ociLayout, tarOfFiles, type ImageSpec } from './support/tars';
 import { member, pax, rawTar } from './support/rawtar';
@@ -290,7 +291,7 @@ test('engine stream with the cache: known layers are walked but not parsed, and 
   }
 });
 
-test('engine image the cache knows whole (config by image id, every layer by diffID): not exported again, same image; anything missing or foreign: exported', async () => {
+test('engine image the cache knows whole (its config by digest, every layer by diffID): not exported again, same image; anything missing or foreign: exported', async () => {
   const dir = tmpdir();
   try {
     const buf = await dockerSave(await spec());
@@ -305,12 +306,12 @@ test('engine image the cache knows whole (config by image id, every layer by dif
     const cache = new LayerIndexCache(dir);
     const cold = await load(cache);
     assert.equal(exports, 1);
-    assert.equal(readdirSync(cache.configDir).length, 1, 'the config is stored under the image id');
+    assert.equal(readdirSync(cache.docDir).length, 1, 'the config is stored under the image id');
     const warm = await load(cache);
     assert.equal(exports, 1, 'known whole: not exported');
     assert.deepEqual({ ...warm, layers: plain(warm) }, { ...cold, layers: plain(cold) });
     // A config that does not hash to its name: removed, and the image exported again.
-    const cfgFile = path.join(cache.configDir, probe.id.slice(7) + '.json');
+    const cfgFile = path.join(cache.docDir, probe.id.slice(7) + '.json');
     const good = readFileSync(cfgFile);
     writeFileSync(cfgFile, Buffer.concat([good, Buffer.from(' ')]));
     assert.deepEqual(plain(await load(cache)), plain(cold));
@@ -332,6 +333,49 @@ test('engine image the cache knows whole (config by image id, every layer by dif
     // Without a cache: always exported.
     await loadImage({ kind: 'engine', name: 'fast:1' }, { engine: async () => engine });
     assert.equal(exports, 5);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('engine image named by its manifest or image index digest (Docker\'s containerd image store): no warning, and known whole from the cache the second time; an id nothing in the export names: warned, not cached', async () => {
+  const dir = tmpdir();
+  try {
+    const s = await spec();
+    const files = ociLayout(s, 'none');
+    const top = JSON.parse(files.get('index.json')!.toString()) as { manifests: Array<{ digest: string; size: number }> };
+    const manifestDigest = top.manifests[0].digest;
+    // An image index over that manifest and one for a platform the export does not carry.
+    const host = hostPlatform();
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + 'e'.repeat(64), size: 10, platform: { os: 'linux', architecture: host.architecture === 's390x' ? 'ppc64le' : 's390x' } },
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: top.manifests[0].size, platform: { os: host.os, architecture: host.architecture, ...(host.variant ? { variant: host.variant } : {}) } },
+      ],
+    }));
+    const indexDigest = 'sha256:' + createHash('sha256').update(index).digest('hex');
+    files.set('blobs/sha256/' + indexDigest.slice(7), index);
+    files.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: index.length }] })));
+    const buf = await tarOfFiles(files);
+    const probe = await assembleArchive((await readEngineStream(chunks(buf, 4096), [], {})).contents, { kind: 'engine', ref: 'x' });
+    for (const [label, id, named] of [['manifest digest', manifestDigest, true], ['index digest', indexDigest, true], ['a digest the export does not name', 'sha256:' + 'a'.repeat(64), false]] as const) {
+      let exports = 0;
+      const engine = {
+        inspectImage: async () => ({ id, repoTags: ['fast:1'], size: buf.length, os: 'linux', architecture: 'amd64', diffIds: probe.diffIds }),
+        history: async () => [],
+        exportImage: async () => { exports++; return Readable.from(chunks(buf, 4096)); },
+      } as unknown as EngineClient;
+      const cache = new LayerIndexCache(path.join(dir, label.replace(/\W+/g, '-')));
+      const load = (): Promise<ImageData> => loadImage({ kind: 'engine', name: 'fast:1' }, { cache, engine: async () => engine });
+      const cold = await load();
+      assert.equal(cold.id, probe.id, label);
+      assert.equal(cold.warnings.some((w) => w.includes('differs from the inspected image')), !named, label);
+      const warm = await load();
+      assert.equal(exports, named ? 1 : 2, label);
+      assert.deepEqual({ ...warm, layers: plain(warm) }, { ...cold, layers: plain(cold) }, label);
+      if (!named) assert.throws(() => readdirSync(cache.docDir), /ENOENT/, 'nothing stored for an image the export does not name');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
