@@ -41,8 +41,9 @@ export async function load(source: string, args: Args, opts: { dive?: 'eager' | 
   const image = await loadImage(spec, {
     platform: typeof platform === 'string' ? parsePlatform(platform) : undefined,
     engine: engineFactory(args),
-    // Per-layer indexes by diffID ($XDG_CACHE_HOME/layerlens; LAYERLENS_CACHE=off disables it).
-    cache: cliCache(process.env, process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined),
+    // Per-layer indexes by diffID, engine images' documents by digest ($XDG_CACHE_HOME/layerlens;
+    // --no-cache or LAYERLENS_CACHE=off: none).
+    cache: args.flags.has('no-cache') ? undefined : cliCache(process.env, process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined),
   });
   return analyze(image, opts);
 }

@@ -25,12 +25,13 @@ Commands:
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH or PATH.tar (docker save),
         oci:DIR[:REF] or a directory holding index.json (OCI image layout)
 Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST)
+         --no-cache (neither read nor fill the layer cache; also LAYERLENS_CACHE=off)
 Exit codes: 0 ok, 1 a CI rule failed, 2 error.`;
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
   'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile', 'target', 'build-arg', 'stage-image']);
 const LIST_FLAGS = new Set(['stage-image']);
-const BOOL_FLAGS = new Set(['json', 'help']);
+const BOOL_FLAGS = new Set(['json', 'help', 'no-cache']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];

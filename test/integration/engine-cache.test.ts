@@ -59,6 +59,12 @@ describe('engine re-analysis with the cache', () => {
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stdout, first.stdout);
     assert.equal(second.stdout, uncached.stdout);
+    // --no-cache: the cache is neither read nor filled.
+    const noCacheRoot = path.join(work, 'cache-cli-unused');
+    const bypass = await E.cli(['analyze', `docker://${A}`, '--json', '--no-cache'], { env: { ...env, LAYERLENS_CACHE_DIR: noCacheRoot } });
+    assert.equal(bypass.code, 0, bypass.stderr);
+    assert.equal(bypass.stdout, uncached.stdout);
+    await assert.rejects(readdir(noCacheRoot), /ENOENT/, '--no-cache wrote a cache');
     for (const cmd of ['files', 'ci']) {
       const cached = await E.cli([cmd, `docker://${A}`, '--json'], { env });
       const plain = await E.cli([cmd, `docker://${A}`, '--json'], { env: { ...process.env, LAYERLENS_CACHE: 'off' } });
