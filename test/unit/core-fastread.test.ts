@@ -291,48 +291,54 @@ test('engine stream with the cache: known layers are walked but not parsed, and 
   }
 });
 
+/** A fake engine serving one image (`buf`, a `docker save` or OCI tar) under `id`, counting its exports. */
+function countingEngine(buf: Buffer, probe: ImageData, id: string): { engine: EngineClient; exports: () => number } {
+  let n = 0;
+  const engine = {
+    inspectImage: async () => ({ id, repoTags: ['fast:1'], size: buf.length, os: 'linux', architecture: 'amd64', diffIds: probe.diffIds }),
+    history: async () => probe.history.slice().reverse().map((h, i) => ({ id: '', created: 0, createdBy: h.createdBy, size: i * 10, comment: '', tags: [] })),
+    exportImage: async () => { n++; return Readable.from(chunks(buf, 4096)); },
+  } as unknown as EngineClient;
+  return { engine, exports: () => n };
+}
+
 test('engine image the cache knows whole (its config by digest, every layer by diffID): not exported again, same image; anything missing or foreign: exported', async () => {
   const dir = tmpdir();
   try {
     const buf = await dockerSave(await spec());
     const probe = await assembleArchive((await readEngineStream(chunks(buf, 4096), [], {})).contents, { kind: 'engine', ref: 'x' });
-    let exports = 0;
-    const engine: EngineClient = {
-      inspectImage: async () => ({ id: probe.id, repoTags: ['fast:1'], size: buf.length, os: 'linux', architecture: 'amd64', diffIds: probe.diffIds }),
-      history: async () => probe.history.slice().reverse().map((h, i) => ({ id: '', created: 0, createdBy: h.createdBy, size: i * 10, comment: '', tags: [] })),
-      exportImage: async () => { exports++; return Readable.from(chunks(buf, 4096)); },
-    } as unknown as EngineClient;
+    const { engine, exports } = countingEngine(buf, probe, probe.id);
     const load = (cache: LayerIndexCache): Promise<ImageData> => loadImage({ kind: 'engine', name: 'fast:1' }, { cache, engine: async () => engine });
     const cache = new LayerIndexCache(dir);
     const cold = await load(cache);
-    assert.equal(exports, 1);
+    assert.equal(exports(), 1);
     assert.equal(readdirSync(cache.docDir).length, 1, 'the config is stored under the image id');
     const warm = await load(cache);
-    assert.equal(exports, 1, 'known whole: not exported');
+    assert.equal(exports(), 1, 'known whole: not exported');
     assert.deepEqual({ ...warm, layers: plain(warm) }, { ...cold, layers: plain(cold) });
     // A config that does not hash to its name: removed, and the image exported again.
     const cfgFile = path.join(cache.docDir, probe.id.slice(7) + '.json');
     const good = readFileSync(cfgFile);
     writeFileSync(cfgFile, Buffer.concat([good, Buffer.from(' ')]));
     assert.deepEqual(plain(await load(cache)), plain(cold));
-    assert.equal(exports, 2, 'a damaged config is not trusted');
+    assert.equal(exports(), 2, 'a damaged config is not trusted');
     assert.deepEqual(readFileSync(cfgFile), good, 'and the export stores it again');
     // One layer missing: exported.
     rmSync(path.join(cache.dir, probe.diffIds[3].slice(7) + '.llix'));
     await load(cache);
-    assert.equal(exports, 3);
+    assert.equal(exports(), 3);
     // One layer known only from a file (its manifest could name any diffID): exported.
     const d0 = cache.read(probe.diffIds[0])!;
     rmSync(path.join(cache.dir, probe.diffIds[0].slice(7) + '.llix'));
     cache.put(probe.diffIds[0], d0.index, { ...d0.meta, verified: false, hdr: '', origin: fileOrigin('/some/archive.tar', { size: 1, mtimeMs: 1, ino: 1 }, 0) });
     await load(cache);
-    assert.equal(exports, 4, 'an entry read from a file does not stand for the engine layer');
+    assert.equal(exports(), 4, 'an entry read from a file does not stand for the engine layer');
     // Stored again by that export: known whole once more.
     await load(cache);
-    assert.equal(exports, 4);
+    assert.equal(exports(), 4);
     // Without a cache: always exported.
     await loadImage({ kind: 'engine', name: 'fast:1' }, { engine: async () => engine });
-    assert.equal(exports, 5);
+    assert.equal(exports(), 5);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -360,19 +366,14 @@ test('engine image named by its manifest or image index digest (Docker\'s contai
     const buf = await tarOfFiles(files);
     const probe = await assembleArchive((await readEngineStream(chunks(buf, 4096), [], {})).contents, { kind: 'engine', ref: 'x' });
     for (const [label, id, named] of [['manifest digest', manifestDigest, true], ['index digest', indexDigest, true], ['a digest the export does not name', 'sha256:' + 'a'.repeat(64), false]] as const) {
-      let exports = 0;
-      const engine = {
-        inspectImage: async () => ({ id, repoTags: ['fast:1'], size: buf.length, os: 'linux', architecture: 'amd64', diffIds: probe.diffIds }),
-        history: async () => [],
-        exportImage: async () => { exports++; return Readable.from(chunks(buf, 4096)); },
-      } as unknown as EngineClient;
+      const { engine, exports } = countingEngine(buf, probe, id);
       const cache = new LayerIndexCache(path.join(dir, label.replace(/\W+/g, '-')));
       const load = (): Promise<ImageData> => loadImage({ kind: 'engine', name: 'fast:1' }, { cache, engine: async () => engine });
       const cold = await load();
       assert.equal(cold.id, probe.id, label);
       assert.equal(cold.warnings.some((w) => w.includes('differs from the inspected image')), !named, label);
       const warm = await load();
-      assert.equal(exports, named ? 1 : 2, label);
+      assert.equal(exports(), named ? 1 : 2, label);
       assert.deepEqual({ ...warm, layers: plain(warm) }, { ...cold, layers: plain(cold) }, label);
       if (!named) assert.throws(() => readdirSync(cache.docDir), /ENOENT/, 'nothing stored for an image the export does not name');
     }
