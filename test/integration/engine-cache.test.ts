@@ -11,8 +11,10 @@ import * as path from 'node:path';
 import { createEngineClient } from '../../src/engine/docker';
 import { resolveEndpointFromProcess } from '../../src/engine/endpoint';
 import type { EngineClient } from '../../src/engine/types';
+import { analyzeJson, fileRecords } from '../../src/core/report';
 import { LayerIndexCache } from '../../src/sources/indexCache';
 import { loadImage } from '../../src/sources/load';
+import { AnalysisWorkerClient } from '../../src/worker/client';
 import * as E from '../support/engine';
 
 describe('engine re-analysis with the cache', () => {
@@ -95,5 +97,22 @@ describe('engine re-analysis with the cache', () => {
     assert.equal(relabelled.config.labels?.['layerlens.test'], 'relabelled');
     await load(B);
     assert.equal(exports(), 2, 'and known whole from then on');
+  });
+
+  it('the extension\'s path (analysis worker, its cache directory): the second analysis takes every layer from the cache and equals the first', async () => {
+    const client = new AnalysisWorkerClient(path.join(E.repoRoot(), 'dist', 'worker.js'));
+    try {
+      const opts = { cacheDir: path.join(work, 'cache-worker'), endpoint: resolveEndpointFromProcess({ host: E.engineHost(), hostOrigin: 'test', env: {} }) };
+      const first = await client.analyzeWithStats(`docker://${A}`, opts);
+      const second = await client.analyzeWithStats(`docker://${A}`, opts);
+      assert.equal(first.stats.cacheHits, 0);
+      assert.equal(second.stats.cacheHits, second.analysis.image.layers.length, 'every layer from the cache (getForEngine counts one hit per layer)');
+      assert.deepEqual(await readdir(path.join(opts.cacheDir, 'docs-v1')), [(await E.imageId(A)).slice(7) + '.json']);
+      assert.deepEqual(analyzeJson(second.analysis), analyzeJson(first.analysis));
+      assert.deepEqual([...fileRecords(second.analysis)], [...fileRecords(first.analysis)]);
+      assert.deepEqual(second.analysis.dive, first.analysis.dive);
+    } finally {
+      client.dispose();
+    }
   });
 });
