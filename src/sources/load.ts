@@ -170,6 +170,8 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
   // digest of its config (or of the manifest or index that commits to it), and its diffIDs are
   // the digests of its layer tars.
   let image = opts.cache ? await imageFromCache(opts.cache, inspect, name, opts.platform) : undefined;
+  /** The image id names the config read (directly, or through the manifest or index it is the digest of). */
+  let named = true;
   if (image) {
     opts.onProgress?.(inspect.size, inspect.size);
   } else {
@@ -192,7 +194,7 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
       if (b) used.push([d, b]);
       return b;
     };
-    const named = image.id === inspect.id || (await configDigestOf(inspect.id, readDoc, { platform: opts.platform })) === image.id;
+    named = image.id === inspect.id || (await configDigestOf(inspect.id, readDoc, { platform: opts.platform })) === image.id;
     if (!named) {
       image.warnings.push(`the exported config ${image.id} differs from the inspected image ${inspect.id}`);
     }
@@ -206,6 +208,10 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
       }
     }
   }
+  // An engine image goes by the id its engine gives it (what `docker images` shows, and what the
+  // extension's quick views compare with): the config's digest, or under Docker's containerd image
+  // store the manifest or index digest that commits to that config.
+  if (named) image.id = inspect.id;
   image.repoTags = inspect.repoTags;
   image.engineLayerSizes = engineLayerSizes(image, hist.map((h) => h.size));
   return image;
