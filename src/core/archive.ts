@@ -4,11 +4,10 @@
 // small JSON documents are kept, everything else is read as a layer (plain, gzip or zstd) without
 // ever being held in memory. manifest.json usually comes last, so layers are indexed by their
 // path first and ordered once the manifest is known.
-import { createHash } from 'node:crypto';
 import { ImageFormatError } from './errors';
 import type { ByteSource } from './decompress';
 import { readArchiveStream } from './archiveStream';
-import { alignHistory, blobPath, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from './oci';
+import { alignHistory, blobPath, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from './oci';
 import { normaliseEntryPath } from './paths';
 import type { ImageData, LayerIndex } from './types';
 
@@ -119,7 +118,7 @@ export async function assembleArchive(
   const { history, warnings: hw } = alignHistory(cfg, layers.length);
   warnings.push(...hw);
   return {
-    id: 'sha256:' + createHash('sha256').update(configBuf).digest('hex'),
+    id: digestOf(configBuf),
     repoTags,
     config: summariseConfig(cfg),
     diffIds,

@@ -1,6 +1,7 @@
 // Image manifests and configs: Docker's `docker save` manifest.json and the OCI image layout
 // (index.json → [index →] manifest → config + layer blobs), with Docker and OCI media types.
 // Pure: blobs are read through a callback, so layouts on disk and inside a tar share this code.
+import { createHash } from 'node:crypto';
 import { ImageFormatError } from './errors';
 import type { HistoryEntry, ImageConfigSummary } from './types';
 
@@ -32,6 +33,11 @@ export interface ImageConfigJson {
 }
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+
+/** The OCI digest (`sha256:<64 hex>`) of a blob. */
+export function digestOf(blob: Uint8Array): string {
+  return 'sha256:' + createHash('sha256').update(blob).digest('hex');
+}
 
 /** Validates a digest before it becomes a path: blobs are only ever `blobs/sha256/<64 hex>`. */
 export function blobPath(digest: string): string {

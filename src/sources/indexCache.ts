@@ -14,11 +14,11 @@
 // and every layer's entry, an engine image is not exported again (src/sources/load.ts).
 // CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
 // its global storage. LAYERLENS_CACHE=off (or --no-cache) disables it.
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { CODEC_VERSION, decodeIndex, encodeIndex, type DecodedIndex, type IndexMeta } from '../core/indexCodec';
+import { digestOf } from '../core/oci';
 import type { LayerIndex } from '../core/types';
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
@@ -39,6 +39,14 @@ export interface CacheStats {
   misses: number;
   rejected: number;
   writes: number;
+}
+
+/** Writes `f` in `dir` whole or not at all: a temp file, then a rename (readers never see half a file). */
+function writeAtomically(dir: string, f: string, buf: Buffer): void {
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, buf);
+  renameSync(tmp, f);
 }
 
 export class LayerIndexCache {
@@ -68,7 +76,7 @@ export class LayerIndexCache {
     } catch {
       return undefined;
     }
-    if ('sha256:' + createHash('sha256').update(buf).digest('hex') === digest) return buf;
+    if (digestOf(buf) === digest) return buf;
     this.stats.rejected++;
     this.opts.log?.(`image cache: ignoring ${f}: its content does not hash to its name`);
     try { unlinkSync(f); } catch { /* already gone */ }
@@ -77,13 +85,10 @@ export class LayerIndexCache {
 
   /** Stores a document under its digest (never throws; a document that does not hash to `digest` is not stored). */
   putDoc(digest: string, doc: Buffer): void {
-    if (!DIGEST_RE.test(digest) || 'sha256:' + createHash('sha256').update(doc).digest('hex') !== digest) return;
+    if (!DIGEST_RE.test(digest) || digestOf(doc) !== digest) return;
     const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
     try {
-      mkdirSync(this.docDir, { recursive: true });
-      const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      writeFileSync(tmp, doc);
-      renameSync(tmp, f);
+      writeAtomically(this.docDir, f, doc);
       this.pruneDocs();
     } catch (e) {
       this.opts.log?.(`image cache: cannot write ${f}: ${(e as Error).message}`);
@@ -178,11 +183,7 @@ export class LayerIndexCache {
         const old = this.read(diffId);
         if (old?.meta.verified) return;
       }
-      mkdirSync(this.dir, { recursive: true });
-      const buf = encodeIndex({ ...layer, diffId }, meta);
-      const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      writeFileSync(tmp, buf);
-      renameSync(tmp, f);
+      writeAtomically(this.dir, f, encodeIndex({ ...layer, diffId }, meta));
       this.stats.writes++;
       this.prune();
     } catch (e) {

@@ -8,10 +8,9 @@ import { ImageFormatError, throwIfAborted } from '../core/errors';
 import { cacheCompressedLayer, cacheEngineLayers, indexLayerFile, loadArchiveFileFast, probeLayerFile, readEngineStream, type BlobProbe, type ImagePlan } from './fastRead';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from './blobPool';
 import type { LayerIndexCache } from './indexCache';
-import { alignHistory, blobPath, configDigestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
+import { alignHistory, blobPath, configDigestOf, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
 import type { ImageData, LayerIndex } from '../core/types';
 import type { EngineClient } from '../engine/types';
-import { createHash } from 'node:crypto';
 
 export type SourceSpec =
   | { kind: 'engine'; name: string }
@@ -93,7 +92,7 @@ async function loadOciLayout(dir: string, ref: string | undefined, opts: LoadOpt
   }
   const { history, warnings } = alignHistory(cfg, resolved.layers.length);
   const image: ImageData = {
-    id: 'sha256:' + createHash('sha256').update(configBuf).digest('hex'),
+    id: digestOf(configBuf),
     repoTags: resolved.refName ? [resolved.refName] : [],
     config: summariseConfig(cfg),
     diffIds,
@@ -187,7 +186,7 @@ async function loadFromEngine(name: string, opts: LoadOptions): Promise<ImageDat
     image = await assembleArchive(contents, { kind: 'engine', ref: name }, { platform: opts.platform });
     // The export's documents by digest (configs, manifests, indexes: a few small JSON files).
     const docs = new Map<string, Buffer>();
-    for (const doc of contents.docs.values()) docs.set('sha256:' + createHash('sha256').update(doc).digest('hex'), doc);
+    for (const doc of contents.docs.values()) docs.set(digestOf(doc), doc);
     const used: Array<[string, Buffer]> = [];
     const readDoc = async (d: string): Promise<Buffer | undefined> => {
       const b = docs.get(d);
