@@ -34,6 +34,11 @@ export interface ImageConfigJson {
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
+/** A sha256 digest in canonical form (`sha256:` and 64 lowercase hex): safe to make a file name of. */
+export function isDigest(s: string): boolean {
+  return DIGEST_RE.test(s);
+}
+
 /** The OCI digest (`sha256:<64 hex>`) of a blob. */
 export function digestOf(blob: Uint8Array): string {
   return 'sha256:' + createHash('sha256').update(blob).digest('hex');
@@ -41,7 +46,7 @@ export function digestOf(blob: Uint8Array): string {
 
 /** Validates a digest before it becomes a path: blobs are only ever `blobs/sha256/<64 hex>`. */
 export function blobPath(digest: string): string {
-  if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) throw new ImageFormatError('corrupt', `invalid blob digest '${String(digest).slice(0, 80)}'`);
+  if (typeof digest !== 'string' || !isDigest(digest)) throw new ImageFormatError('corrupt', `invalid blob digest '${String(digest).slice(0, 80)}'`);
   return 'blobs/sha256/' + digest.slice(7);
 }
 

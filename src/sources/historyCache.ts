@@ -10,9 +10,8 @@
 // extension: its global storage.
 import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import * as nodePath from 'node:path';
+import { isDigest } from '../core/oci';
 import type { ApiHistoryRow } from '../core/quickImage';
-
-const ID_RE = /^sha256:[a-f0-9]{64}$/;
 
 export interface CachedHistory {
   id: string;
@@ -47,7 +46,7 @@ export class HistoryCache {
   }
 
   private file(id: string): string | undefined {
-    return this.dir !== undefined && ID_RE.test(id) ? nodePath.join(this.dir, id.slice(7) + '.json') : undefined;
+    return this.dir !== undefined && isDigest(id) ? nodePath.join(this.dir, id.slice(7) + '.json') : undefined;
   }
 
   /** The entry for `id` (memory, else disk), or undefined. Never throws. */

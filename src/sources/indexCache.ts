@@ -18,10 +18,8 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync,
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { CODEC_VERSION, decodeIndex, encodeIndex, type DecodedIndex, type IndexMeta } from '../core/indexCodec';
-import { digestOf } from '../core/oci';
+import { digestOf, isDigest } from '../core/oci';
 import type { LayerIndex } from '../core/types';
-
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.LAYERLENS_CACHE_DIR) return env.LAYERLENS_CACHE_DIR;
@@ -68,7 +66,7 @@ export class LayerIndexCache {
    * does not hash to its name is removed.
    */
   getDoc(digest: string): Buffer | undefined {
-    if (!DIGEST_RE.test(digest)) return undefined;
+    if (!isDigest(digest)) return undefined;
     const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
     let buf: Buffer;
     try {
@@ -85,7 +83,7 @@ export class LayerIndexCache {
 
   /** Stores a document under its digest (never throws; a document that does not hash to `digest` is not stored). */
   putDoc(digest: string, doc: Buffer): void {
-    if (!DIGEST_RE.test(digest) || digestOf(doc) !== digest) return;
+    if (!isDigest(digest) || digestOf(doc) !== digest) return;
     const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
     try {
       writeAtomically(this.docDir, f, doc);
@@ -132,7 +130,7 @@ export class LayerIndexCache {
   }
 
   private file(diffId: string): string | undefined {
-    return DIGEST_RE.test(diffId) ? nodePath.join(this.dir, diffId.slice(7) + '.llix') : undefined;
+    return isDigest(diffId) ? nodePath.join(this.dir, diffId.slice(7) + '.llix') : undefined;
   }
 
   /** The entry for diffId if it decodes cleanly (no trust decision: see accept()). */
