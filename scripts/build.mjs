@@ -2,11 +2,18 @@
 // and compiles sources + tests with tsc into out/ for the test runner.
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const production = process.argv.includes('--production');
+// Names this build of the analysis code (src/sources/analysisCache.ts): cached analysis summaries
+// are keyed by it, so a summary made by other code is never read.
+const build = createHash('sha256');
+build.update(JSON.parse(readFileSync('package.json', 'utf8')).version);
+for (const f of readdirSync('src/core').sort()) build.update(f).update(readFileSync(`src/core/${f}`));
 const common = {
+  define: { LAYERLENS_BUILD: JSON.stringify(build.digest('hex')) },
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -1,8 +1,9 @@
 // What the CLI's commands share: arguments, output, errors, and reading a source into an Analysis.
-import { analyze, type Analysis } from '../core/analysis';
+import type { Analysis } from '../core/analysis';
 import { parsePlatform } from '../core/oci';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import type { EngineClient } from '../engine/types';
+import { analyzeWithCache } from '../sources/analysisCache';
 import { cliCache } from '../sources/indexCache';
 import { loadImage, parseSource } from '../sources/load';
 
@@ -38,14 +39,15 @@ export class Out {
 export async function load(source: string, args: Args, opts: { dive?: 'eager' | 'lazy' } = {}): Promise<Analysis> {
   const spec = await parseSource(source);
   const platform = args.flags.get('platform');
+  // Per-layer indexes by diffID, engine images' documents by digest, analysis summaries by stack
+  // of layers ($XDG_CACHE_HOME/layerlens; --no-cache or LAYERLENS_CACHE=off: none).
+  const cache = args.flags.has('no-cache') ? undefined : cliCache(process.env, process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined);
   const image = await loadImage(spec, {
     platform: typeof platform === 'string' ? parsePlatform(platform) : undefined,
     engine: engineFactory(args),
-    // Per-layer indexes by diffID, engine images' documents by digest ($XDG_CACHE_HOME/layerlens;
-    // --no-cache or LAYERLENS_CACHE=off: none).
-    cache: args.flags.has('no-cache') ? undefined : cliCache(process.env, process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined),
+    cache,
   });
-  return analyze(image, opts);
+  return analyzeWithCache(image, cache, opts);
 }
 
 export function needSource(args: Args): string {

@@ -2,13 +2,21 @@
 // layer sizes by the definition that fits the source. Everything the CLI, the tree, hovers and
 // reports show comes from here.
 import { EMPTY_DIVE, diveEfficiency, type DiveEfficiency } from './efficiency';
-import { MergedTree } from './merge';
+import { RecordIndex } from './indexCodec';
+import { MergedTree, type LayerStats } from './merge';
 import type { HistoryEntry, ImageData } from './types';
+
+/** A layer's figures from the merge, without its list of changes (which point into the tree). */
+export type LayerFigures = Omit<LayerStats, 'changes'>;
 
 export interface Analysis {
   image: ImageData;
   tree: MergedTree;
   dive: DiveEfficiency;
+  /** Per layer, bottom first: the merge's figures (tree.layers, or a cached summary of them). */
+  layerStats: LayerFigures[];
+  /** What the merge found odd (also in warnings). */
+  treeWarnings: string[];
   /** Per layer: the engine's history Size when the source is an engine, else tar file bytes. */
   layerSizes: number[];
   sizeDefinition: 'engine-history' | 'tar-file-bytes';
@@ -25,6 +33,7 @@ export interface Analysis {
  * `analysis.dive` instead of up front.
  */
 export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}): Analysis {
+  plainLayers(image);
   // dive's figures first: their working set (a second path tree) is garbage before the merged
   // tree is built, so peak memory is the larger of the two, not their sum.
   const dive = opts.dive === 'lazy' ? undefined : diveEfficiency(image.layers);
@@ -39,23 +48,64 @@ export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}
 }
 
 /**
+ * Replaces, in place, every layer of the image that is a cache record (RecordIndex: entries
+ * decoded on each read) by a plain index whose entries are decoded once, for the passes that read
+ * every entry (dive's, the merge's).
+ */
+export function plainLayers(image: ImageData): void {
+  image.layers.forEach((l, i) => {
+    if (l instanceof RecordIndex) image.layers[i] = l.toPlain();
+  });
+}
+
+/**
+ * The Analysis of an image whose merged figures and dive's are known (a cached summary of the
+ * same stack of layer records: src/core/summary.ts). The merged tree itself is built only if
+ * something reads `tree`.
+ */
+export function analysisFromFigures(image: ImageData, figures: { layerStats: LayerFigures[]; treeWarnings: string[]; dive: DiveEfficiency }): Analysis {
+  const a = figuresOf(image, figures.layerStats, figures.treeWarnings, figures.dive);
+  let tree: MergedTree | undefined;
+  Object.defineProperty(a, 'tree', {
+    enumerable: true,
+    get: () => {
+      if (tree) return tree;
+      plainLayers(image);
+      const t = new MergedTree();
+      for (const l of image.layers) t.addLayer(l);
+      t.finish();
+      return (tree = t);
+    },
+  });
+  return a;
+}
+
+/**
  * The Analysis from parts computed elsewhere (the extension merges in slices on its own thread
  * and gets dive's figures from the analysis worker). `tree` holds image.layers, bottom first.
  */
 export function analysisOf(image: ImageData, tree: MergedTree, treeWarnings: string[], dive: DiveEfficiency): Analysis {
-  const warnings = treeWarnings;
+  const a = figuresOf(image, tree.layers, treeWarnings, dive);
+  a.tree = tree;
+  return a;
+}
+
+/** Everything but the tree (set by the caller). */
+function figuresOf(image: ImageData, layerStats: LayerFigures[], treeWarnings: string[], dive: DiveEfficiency): Analysis {
   const engine = image.engineLayerSizes;
   const layerSizes = engine ?? image.layers.map((l) => l.tarFileBytes);
   const layerHistory = image.layers.map((_, i) => image.history.find((h) => h.layerIndex === i));
   return {
     image,
-    tree,
+    tree: undefined as unknown as MergedTree,
     dive,
+    layerStats,
+    treeWarnings,
     layerSizes,
     sizeDefinition: engine ? 'engine-history' : 'tar-file-bytes',
     layerHistory,
-    hiddenBytes: tree.hiddenBytes,
+    hiddenBytes: layerStats.reduce((a, s) => a + s.hiddenBytes, 0),
     totalSize: layerSizes.reduce((a, b) => a + b, 0),
-    warnings: [...image.warnings, ...image.layers.flatMap((l) => l.warnings), ...warnings],
+    warnings: [...image.warnings, ...image.layers.flatMap((l) => l.warnings), ...treeWarnings],
   };
 }

@@ -8,6 +8,7 @@ import { ImageFormatError } from './errors';
 import type { ByteSource } from './decompress';
 import { readArchiveStream } from './archiveStream';
 import { alignHistory, blobPath, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from './oci';
+import { withFacts } from './indexCodec';
 import { normaliseEntryPath } from './paths';
 import type { ImageData, LayerIndex } from './types';
 
@@ -113,7 +114,7 @@ export async function assembleArchive(
     if (!l && err) throw err;
     if (!l) throw new ImageFormatError('missing', `the archive lacks layer ${i} (${p})`);
     // The same blob may back two layers (identical empty layers): share the index, not the id.
-    return l.diffId === '' || l.diffId === diffIds[i] ? Object.assign(l, { diffId: diffIds[i] }) : { ...l, diffId: diffIds[i] };
+    return l.diffId === '' || l.diffId === diffIds[i] ? Object.assign(l, { diffId: diffIds[i] }) : withFacts(l, { diffId: diffIds[i] });
   });
   const { history, warnings: hw } = alignHistory(cfg, layers.length);
   warnings.push(...hw);

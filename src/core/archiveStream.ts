@@ -15,6 +15,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ArchiveContents, ReadArchiveOptions } from './archive';
 import { CancelledError, ImageFormatError } from './errors';
 import { openDecompressed, releaseChunk, sniffCompression, toFormatError, type ByteSource, type Compression, type LendingSource } from './decompress';
+import { withFacts } from './indexCodec';
 import { LayerIndexBuilder } from './layerBuilder';
 import { normaliseEntryPath } from './paths';
 import { TarParser, type EntrySink, type TarHeader } from './tarWalk';
@@ -267,7 +268,7 @@ class LayerSink implements EntrySink {
         this.parser.end();
         if (this.hash) out.layerDigests.set(this.path, 'sha256:' + this.hash.digest('hex'));
         if (this.hdrHash.digest('hex') !== this.known!.hdr) { out.cacheMismatches.push(this.path); return; }
-        const layer: LayerIndex = { ...this.known!.index, diffId: '', compression: 'none' };
+        const layer = withFacts(this.known!.index, { diffId: '', compression: 'none' });
         out.fromCache.add(this.path);
         out.layers.set(this.path, layer);
         this.ctx.opts.onLayer?.(this.path, layer);

@@ -250,7 +250,11 @@ export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
  * the encoded buffer itself when it owns its memory, a copy when it is a view into Buffer's pool.
  */
 export function transferableIndex(layer: LayerIndex): ArrayBuffer {
-  const rec = encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
+  // A record read from the cache goes as it is (a copy of its bytes; its cache facts travel along,
+  // unread), unless the source changed its diffID or compression.
+  const rec = layer instanceof RecordIndex && sameFacts(layer)
+    ? Buffer.from(layer.recordBytes())
+    : encodeIndex(layer, { verified: false, head: '', hdr: '', origin: '' });
   if (rec.byteOffset === 0 && rec.byteLength === rec.buffer.byteLength) return rec.buffer as ArrayBuffer;
   return rec.buffer.slice(rec.byteOffset, rec.byteOffset + rec.byteLength) as ArrayBuffer;
 }
@@ -306,6 +310,13 @@ export class RecordIndex implements LayerIndex {
   readonly meta: IndexMeta;
   /** Number of entries in the record. */
   readonly entryCount: number;
+  /**
+   * The record's own sha256 (hex, its trailer): names exactly this index with its cache facts, so
+   * that results computed from a stack of records can be cached under their digests (summary.ts).
+   */
+  readonly recordDigest: string;
+  /** diffID and compression as the record has them (with() may give the object others). */
+  readonly recorded: { readonly diffId: string; readonly compression: LayerIndex['compression'] };
   private readonly buf: Buffer;
   /** Offset of the first entry. */
   private readonly entriesAt: number;
@@ -335,13 +346,28 @@ export class RecordIndex implements LayerIndex {
     this.entryCount = r.count((r.end - r.pos) / 6);
     this.entriesAt = r.pos;
     this.buf = buf;
+    this.recordDigest = buf.toString('hex', buf.length - TRAILER);
+    this.recorded = { diffId, compression };
   }
 
   /** The same record under another diffID (a layer the source copied under a second one). */
   withDiffId(diffId: string): RecordIndex {
+    return this.with({ diffId });
+  }
+
+  /**
+   * The same record with other source facts (a spread would lose the entries, which are read
+   * through the prototype). The entries, and so recordDigest, stay those of the record.
+   */
+  with(over: { diffId?: string; compression?: LayerIndex['compression'] }): RecordIndex {
     const copy = Object.create(RecordIndex.prototype) as RecordIndex;
-    Object.assign(copy, this, { diffId, kept: undefined });
+    Object.assign(copy, this, over, { kept: undefined });
     return copy;
+  }
+
+  /** The record as encoded: the same bytes encodeIndex gives for this index (facts included). */
+  recordBytes(): Buffer {
+    return this.buf;
   }
 
   /** Decodes the entries in order, one at a time; throws on damage (checked to the record's end). */
@@ -379,6 +405,16 @@ export class RecordIndex implements LayerIndex {
   }
 }
 
+/** The record still says what the object says (diffID, compression): with() changed neither. */
+function sameFacts(r: RecordIndex): boolean {
+  return r.recorded.diffId === r.diffId && r.recorded.compression === r.compression;
+}
+
+/** Index objects with their entries in arrays of their own: records decoded once, plain ones as they are. */
+export function plainLayers(layers: LayerIndex[]): LayerIndex[] {
+  return layers.some((l) => l instanceof RecordIndex) ? layers.map((l) => (l instanceof RecordIndex ? l.toPlain() : l)) : layers;
+}
+
 /**
  * Decodes a record written by encodeIndex. Throws (with the reason) on any damage, or when the
  * record is for another diffID than `expectDiffId`.
@@ -386,4 +422,12 @@ export class RecordIndex implements LayerIndex {
 export function decodeIndex(buf: Buffer, expectDiffId?: string): DecodedIndex {
   const r = new RecordIndex(buf, expectDiffId);
   return { index: r.toPlain(), meta: r.meta };
+}
+
+/**
+ * The index with other source facts (diffID, compression), entries shared: a record stays a record
+ * (a spread would drop its entries, which it reads through its prototype).
+ */
+export function withFacts(l: LayerIndex, over: { diffId?: string; compression?: LayerIndex['compression'] }): LayerIndex {
+  return l instanceof RecordIndex ? l.with(over) : { ...l, ...over };
 }

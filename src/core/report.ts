@@ -33,7 +33,7 @@ export function analyzeJson(a: Analysis): AnalyzeJson {
       source: `${a.image.source.kind}:${a.image.source.ref}`,
       sizeDefinition: a.sizeDefinition,
     },
-    layers: a.tree.layers.map((s, i) => ({
+    layers: a.layerStats.map((s, i) => ({
       index: i,
       diffId: a.image.layers[i].diffId,
       size: a.layerSizes[i],

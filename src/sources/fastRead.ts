@@ -126,7 +126,7 @@ export async function loadArchiveFileFast(path: string, ref: string | undefined,
       knownLayer: cache ? (m) => {
         const id = ids.get(m.path);
         const hit = id ? cache.get(id, fileOrigin(path, stat, m.offset)) : undefined;
-        return hit ? { ...hit, compression: compressionAt(access, m.offset, m.size) } : undefined;
+        return hit?.with({ compression: compressionAt(access, m.offset, m.size) });
       } : undefined,
       onLayer: opts.onLayer,
       onProgress: (pos) => opts.onProgress?.(pos, stat.size),
@@ -163,7 +163,7 @@ export function probeLayerFile(path: string, diffId: string, cache?: LayerIndexC
     const origin = fileOrigin(path, stat, 0);
     const compression = compressionAt(access, 0, stat.size);
     const hit = cache?.get(diffId, origin);
-    return { hit: hit ? { ...hit, compression } : undefined, compression, size: stat.size, origin };
+    return { hit: hit?.with({ compression }), compression, size: stat.size, origin };
   } finally {
     f.close();
   }

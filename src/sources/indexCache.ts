@@ -12,13 +12,17 @@
 // Next to it, <dir>/docs-v1/ keeps engine images' documents (config, and the manifest or image
 // index an image id may name) by digest, each checked against its digest when read: with them
 // and every layer's entry, an engine image is not exported again (src/sources/load.ts).
+// And <dir>/analyses-v1/ keeps analysis summaries (src/core/summary.ts) by the stack of layer
+// records they were computed from: a re-analysis of known layers needs no merge and no dive walk
+// (src/sources/analysisCache.ts). A summary that does not read back for its key is removed.
 // CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
 // its global storage. LAYERLENS_CACHE=off (or --no-cache) disables it.
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import { CODEC_VERSION, decodeIndex, encodeIndex, type DecodedIndex, type IndexMeta } from '../core/indexCodec';
+import { CODEC_VERSION, RecordIndex, encodeIndex, withFacts, type IndexMeta } from '../core/indexCodec';
 import { digestOf, isDigest } from '../core/oci';
+import { SUMMARY_FORMAT, decodeSummary, encodeSummary, type AnalysisSummary } from '../core/summary';
 import type { LayerIndex } from '../core/types';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -37,6 +41,8 @@ export interface CacheStats {
   misses: number;
   rejected: number;
   writes: number;
+  /** Analyses answered by a stored summary (no merge, no dive walk). */
+  summaries: number;
 }
 
 /** Writes `f` in `dir` whole or not at all: a temp file, then a rename (readers never see half a file). */
@@ -54,11 +60,49 @@ export class LayerIndexCache {
    * an engine image known whole is not exported again.
    */
   readonly docDir: string;
-  readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0 };
+  /** Analysis summaries by stack key (<root>/analyses-v1/<key>.json: src/core/summary.ts). */
+  readonly summaryDir: string;
+  readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0, summaries: 0 };
 
   constructor(root: string, private readonly opts: { maxBytes?: number; maxDocs?: number; log?: (line: string) => void } = {}) {
     this.dir = nodePath.join(root, `layers-v${CODEC_VERSION}`);
     this.docDir = nodePath.join(root, 'docs-v1');
+    this.summaryDir = nodePath.join(root, `analyses-v${SUMMARY_FORMAT}`);
+  }
+
+  /**
+   * The summary stored for a stack key, if it reads back as one for this key and this many layers;
+   * anything else is removed (and the caller analyses as if there were none).
+   */
+  getSummary(key: string, layers: number): AnalysisSummary | undefined {
+    if (!/^[0-9a-f]{64}$/.test(key)) return undefined;
+    const f = nodePath.join(this.summaryDir, key + '.json');
+    let buf: Buffer;
+    try {
+      buf = readFileSync(f);
+    } catch {
+      return undefined;
+    }
+    try {
+      return decodeSummary(buf, key, layers);
+    } catch (e) {
+      this.stats.rejected++;
+      this.opts.log?.(`analysis cache: ignoring ${f}: ${(e as Error).message}`);
+      try { unlinkSync(f); } catch { /* already gone */ }
+      return undefined;
+    }
+  }
+
+  /** Stores a summary under its stack key (never throws). */
+  putSummary(key: string, s: AnalysisSummary): void {
+    if (!/^[0-9a-f]{64}$/.test(key)) return;
+    const f = nodePath.join(this.summaryDir, key + '.json');
+    try {
+      writeAtomically(this.summaryDir, f, encodeSummary(key, s));
+      this.pruneOnce(this.summaryDir);
+    } catch (e) {
+      this.opts.log?.(`analysis cache: cannot write ${f}: ${(e as Error).message}`);
+    }
   }
 
   /**
@@ -87,7 +131,7 @@ export class LayerIndexCache {
     const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
     try {
       writeAtomically(this.docDir, f, doc);
-      this.pruneDocs();
+      this.pruneOnce(this.docDir);
     } catch (e) {
       this.opts.log?.(`image cache: cannot write ${f}: ${(e as Error).message}`);
     }
@@ -99,7 +143,7 @@ export class LayerIndexCache {
    * (the sha256 of the tar it exports). Entries read from files are never taken here: a file's
    * manifest can name any diffID.
    */
-  getForEngine(diffId: string): LayerIndex | undefined {
+  getForEngine(diffId: string): RecordIndex | undefined {
     const d = this.read(diffId);
     if (d && (d.meta.verified || d.meta.origin === 'engine')) {
       this.stats.hits++;
@@ -109,15 +153,15 @@ export class LayerIndexCache {
     return undefined;
   }
 
-  private docsPruned = false;
+  private readonly prunedDirs = new Set<string>();
 
-  /** At most maxDocs (default 4000) documents, oldest written first out; once per process. */
-  private pruneDocs(): void {
-    if (this.docsPruned) return;
-    this.docsPruned = true;
+  /** At most maxDocs (default 4000) files in dir (documents, summaries), oldest written first out; once per process. */
+  private pruneOnce(dir: string): void {
+    if (this.prunedDirs.has(dir)) return;
+    this.prunedDirs.add(dir);
     try {
-      const files = readdirSync(this.docDir).map((name) => {
-        const p = nodePath.join(this.docDir, name);
+      const files = readdirSync(dir).map((name) => {
+        const p = nodePath.join(dir, name);
         return { p, t: statSync(p).mtimeMs };
       });
       const max = this.opts.maxDocs ?? 4000;
@@ -133,8 +177,11 @@ export class LayerIndexCache {
     return isDigest(diffId) ? nodePath.join(this.dir, diffId.slice(7) + '.llix') : undefined;
   }
 
-  /** The entry for diffId if it decodes cleanly (no trust decision: see accept()). */
-  read(diffId: string): DecodedIndex | undefined {
+  /**
+   * The entry for diffId if its record checks out (length, digest, diffID; no trust decision: see
+   * get()). Its entries stay encoded until something reads them (RecordIndex).
+   */
+  read(diffId: string): { index: RecordIndex; meta: IndexMeta } | undefined {
     const f = this.file(diffId);
     if (!f) return undefined;
     let buf: Buffer;
@@ -145,7 +192,8 @@ export class LayerIndexCache {
       return undefined;
     }
     try {
-      return decodeIndex(buf, diffId);
+      const index = new RecordIndex(buf, diffId);
+      return { index, meta: index.meta };
     } catch (e) {
       this.stats.rejected++;
       this.opts.log?.(`layer cache: ignoring ${f}: ${(e as Error).message}`);
@@ -161,7 +209,7 @@ export class LayerIndexCache {
    * still holds it — a truncated or damaged blob must be read, and reported. Without an origin,
    * only verified entries count.
    */
-  get(diffId: string, origin?: string): LayerIndex | undefined {
+  get(diffId: string, origin?: string): RecordIndex | undefined {
     const d = this.read(diffId);
     if (!d) return undefined;
     if (origin !== undefined ? d.meta.origin === origin : d.meta.verified) {
@@ -170,6 +218,17 @@ export class LayerIndexCache {
     }
     this.stats.misses++;
     return undefined;
+  }
+
+  /** Record digests of the indexes this cache wrote, by the index object written. */
+  private readonly written = new WeakMap<LayerIndex, string>();
+
+  /**
+   * The digest of the cache record that holds exactly this index: read from the cache, or written
+   * to it by this process. undefined for an index the cache does not hold as it is.
+   */
+  recordDigestOf(layer: LayerIndex): string | undefined {
+    return layer instanceof RecordIndex ? layer.recordDigest : this.written.get(layer);
   }
 
   /** Stores an index (never throws). A verified entry is not replaced by an unverified one. */
@@ -181,7 +240,9 @@ export class LayerIndexCache {
         const old = this.read(diffId);
         if (old?.meta.verified) return;
       }
-      writeAtomically(this.dir, f, encodeIndex({ ...layer, diffId }, meta));
+      const rec = encodeIndex(withFacts(layer, { diffId }), meta);
+      writeAtomically(this.dir, f, rec);
+      this.written.set(layer, rec.toString('hex', rec.length - 32));
       this.stats.writes++;
       this.prune();
     } catch (e) {

@@ -4,6 +4,7 @@
 // here ever blocks the extension host: parsing, hashing, decompression and cache I/O all run here.
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
+import { plainLayers } from '../core/analysis';
 import { diveEfficiency } from '../core/efficiency';
 import { ImageFormatError } from '../core/errors';
 import { transferableIndex } from '../core/indexCodec';
@@ -66,9 +67,11 @@ async function run(req: AnalyzeRequest): Promise<void> {
         post({ type: 'progress', id: req.id, bytes, total, layersRead });
       },
     });
-    const dive = diveEfficiency(image.layers);
     // Layers the source shares or copied (another diffID for the same blob) go out under a new key.
     const keys = image.layers.map((l) => keyOf.get(l) ?? send(`#${extra++}`, l));
+    // Cache hits are records (entries decoded on each read): decode each once for dive's walk.
+    plainLayers(image);
+    const dive = diveEfficiency(image.layers);
     // A long list of paths clones slowly on the receiving thread: pack it into one string and two
     // typed arrays (NUL never appears in a tar name; the client checks the count anyway).
     const packable = !dive.inefficiencies.some((x) => x.path.includes('\0'));

@@ -11,11 +11,18 @@ import * as path from 'node:path';
 import { createEngineClient } from '../../src/engine/docker';
 import { resolveEndpointFromProcess } from '../../src/engine/endpoint';
 import type { EngineClient } from '../../src/engine/types';
+import { analyze } from '../../src/core/analysis';
+import { RecordIndex } from '../../src/core/indexCodec';
 import { analyzeJson, fileRecords } from '../../src/core/report';
+import type { ImageData } from '../../src/core/types';
+import { analyzeWithCache } from '../../src/sources/analysisCache';
 import { LayerIndexCache } from '../../src/sources/indexCache';
 import { loadImage } from '../../src/sources/load';
 import { AnalysisWorkerClient } from '../../src/worker/client';
 import * as E from '../support/engine';
+
+/** The layers as plain indexes (cache hits are records: RecordIndex). */
+const decoded = (img: ImageData): unknown => img.layers.map((l) => (l instanceof RecordIndex ? l.toPlain() : { ...l }));
 
 describe('engine re-analysis with the cache', () => {
   let work = '';
@@ -56,11 +63,14 @@ describe('engine re-analysis with the cache', () => {
     assert.equal(first.code, 0, first.stderr);
     const id = await E.imageId(A);
     assert.deepEqual(await readdir(path.join(cacheRoot, 'docs-v1')), [id.slice(7) + '.json']);
+    const summaries = await readdir(path.join(cacheRoot, 'analyses-v1'));
+    assert.equal(summaries.length, 1, 'the analysis summary is stored');
     const second = await E.cli(['analyze', `docker://${A}`, '--json'], { env });
     const uncached = await E.cli(['analyze', `docker://${A}`, '--json'], { env: { ...process.env, LAYERLENS_CACHE: 'off' } });
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stdout, first.stdout);
     assert.equal(second.stdout, uncached.stdout);
+    assert.deepEqual(await readdir(path.join(cacheRoot, 'analyses-v1')), summaries, 'and answers the second analysis (none added)');
     // --no-cache: the cache is neither read nor filled.
     const noCacheRoot = path.join(work, 'cache-cli-unused');
     const bypass = await E.cli(['analyze', `docker://${A}`, '--json', '--no-cache'], { env: { ...env, LAYERLENS_CACHE_DIR: noCacheRoot } });
@@ -83,7 +93,7 @@ describe('engine re-analysis with the cache', () => {
     const warm = await load(A);
     assert.equal(exports(), 1, 'known whole: no export');
     assert.equal(warm.id, cold.id);
-    assert.deepEqual(warm.layers.map((l) => ({ ...l })), cold.layers.map((l) => ({ ...l })));
+    assert.deepEqual(decoded(warm), decoded(cold));
     assert.deepEqual(warm.history, cold.history);
     assert.deepEqual(warm.engineLayerSizes, cold.engineLayerSizes);
     const inspectB = await client.inspectImage(B);
@@ -97,6 +107,20 @@ describe('engine re-analysis with the cache', () => {
     assert.equal(relabelled.config.labels?.['layerlens.test'], 'relabelled');
     await load(B);
     assert.equal(exports(), 2, 'and known whole from then on');
+    // Analysis summaries: the cold analysis stores one for its stack of layer records; the warm
+    // image is answered by it, and so is B (the same layer records under another config), whose
+    // image-level facts still come from B.
+    const full = analyzeJson(analyze(await loadImage({ kind: 'engine', name: A }, { engine: async () => client })));
+    const a1 = analyzeWithCache(cold, cache);
+    assert.equal(cache.stats.summaries, 0);
+    const a2 = analyzeWithCache(warm, cache);
+    assert.equal(cache.stats.summaries, 1, 'answered by the summary');
+    assert.deepEqual(analyzeJson(a1), full);
+    assert.deepEqual(analyzeJson(a2), full);
+    const b = analyzeWithCache(relabelled, cache);
+    assert.equal(cache.stats.summaries, 2, 'B: the same layer records, the same summary');
+    assert.deepEqual(analyzeJson(b), analyzeJson(analyze(await loadImage({ kind: 'engine', name: B }, { engine: async () => client }))));
+    assert.equal(analyzeJson(b).image.id, inspectB.id);
   });
 
   it('the extension\'s path (analysis worker, its cache directory): the second analysis takes every layer from the cache and equals the first', async () => {

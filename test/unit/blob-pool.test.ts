@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, ImageFormatError } from '../../src/core/errors';
+import { RecordIndex } from '../../src/core/indexCodec';
 import type { ImageData } from '../../src/core/types';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from '../../src/sources/blobPool';
 import { LayerIndexCache } from '../../src/sources/indexCache';
@@ -28,7 +29,8 @@ function writeLayout(dir: string, files: Map<string, Buffer>): void {
   }
 }
 
-const plain = (img: ImageData): unknown => img.layers.map((l) => ({ ...l }));
+// Cache hits are records (RecordIndex): compare their decoded form.
+const plain = (img: ImageData): unknown => img.layers.map((l) => (l instanceof RecordIndex ? l.toPlain() : { ...l }));
 
 async function withWorkers<T>(n: string, f: () => Promise<T>): Promise<T> {
   const before = process.env.LAYERLENS_BLOB_WORKERS;

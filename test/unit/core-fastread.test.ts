@@ -29,7 +29,8 @@ async function spec(): Promise<ImageSpec> {
   return { layers: [l0, l1, empty, l2, empty], tag: 'fast:1' };
 }
 
-const plain = (img: ImageData): unknown => img.layers.map((l) => ({ ...l }));
+// Cache hits are records (RecordIndex): compare their decoded form.
+const plain = (img: ImageData): unknown => img.layers.map((l) => (l instanceof RecordIndex ? l.toPlain() : { ...l }));
 
 function tmpdir(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'layerlens-fastread-'));
@@ -176,12 +177,12 @@ test('cache store: unverified entries only for the same file and offset, verifie
     const st = { size: 10, mtimeMs: 1, ino: 2 };
     const here = fileOrigin('/x.tar', st, 512);
     cache.put(layer.diffId, layer, { verified: false, head: '', hdr: '', origin: here });
-    assert.deepEqual(cache.get(layer.diffId, here), layer);
+    assert.deepEqual(cache.get(layer.diffId, here)?.toPlain(), layer);
     assert.equal(cache.get(layer.diffId, fileOrigin('/x.tar', st, 1024)), undefined, 'another offset');
     assert.equal(cache.get(layer.diffId, fileOrigin('/x.tar', { ...st, mtimeMs: 2 }, 512)), undefined, 'file changed');
     assert.equal(cache.get(layer.diffId), undefined, 'no origin');
     cache.put(layer.diffId, layer, { verified: true, head: '', hdr: '', origin: 'engine' });
-    assert.deepEqual(cache.get(layer.diffId), layer, 'verified: any source');
+    assert.deepEqual(cache.get(layer.diffId)?.toPlain(), layer, 'verified: any source');
     cache.put(layer.diffId, layer, { verified: false, head: '', hdr: '', origin: here });
     assert.equal(cache.read(layer.diffId)?.meta.verified, true, 'an unverified entry never replaces a verified one');
     // Damage on disk: a flipped byte, a truncated file, garbage under the right name.

@@ -1,0 +1,63 @@
+// Analysis with the cache's summaries (src/core/summary.ts): an image whose every layer index is a
+// cache record (read from the cache, or written to it by this analysis) is keyed by the stack of
+// record digests; a stored summary for that key stands for the merge's figures and dive's, and
+// the merged tree is built only if something reads it. Otherwise the image is analysed and the
+// summary stored for next time.
+import { readFileSync, readdirSync } from 'node:fs';
+import * as nodePath from 'node:path';
+import { createHash } from 'node:crypto';
+import { analysisFromFigures, analyze, type Analysis } from '../core/analysis';
+import { summarize, summaryKey } from '../core/summary';
+import type { ImageData } from '../core/types';
+import type { LayerIndexCache } from './indexCache';
+
+// Set by the bundler (scripts/build.mjs): the sha256 of src/core and the package version.
+declare const LAYERLENS_BUILD: string | undefined;
+
+let unbundledBuild: string | undefined;
+
+/**
+ * What names this build of the analysis code. Bundled: set at build time. Unbundled (tsc's out/,
+ * the tests): the sha256 of the compiled core modules next to this one, so that a summary made by
+ * other code is never read.
+ */
+export function buildId(): string {
+  if (typeof LAYERLENS_BUILD === 'string') return LAYERLENS_BUILD;
+  if (unbundledBuild === undefined) {
+    const dir = nodePath.join(__dirname, '..', 'core');
+    const h = createHash('sha256');
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.js')).sort()) h.update(f).update(readFileSync(nodePath.join(dir, f)));
+    unbundledBuild = 'dev-' + h.digest('hex');
+  }
+  return unbundledBuild;
+}
+
+/** The stack key of an image, if every layer index is a record the cache holds as it is. */
+export function stackKey(image: ImageData, cache: LayerIndexCache): string | undefined {
+  const records: string[] = [];
+  for (const l of image.layers) {
+    const d = cache.recordDigestOf(l);
+    if (d === undefined) return undefined;
+    records.push(d);
+  }
+  return summaryKey(records, buildId());
+}
+
+/**
+ * analyze(), with the cache's summary when it has one for this stack of layers (counted in
+ * cache.stats.summaries); stores one when it had none, unless dive's figures are lazy (they may
+ * never be computed).
+ */
+export function analyzeWithCache(image: ImageData, cache: LayerIndexCache | undefined, opts: { dive?: 'eager' | 'lazy' } = {}): Analysis {
+  const key = cache && image.layers.length > 0 ? stackKey(image, cache) : undefined;
+  if (cache && key) {
+    const s = cache.getSummary(key, image.layers.length);
+    if (s) {
+      cache.stats.summaries++;
+      return analysisFromFigures(image, s);
+    }
+  }
+  const a = analyze(image, opts);
+  if (cache && key && opts.dive !== 'lazy') cache.putSummary(key, summarize(a));
+  return a;
+}
