@@ -64,11 +64,10 @@ export function plainLayers(image: ImageData): void {
  * something reads `tree`.
  */
 export function analysisFromFigures(image: ImageData, figures: { layerStats: LayerFigures[]; treeWarnings: string[]; dive: DiveEfficiency }): Analysis {
-  const a = figuresOf(image, figures.layerStats, figures.treeWarnings, figures.dive);
   let tree: MergedTree | undefined;
-  Object.defineProperty(a, 'tree', {
+  return Object.defineProperty(figuresOf(image, figures.layerStats, figures.treeWarnings, figures.dive), 'tree', {
     enumerable: true,
-    get: () => {
+    get: (): MergedTree => {
       if (tree) return tree;
       plainLayers(image);
       const t = new MergedTree();
@@ -76,8 +75,7 @@ export function analysisFromFigures(image: ImageData, figures: { layerStats: Lay
       t.finish();
       return (tree = t);
     },
-  });
-  return a;
+  }) as Analysis;
 }
 
 /**
@@ -85,19 +83,16 @@ export function analysisFromFigures(image: ImageData, figures: { layerStats: Lay
  * and gets dive's figures from the analysis worker). `tree` holds image.layers, bottom first.
  */
 export function analysisOf(image: ImageData, tree: MergedTree, treeWarnings: string[], dive: DiveEfficiency): Analysis {
-  const a = figuresOf(image, tree.layers, treeWarnings, dive);
-  a.tree = tree;
-  return a;
+  return { ...figuresOf(image, tree.layers, treeWarnings, dive), tree };
 }
 
-/** Everything but the tree (set by the caller). */
-function figuresOf(image: ImageData, layerStats: LayerFigures[], treeWarnings: string[], dive: DiveEfficiency): Analysis {
+/** Everything but the tree. */
+function figuresOf(image: ImageData, layerStats: LayerFigures[], treeWarnings: string[], dive: DiveEfficiency): Omit<Analysis, 'tree'> {
   const engine = image.engineLayerSizes;
   const layerSizes = engine ?? image.layers.map((l) => l.tarFileBytes);
   const layerHistory = image.layers.map((_, i) => image.history.find((h) => h.layerIndex === i));
   return {
     image,
-    tree: undefined as unknown as MergedTree,
     dive,
     layerStats,
     treeWarnings,

@@ -410,11 +410,6 @@ function sameFacts(r: RecordIndex): boolean {
   return r.recorded.diffId === r.diffId && r.recorded.compression === r.compression;
 }
 
-/** Index objects with their entries in arrays of their own: records decoded once, plain ones as they are. */
-export function plainLayers(layers: LayerIndex[]): LayerIndex[] {
-  return layers.some((l) => l instanceof RecordIndex) ? layers.map((l) => (l instanceof RecordIndex ? l.toPlain() : l)) : layers;
-}
-
 /**
  * Decodes a record written by encodeIndex. Throws (with the reason) on any damage, or when the
  * record is for another diffID than `expectDiffId`.

@@ -45,6 +45,9 @@ export interface CacheStats {
   summaries: number;
 }
 
+/** A summary's stack key (summaryKey: sha256 hex), the only names under analyses-v1/. */
+const isStackKey = (key: string): boolean => /^[0-9a-f]{64}$/.test(key);
+
 /** Writes `f` in `dir` whole or not at all: a temp file, then a rename (readers never see half a file). */
 function writeAtomically(dir: string, f: string, buf: Buffer): void {
   mkdirSync(dir, { recursive: true });
@@ -75,7 +78,7 @@ export class LayerIndexCache {
    * anything else is removed (and the caller analyses as if there were none).
    */
   getSummary(key: string, layers: number): AnalysisSummary | undefined {
-    if (!/^[0-9a-f]{64}$/.test(key)) return undefined;
+    if (!isStackKey(key)) return undefined;
     const f = nodePath.join(this.summaryDir, key + '.json');
     let buf: Buffer;
     try {
@@ -95,7 +98,7 @@ export class LayerIndexCache {
 
   /** Stores a summary under its stack key (never throws). */
   putSummary(key: string, s: AnalysisSummary): void {
-    if (!/^[0-9a-f]{64}$/.test(key)) return;
+    if (!isStackKey(key)) return;
     const f = nodePath.join(this.summaryDir, key + '.json');
     try {
       writeAtomically(this.summaryDir, f, encodeSummary(key, s));
