@@ -4,7 +4,7 @@
 // for, and a damaged one is removed and recomputed.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyze, plainLayers, type Analysis } from '../../src/core/analysis';
@@ -14,7 +14,7 @@ import { SUMMARY_FORMAT, decodeSummary, encodeSummary, summarize, summaryKey } f
 import { analyzeWithCache, buildId, stackKey } from '../../src/sources/analysisCache';
 import { LayerIndexCache } from '../../src/sources/indexCache';
 import { loadImage, type SourceSpec } from '../../src/sources/load';
-import { dockerSave, ociLayout } from './support/tars';
+import { dockerSave, ociLayout, writeLayout } from './support/tars';
 import { member, rawTar } from './support/rawtar';
 
 function tmpdir(): string {
@@ -72,6 +72,17 @@ async function writeSave(dir: string, name: string, layers: Buffer[]): Promise<s
   return file;
 }
 
+/** A docker-save file of randomLayers(seed), and an empty cache, in a temp dir removed afterwards. */
+async function withArchive(seed: number, fn: (spec: SourceSpec, cache: LayerIndexCache) => Promise<void>): Promise<void> {
+  const dir = tmpdir();
+  try {
+    const file = await writeSave(dir, 'img.tar', randomLayers(seed));
+    await fn({ kind: 'docker-archive', path: file }, new LayerIndexCache(path.join(dir, 'cache')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('analysis summary: re-analysing a docker-save file is answered by the summary, with every output equal to a full analysis (random stacks)', async () => {
   const dir = tmpdir();
   try {
@@ -96,22 +107,14 @@ test('analysis summary: re-analysing a docker-save file is answered by the summa
   }
 });
 
-test('analysis summary: the merge does not run until the tree is read', async () => {
-  const dir = tmpdir();
-  try {
-    const file = await writeSave(dir, 'img.tar', randomLayers(7));
-    const cache = new LayerIndexCache(path.join(dir, 'cache'));
-    const spec: SourceSpec = { kind: 'docker-archive', path: file };
-    analyzeWithCache(await loadImage(spec, { cache }), cache);
-    const warm = analyzeWithCache(await loadImage(spec, { cache }), cache);
-    assert.equal(cache.stats.summaries, 1);
-    const d = Object.getOwnPropertyDescriptor(warm, 'tree');
-    assert.ok(d?.get, 'tree is computed on demand');
-    assert.ok(warm.tree === warm.tree, 'once');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('analysis summary: the merge does not run until the tree is read', () => withArchive(7, async (spec, cache) => {
+  analyzeWithCache(await loadImage(spec, { cache }), cache);
+  const warm = analyzeWithCache(await loadImage(spec, { cache }), cache);
+  assert.equal(cache.stats.summaries, 1);
+  const d = Object.getOwnPropertyDescriptor(warm, 'tree');
+  assert.ok(d?.get, 'tree is computed on demand');
+  assert.ok(warm.tree === warm.tree, 'once');
+}));
 
 test('analysis summary: keyed by the stack of layer records — another order, another layer, a changed file or another build: not used', async () => {
   const dir = tmpdir();
@@ -156,10 +159,7 @@ test('analysis summary: OCI layouts (plain, gzip, zstd) are answered by the summ
   try {
     for (const kind of ['none', 'gzip', 'zstd'] as const) {
       const layout = path.join(dir, 'oci-' + kind);
-      for (const [rel, b] of ociLayout({ layers: randomLayers(99), tag: 'summary:1' }, kind)) {
-        mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true });
-        writeFileSync(path.join(layout, rel), b);
-      }
+      writeLayout(layout, ociLayout({ layers: randomLayers(99), tag: 'summary:1' }, kind));
       const spec: SourceSpec = { kind: 'oci', dir: layout };
       const cache = new LayerIndexCache(path.join(dir, 'cache-' + kind));
       const reference = outputs(analyze(await loadImage(spec, {})));
@@ -173,57 +173,41 @@ test('analysis summary: OCI layouts (plain, gzip, zstd) are answered by the summ
   }
 });
 
-test('analysis summary: a damaged, foreign or ill-typed summary is refused, removed, and the image analysed in full', async () => {
-  const dir = tmpdir();
-  try {
-    const file = await writeSave(dir, 'img.tar', randomLayers(3));
-    const spec: SourceSpec = { kind: 'docker-archive', path: file };
-    const cache = new LayerIndexCache(path.join(dir, 'cache'));
-    const reference = outputs(analyzeWithCache(await loadImage(spec, { cache }), cache));
-    const [name] = readdirSync(cache.summaryDir);
-    const f = path.join(cache.summaryDir, name);
-    const key = name.slice(0, -5);
-    const image = await loadImage(spec, { cache });
-    const good = encodeSummary(key, summarize(analyze(await loadImage(spec, {}))));
-    const doc = JSON.parse(good.toString()) as Record<string, unknown>;
-    const bad: Array<[string, Buffer]> = [
-      ['not JSON', Buffer.from('{"format":1,')],
-      ['another key', encodeSummary('0'.repeat(64), summarize(analyze(await loadImage(spec, {}))))],
-      ['another format', Buffer.from(JSON.stringify({ ...doc, format: SUMMARY_FORMAT + 1 }))],
-      ['a layer too few', Buffer.from(JSON.stringify({ ...doc, layerStats: (doc.layerStats as unknown[]).slice(1) }))],
-      ['a negative count', Buffer.from(JSON.stringify({ ...doc, layerStats: (doc.layerStats as Array<Record<string, unknown>>).map((s, i) => (i === 0 ? { ...s, added: -1 } : s)) }))],
-      ['dive without figures', Buffer.from(JSON.stringify({ ...doc, dive: { efficiency: 1 } }))],
-      ['an inefficiency without a path', Buffer.from(JSON.stringify({ ...doc, dive: { ...(doc.dive as object), inefficiencies: [{ cumulative: 1, count: 2 }] } }))],
-    ];
-    for (const [label, buf] of bad) {
-      assert.throws(() => decodeSummary(buf, key, image.layers.length), /analysis summary/, label);
-      writeFileSync(f, buf);
-      const before = cache.stats.summaries;
-      const a = analyzeWithCache(await loadImage(spec, { cache }), cache);
-      assert.equal(cache.stats.summaries, before, `${label}: not used`);
-      assert.deepEqual(outputs(a), reference, `${label}: analysed in full`);
-    }
-    assert.ok(cache.stats.rejected >= bad.length, 'each counted as rejected');
-    // The full analysis stored a good summary again: used next time.
-    analyzeWithCache(await loadImage(spec, { cache }), cache);
-    assert.equal(cache.stats.summaries, 1);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+test('analysis summary: a damaged, foreign or ill-typed summary is refused, removed, and the image analysed in full', () => withArchive(3, async (spec, cache) => {
+  const reference = outputs(analyzeWithCache(await loadImage(spec, { cache }), cache));
+  const [name] = readdirSync(cache.summaryDir);
+  const f = path.join(cache.summaryDir, name);
+  const key = name.slice(0, -5);
+  const image = await loadImage(spec, { cache });
+  const good = encodeSummary(key, summarize(analyze(await loadImage(spec, {}))));
+  const doc = JSON.parse(good.toString()) as Record<string, unknown>;
+  const bad: Array<[string, Buffer]> = [
+    ['not JSON', Buffer.from('{"format":1,')],
+    ['another key', encodeSummary('0'.repeat(64), summarize(analyze(await loadImage(spec, {}))))],
+    ['another format', Buffer.from(JSON.stringify({ ...doc, format: SUMMARY_FORMAT + 1 }))],
+    ['a layer too few', Buffer.from(JSON.stringify({ ...doc, layerStats: (doc.layerStats as unknown[]).slice(1) }))],
+    ['a negative count', Buffer.from(JSON.stringify({ ...doc, layerStats: (doc.layerStats as Array<Record<string, unknown>>).map((s, i) => (i === 0 ? { ...s, added: -1 } : s)) }))],
+    ['dive without figures', Buffer.from(JSON.stringify({ ...doc, dive: { efficiency: 1 } }))],
+    ['an inefficiency without a path', Buffer.from(JSON.stringify({ ...doc, dive: { ...(doc.dive as object), inefficiencies: [{ cumulative: 1, count: 2 }] } }))],
+  ];
+  for (const [label, buf] of bad) {
+    assert.throws(() => decodeSummary(buf, key, image.layers.length), /analysis summary/, label);
+    writeFileSync(f, buf);
+    const before = cache.stats.summaries;
+    const a = analyzeWithCache(await loadImage(spec, { cache }), cache);
+    assert.equal(cache.stats.summaries, before, `${label}: not used`);
+    assert.deepEqual(outputs(a), reference, `${label}: analysed in full`);
   }
-});
+  assert.ok(cache.stats.rejected >= bad.length, 'each counted as rejected');
+  // The full analysis stored a good summary again: used next time.
+  analyzeWithCache(await loadImage(spec, { cache }), cache);
+  assert.equal(cache.stats.summaries, 1);
+}));
 
-test('analysis summary: without a cache, or with lazy dive figures, nothing is stored', async () => {
-  const dir = tmpdir();
-  try {
-    const file = await writeSave(dir, 'img.tar', randomLayers(5));
-    const spec: SourceSpec = { kind: 'docker-archive', path: file };
-    const cache = new LayerIndexCache(path.join(dir, 'cache'));
-    const a = analyzeWithCache(await loadImage(spec, { cache }), cache, { dive: 'lazy' });
-    assert.deepEqual(outputs(a), outputs(analyze(await loadImage(spec, {}))));
-    assert.throws(() => readdirSync(cache.summaryDir), /ENOENT/, 'lazy: no summary');
-    const b = analyzeWithCache(await loadImage(spec, {}), undefined);
-    assert.deepEqual(outputs(b), outputs(a));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('analysis summary: without a cache, or with lazy dive figures, nothing is stored', () => withArchive(5, async (spec, cache) => {
+  const a = analyzeWithCache(await loadImage(spec, { cache }), cache, { dive: 'lazy' });
+  assert.deepEqual(outputs(a), outputs(analyze(await loadImage(spec, {}))));
+  assert.throws(() => readdirSync(cache.summaryDir), /ENOENT/, 'lazy: no summary');
+  const b = analyzeWithCache(await loadImage(spec, {}), undefined);
+  assert.deepEqual(outputs(b), outputs(a));
+}));

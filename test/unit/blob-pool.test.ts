@@ -2,7 +2,7 @@
 // in-process reader, the reader's errors with their codes, the cache filled, cancellation.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, ImageFormatError } from '../../src/core/errors';
@@ -11,7 +11,7 @@ import type { ImageData } from '../../src/core/types';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from '../../src/sources/blobPool';
 import { LayerIndexCache } from '../../src/sources/indexCache';
 import { loadImage } from '../../src/sources/load';
-import { makeTar, ociLayout, type ImageSpec } from './support/tars';
+import { makeTar, ociLayout, writeLayout, type ImageSpec } from './support/tars';
 import { member, pax, rawTar } from './support/rawtar';
 
 async function spec(): Promise<ImageSpec> {
@@ -20,13 +20,6 @@ async function spec(): Promise<ImageSpec> {
   const l1 = rawTar(pax({ path: 'deep/'.repeat(50) + 'leaf' }), member({ name: 'renamed-by-pax' }), member({ name: 'usr/lib/.wh.d4' }), member({ name: 'usr/.wh..wh..opq' }), member({ name: 'x' }, 'data'));
   const l2 = await makeTar([{ name: 'bin/ls', type: 'link', linkname: 'bin/busybox' }, { name: 'big', size: 300_000 }, { name: 'ünï/cødé', body: 'y' }]);
   return { layers: [l0, l1, await makeTar([]), l2], tag: 'pool:1' };
-}
-
-function writeLayout(dir: string, files: Map<string, Buffer>): void {
-  for (const [rel, b] of files) {
-    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    writeFileSync(path.join(dir, rel), b);
-  }
 }
 
 // Cache hits are records (RecordIndex): compare their decoded form.

@@ -3,7 +3,7 @@
 // only used for the bytes they were read from, engine-stream candidates must hash to their diffID.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { assembleArchive, readArchive } from '../../src/core/archive';
@@ -17,7 +17,7 @@ import { loadImage } from '../../src/sources/load';
 import type { EngineClient } from '../../src/engine/types';
 import { hostPlatform } from '../../src/core/oci';
 import { Readable } from 'node:stream';
-import { chunks, dockerSave, makeTar, ociLayout, tarOfFiles, type ImageSpec } from './support/tars';
+import { chunks, dockerSave, makeTar, ociLayout, writeLayout, tarOfFiles, type ImageSpec } from './support/tars';
 import { member, pax, rawTar } from './support/rawtar';
 
 async function spec(): Promise<ImageSpec> {
@@ -233,10 +233,7 @@ test('OCI layout on disk with the cache: same image, blobs not read again', asyn
   try {
     for (const kind of ['none', 'gzip', 'zstd'] as const) {
       const layout = path.join(dir, 'oci-' + kind);
-      for (const [rel, b] of ociLayout(await spec(), kind)) {
-        mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true });
-        writeFileSync(path.join(layout, rel), b);
-      }
+      writeLayout(layout, ociLayout(await spec(), kind));
       const cache = new LayerIndexCache(path.join(dir, 'cache-' + kind));
       const cold = await loadImage({ kind: 'oci', dir: layout }, { cache });
       const before = cache.stats.hits; // the empty layer's second use is a hit already

@@ -4,12 +4,12 @@
 // layout loader and the file-version reader), with every fs write watched.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, symlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadImage } from '../../src/sources/load';
 import { readLayerEntry } from '../../src/vscode/tree/readEntry';
-import { configFor, dockerSave, makeTar, ociLayout, sha256, tarOfFiles, type TEntry } from './support/tars';
+import { configFor, dockerSave, makeTar, ociLayout, writeLayout, sha256, tarOfFiles, type TEntry } from './support/tars';
 import { expectFormatError, expectResult, expectResultOrFormatError, pipeline } from './support/hostile';
 import { END, member, pax, rawTar } from './support/rawtar';
 
@@ -84,7 +84,7 @@ test('digests that try path traversal are refused before they become paths', asy
       // As a layout on disk (written before the watch starts).
       const dir = mkdtempSync(path.join(os.tmpdir(), 'll-oci-'));
       try {
-        for (const [rel, body] of oci) { mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true }); writeFileSync(path.join(dir, rel), body); }
+        writeLayout(dir, oci);
         const e = await expectFormatError(() => loadImage({ kind: 'oci', dir }), ['corrupt', 'missing'], `${where} digest ${d} on disk`);
         assert.doesNotMatch(e.message, /root:x/, 'no host file content in the message');
       } finally {
@@ -198,7 +198,7 @@ test('the file-version reader with manifests, configs and indexes of the wrong s
       const oci = ociLayout({ layers: [l] }, 'none');
       oci.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: w })));
       const layout = path.join(dir, `oci${n++}`);
-      for (const [rel, body] of oci) { mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true }); writeFileSync(path.join(layout, rel), body); }
+      writeLayout(layout, oci);
       await readLayerEntry({ kind: 'oci', dir: layout }, { diffId, path: '/etc/passwd' })
         .then(() => undefined, (e) => assert.ok(typed(e), `index manifests ${JSON.stringify(w)}: ${(e as Error).stack}`));
     }

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ImageFormatError } from '../../src/core/errors';
 import { readLayerEntry, scanArchiveStream, tarMembers, EntryNotFoundError } from '../../src/vscode/tree/readEntry';
-import { chunks, dockerSave, makeTar, ociLayout, sha256, tarOfFiles, type ImageSpec } from './support/tars';
+import { chunks, dockerSave, makeTar, ociLayout, writeLayout, sha256, tarOfFiles, type ImageSpec } from './support/tars';
 
 const binary = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x00, 0x7f, 0x80]);
 
@@ -65,10 +65,7 @@ test('OCI layouts with gzip and zstd layers, and the same layout packed in a tar
     const dir = tmp();
     try {
       const files = ociLayout(s, compress);
-      for (const [rel, body] of files) {
-        fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-        fs.writeFileSync(path.join(dir, rel), body);
-      }
+      writeLayout(dir, files);
       const d1 = sha256(s.layers[1]);
       const e = await readLayerEntry({ kind: 'oci', dir }, { diffId: d1, path: '/etc/conf' });
       assert.equal(e.data.toString(), 'two-and-longer\n', compress);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyze } from '../../src/core/analysis';
@@ -12,7 +12,7 @@ import { analyzeJson, fileRecords } from '../../src/core/report';
 import type { LayerIndex } from '../../src/core/types';
 import { loadImage } from '../../src/sources/load';
 import { AnalysisWorkerClient } from '../../src/worker/client';
-import { dockerSave, makeTar, ociLayout, type ImageSpec } from './support/tars';
+import { dockerSave, makeTar, ociLayout, writeLayout, type ImageSpec } from './support/tars';
 
 const WORKER = path.join(__dirname, '..', '..', 'src', 'worker', 'analysisWorker.js');
 
@@ -49,10 +49,7 @@ test('worker analysis equals analyze() (archive file and OCI layout), with progr
     const file = path.join(dir, 'img.tar');
     writeFileSync(file, await dockerSave(s));
     const layout = path.join(dir, 'oci');
-    for (const [rel, b] of ociLayout(s, 'gzip')) {
-      mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true });
-      writeFileSync(path.join(layout, rel), b);
-    }
+    writeLayout(layout, ociLayout(s, 'gzip'));
     for (const [source, sp] of [[file, { kind: 'docker-archive', path: file }], [`oci:${layout}`, { kind: 'oci', dir: layout }]] as const) {
       const direct = analyze(await loadImage(sp));
       const partials: number[] = [];
@@ -122,10 +119,7 @@ test('worker analysis of compressed OCI layouts through the blob workers it star
     const s = await spec();
     for (const kind of ['gzip', 'zstd'] as const) {
       const layout = path.join(dir, kind);
-      for (const [rel, b] of ociLayout(s, kind)) {
-        mkdirSync(path.dirname(path.join(layout, rel)), { recursive: true });
-        writeFileSync(path.join(layout, rel), b);
-      }
+      writeLayout(layout, ociLayout(s, kind));
       process.env.LAYERLENS_BLOB_WORKERS = '0';
       const direct = analyze(await loadImage({ kind: 'oci', dir: layout }));
       process.env.LAYERLENS_BLOB_WORKERS = '2';

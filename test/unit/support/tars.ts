@@ -2,6 +2,8 @@
 // same tar library the product reads with.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as nodePath from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 
@@ -102,6 +104,14 @@ export function ociLayout(spec: ImageSpec, compress: 'gzip' | 'zstd' | 'none'): 
       annotations: { 'org.opencontainers.image.ref.name': spec.tag ?? 'latest' } }],
   })));
   return files;
+}
+
+/** Writes a map of relative path → bytes (e.g. ociLayout's) under dir. */
+export function writeLayout(dir: string, files: Map<string, Buffer>): void {
+  for (const [rel, b] of files) {
+    mkdirSync(nodePath.dirname(nodePath.join(dir, rel)), { recursive: true });
+    writeFileSync(nodePath.join(dir, rel), b);
+  }
 }
 
 export async function tarOfFiles(files: Map<string, Buffer>): Promise<Buffer> {
