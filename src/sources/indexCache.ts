@@ -67,7 +67,13 @@ export class LayerIndexCache {
   readonly summaryDir: string;
   readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0, summaries: 0 };
 
-  constructor(root: string, private readonly opts: { maxBytes?: number; maxDocs?: number; log?: (line: string) => void } = {}) {
+  /**
+   * Bounds, each kept once per process when the directory is first written (oldest written first
+   * out): layer records ≤ maxBytes (default 1 GiB); documents ≤ maxDocs files (default 4000);
+   * summaries ≤ maxDocs files and ≤ maxSummaryBytes (default 128 MiB: a summary lists every path
+   * dive found in two or more layers, megabytes for an image that rewrote all its files).
+   */
+  constructor(root: string, private readonly opts: { maxBytes?: number; maxDocs?: number; maxSummaryBytes?: number; log?: (line: string) => void } = {}) {
     this.dir = nodePath.join(root, `layers-v${CODEC_VERSION}`);
     this.docDir = nodePath.join(root, 'docs-v1');
     this.summaryDir = nodePath.join(root, `analyses-v${SUMMARY_FORMAT}`);
@@ -91,7 +97,7 @@ export class LayerIndexCache {
     } catch (e) {
       this.stats.rejected++;
       this.opts.log?.(`analysis cache: ignoring ${f}: ${(e as Error).message}`);
-      try { unlinkSync(f); } catch { /* already gone */ }
+      unlinkQuietly(f);
       return undefined;
     }
   }
@@ -102,7 +108,7 @@ export class LayerIndexCache {
     const f = nodePath.join(this.summaryDir, key + '.json');
     try {
       writeAtomically(this.summaryDir, f, encodeSummary(key, s));
-      this.pruneOnce(this.summaryDir);
+      this.pruneOnce(this.summaryDir, { files: this.opts.maxDocs ?? 4000, bytes: this.opts.maxSummaryBytes ?? 128 * 1024 * 1024 });
     } catch (e) {
       this.opts.log?.(`analysis cache: cannot write ${f}: ${(e as Error).message}`);
     }
@@ -124,7 +130,7 @@ export class LayerIndexCache {
     if (digestOf(buf) === digest) return buf;
     this.stats.rejected++;
     this.opts.log?.(`image cache: ignoring ${f}: its content does not hash to its name`);
-    try { unlinkSync(f); } catch { /* already gone */ }
+    unlinkQuietly(f);
     return undefined;
   }
 
@@ -134,7 +140,7 @@ export class LayerIndexCache {
     const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
     try {
       writeAtomically(this.docDir, f, doc);
-      this.pruneOnce(this.docDir);
+      this.pruneOnce(this.docDir, { files: this.opts.maxDocs ?? 4000 });
     } catch (e) {
       this.opts.log?.(`image cache: cannot write ${f}: ${(e as Error).message}`);
     }
@@ -158,18 +164,30 @@ export class LayerIndexCache {
 
   private readonly prunedDirs = new Set<string>();
 
-  /** At most maxDocs (default 4000) files in dir (documents, summaries), oldest written first out; once per process. */
-  private pruneOnce(dir: string): void {
+  /**
+   * Keeps dir within its bounds (files, bytes), oldest written first out; temp files left by a
+   * process that died (over an hour old) go too, younger ones (another process writing) stay. Once
+   * per process and directory; best effort.
+   */
+  private pruneOnce(dir: string, bounds: { files?: number; bytes?: number }): void {
     if (this.prunedDirs.has(dir)) return;
     this.prunedDirs.add(dir);
     try {
-      const files = readdirSync(dir).map((name) => {
+      const now = Date.now();
+      const files: Array<{ p: string; size: number; t: number }> = [];
+      for (const name of readdirSync(dir)) {
         const p = nodePath.join(dir, name);
-        return { p, t: statSync(p).mtimeMs };
-      });
-      const max = this.opts.maxDocs ?? 4000;
-      for (const f of files.sort((a, b) => a.t - b.t).slice(0, Math.max(0, files.length - max))) {
-        try { unlinkSync(f.p); } catch { /* gone */ }
+        const st = statSync(p);
+        if (!name.endsWith('.tmp')) files.push({ p, size: st.size, t: st.mtimeMs });
+        else if (now - st.mtimeMs > 3600_000) unlinkQuietly(p);
+      }
+      let count = files.length;
+      let total = files.reduce((a, f) => a + f.size, 0);
+      for (const f of files.sort((a, b) => a.t - b.t)) {
+        if (count <= (bounds.files ?? Infinity) && total <= (bounds.bytes ?? Infinity)) break;
+        unlinkQuietly(f.p);
+        count--;
+        total -= f.size;
       }
     } catch {
       // Pruning is best effort.
@@ -200,7 +218,7 @@ export class LayerIndexCache {
     } catch (e) {
       this.stats.rejected++;
       this.opts.log?.(`layer cache: ignoring ${f}: ${(e as Error).message}`);
-      try { unlinkSync(f); } catch { /* already gone */ }
+      unlinkQuietly(f);
       return undefined;
     }
   }
@@ -247,36 +265,16 @@ export class LayerIndexCache {
       writeAtomically(this.dir, f, rec);
       this.written.set(layer, rec.toString('hex', rec.length - 32));
       this.stats.writes++;
-      this.prune();
+      this.pruneOnce(this.dir, { bytes: this.opts.maxBytes ?? 1024 * 1024 * 1024 });
     } catch (e) {
       this.opts.log?.(`layer cache: cannot write ${f}: ${(e as Error).message}`);
     }
   }
 
-  private pruned = false;
+}
 
-  /** Keeps the directory under maxBytes (default 1 GiB), oldest files first; once per process. */
-  private prune(): void {
-    if (this.pruned) return;
-    this.pruned = true;
-    const max = this.opts.maxBytes ?? 1024 * 1024 * 1024;
-    try {
-      const files = readdirSync(this.dir).map((name) => {
-        const p = nodePath.join(this.dir, name);
-        const st = statSync(p);
-        return { p, size: st.size, t: st.mtimeMs, tmp: name.endsWith('.tmp') };
-      });
-      const now = Date.now();
-      for (const f of files) if (f.tmp && now - f.t > 3600_000) { try { unlinkSync(f.p); } catch { /* gone */ } }
-      let total = files.reduce((a, f) => a + f.size, 0);
-      for (const f of files.sort((a, b) => a.t - b.t)) {
-        if (total <= max) break;
-        try { unlinkSync(f.p); total -= f.size; } catch { /* gone */ }
-      }
-    } catch {
-      // Pruning is best effort.
-    }
-  }
+function unlinkQuietly(p: string): void {
+  try { unlinkSync(p); } catch { /* already gone */ }
 }
 
 /** The CLI's cache directory (layer indexes, image histories), unless LAYERLENS_CACHE=off. */

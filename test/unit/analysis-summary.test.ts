@@ -4,11 +4,12 @@
 // for, and a damaged one is removed and recomputed.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyze, plainLayers, type Analysis } from '../../src/core/analysis';
 import { DIVE_DEFAULT_RULES, evaluateCi } from '../../src/core/ci';
+import { digestOf } from '../../src/core/oci';
 import { analyzeJson, fileRecords, layerChangeRecords } from '../../src/core/report';
 import { SUMMARY_FORMAT, decodeSummary, encodeSummary, summarize, summaryKey } from '../../src/core/summary';
 import { analyzeWithCache, buildId, stackKey } from '../../src/sources/analysisCache';
@@ -211,3 +212,46 @@ test('analysis summary: without a cache, or with lazy dive figures, nothing is s
   const b = analyzeWithCache(await loadImage(spec, {}), undefined);
   assert.deepEqual(outputs(b), outputs(a));
 }));
+
+test('cache bounds: layer records by bytes, documents by count, summaries by count and bytes; oldest first, stale temp files too, young ones kept', async () => {
+  const dir = tmpdir();
+  try {
+    const old = (f: string, ageS: number): void => utimesSync(f, new Date(Date.now() - ageS * 1000), new Date(Date.now() - ageS * 1000));
+    const fill = (d: string, names: string[], size: number): string[] => {
+      mkdirSync(d, { recursive: true });
+      return names.map((n, i) => {
+        const f = path.join(d, n);
+        writeFileSync(f, Buffer.alloc(size, 1));
+        old(f, 1000 - i); // the first name is the oldest
+        return f;
+      });
+    };
+    const hex = (i: number): string => i.toString(16).padStart(64, '0');
+    const cache = new LayerIndexCache(path.join(dir, 'cache'), { maxBytes: 3000, maxDocs: 3, maxSummaryBytes: 2500 });
+    // Layer records: 5 × 1000 B against 3000 B (+ the one written below), a stale temp file, a young one.
+    fill(cache.dir, [0, 1, 2, 3, 4].map((i) => hex(i) + '.llix'), 1000);
+    const [staleTmp, youngTmp] = fill(cache.dir, ['a.llix.1.x.tmp', 'b.llix.2.y.tmp'], 10);
+    old(staleTmp, 7200);
+    old(youngTmp, 10);
+    const file = await writeSave(dir, 'img.tar', [rawTar(member({ name: 'f' }, 'x'))]);
+    const image = await loadImage({ kind: 'docker-archive', path: file }, { cache });
+    const left = readdirSync(cache.dir).sort();
+    const written = image.diffIds[0].slice(7) + '.llix';
+    assert.ok(left.includes(written), 'the record just written stays');
+    assert.ok(left.includes('b.llix.2.y.tmp') && !left.includes('a.llix.1.x.tmp'), 'stale temp file removed, young one kept');
+    assert.deepEqual(left.filter((n) => n.endsWith('.llix') && n !== written), [hex(3) + '.llix', hex(4) + '.llix'], 'the oldest records out until ≤ 3000 B');
+    // Documents: 5 against 3 files (+ the one written).
+    fill(cache.docDir, [0, 1, 2, 3, 4].map((i) => hex(i) + '.json'), 10);
+    const doc = Buffer.from('{"a":1}');
+    cache.putDoc(digestOf(doc), doc);
+    assert.deepEqual(readdirSync(cache.docDir).sort(), [hex(3) + '.json', hex(4) + '.json', digestOf(doc).slice(7) + '.json'].sort());
+    // Summaries: 3 files and 2500 B. Four of 1200 B and the new one: the oldest two go for the count,
+    // a third for the bytes.
+    fill(cache.summaryDir, [0, 1, 2, 3].map((i) => hex(i) + '.json'), 1200);
+    const key = stackKey(image, cache)!;
+    cache.putSummary(key, summarize(analyze(image)));
+    assert.deepEqual(readdirSync(cache.summaryDir).sort(), [hex(3) + '.json', key + '.json'].sort(), 'oldest out until ≤ 3 files and ≤ 2500 B');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
