@@ -41,6 +41,8 @@ function randomLayers(seed: number): Buffer[] {
       if (kind < 2) parts.push(member({ name: p + '/', type: '5', mode: 0o755 }));
       // Hardlinks to a path that may or may not exist: the merge warns about missing targets.
       else if (kind === 2) parts.push(member({ name: p, type: '1', linkname: randomPath() }));
+      // A name that climbs above the root: read as if rooted, with a layer warning.
+      else if (kind === 3 && rnd(3) === 0) parts.push(member({ name: '../' + p }, 'y'));
       else parts.push(member({ name: p }, 'x'.repeat(rnd(5) * 100)));
     }
     if (l > 0) {
@@ -88,6 +90,7 @@ test('analysis summary: re-analysing a docker-save file is answered by the summa
   const dir = tmpdir();
   try {
     let warned = 0;
+    let layerWarned = 0;
     for (let c = 0; c < 60; c++) {
       const file = await writeSave(dir, `img-${c}.tar`, randomLayers(20261127 + c));
       const spec: SourceSpec = { kind: 'docker-archive', path: file };
@@ -101,8 +104,10 @@ test('analysis summary: re-analysing a docker-save file is answered by the summa
       assert.deepEqual(outputs(cold), reference, `case ${c}: cold`);
       assert.deepEqual(outputs(warm), reference, `case ${c}: from the summary (the tree built when read)`);
       if (warm.treeWarnings.length) warned++;
+      if (warm.image.layers.some((l) => l.warnings.length)) layerWarned++;
     }
     assert.ok(warned >= 5, `the merge's warnings are part of the summary (${warned} stacks had some)`);
+    assert.ok(layerWarned >= 5, `layer warnings (from the records) are reported as before (${layerWarned} stacks had some)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
