@@ -2,6 +2,9 @@
 // - a `docker save` file is read by seeking (src/core/archiveSeek.ts): outer headers, documents,
 //   then each layer's own headers; layers already in the cache (same file and offset, or a
 //   verified entry for the diffID the manifest gives) are not read at all;
+// - one compressed as a whole is read as a stream once, then recorded by the file's identity
+//   (documents by digest, each layer member's index under the member's origin): the same file
+//   is not decompressed again;
 // - an OCI layout's uncompressed blobs are walked by seeking, compressed ones decompressed;
 // - an engine export is a stream and stays one (src/core/archiveStream.ts): new layers are parsed
 //   and stored with two digests, of their first 64 KiB and of their header blocks; a member the
@@ -15,11 +18,11 @@ import { indexArchiveLayers, indexLayerAt, scanArchive, type ArchiveScan } from 
 import { HEAD_BYTES, readArchiveStream, type KnownLayer, type KnownLayerQuery, type StreamArchiveContents } from '../core/archiveStream';
 import { sniffCompression } from '../core/decompress';
 import type { DecodedIndex } from '../core/indexCodec';
-import type { PlatformWanted } from '../core/oci';
+import { digestOf, isDigest, type PlatformWanted } from '../core/oci';
 import type { RandomAccess } from '../core/tarWalk';
 import type { ByteSource } from '../core/decompress';
 import type { ImageData, LayerIndex } from '../core/types';
-import { fileOrigin, type LayerIndexCache } from './indexCache';
+import { fileOrigin, memberOrigin, type LayerIndexCache } from './indexCache';
 
 export interface FastReadOptions {
   signal?: AbortSignal;
@@ -108,12 +111,23 @@ export async function loadArchiveFileFast(path: string, ref: string | undefined,
   const f = openFileAccess(path);
   try {
     const { access, stat } = f;
-    // An archive compressed as a whole cannot be seeked: read it as a stream.
+    // An archive compressed as a whole cannot be seeked: read it as a stream, unless the cache
+    // knows this very file whole.
     if (compressionAt(access, 0, stat.size) !== 'none') {
+      const known = opts.cache && knownStreamArchive(opts.cache, path, stat);
+      if (known) {
+        try {
+          return await assembleArchive(known, { kind: 'docker-archive', ref: path }, { ref, platform: opts.platform });
+        } catch {
+          // Recorded for another tag or platform of a multi-image archive: read it.
+        }
+      }
       const contents = await readArchive(createReadStream(path, { highWaterMark: 1024 * 1024 }), {
         signal: opts.signal, onLayer: opts.onLayer, onProgress: (b) => opts.onProgress?.(b, stat.size), maxEntriesPerLayer: opts.maxEntriesPerLayer,
       });
-      return await assembleArchive(contents, { kind: 'docker-archive', ref: path }, { ref, platform: opts.platform });
+      const image = await assembleArchive(contents, { kind: 'docker-archive', ref: path }, { ref, platform: opts.platform });
+      if (opts.cache) rememberStreamArchive(opts.cache, path, stat, contents);
+      return image;
     }
     const scan = scanArchive(access);
     const cache = opts.cache;
@@ -146,6 +160,59 @@ export async function loadArchiveFileFast(path: string, ref: string | undefined,
   } finally {
     f.close();
   }
+}
+
+/**
+ * What a compressed archive held, recorded by the file's identity: its documents (by digest, in
+ * the document cache), each layer member's diffID (its index in the layer cache under the
+ * member's origin), links and warnings. Only layers the image's manifest named (assembleArchive
+ * gave them their diffID) are recorded.
+ */
+interface StreamArchiveRecord {
+  docs: Array<[string, string]>;
+  layers: Array<[string, string]>;
+  links: Array<[string, string]>;
+  warnings: string[];
+}
+
+const isPairs = (x: unknown): x is Array<[string, string]> =>
+  Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string');
+
+function rememberStreamArchive(cache: LayerIndexCache, path: string, stat: Stats, contents: ArchiveContents): void {
+  const rec: StreamArchiveRecord = { docs: [], layers: [], links: [...contents.links], warnings: contents.warnings };
+  for (const [name, buf] of contents.docs) {
+    const d = digestOf(buf);
+    cache.putDoc(d, buf);
+    rec.docs.push([name, d]);
+  }
+  for (const [member, layer] of contents.layers) {
+    if (!isDigest(layer.diffId)) continue;
+    cache.put(layer.diffId, layer, { verified: false, head: '', hdr: '', origin: memberOrigin(path, stat, member) });
+    rec.layers.push([member, layer.diffId]);
+  }
+  cache.putFileRecord(fileOrigin(path, stat, 0), rec);
+}
+
+/**
+ * The contents of a compressed archive the cache knows whole: the same file (path, size, mtime,
+ * inode), every document and every recorded layer's index (read from this file) still cached.
+ */
+function knownStreamArchive(cache: LayerIndexCache, path: string, stat: Stats): ArchiveContents | undefined {
+  const rec = cache.getFileRecord(fileOrigin(path, stat, 0)) as Partial<StreamArchiveRecord> | undefined;
+  if (!rec || !isPairs(rec.docs) || !isPairs(rec.layers) || !isPairs(rec.links) || !Array.isArray(rec.warnings) || !rec.warnings.every((w) => typeof w === 'string')) return undefined;
+  const docs = new Map<string, Buffer>();
+  for (const [name, digest] of rec.docs) {
+    const buf = cache.getDoc(digest);
+    if (!buf) return undefined;
+    docs.set(name, buf);
+  }
+  const layers = new Map<string, LayerIndex>();
+  for (const [member, diffId] of rec.layers) {
+    const layer = cache.get(diffId, memberOrigin(path, stat, member));
+    if (!layer) return undefined;
+    layers.set(member, layer);
+  }
+  return { docs, layers, links: new Map(rec.links), layerErrors: new Map(), warnings: [...rec.warnings] };
 }
 
 /** What loadOciLayout needs to know of a blob before reading it: a cache hit, or its compression and cache origin. */

@@ -36,6 +36,14 @@ export function fileOrigin(path: string, st: Pick<Stats, 'size' | 'mtimeMs' | 'i
   return JSON.stringify({ file: nodePath.resolve(path), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, offset });
 }
 
+/**
+ * The identity of one member of a file read as a stream (a compressed archive has no offsets to
+ * seek to): the file's path, size, mtime and inode, and the member's path in the archive.
+ */
+export function memberOrigin(path: string, st: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, member: string): string {
+  return JSON.stringify({ file: nodePath.resolve(path), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, member });
+}
+
 export interface CacheStats {
   hits: number;
   misses: number;
@@ -65,6 +73,11 @@ export class LayerIndexCache {
   readonly docDir: string;
   /** Analysis summaries by stack key (<root>/analyses-v1/<key>.json: src/core/summary.ts). */
   readonly summaryDir: string;
+  /**
+   * What a file read as a stream held, by the file's identity (<root>/files-v1/<sha256 of the
+   * origin>.json): a compressed archive known whole is not decompressed again (src/sources/fastRead.ts).
+   */
+  readonly fileDir: string;
   readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0, summaries: 0 };
 
   /**
@@ -77,6 +90,42 @@ export class LayerIndexCache {
     this.dir = nodePath.join(root, `layers-v${CODEC_VERSION}`);
     this.docDir = nodePath.join(root, 'docs-v1');
     this.summaryDir = nodePath.join(root, `analyses-v${SUMMARY_FORMAT}`);
+    this.fileDir = nodePath.join(root, 'files-v1');
+  }
+
+  /**
+   * The record stored for a file identity (fileOrigin), if it reads back as JSON made for exactly
+   * that origin; anything else is removed. The caller checks the value's shape.
+   */
+  getFileRecord(origin: string): unknown {
+    const f = nodePath.join(this.fileDir, digestOf(Buffer.from(origin)).slice(7) + '.json');
+    let buf: Buffer;
+    try {
+      buf = readFileSync(f);
+    } catch {
+      return undefined;
+    }
+    try {
+      const doc = JSON.parse(buf.toString('utf8')) as { origin?: unknown; value?: unknown };
+      if (doc?.origin === origin) return doc.value;
+    } catch {
+      // Not JSON: removed below.
+    }
+    this.stats.rejected++;
+    this.opts.log?.(`file cache: ignoring ${f}: not a record for ${origin}`);
+    unlinkQuietly(f);
+    return undefined;
+  }
+
+  /** Stores a file record (never throws). */
+  putFileRecord(origin: string, value: unknown): void {
+    const f = nodePath.join(this.fileDir, digestOf(Buffer.from(origin)).slice(7) + '.json');
+    try {
+      writeAtomically(this.fileDir, f, Buffer.from(JSON.stringify({ origin, value })));
+      this.pruneOnce(this.fileDir, { files: this.opts.maxDocs ?? 4000 });
+    } catch (e) {
+      this.opts.log?.(`file cache: cannot write ${f}: ${(e as Error).message}`);
+    }
   }
 
   /**

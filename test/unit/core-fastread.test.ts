@@ -17,7 +17,7 @@ import { loadImage } from '../../src/sources/load';
 import type { EngineClient } from '../../src/engine/types';
 import { hostPlatform } from '../../src/core/oci';
 import { Readable } from 'node:stream';
-import { chunks, dockerSave, makeTar, ociLayout, writeLayout, tarOfFiles, type ImageSpec } from './support/tars';
+import { chunks, dockerSave, gzip, makeTar, ociLayout, writeLayout, tarOfFiles, zstd, type ImageSpec } from './support/tars';
 import { member, pax, rawTar } from './support/rawtar';
 
 async function spec(): Promise<ImageSpec> {
@@ -223,6 +223,50 @@ test('docker-archive file with the cache: the second read takes every layer from
     const again = await loadImage({ kind: 'docker-archive', path: file }, { cache });
     assert.equal(cache.stats.hits, hits);
     assert.deepEqual(plain(again), plain(cold));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compressed docker-archive file (gzip, zstd) with the cache: known whole, not decompressed again; a changed file or a damaged record: read again', async () => {
+  const dir = tmpdir();
+  try {
+    for (const [kind, pack] of [['gzip', gzip], ['zstd', zstd]] as const) {
+      const file = path.join(dir, `img.tar.${kind}`);
+      writeFileSync(file, pack(await dockerSave(await spec())));
+      const when = 1_700_000_000; // whole seconds: restored exactly below
+      utimesSync(file, when, when);
+      const cache = new LayerIndexCache(path.join(dir, 'cache-' + kind));
+      const cold = await loadImage({ kind: 'docker-archive', path: file }, { cache });
+      assert.equal(cache.stats.hits, 0, kind);
+      const warm = await loadImage({ kind: 'docker-archive', path: file }, { cache });
+      assert.equal(cache.stats.hits, 4, `${kind}: the four layer members from the cache`);
+      assert.deepEqual({ ...warm, layers: plain(warm) }, { ...cold, layers: plain(cold) }, kind);
+      // Proof that nothing is decompressed: damage the compressed bytes, keep size and mtime (the
+      // file's identity): still read from the cache. (The cache trusts a file's identity, as it
+      // does for an uncompressed archive's members.)
+      const bytes = readFileSync(file);
+      bytes.fill(0x55, 100, bytes.length - 100);
+      writeFileSync(file, bytes);
+      utimesSync(file, when, when);
+      const again = await loadImage({ kind: 'docker-archive', path: file }, { cache });
+      assert.deepEqual(plain(again), plain(cold), `${kind}: from the cache, not the damaged bytes`);
+      // A changed identity (touched): read, and the damage reported.
+      utimesSync(file, new Date(), new Date(Date.now() + 5000));
+      await assert.rejects(loadImage({ kind: 'docker-archive', path: file }, { cache }), `${kind}: read again`);
+      // The good file again, then a damaged record for it: ignored, removed, the file read.
+      rmSync(cache.fileDir, { recursive: true });
+      writeFileSync(file, pack(await dockerSave(await spec())));
+      await loadImage({ kind: 'docker-archive', path: file }, { cache });
+      const [rec] = readdirSync(cache.fileDir);
+      writeFileSync(path.join(cache.fileDir, rec), '{"origin":');
+      const rejected = cache.stats.rejected;
+      const hits = cache.stats.hits;
+      assert.deepEqual(plain(await loadImage({ kind: 'docker-archive', path: file }, { cache })), plain(cold), kind);
+      assert.equal(cache.stats.rejected, rejected + 1, `${kind}: the damaged record counted`);
+      assert.equal(cache.stats.hits, hits, `${kind}: and the file read, not the cache`);
+      assert.equal(readdirSync(cache.fileDir).length, 1, `${kind}: and recorded again`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
