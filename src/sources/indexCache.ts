@@ -98,34 +98,16 @@ export class LayerIndexCache {
    * that origin; anything else is removed. The caller checks the value's shape.
    */
   getFileRecord(origin: string): unknown {
-    const f = nodePath.join(this.fileDir, digestOf(Buffer.from(origin)).slice(7) + '.json');
-    let buf: Buffer;
-    try {
-      buf = readFileSync(f);
-    } catch {
-      return undefined;
-    }
-    try {
-      const doc = JSON.parse(buf.toString('utf8')) as { origin?: unknown; value?: unknown };
-      if (doc?.origin === origin) return doc.value;
-    } catch {
-      // Not JSON: removed below.
-    }
-    this.stats.rejected++;
-    this.opts.log?.(`file cache: ignoring ${f}: not a record for ${origin}`);
-    unlinkQuietly(f);
-    return undefined;
+    return this.readChecked(this.fileDir, digestOf(Buffer.from(origin)).slice(7), 'file cache', (buf) => {
+      const doc = JSON.parse(buf.toString('utf8')) as { origin?: unknown; value?: unknown } | null;
+      if (doc?.origin !== origin) throw new Error(`not a record for ${origin}`);
+      return doc.value;
+    });
   }
 
   /** Stores a file record (never throws). */
   putFileRecord(origin: string, value: unknown): void {
-    const f = nodePath.join(this.fileDir, digestOf(Buffer.from(origin)).slice(7) + '.json');
-    try {
-      writeAtomically(this.fileDir, f, Buffer.from(JSON.stringify({ origin, value })));
-      this.pruneOnce(this.fileDir, { files: this.opts.maxDocs ?? 4000 });
-    } catch (e) {
-      this.opts.log?.(`file cache: cannot write ${f}: ${(e as Error).message}`);
-    }
+    this.writeBounded(this.fileDir, digestOf(Buffer.from(origin)).slice(7), 'file cache', Buffer.from(JSON.stringify({ origin, value })), { files: this.opts.maxDocs ?? 4000 });
   }
 
   /**
@@ -134,33 +116,13 @@ export class LayerIndexCache {
    */
   getSummary(key: string, layers: number): AnalysisSummary | undefined {
     if (!isStackKey(key)) return undefined;
-    const f = nodePath.join(this.summaryDir, key + '.json');
-    let buf: Buffer;
-    try {
-      buf = readFileSync(f);
-    } catch {
-      return undefined;
-    }
-    try {
-      return decodeSummary(buf, key, layers);
-    } catch (e) {
-      this.stats.rejected++;
-      this.opts.log?.(`analysis cache: ignoring ${f}: ${(e as Error).message}`);
-      unlinkQuietly(f);
-      return undefined;
-    }
+    return this.readChecked(this.summaryDir, key, 'analysis cache', (buf) => decodeSummary(buf, key, layers));
   }
 
   /** Stores a summary under its stack key (never throws). */
   putSummary(key: string, s: AnalysisSummary): void {
     if (!isStackKey(key)) return;
-    const f = nodePath.join(this.summaryDir, key + '.json');
-    try {
-      writeAtomically(this.summaryDir, f, encodeSummary(key, s));
-      this.pruneOnce(this.summaryDir, { files: this.opts.maxDocs ?? 4000, bytes: this.opts.maxSummaryBytes ?? 128 * 1024 * 1024 });
-    } catch (e) {
-      this.opts.log?.(`analysis cache: cannot write ${f}: ${(e as Error).message}`);
-    }
+    this.writeBounded(this.summaryDir, key, 'analysis cache', encodeSummary(key, s), { files: this.opts.maxDocs ?? 4000, bytes: this.opts.maxSummaryBytes ?? 128 * 1024 * 1024 });
   }
 
   /**
@@ -169,29 +131,48 @@ export class LayerIndexCache {
    */
   getDoc(digest: string): Buffer | undefined {
     if (!isDigest(digest)) return undefined;
-    const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
+    return this.readChecked(this.docDir, digest.slice(7), 'image cache', (buf) => {
+      if (digestOf(buf) !== digest) throw new Error('its content does not hash to its name');
+      return buf;
+    });
+  }
+
+  /** Stores a document under its digest (never throws; a document that does not hash to `digest` is not stored). */
+  putDoc(digest: string, doc: Buffer): void {
+    if (!isDigest(digest) || digestOf(doc) !== digest) return;
+    this.writeBounded(this.docDir, digest.slice(7), 'image cache', doc, { files: this.opts.maxDocs ?? 4000 });
+  }
+
+  /**
+   * <dir>/<name>.json as `decode` takes it; undefined if absent. One that `decode` refuses (throws)
+   * is counted, logged and removed, and undefined.
+   */
+  private readChecked<T>(dir: string, name: string, what: string, decode: (buf: Buffer) => T): T | undefined {
+    const f = nodePath.join(dir, name + '.json');
     let buf: Buffer;
     try {
       buf = readFileSync(f);
     } catch {
       return undefined;
     }
-    if (digestOf(buf) === digest) return buf;
-    this.stats.rejected++;
-    this.opts.log?.(`image cache: ignoring ${f}: its content does not hash to its name`);
-    unlinkQuietly(f);
-    return undefined;
+    try {
+      return decode(buf);
+    } catch (e) {
+      this.stats.rejected++;
+      this.opts.log?.(`${what}: ignoring ${f}: ${(e as Error).message}`);
+      unlinkQuietly(f);
+      return undefined;
+    }
   }
 
-  /** Stores a document under its digest (never throws; a document that does not hash to `digest` is not stored). */
-  putDoc(digest: string, doc: Buffer): void {
-    if (!isDigest(digest) || digestOf(doc) !== digest) return;
-    const f = nodePath.join(this.docDir, digest.slice(7) + '.json');
+  /** Writes <dir>/<name>.json atomically and keeps dir within its bounds (never throws). */
+  private writeBounded(dir: string, name: string, what: string, buf: Buffer, bounds: { files?: number; bytes?: number }): void {
+    const f = nodePath.join(dir, name + '.json');
     try {
-      writeAtomically(this.docDir, f, doc);
-      this.pruneOnce(this.docDir, { files: this.opts.maxDocs ?? 4000 });
+      writeAtomically(dir, f, buf);
+      this.pruneOnce(dir, bounds);
     } catch (e) {
-      this.opts.log?.(`image cache: cannot write ${f}: ${(e as Error).message}`);
+      this.opts.log?.(`${what}: cannot write ${f}: ${(e as Error).message}`);
     }
   }
 
