@@ -4,7 +4,7 @@
 import { EMPTY_DIVE, diveEfficiency, type DiveEfficiency } from './efficiency';
 import { RecordIndex } from './indexCodec';
 import { MergedTree, type LayerStats } from './merge';
-import type { HistoryEntry, ImageData } from './types';
+import type { HistoryEntry, ImageData, LayerIndex } from './types';
 
 /** A layer's figures from the merge, without its list of changes (which point into the tree). */
 export type LayerFigures = Omit<LayerStats, 'changes'>;
@@ -37,14 +37,19 @@ export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}
   // dive's figures first: their working set (a second path tree) is garbage before the merged
   // tree is built, so peak memory is the larger of the two, not their sum.
   const dive = opts.dive === 'lazy' ? undefined : diveEfficiency(image.layers);
-  const tree = new MergedTree();
-  for (const l of image.layers) tree.addLayer(l);
-  const { warnings } = tree.finish();
+  const { tree, warnings } = mergeLayers(image.layers);
   if (dive) return analysisOf(image, tree, warnings, dive);
   const a = analysisOf(image, tree, warnings, EMPTY_DIVE);
   let computed: DiveEfficiency | undefined;
   Object.defineProperty(a, 'dive', { enumerable: true, get: () => (computed ??= diveEfficiency(image.layers)) });
   return a;
+}
+
+/** The layers merged, bottom first, and finished. */
+function mergeLayers(layers: LayerIndex[]): { tree: MergedTree; warnings: string[] } {
+  const tree = new MergedTree();
+  for (const l of layers) tree.addLayer(l);
+  return { tree, warnings: tree.finish().warnings };
 }
 
 /**
@@ -70,10 +75,7 @@ export function analysisFromFigures(image: ImageData, figures: { layerStats: Lay
     get: (): MergedTree => {
       if (tree) return tree;
       plainLayers(image);
-      const t = new MergedTree();
-      for (const l of image.layers) t.addLayer(l);
-      t.finish();
-      return (tree = t);
+      return (tree = mergeLayers(image.layers).tree);
     },
   }) as Analysis;
 }

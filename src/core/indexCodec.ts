@@ -346,18 +346,14 @@ export class RecordIndex implements LayerIndex {
     this.entryCount = r.count((r.end - r.pos) / 6);
     this.entriesAt = r.pos;
     this.buf = buf;
-    this.recordDigest = buf.toString('hex', buf.length - TRAILER);
+    this.recordDigest = recordDigest(buf);
     this.recorded = { diffId, compression };
   }
 
-  /** The same record under another diffID (a layer the source copied under a second one). */
-  withDiffId(diffId: string): RecordIndex {
-    return this.with({ diffId });
-  }
-
   /**
-   * The same record with other source facts (a spread would lose the entries, which are read
-   * through the prototype). The entries, and so recordDigest, stay those of the record.
+   * The same record with other source facts: another diffID (a layer the source copied under a
+   * second one) or compression. A spread would lose the entries, which are read through the
+   * prototype. The entries, and so recordDigest, stay those of the record.
    */
   with(over: { diffId?: string; compression?: LayerIndex['compression'] }): RecordIndex {
     const copy = Object.create(RecordIndex.prototype) as RecordIndex;
@@ -403,6 +399,11 @@ export class RecordIndex implements LayerIndex {
       tarEntries: this.tarEntries, tarBytes: this.tarBytes, compression: this.compression, warnings: this.warnings,
     };
   }
+}
+
+/** A record's own sha256 (hex): its trailer, checked when the record is read. */
+export function recordDigest(rec: Buffer): string {
+  return rec.toString('hex', rec.length - TRAILER);
 }
 
 /** The record still says what the object says (diffID, compression): with() changed neither. */

@@ -20,7 +20,7 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import { CODEC_VERSION, RecordIndex, encodeIndex, withFacts, type IndexMeta } from '../core/indexCodec';
+import { CODEC_VERSION, RecordIndex, encodeIndex, recordDigest, withFacts, type IndexMeta } from '../core/indexCodec';
 import { digestOf, isDigest } from '../core/oci';
 import { SUMMARY_FORMAT, decodeSummary, encodeSummary, type AnalysisSummary } from '../core/summary';
 import type { LayerIndex } from '../core/types';
@@ -31,17 +31,24 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return nodePath.join(base, 'layerlens');
 }
 
+type FileIdentity = Pick<Stats, 'size' | 'mtimeMs' | 'ino'>;
+
+/** A file's identity (path, size, mtime, inode) and where in it: the origin string cache entries carry. */
+function originOf(path: string, st: FileIdentity, where: { offset: number } | { member: string }): string {
+  return JSON.stringify({ file: nodePath.resolve(path), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, ...where });
+}
+
 /** The identity of bytes in a file: path, size, mtime, inode and the member's offset. */
-export function fileOrigin(path: string, st: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, offset: number): string {
-  return JSON.stringify({ file: nodePath.resolve(path), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, offset });
+export function fileOrigin(path: string, st: FileIdentity, offset: number): string {
+  return originOf(path, st, { offset });
 }
 
 /**
  * The identity of one member of a file read as a stream (a compressed archive has no offsets to
  * seek to): the file's path, size, mtime and inode, and the member's path in the archive.
  */
-export function memberOrigin(path: string, st: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, member: string): string {
-  return JSON.stringify({ file: nodePath.resolve(path), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, member });
+export function memberOrigin(path: string, st: FileIdentity, member: string): string {
+  return originOf(path, st, { member });
 }
 
 export interface CacheStats {
@@ -52,6 +59,9 @@ export interface CacheStats {
   /** Analyses answered by a stored summary (no merge, no dive walk). */
   summaries: number;
 }
+
+/** A file record's name under files-v1/: the sha256 (hex) of the file's origin. */
+const fileRecordName = (origin: string): string => digestOf(Buffer.from(origin)).slice(7);
 
 /** A summary's stack key (summaryKey: sha256 hex), the only names under analyses-v1/. */
 const isStackKey = (key: string): boolean => /^[0-9a-f]{64}$/.test(key);
@@ -98,7 +108,7 @@ export class LayerIndexCache {
    * that origin; anything else is removed. The caller checks the value's shape.
    */
   getFileRecord(origin: string): unknown {
-    return this.readChecked(this.fileDir, digestOf(Buffer.from(origin)).slice(7), 'file cache', (buf) => {
+    return this.readChecked(this.fileDir, fileRecordName(origin), 'file cache', (buf) => {
       const doc = JSON.parse(buf.toString('utf8')) as { origin?: unknown; value?: unknown } | null;
       if (doc?.origin !== origin) throw new Error(`not a record for ${origin}`);
       return doc.value;
@@ -107,7 +117,7 @@ export class LayerIndexCache {
 
   /** Stores a file record (never throws). */
   putFileRecord(origin: string, value: unknown): void {
-    this.writeBounded(this.fileDir, digestOf(Buffer.from(origin)).slice(7), 'file cache', Buffer.from(JSON.stringify({ origin, value })), { files: this.opts.maxDocs ?? 4000 });
+    this.writeBounded(this.fileDir, fileRecordName(origin), 'file cache', Buffer.from(JSON.stringify({ origin, value })), { files: this.maxFiles });
   }
 
   /**
@@ -122,7 +132,7 @@ export class LayerIndexCache {
   /** Stores a summary under its stack key (never throws). */
   putSummary(key: string, s: AnalysisSummary): void {
     if (!isStackKey(key)) return;
-    this.writeBounded(this.summaryDir, key, 'analysis cache', encodeSummary(key, s), { files: this.opts.maxDocs ?? 4000, bytes: this.opts.maxSummaryBytes ?? 128 * 1024 * 1024 });
+    this.writeBounded(this.summaryDir, key, 'analysis cache', encodeSummary(key, s), { files: this.maxFiles, bytes: this.opts.maxSummaryBytes ?? 128 * 1024 * 1024 });
   }
 
   /**
@@ -140,7 +150,12 @@ export class LayerIndexCache {
   /** Stores a document under its digest (never throws; a document that does not hash to `digest` is not stored). */
   putDoc(digest: string, doc: Buffer): void {
     if (!isDigest(digest) || digestOf(doc) !== digest) return;
-    this.writeBounded(this.docDir, digest.slice(7), 'image cache', doc, { files: this.opts.maxDocs ?? 4000 });
+    this.writeBounded(this.docDir, digest.slice(7), 'image cache', doc, { files: this.maxFiles });
+  }
+
+  /** The bound on files of each JSON directory (documents, summaries, file records). */
+  private get maxFiles(): number {
+    return this.opts.maxDocs ?? 4000;
   }
 
   /**
@@ -293,14 +308,13 @@ export class LayerIndexCache {
       }
       const rec = encodeIndex(withFacts(layer, { diffId }), meta);
       writeAtomically(this.dir, f, rec);
-      this.written.set(layer, rec.toString('hex', rec.length - 32));
+      this.written.set(layer, recordDigest(rec));
       this.stats.writes++;
       this.pruneOnce(this.dir, { bytes: this.opts.maxBytes ?? 1024 * 1024 * 1024 });
     } catch (e) {
       this.opts.log?.(`layer cache: cannot write ${f}: ${(e as Error).message}`);
     }
   }
-
 }
 
 function unlinkQuietly(p: string): void {

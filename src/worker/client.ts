@@ -180,7 +180,7 @@ export class AnalysisWorkerClient {
       const l = records.get(keys()![i]);
       const diffId = meta()!.diffIds[i];
       if (!l) return undefined;
-      const out = l.diffId === '' || l.diffId === diffId ? Object.assign(l, { diffId }) : l.withDiffId(diffId);
+      const out = l.diffId === '' || l.diffId === diffId ? Object.assign(l, { diffId }) : l.with({ diffId });
       stack[i] = out;
       return out;
     };

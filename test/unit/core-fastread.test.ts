@@ -140,7 +140,7 @@ test('index codec: RecordIndex decodes entries on demand, exactly as decodeIndex
   const held = rec.entries;
   assert.deepEqual(held, entries);
   assert.equal(rec.entries, held, 'the decoded array is reused while something holds it');
-  const other = rec.withDiffId('sha256:' + 'e'.repeat(64));
+  const other = rec.with({ diffId: 'sha256:' + 'e'.repeat(64) });
   assert.equal(other.diffId, 'sha256:' + 'e'.repeat(64));
   assert.equal(rec.diffId, layer.diffId);
   assert.deepEqual(other.entries, entries);
