@@ -329,6 +329,22 @@ async function benchEngine(o: Options, img: { tag: string }): Promise<void> {
   target('peak RSS, layerlens analyze (engine)', Math.max(...rss) <= 200, '<= 200 MiB', `${Math.max(...rss).toFixed(0)} MiB (max of ${rss.length})`);
 }
 
+/**
+ * `layerlens analyze SOURCE` with an empty cache directory (filling it), then again with that
+ * cache: the cold and the re-analysis run. The directory is removed afterwards.
+ */
+async function coldThenWarm(o: Options, source: string, name: string): Promise<{ cold: RunResult; warm: RunResult }> {
+  const cacheDir = path.join(o.dir, name);
+  rmSync(cacheDir, { recursive: true, force: true });
+  try {
+    const cold = await node(CLI, ['analyze', source, '--json'], cacheEnv(cacheDir));
+    const warm = await node(CLI, ['analyze', source, '--json'], cacheEnv(cacheDir));
+    return { cold, warm };
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
 async function benchArchive(o: Options, save: string): Promise<void> {
   log(`\n== docker-archive file ${save}: bare header walk vs layerlens analyze (cold: empty cache; warm: cache filled) (${o.runs} runs)`);
   const walk: number[] = [];
@@ -343,18 +359,14 @@ async function benchArchive(o: Options, save: string): Promise<void> {
     const w = await node(path.join(OUT_BENCH, 'walk.js'), [save], undefined, true);
     walk.push(w.secs);
     walkInfo = w.stdout.trim();
-    const cacheDir = path.join(o.dir, `cache-archive-${r}`);
-    rmSync(cacheDir, { recursive: true, force: true });
-    const c = await node(CLI, ['analyze', save, '--json'], cacheEnv(cacheDir));
+    const { cold: c, warm: wr } = await coldThenWarm(o, save, `cache-archive-${r}`);
     cold.push(c.secs);
     coldIn.push(c.afterStartS ?? NaN);
     rss.push(c.rssMiB ?? NaN);
-    const wr = await node(CLI, ['analyze', save, '--json'], cacheEnv(cacheDir));
     warm.push(wr.secs);
     warmIn.push(wr.afterStartS ?? NaN);
     // Node's own floor: a process that runs nothing.
     bare.push((await run(process.execPath, ['-e', '0'])).secs);
-    rmSync(cacheDir, { recursive: true, force: true });
     log(`  run ${r + 1}: walk ${f2(walk[r])} s, analyze cold ${f2(cold[r])} s (after Node's start-up ${f3(coldIn[r])} s; peak RSS ${rss[r].toFixed(0)} MiB), warm ${f2(warm[r])} s (after start-up ${f3(warmIn[r])} s); \`node -e 0\` ${f2(bare[r])} s`);
   }
   log(`  walk: ${walkInfo}`);
@@ -377,11 +389,9 @@ async function benchArchive(o: Options, save: string): Promise<void> {
   const gzCold: number[] = [];
   const gzWarm: number[] = [];
   for (let r = 0; r < o.runs; r++) {
-    const cacheDir = path.join(o.dir, `cache-archive-gz-${r}`);
-    rmSync(cacheDir, { recursive: true, force: true });
-    gzCold.push((await node(CLI, ['analyze', gz, '--json'], cacheEnv(cacheDir))).secs);
-    gzWarm.push((await node(CLI, ['analyze', gz, '--json'], cacheEnv(cacheDir))).secs);
-    rmSync(cacheDir, { recursive: true, force: true });
+    const { cold, warm } = await coldThenWarm(o, gz, `cache-archive-gz-${r}`);
+    gzCold.push(cold.secs);
+    gzWarm.push(warm.secs);
     log(`  gzipped archive run ${r + 1}: cold ${f2(gzCold[r])} s, re-analysis ${f2(gzWarm[r])} s`);
   }
   report.archiveGzip = { cold: gzCold, warm: gzWarm };
@@ -421,15 +431,11 @@ async function benchOci(o: Options, layouts: Record<string, string>): Promise<vo
       const coldIn: number[] = [];
       const warmIn: number[] = [];
       for (let r = 0; r < o.runs; r++) {
-        const cacheDir = path.join(o.dir, `cache-oci-${r}`);
-        rmSync(cacheDir, { recursive: true, force: true });
-        const c = await node(CLI, ['analyze', `oci:${layout}`, '--json'], cacheEnv(cacheDir));
-        const wr = await node(CLI, ['analyze', `oci:${layout}`, '--json'], cacheEnv(cacheDir));
+        const { cold: c, warm: wr } = await coldThenWarm(o, `oci:${layout}`, `cache-oci-${r}`);
         cold.push(c.secs);
         warm.push(wr.secs);
         coldIn.push(c.afterStartS ?? NaN);
         warmIn.push(wr.afterStartS ?? NaN);
-        rmSync(cacheDir, { recursive: true, force: true });
         log(`  gzip cache run ${r + 1}: cold (filling the cache) ${f2(cold[r])} s, re-analysis ${f2(warm[r])} s (after Node's start-up: ${f3(coldIn[r])} / ${f3(warmIn[r])} s)`);
       }
       (report.oci as Record<string, unknown>).gzipCache = { cold, warm, coldIn, warmIn };
