@@ -14,6 +14,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_TAG, DOCKER, ensureEngine, generateImage } from './gen-image';
+import { repoRoot } from '../test/support/repo';
 
 interface Options {
   image?: string;
@@ -23,19 +24,6 @@ interface Options {
   json: boolean;
 }
 
-function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    let d = start;
-    for (;;) {
-      const p = path.join(d, 'package.json');
-      if (existsSync(p) && (JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'layer-lens') return d;
-      const up = path.dirname(d);
-      if (up === d) break;
-      d = up;
-    }
-  }
-  throw new Error('cannot find the layer-lens repository root');
-}
 
 /** Run with stdout to /dev/null; returns wall seconds. Throws on non-zero exit. */
 function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {

@@ -16,28 +16,19 @@
 //   node --expose-gc out/bench/bench-load.js [--cycles N] [--no-engine] [--json]
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { analyze } from '../src/core/analysis';
-import { parseDockerfile, instructionAtLine } from '../src/core/dockerfile';
-import { explainLayer } from '../src/core/explain';
-import { lensLabel, lineInfos } from '../src/core/lines';
-import { historyFromConfig, mapHistory } from '../src/core/mapping';
-import { TreeModel, type TreeEl } from '../src/core/treeModel';
-import { decodeTraceAux } from '../src/core/buildTrace';
+import { analyze } from '../src/core/image/analysis';
+import { parseDockerfile, instructionAtLine } from '../src/core/dockerfile/dockerfile';
+import { explainLayer } from '../src/core/present/explain';
+import { lensLabel, lineInfos } from '../src/core/present/lines';
+import { historyFromConfig, mapHistory } from '../src/core/dockerfile/mapping';
+import { TreeModel, type TreeEl } from '../src/core/present/treeModel';
+import { decodeTraceAux } from '../src/core/dockerfile/buildTrace';
 import { createEngineClient } from '../src/engine/docker';
 import { resolveEndpointFromProcess } from '../src/engine/endpoint';
 import { loadImage } from '../src/sources/load';
-import { packContext } from '../src/vscode/contextManifest';
+import { packContext } from '../src/sources/contextManifest';
+import { repoRoot } from '../test/support/repo';
 
-function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    let d = start;
-    for (let i = 0; i < 6; i++) {
-      try { if (JSON.parse(readFileSync(path.join(d, 'package.json'), 'utf8')).name === 'layer-lens') return d; } catch { /* up */ }
-      d = path.dirname(d);
-    }
-  }
-  throw new Error('cannot find the layer-lens repository root');
-}
 
 const root = repoRoot();
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : undefined; };

@@ -5,9 +5,9 @@
 // and to list every path for "Find File in Image…", each as a ratio of the baseline.
 //   node out/bench/bench-tree.js [--sizes 10000,40000,150000]
 import { performance } from 'node:perf_hooks';
-import { analyze } from '../src/core/analysis';
-import { TreeModel } from '../src/core/treeModel';
-import type { ImageData, LayerEntry, LayerIndex } from '../src/core/types';
+import { analyze } from '../src/core/image/analysis';
+import { TreeModel } from '../src/core/present/treeModel';
+import type { ImageData, LayerEntry, LayerIndex } from '../src/core/image/types';
 
 function layer(entries: LayerEntry[], whiteouts: string[] = []): LayerIndex {
   const bytes = entries.reduce((a, e) => a + e.size, 0);

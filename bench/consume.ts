@@ -4,7 +4,7 @@
 // slabs here as it does there.
 //
 //   node out/bench/consume.js IMAGE     prints {"bytes":N,"headersMs":T,"ms":T}
-import { releaseChunk, type LendingSource } from '../src/core/decompress';
+import { releaseChunk, type LendingSource } from '../src/core/image/tar/decompress';
 import { createEngineClient } from '../src/engine/docker';
 import { resolveEndpointFromProcess } from '../src/engine/endpoint';
 

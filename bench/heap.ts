@@ -2,7 +2,7 @@
 // analyses it, forces a GC and prints the heap the analysis retains and the merged path count.
 //
 //   node --expose-gc out/bench/heap.js FILE     prints {"paths":N,"entries":N,"retainedBytes":N,"bytesPerPath":N}
-import { analyze } from '../src/core/analysis';
+import { analyze } from '../src/core/image/analysis';
 import { loadImage } from '../src/sources/load';
 
 function heap(): number {

@@ -4,6 +4,7 @@ import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, readdirSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { createRequire } from 'node:module';
 
 const production = process.argv.includes('--production');
@@ -11,7 +12,12 @@ const production = process.argv.includes('--production');
 // are keyed by it, so a summary made by other code is never read.
 const build = createHash('sha256');
 build.update(JSON.parse(readFileSync('package.json', 'utf8')).version);
-for (const f of readdirSync('src/core').sort()) build.update(f).update(readFileSync(`src/core/${f}`));
+// Every file of src/core and its domain folders, by path relative to src/core (sorted).
+const coreFiles = readdirSync('src/core', { recursive: true, withFileTypes: true })
+  .filter((e) => e.isFile())
+  .map((e) => relative('src/core', join(e.parentPath ?? e.path, e.name)).split(sep).join('/'))
+  .sort();
+for (const f of coreFiles) build.update(f).update(readFileSync(`src/core/${f}`));
 const common = {
   define: { LAYERLENS_BUILD: JSON.stringify(build.digest('hex')) },
   bundle: true,

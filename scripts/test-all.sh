@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): build, make sure a Docker Engine is up (scripts/engine.sh),
-# run the unit and integration tiers (node --test), then the e2e tier (`npm run test:e2e`) when
+# run the unit, stress and integration tiers (node --test), then the e2e tier (`npm run test:e2e`) when
 # package.json defines it. Prints which tiers ran; exits non-zero if any tier failed or could
 # not run. Integration tests never skip: without an engine they fail.
 set -uo pipefail
@@ -97,6 +97,9 @@ fi
 
 # --- unit --------------------------------------------------------------------------------------
 run_node_tier unit out/test/unit
+
+# --- stress (hostile scale, fuzz smoke: the slow pure-core cases, a tier of their own) ----------
+run_node_tier stress out/test/stress
 
 # --- integration (real engine) -----------------------------------------------------------------
 # Run even without an engine: the tests fail loudly rather than skip.

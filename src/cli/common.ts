@@ -1,6 +1,6 @@
 // What the CLI's commands share: arguments, output, errors, and reading a source into an Analysis.
-import type { Analysis } from '../core/analysis';
-import { parsePlatform } from '../core/oci';
+import type { Analysis } from '../core/image/analysis';
+import { parsePlatform } from '../core/image/oci';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import type { EngineClient } from '../engine/types';
 import { analyzeWithCache } from '../sources/analysisCache';

@@ -1,13 +1,13 @@
 // The Dockerfile side of the CLI (`lines`, and `explain --dockerfile`): loaded on first use, so
 // that \`analyze\` and \`files\` never load the Dockerfile parser (dist/vendor/dockerfile-ast.js).
 import { promises as fs } from 'node:fs';
-import type { Analysis } from '../core/analysis';
-import { parseDockerfile, type DockerfileModel } from '../core/dockerfile';
-import { instructionsByLayer, type InstructionRef } from '../core/explain';
-import { bestStageMapping, mapHistory } from '../core/mapping';
-import { lineInfos, linesMargin, type StageImageLines } from '../core/lines';
-import type { QuickImage } from '../core/quickImage';
-import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/stageImages';
+import type { Analysis } from '../core/image/analysis';
+import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
+import { instructionsByLayer, type InstructionRef } from '../core/present/explain';
+import { bestStageMapping, mapHistory } from '../core/dockerfile/mapping';
+import { lineInfos, linesMargin, type StageImageLines } from '../core/present/lines';
+import type { QuickImage } from '../core/image/quickImage';
+import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { HistoryCache } from '../sources/historyCache';
 import { cliCacheRoot } from '../sources/indexCache';

@@ -1,10 +1,10 @@
 // layerlens: the terminal face of the Layer Lens core. Every command reads the image through the
 // same parser as the extension. Errors print one line and exit 2; a failed CI rule exits 1.
 import { promises as fs } from 'node:fs';
-import { DIVE_DEFAULT_RULES, evaluateCi, parseRuleValue, rulesFromDocument, type CiRules } from '../core/ci';
-import { CancelledError, ImageFormatError } from '../core/errors';
-import { explainText } from '../core/explain';
-import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/report';
+import { DIVE_DEFAULT_RULES, evaluateCi, parseRuleValue, rulesFromDocument, type CiRules } from '../core/present/ci';
+import { CancelledError, ImageFormatError } from '../core/image/errors';
+import { explainText } from '../core/present/explain';
+import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
 import { Out, UsageError, load, needSource, type Args } from './common';
 

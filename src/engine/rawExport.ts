@@ -5,14 +5,14 @@
 // same 1.25 GB image, alternated runs). The socket reads into 1 MiB slabs (`onread` with a buffer
 // generator), HTTP/1.1 framing (chunked or Content-Length) is undone here, and the body goes out
 // as views into the slabs: no copy, no per-read allocation by the socket. The body lends its
-// memory (releaseChunk, src/core/decompress.ts): a slab whose chunks the reader has all released
+// memory (releaseChunk, src/core/image/tar/decompress.ts): a slab whose chunks the reader has all released
 // is read into again, so a whole export turns over a handful of slabs instead of a thousand.
 // The guard is built in: a stall (no bytes for idleMs while the reader wants more), a dropped
 // connection and a cancellation end the stream with an error made by the caller (same texts as the
 // dockerode path). TLS and ssh endpoints keep the dockerode path (src/engine/docker.ts).
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
-import { releaseChunk, type LendingSource } from '../core/decompress';
+import { releaseChunk, type LendingSource } from '../core/image/tar/decompress';
 import { watchIdle, type IdleWatch } from './idleWatch';
 import type { EngineEndpoint } from './types';
 

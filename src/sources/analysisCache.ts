@@ -1,14 +1,14 @@
-// Analysis with the cache's summaries (src/core/summary.ts): an image whose every layer index is a
+// Analysis with the cache's summaries (src/core/image/summary.ts): an image whose every layer index is a
 // cache record (read from the cache, or written to it by this analysis) is keyed by the stack of
 // record digests; a stored summary for that key stands for the merge's figures and dive's, and
 // the merged tree is built only if something reads it. Otherwise the image is analysed and the
 // summary stored for next time.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, type Dirent } from 'node:fs';
 import * as nodePath from 'node:path';
 import { createHash } from 'node:crypto';
-import { analysisFromFigures, analyze, type Analysis } from '../core/analysis';
-import { summarize, summaryKey } from '../core/summary';
-import type { ImageData } from '../core/types';
+import { analysisFromFigures, analyze, type Analysis } from '../core/image/analysis';
+import { summarize, summaryKey } from '../core/image/summary';
+import type { ImageData } from '../core/image/types';
 import type { LayerIndexCache } from './indexCache';
 
 // Set by the bundler (scripts/build.mjs): the sha256 of src/core and the package version.
@@ -18,7 +18,7 @@ let unbundledBuild: string | undefined;
 
 /**
  * What names this build of the analysis code. Bundled: set at build time. Unbundled (tsc's out/,
- * the tests): the sha256 of the compiled core modules next to this one, so that a summary made by
+ * the tests): the sha256 of the compiled core modules (src/core and its folders, by relative path), so that a summary made by
  * other code is never read.
  */
 export function buildId(): string {
@@ -26,10 +26,18 @@ export function buildId(): string {
   if (unbundledBuild === undefined) {
     const dir = nodePath.join(__dirname, '..', 'core');
     const h = createHash('sha256');
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.js')).sort()) h.update(f).update(readFileSync(nodePath.join(dir, f)));
+    for (const f of filesBelow(dir).filter((n) => n.endsWith('.js'))) h.update(f).update(readFileSync(nodePath.join(dir, f)));
     unbundledBuild = 'dev-' + h.digest('hex');
   }
   return unbundledBuild;
+}
+
+/** Every file below dir, recursively, as sorted '/'-separated paths relative to it. */
+export function filesBelow(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((e) => e.isFile())
+    .map((e) => nodePath.relative(dir, nodePath.join(e.parentPath ?? e.path, e.name)).split(nodePath.sep).join('/'))
+    .sort();
 }
 
 /** The stack key of an image, if every layer index is a record the cache holds as it is. */

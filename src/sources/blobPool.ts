@@ -7,10 +7,15 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as nodePath from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/errors';
-import { decodeIndex } from '../core/indexCodec';
-import type { LayerIndex } from '../core/types';
-import type { BlobJob, BlobResult } from '../worker/blobWorker';
+import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/image/errors';
+import { decodeIndex } from '../core/image/indexCodec';
+import type { LayerIndex } from '../core/image/types';
+
+/** One job for a layer-blob worker (src/worker/blobWorker.ts), and its answer. */
+export interface BlobJob { id: number; path: string; label: string; diffId: string; maxEntries?: number }
+export type BlobResult =
+  | { id: number; ok: true; record: ArrayBuffer }
+  | { id: number; ok: false; message: string; code?: string };
 
 /** The worker script: next to the bundle (dist/blobworker.js), or the tsc output's layout (out/src/worker). */
 export function blobWorkerScript(): string | undefined {

@@ -1,10 +1,10 @@
 // Finding the image a Dockerfile built, and its history with sizes, as fast as the source allows:
 // from an engine, `inspect` + `history` only (no layer is read); from an archive or layout, the
 // analysis (exact config history).
-import type { Analysis } from '../core/analysis';
-import type { DockerfileModel } from '../core/dockerfile';
-import { bestStageMapping, mapHistory } from '../core/mapping';
-import { quickImageFromHistory, type QuickImage } from '../core/quickImage';
+import type { Analysis } from '../core/image/analysis';
+import type { DockerfileModel } from '../core/dockerfile/dockerfile';
+import { bestStageMapping, mapHistory } from '../core/dockerfile/mapping';
+import { quickImageFromHistory, type QuickImage } from '../core/image/quickImage';
 import type { EngineClient, EngineImageSummary } from '../engine/types';
 import { HistoryCache, type CachedHistory } from './historyCache';
 
@@ -67,7 +67,7 @@ export interface FindBestImageOptions {
 /**
  * The local image whose history best matches a stage of the Dockerfile, looking at the `limit`
  * newest images: with `stage`, that stage only; without, each image with the stage that matches it
- * best (core/mapping bestStageMapping: an image built with `--target` holds that stage's chain).
+ * best (core/dockerfile/mapping bestStageMapping: an image built with `--target` holds that stage's chain).
  * Among the images that score at least `minScore` (0..1), the one whose matched lines weigh most
  * (the sum of their similarities: the final image beats the image of one small stage that matches
  * as well), then the higher score, then the newest — the image a scan of every candidate one by

@@ -1,27 +1,27 @@
 // The fast paths of loadImage (src/sources/load.ts) and their use of the persistent layer cache:
-// - a `docker save` file is read by seeking (src/core/archiveSeek.ts): outer headers, documents,
+// - a `docker save` file is read by seeking (src/core/image/tar/archiveSeek.ts): outer headers, documents,
 //   then each layer's own headers; layers already in the cache (same file and offset, or a
 //   verified entry for the diffID the manifest gives) are not read at all;
 // - one compressed as a whole is read as a stream once, then recorded by the file's identity
 //   (documents by digest, each layer member's index under the member's origin): the same file
 //   is not decompressed again;
 // - an OCI layout's uncompressed blobs are walked by seeking, compressed ones decompressed;
-// - an engine export is a stream and stays one (src/core/archiveStream.ts): new layers are parsed
+// - an engine export is a stream and stays one (src/core/image/tar/archiveStream.ts): new layers are parsed
 //   and stored with two digests, of their first 64 KiB and of their header blocks; a member the
 //   cache knows (same size and first 64 KiB as a cached layer of this image) has its headers
 //   walked and digested but not turned into entries, and the cached index is used only if the
 //   header digest matches (same headers, same index).
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { assembleArchive, readArchive, type ArchiveContents } from '../core/archive';
-import { indexArchiveLayers, indexLayerAt, scanArchive, type ArchiveScan } from '../core/archiveSeek';
-import { HEAD_BYTES, readArchiveStream, type KnownLayer, type KnownLayerQuery, type StreamArchiveContents } from '../core/archiveStream';
-import { sniffCompression } from '../core/decompress';
-import type { DecodedIndex } from '../core/indexCodec';
-import { digestOf, isDigest, type PlatformWanted } from '../core/oci';
-import type { RandomAccess } from '../core/tarWalk';
-import type { ByteSource } from '../core/decompress';
-import type { ImageData, LayerIndex } from '../core/types';
+import { assembleArchive, type ArchiveContents } from '../core/image/tar/archive';
+import { indexArchiveLayers, indexLayerAt, scanArchive, type ArchiveScan } from '../core/image/tar/archiveSeek';
+import { HEAD_BYTES, readArchiveStream, type KnownLayer, type KnownLayerQuery, type StreamArchiveContents } from '../core/image/tar/archiveStream';
+import { sniffCompression } from '../core/image/tar/decompress';
+import type { DecodedIndex } from '../core/image/indexCodec';
+import { digestOf, isDigest, type PlatformWanted } from '../core/image/oci';
+import type { RandomAccess } from '../core/image/tar/tarWalk';
+import type { ByteSource } from '../core/image/tar/decompress';
+import type { ImageData, LayerIndex } from '../core/image/types';
 import { fileOrigin, memberOrigin, type LayerIndexCache } from './indexCache';
 
 export interface FastReadOptions {
@@ -122,7 +122,7 @@ export async function loadArchiveFileFast(path: string, ref: string | undefined,
           // Recorded for another tag or platform of a multi-image archive: read it.
         }
       }
-      const contents = await readArchive(createReadStream(path, { highWaterMark: 1024 * 1024 }), {
+      const contents = await readArchiveStream(createReadStream(path, { highWaterMark: 1024 * 1024 }), {
         signal: opts.signal, onLayer: opts.onLayer, onProgress: (b) => opts.onProgress?.(b, stat.size), maxEntriesPerLayer: opts.maxEntriesPerLayer,
       });
       const image = await assembleArchive(contents, { kind: 'docker-archive', ref: path }, { ref, platform: opts.platform });

@@ -10,8 +10,8 @@
 // extension: its global storage.
 import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import * as nodePath from 'node:path';
-import { isDigest } from '../core/oci';
-import type { ApiHistoryRow } from '../core/quickImage';
+import { isDigest } from '../core/image/oci';
+import type { ApiHistoryRow } from '../core/image/quickImage';
 
 export interface CachedHistory {
   id: string;

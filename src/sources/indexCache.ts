@@ -1,5 +1,5 @@
 // The persistent per-layer index cache: one file per diffID under <dir>/layers-v<codec>/, written
-// atomically (temp file + rename), read back only if it decodes cleanly (src/core/indexCodec.ts
+// atomically (temp file + rename), read back only if it decodes cleanly (src/core/image/indexCodec.ts
 // checks magic, version, length, sha256 and diffID). A damaged or foreign file is ignored and
 // removed; the cache never makes a read fail. Trust:
 // - a `verified` entry's tar was hashed while it was read and matched its diffID: usable for any
@@ -12,7 +12,7 @@
 // Next to it, <dir>/docs-v1/ keeps engine images' documents (config, and the manifest or image
 // index an image id may name) by digest, each checked against its digest when read: with them
 // and every layer's entry, an engine image is not exported again (src/sources/load.ts).
-// And <dir>/analyses-v1/ keeps analysis summaries (src/core/summary.ts) by the stack of layer
+// And <dir>/analyses-v1/ keeps analysis summaries (src/core/image/summary.ts) by the stack of layer
 // records they were computed from: a re-analysis of known layers needs no merge and no dive walk
 // (src/sources/analysisCache.ts). A summary that does not read back for its key is removed.
 // CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
@@ -20,10 +20,10 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import { CODEC_VERSION, RecordIndex, encodeIndex, recordDigest, withFacts, type IndexMeta } from '../core/indexCodec';
-import { digestOf, isDigest } from '../core/oci';
-import { SUMMARY_FORMAT, decodeSummary, encodeSummary, type AnalysisSummary } from '../core/summary';
-import type { LayerIndex } from '../core/types';
+import { CODEC_VERSION, RecordIndex, encodeIndex, recordDigest, withFacts, type IndexMeta } from '../core/image/indexCodec';
+import { digestOf, isDigest } from '../core/image/oci';
+import { SUMMARY_FORMAT, decodeSummary, encodeSummary, type AnalysisSummary } from '../core/image/summary';
+import type { LayerIndex } from '../core/image/types';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.LAYERLENS_CACHE_DIR) return env.LAYERLENS_CACHE_DIR;
@@ -81,7 +81,7 @@ export class LayerIndexCache {
    * an engine image known whole is not exported again.
    */
   readonly docDir: string;
-  /** Analysis summaries by stack key (<root>/analyses-v1/<key>.json: src/core/summary.ts). */
+  /** Analysis summaries by stack key (<root>/analyses-v1/<key>.json: src/core/image/summary.ts). */
   readonly summaryDir: string;
   /**
    * What a file read as a stream held, by the file's identity (<root>/files-v1/<sha256 of the

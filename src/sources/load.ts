@@ -3,13 +3,13 @@
 // to a tar file (saved archive), `oci:DIR[:REF]` or a directory holding index.json (OCI layout).
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { assembleArchive, type ReadArchiveOptions } from '../core/archive';
-import { ImageFormatError, throwIfAborted } from '../core/errors';
+import { assembleArchive, type ReadArchiveOptions } from '../core/image/tar/archive';
+import { ImageFormatError, throwIfAborted } from '../core/image/errors';
 import { cacheCompressedLayer, cacheEngineLayers, indexLayerFile, loadArchiveFileFast, probeLayerFile, readEngineStream, type BlobProbe, type ImagePlan } from './fastRead';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from './blobPool';
 import type { LayerIndexCache } from './indexCache';
-import { alignHistory, blobPath, configDigestOf, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/oci';
-import type { ImageData, LayerIndex } from '../core/types';
+import { alignHistory, blobPath, configDigestOf, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../core/image/oci';
+import type { ImageData, LayerIndex } from '../core/image/types';
 import type { EngineClient } from '../engine/types';
 
 export type SourceSpec =

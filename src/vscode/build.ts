@@ -2,19 +2,19 @@
 // builder), shows the current step in a cancellable notification, then records what every line
 // did (cached / built, duration, for every stage) with the build context's file manifest, tags
 // the image and shows it. The record feeds the CodeLens cache status: after the build, what
-// happened; while the user edits, what the next build will rebuild and why (core/cachePredict).
+// happened; while the user edits, what the next build will rebuild and why (core/dockerfile/cachePredict).
 import * as path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import {
   cacheFacts, changedPaths, predict, runBuild,
   type BuildOutcome, type BuildRecord, type ContextManifest, type LineCacheFact, type LinePrediction,
-} from '../core/cachePredict';
-import { parseDockerfile, type DockerfileModel } from '../core/dockerfile';
-import { targetBuildInput } from '../core/stageImages';
+} from '../core/dockerfile/cachePredict';
+import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
+import { targetBuildInput } from '../core/dockerfile/stageImages';
 import { EngineError, type EngineClient } from '../engine/types';
 import { BaseImageIds } from '../sources/baseImages';
-import { chooseContextDir, contextManifest, packContext } from './contextManifest';
+import { chooseContextDir, contextManifest, packContext } from '../sources/contextManifest';
 import type { LayerLens } from './context';
 
 // ---------------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ async function askTarget(model: DockerfileModel, current: string | null): Promis
   const items = model.stages.map((s, i) => ({
     label: s.name ?? `stage ${i}`,
     description: `line ${s.line}${i === model.stages.length - 1 ? ' · last stage (default)' : ''}`,
-    // An unnamed stage is `#<index>`: the build names it (core/stageImages targetBuildInput).
+    // An unnamed stage is `#<index>`: the build names it (core/dockerfile/stageImages targetBuildInput).
     target: i === model.stages.length - 1 ? null : s.name ?? `#${i}`,
   }));
   const pick = await vscode.window.showQuickPick(items, { title: 'Layer Lens: build which stage?', placeHolder: current ?? 'the last stage' });

@@ -3,14 +3,14 @@
 // from the analysis for archives. Recomputed on save, on image changes and on engine events,
 // debounced; a half-typed file never raises a popup (errors go to the output channel and lenses).
 import * as vscode from 'vscode';
-import { parseDockerfile } from '../core/dockerfile';
-import { formatBytes } from '../core/format';
-import { lensLabel, lineInfos, type LineCache, type LineInfo, type StageImageLines } from '../core/lines';
-import { mapImageHistory, type MappingResult } from '../core/mapping';
-import type { DockerfileModel } from '../core/dockerfile';
-import type { QuickImage } from '../core/quickImage';
+import { parseDockerfile } from '../core/dockerfile/dockerfile';
+import { formatBytes } from '../core/present/format';
+import { lensLabel, lineInfos, type LineCache, type LineInfo, type StageImageLines } from '../core/present/lines';
+import { mapImageHistory, type MappingResult } from '../core/dockerfile/mapping';
+import type { DockerfileModel } from '../core/dockerfile/dockerfile';
+import type { QuickImage } from '../core/image/quickImage';
 import { parseSource } from '../sources/load';
-import { globToRegExp } from '../core/paths';
+import { globToRegExp } from '../core/image/tar/paths';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { HistoryCache } from '../sources/historyCache';
 import { lastBuild } from './build';

@@ -14,15 +14,15 @@
 // follows the theme through VS Code's CSS variables, and draws the layer-size bars as inline SVG.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { Analysis } from '../core/analysis';
-import { instructionAtLine, parseDockerfile, type DockerfileInstruction, type DockerfileModel } from '../core/dockerfile';
+import type { Analysis } from '../core/image/analysis';
+import { instructionAtLine, parseDockerfile, type DockerfileInstruction, type DockerfileModel } from '../core/dockerfile/dockerfile';
 import {
   DEFAULT_BIG_FILE_THRESHOLD, explainLayer, historyInstruction, instructionRefOf, instructionsByLayer, renderHtml, reportBlocks,
   shortInstruction, type InstructionRef, type LayerExplanation,
-} from '../core/explain';
-import { formatBytes } from '../core/format';
-import { mapHistory, mapImageHistory, type LineMapping, type MappingResult } from '../core/mapping';
-import { stageKey } from '../core/stageImages';
+} from '../core/present/explain';
+import { formatBytes } from '../core/present/format';
+import { mapHistory, mapImageHistory, type LineMapping, type MappingResult } from '../core/dockerfile/mapping';
+import { stageKey } from '../core/dockerfile/stageImages';
 import type { LayerLens } from './context';
 
 export const EXPLAIN_COMMAND = 'layerLens.explainLayer';

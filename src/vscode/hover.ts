@@ -1,11 +1,11 @@
 // Hovers on Dockerfile instructions: what the line costs under copy-on-write, with the numbers of
-// the layer it made in the analysed image (src/core/explain.ts writes the text). While no image
+// the layer it made in the analysed image (src/core/present/explain.ts writes the text). While no image
 // belongs to the file, one line says so and how to get one.
 import * as vscode from 'vscode';
 import {
   baseHoverMarkdown, configOnlyHoverMarkdown, hoverMarkdown, notInImageHoverMarkdown, unknownImageHoverMarkdown, unmappedHoverMarkdown,
-} from '../core/explain';
-import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfile';
+} from '../core/present/explain';
+import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfile/dockerfile';
 import type { LayerLens } from './context';
 import { DOCKERFILE_SELECTOR } from './codelens';
 import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef } from './explain';

@@ -2,9 +2,9 @@
 // lenses and hovers read from it and listen to onDidChange.
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { analyze, type Analysis } from '../core/analysis';
-import { formatBytes } from '../core/format';
-import { CancelledError } from '../core/errors';
+import { analyze, type Analysis } from '../core/image/analysis';
+import { formatBytes } from '../core/present/format';
+import { CancelledError } from '../core/image/errors';
 import { loadImage, parseSource, type SourceSpec } from '../sources/load';
 import { AnalysisWorkerClient } from '../worker/client';
 import type { EngineConnection } from './engine';
@@ -19,7 +19,7 @@ export interface ShownImage {
   partial?: { layersMerged: number; layersTotal: number };
   /**
    * The image is the Dockerfile's image of this stage (built as its own target), not the image
-   * the Dockerfile built: index and remembered key (core/stageImages stageKey).
+   * the Dockerfile built: index and remembered key (core/dockerfile/stageImages stageKey).
    */
   stage?: { index: number; key: string };
 }

@@ -8,12 +8,12 @@
 // sees the real bytes. Plus the two commands that open versions: Open This Version and Compare
 // with Visible Version (VS Code's diff editor).
 import * as vscode from 'vscode';
-import { CancelledError, ImageFormatError } from '../core/errors';
-import type { Analysis } from '../core/analysis';
-import type { LayerEntry, LayerIndex } from '../core/types';
+import { CancelledError, ImageFormatError } from '../core/image/errors';
+import type { Analysis } from '../core/image/analysis';
+import type { LayerEntry, LayerIndex } from '../core/image/types';
 import { parseSource } from '../sources/load';
 import type { LayerLens } from './context';
-import { DEFAULT_MAX_BYTES, EntryNotFoundError, readLayerEntry, type EntryContent } from './tree/readEntry';
+import { DEFAULT_MAX_BYTES, EntryNotFoundError, readLayerEntry, type EntryContent } from '../sources/readEntry';
 
 export const LAYER_SCHEME = 'layerlens';
 

@@ -1,5 +1,5 @@
 // Quick fixes on Dockerfile lines, offered only where the analysed image shows the cost and the
-// change is safe and local (the checks are pure, in src/core/explain.ts):
+// change is safe and local (the checks are pure, in src/core/present/explain.ts):
 // - "Add … to .dockerignore": on a COPY/ADD whose layer carries large or usually-unneeded
 //   build-context files, when no other instruction names those paths and the build context holding
 //   them is found (the Dockerfile's folder, else the workspace folder).
@@ -9,9 +9,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { dockerignoreEntries, foldCleanupPlan } from '../core/explain';
-import type { DockerfileInstruction } from '../core/dockerfile';
-import { formatBytes } from '../core/format';
+import { dockerignoreEntries, foldCleanupPlan } from '../core/present/explain';
+import type { DockerfileInstruction } from '../core/dockerfile/dockerfile';
+import { formatBytes } from '../core/present/format';
 import type { LayerLens } from './context';
 import { DOCKERFILE_SELECTOR } from './codelens';
 import { bigFileThreshold, docLayers, explainCached, type DocLayers } from './explain';

@@ -2,22 +2,22 @@
 // stages of a multi-stage build). "Layer Lens: Build Stage Images" (and the lens on such a stage's
 // FROM line) builds each of those stages as its own target through the engine, tagged
 // `layerlens/<name>:stage-<stage>`, and remembers per (Dockerfile, stage) which image it made
-// (workspace state). The CodeLens maps each stage's lines to its image's history (core/mapping with
+// (workspace state). The CodeLens maps each stage's lines to its image's history (core/dockerfile/mapping with
 // the stage) and clicking one explains that image's layer. With layerLens.build.stageImages set
 // to afterBuild, Build Image runs this after every build of a multi-stage file.
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { runBuild } from '../core/cachePredict';
-import { parseDockerfile, targetStageIndex, type DockerfileModel } from '../core/dockerfile';
-import type { StageImageLines } from '../core/lines';
-import { mapHistory, type MappingResult } from '../core/mapping';
-import type { QuickImage } from '../core/quickImage';
-import { findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey, stageLabel, stagesOutside } from '../core/stageImages';
+import { runBuild } from '../core/dockerfile/cachePredict';
+import { parseDockerfile, targetStageIndex, type DockerfileModel } from '../core/dockerfile/dockerfile';
+import type { StageImageLines } from '../core/present/lines';
+import { mapHistory, type MappingResult } from '../core/dockerfile/mapping';
+import type { QuickImage } from '../core/image/quickImage';
+import { findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
 import { EngineError } from '../engine/types';
 import { entrySizes } from '../sources/dockerfileImage';
 import { buildContextOf, buildRecords, currentBuildArgs, currentTarget, noBridgeEngines, prepareLocalBuild, tagRepository } from './build';
 import type { StageWithoutImage } from './codelens';
-import { packContext } from './contextManifest';
+import { packContext } from '../sources/contextManifest';
 import type { LayerLens } from './context';
 
 export const BUILD_STAGES_COMMAND = 'layerLens.buildStageImages';

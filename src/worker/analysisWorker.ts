@@ -4,11 +4,11 @@
 // here ever blocks the extension host: parsing, hashing, decompression and cache I/O all run here.
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { plainLayers } from '../core/analysis';
-import { diveEfficiency } from '../core/efficiency';
-import { ImageFormatError } from '../core/errors';
-import { transferableIndex } from '../core/indexCodec';
-import type { LayerIndex } from '../core/types';
+import { plainLayers } from '../core/image/analysis';
+import { diveEfficiency } from '../core/image/efficiency';
+import { ImageFormatError } from '../core/image/errors';
+import { transferableIndex } from '../core/image/indexCodec';
+import type { LayerIndex } from '../core/image/types';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';
 import { LayerIndexCache } from '../sources/indexCache';

@@ -4,15 +4,12 @@
 // indexCodec record, transferred without a copy. src/sources/blobPool.ts runs a few of these so the
 // layers of a compressed OCI layout decompress on all cores instead of one after the other.
 import { parentPort } from 'node:worker_threads';
-import { indexLayerAt } from '../core/archiveSeek';
-import { ImageFormatError } from '../core/errors';
-import { transferableIndex } from '../core/indexCodec';
+import { indexLayerAt } from '../core/image/tar/archiveSeek';
+import { ImageFormatError } from '../core/image/errors';
+import { transferableIndex } from '../core/image/indexCodec';
+import type { BlobJob, BlobResult } from '../sources/blobPool';
 import { openFileAccess } from '../sources/fastRead';
 
-export interface BlobJob { id: number; path: string; label: string; diffId: string; maxEntries?: number }
-export type BlobResult =
-  | { id: number; ok: true; record: ArrayBuffer }
-  | { id: number; ok: false; message: string; code?: string };
 
 const port = parentPort;
 

@@ -8,13 +8,13 @@
 // Plain Node: no vscode import.
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { analysisOf, type Analysis } from '../core/analysis';
-import { EMPTY_DIVE, type DiveEfficiency } from '../core/efficiency';
-import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/errors';
-import { RecordIndex } from '../core/indexCodec';
-import { MergedTree } from '../core/merge';
-import type { PlatformWanted } from '../core/oci';
-import type { ImageData } from '../core/types';
+import { analysisOf, type Analysis } from '../core/image/analysis';
+import { EMPTY_DIVE, type DiveEfficiency } from '../core/image/efficiency';
+import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/image/errors';
+import { RecordIndex } from '../core/image/indexCodec';
+import { MergedTree } from '../core/image/merge';
+import type { PlatformWanted } from '../core/image/oci';
+import type { ImageData } from '../core/image/types';
 import { EngineError, type EngineEndpoint } from '../engine/types';
 import type { DoneMessage, FromWorker, ToWorker } from './protocol';
 

@@ -1,9 +1,9 @@
 // Messages between the extension host (src/worker/client.ts) and the analysis worker thread
 // (src/worker/analysisWorker.ts, bundled as dist/worker.js). Everything here is structured-clone
-// data; layer indexes travel as index records (src/core/indexCodec.ts) in transferred buffers.
-import type { DiveEfficiency } from '../core/efficiency';
-import type { PlatformWanted } from '../core/oci';
-import type { ImageData } from '../core/types';
+// data; layer indexes travel as index records (src/core/image/indexCodec.ts) in transferred buffers.
+import type { DiveEfficiency } from '../core/image/efficiency';
+import type { PlatformWanted } from '../core/image/oci';
+import type { ImageData } from '../core/image/types';
 import type { EngineEndpoint } from '../engine/types';
 
 export interface AnalyzeRequest {

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { dockerSave, makeTar, ociLayout, tarOfFiles, type ImageSpec } from '../unit/support/tars';
+import { repoRoot } from '../support/repo';
+export { repoRoot };
 
 export interface Seed {
   name: string;
@@ -16,16 +18,6 @@ export interface Seed {
   gzipAfter?: boolean;
 }
 
-/** The repository root (holds package.json), found upwards from this file (src or out/). */
-export function repoRoot(): string {
-  if (process.env.LAYERLENS_ROOT) return process.env.LAYERLENS_ROOT;
-  let d = __dirname;
-  for (let i = 0; i < 6; i++) {
-    try { if (JSON.parse(readFileSync(path.join(d, 'package.json'), 'utf8')).name === 'layer-lens') return d; } catch { /* go up */ }
-    d = path.dirname(d);
-  }
-  throw new Error('repository root not found');
-}
 
 async function collect(s: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -1,16 +1,17 @@
 // The full read → analyze path the CLI and the extension run on an image archive, as one function
-// the hostile-input tests and the fuzzer share: readArchive (outer tar, optional gzip/zstd), every
+// the hostile-input tests and the fuzzer share: readArchiveStream (outer tar, optional gzip/zstd), every
 // layer through indexLayer, assembleArchive (docker-save manifest or OCI index), analyze (merged
 // tree, dive efficiency), the CLI's reports, the Layers-view tree model and the per-layer explain.
 // Bounded: tree walks and per-layer work stop after a fixed number of rows so a case costs at most
 // a few hundred milliseconds beyond reading.
-import { analyze, type Analysis } from '../../src/core/analysis';
-import { assembleArchive, readArchive } from '../../src/core/archive';
-import { CancelledError, ImageFormatError } from '../../src/core/errors';
-import { explainLayer, explainText } from '../../src/core/explain';
-import type { ByteSource } from '../../src/core/decompress';
-import { analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../../src/core/report';
-import { TreeModel, type TreeEl } from '../../src/core/treeModel';
+import { analyze, type Analysis } from '../../src/core/image/analysis';
+import { assembleArchive } from '../../src/core/image/tar/archive';
+import { readArchiveStream } from '../../src/core/image/tar/archiveStream';
+import { CancelledError, ImageFormatError } from '../../src/core/image/errors';
+import { explainLayer, explainText } from '../../src/core/present/explain';
+import type { ByteSource } from '../../src/core/image/tar/decompress';
+import { analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../../src/core/present/report';
+import { TreeModel, type TreeEl } from '../../src/core/present/treeModel';
 
 export interface PipelineResult {
   analysis: Analysis;
@@ -31,7 +32,7 @@ export interface PipelineOptions {
 /** Reads and analyses an archive exactly as `layerlens analyze/files/explain` and the views would. */
 export async function runPipeline(source: ByteSource, opts: PipelineOptions = {}): Promise<PipelineResult> {
   const maxRows = opts.maxRows ?? 5000;
-  const contents = await readArchive(source, { signal: opts.signal });
+  const contents = await readArchiveStream(source, { signal: opts.signal });
   const image = await assembleArchive(contents, { kind: 'docker-archive', ref: 'fuzz' });
   const analysis = analyze(image);
   JSON.stringify(analyzeJson(analysis));

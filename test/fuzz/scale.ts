@@ -1,6 +1,6 @@
 // Reads a docker-save archive whose layer holds N empty files (default a million) through the full
 // pipeline and prints one JSON line: entries, milliseconds, peak RSS. Run by the unit tier
-// (test/unit/hostile-scale.test.ts) in a child process with a heap cap and a timeout.
+// (test/stress/hostile-scale.test.ts) in a child process with a heap cap and a timeout.
 //   node out/test/fuzz/scale.js [N] [--same-name]
 import { bigSave } from '../unit/support/bigtar';
 import { runPipeline } from './pipeline';

@@ -7,17 +7,18 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
-import { assembleArchive, readArchive } from '../../src/core/archive';
+import { assembleArchive } from '../../src/core/image/tar/archive';
+import { readArchiveStream } from '../../src/core/image/tar/archiveStream';
 import type { EngineClient } from '../../src/engine/types';
-import { readLayerEntry } from '../../src/vscode/tree/readEntry';
-import { parseDockerfile, instructionAtLine } from '../../src/core/dockerfile';
-import { historyFromConfig, mapHistory } from '../../src/core/mapping';
-import { lensLabel, lineInfos, linesMargin } from '../../src/core/lines';
-import { layerLinesFromDockerfile } from '../../src/core/treeModel';
+import { readLayerEntry } from '../../src/sources/readEntry';
+import { parseDockerfile, instructionAtLine } from '../../src/core/dockerfile/dockerfile';
+import { historyFromConfig, mapHistory } from '../../src/core/dockerfile/mapping';
+import { lensLabel, lineInfos, linesMargin } from '../../src/core/present/lines';
+import { layerLinesFromDockerfile } from '../../src/core/present/treeModel';
 import { Rng, mutateArchive, mutateDockerfile } from './mutate';
 import { isExpectedError, runPipeline } from './pipeline';
 import type { Seed } from './corpus';
-import type { HistoryEntry } from '../../src/core/types';
+import type { HistoryEntry } from '../../src/core/image/types';
 
 export interface CaseRequest { id: number; kind: 'archive' | 'reader' | 'dockerfile' | 'probe'; seedIndex: number; caseSeed: number }
 export interface CaseResult {
@@ -71,7 +72,7 @@ async function targetsOf(seedIndex: number): Promise<Array<{ diffId: string; pat
   let t = targets.get(seedIndex);
   if (!t) {
     const seed = seeds[seedIndex];
-    const img = await assembleArchive(await readArchive([seed.buf]), { kind: 'docker-archive', ref: 'seed' });
+    const img = await assembleArchive(await readArchiveStream([seed.buf]), { kind: 'docker-archive', ref: 'seed' });
     t = img.layers.flatMap((l) => l.entries.filter((e) => e.type !== 'dir').slice(0, 3).map((e) => ({ diffId: l.diffId, path: e.path, tarBytes: l.tarBytes })));
     if (t.length === 0) t = [{ diffId: img.diffIds[0] ?? 'sha256:' + '0'.repeat(64), path: '/x', tarBytes: 0 }];
     targets.set(seedIndex, t);

@@ -14,9 +14,9 @@ import * as E from '../support/engine';
 import { createEngineClient } from '../../src/engine/docker';
 import { resolveEndpointFromProcess } from '../../src/engine/endpoint';
 import type { EngineClient } from '../../src/engine/types';
-import { contextManifest, packContext } from '../../src/vscode/contextManifest';
-import { predict, runBuild, type BuildOutcome, type LinePrediction } from '../../src/core/cachePredict';
-import { normalizeImageRef } from '../../src/core/buildTrace';
+import { contextManifest, packContext } from '../../src/sources/contextManifest';
+import { predict, runBuild, type BuildOutcome, type LinePrediction } from '../../src/core/dockerfile/cachePredict';
+import { normalizeImageRef } from '../../src/core/dockerfile/buildTrace';
 import { BaseImageIds } from '../../src/sources/baseImages';
 
 const NONCE = `${process.pid}-${Date.now()}`;

@@ -14,12 +14,12 @@ import * as E from '../support/engine';
 import { createEngineClient } from '../../src/engine/docker';
 import { resolveEndpointFromProcess } from '../../src/engine/endpoint';
 import type { EngineClient } from '../../src/engine/types';
-import { packContext } from '../../src/vscode/contextManifest';
-import { runBuild, type BuildOutcome } from '../../src/core/cachePredict';
-import { parseDockerfile, type DockerfileModel } from '../../src/core/dockerfile';
-import { mapHistory } from '../../src/core/mapping';
-import { lineInfos, type LineInfo, type StageImageLines } from '../../src/core/lines';
-import { stageBuildInput, stageImageMatches, stageImageTag, stageLabel, stagesOutside } from '../../src/core/stageImages';
+import { packContext } from '../../src/sources/contextManifest';
+import { runBuild, type BuildOutcome } from '../../src/core/dockerfile/cachePredict';
+import { parseDockerfile, type DockerfileModel } from '../../src/core/dockerfile/dockerfile';
+import { mapHistory } from '../../src/core/dockerfile/mapping';
+import { lineInfos, type LineInfo, type StageImageLines } from '../../src/core/present/lines';
+import { stageBuildInput, stageImageMatches, stageImageTag, stageLabel, stagesOutside } from '../../src/core/dockerfile/stageImages';
 import { entrySizes, quickImageFromEngine } from '../../src/sources/dockerfileImage';
 
 const NONCE = `${process.pid}-${Date.now()}`;

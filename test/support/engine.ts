@@ -5,13 +5,15 @@
 // Every external process runs through execFile/spawn with argument arrays (no shell), with
 // Debian's docker client /usr/bin/docker (override: LAYERLENS_DOCKER).
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile, chmod } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import Docker from 'dockerode';
+import { repoRoot } from './repo';
+export { repoRoot };
 
 export const DOCKER = process.env.LAYERLENS_DOCKER || '/usr/bin/docker';
 export const BASE_IMAGE = 'layerlens-test/busybox:latest';
@@ -71,24 +73,6 @@ export function docker(args: readonly string[], opts: RunOptions = {}): Promise<
 // ---------------------------------------------------------------------------------------------
 // Repository paths and the CLI
 
-/** The repository root: the directory with the layer-lens package.json above this file (or cwd). */
-export function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    let d = start;
-    for (;;) {
-      const p = path.join(d, 'package.json');
-      if (existsSync(p)) {
-        try {
-          if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'layer-lens') return d;
-        } catch { /* keep looking */ }
-      }
-      const up = path.dirname(d);
-      if (up === d) break;
-      d = up;
-    }
-  }
-  throw new Error(`cannot find the layer-lens repository root above ${__dirname} or ${process.cwd()}`);
-}
 
 export function fixtureDir(name: string): string {
   return path.join(repoRoot(), 'test', 'fixtures', 'images', name);

@@ -7,9 +7,10 @@ import * as assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { stub } from './support/vscode-stub';
-import { assembleArchive, readArchive } from '../../src/core/archive';
-import { analyze } from '../../src/core/analysis';
-import { explainLayer, renderHtml, reportBlocks } from '../../src/core/explain';
+import { assembleArchive } from '../../src/core/image/tar/archive';
+import { readArchiveStream } from '../../src/core/image/tar/archiveStream';
+import { analyze } from '../../src/core/image/analysis';
+import { explainLayer, renderHtml, reportBlocks } from '../../src/core/present/explain';
 import { repoRoot } from '../fuzz/corpus';
 import { dockerSave, makeTar } from './support/tars';
 import { reportHtml } from '../../src/vscode/explain';
@@ -61,7 +62,7 @@ async function hostileAnalysis() {
   const evil = ['<img src=x onerror=alert(1)>', '"><script>alert(1)</script>', "'onmouseover='alert(1)", 'https:\u2215\u2215evil.example'];
   const l0 = await makeTar([{ name: 'app/', type: 'directory' }, ...evil.map((e, i) => ({ name: `app/${i}${e}`, size: 2000 }))]);
   const l1 = await makeTar([...evil.map((e, i) => ({ name: `app/${i}${e}`, size: 2000, mode: 0o600 })), { name: 'app/.wh.0<b>x</b>' }]);
-  const img = await assembleArchive(await readArchive([await dockerSave({ layers: [l0, l1], history: [{ created_by: 'COPY <script>alert(9)</script> /app # buildkit' }, { created_by: 'RUN chmod 600 "/app/<svg onload=alert(8)>" # buildkit' }] })]), { kind: 'docker-archive', ref: 'mem' });
+  const img = await assembleArchive(await readArchiveStream([await dockerSave({ layers: [l0, l1], history: [{ created_by: 'COPY <script>alert(9)</script> /app # buildkit' }, { created_by: 'RUN chmod 600 "/app/<svg onload=alert(8)>" # buildkit' }] })]), { kind: 'docker-archive', ref: 'mem' });
   return analyze(img);
 }
 

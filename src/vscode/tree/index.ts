@@ -15,8 +15,8 @@
 //   layerLens.compareWithVisible [row] diff a hidden copy against the visible version
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatBytes } from '../../core/format';
-import { TreeModel, layerLinesFromDockerfile, type FilesMode, type TreeEl } from '../../core/treeModel';
+import { formatBytes } from '../../core/present/format';
+import { TreeModel, layerLinesFromDockerfile, type FilesMode, type TreeEl } from '../../core/present/treeModel';
 import type { LayerLens } from '../context';
 import type { ShownImage } from '../imageService';
 import { compareWithVisible, openFileVersion, registerLayerFs, type VersionTarget } from '../layerFs';

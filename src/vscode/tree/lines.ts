@@ -1,6 +1,6 @@
 // The small interface through which the Dockerfile ↔ layer mapping reaches the Layers sidebar.
 //
-// Whoever maps an image's layers to Dockerfile lines (src/core/mapping.ts, wired by the CodeLens
+// Whoever maps an image's layers to Dockerfile lines (src/core/dockerfile/mapping.ts, wired by the CodeLens
 // contribution) puts these optional members on the ShownImage it shows, or on the object
 // ImageService.current returns, and fires ImageService.onDidChange when they change:
 //

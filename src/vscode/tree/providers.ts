@@ -1,9 +1,9 @@
 // TreeDataProviders for the two views of the "Layers" container. They only adapt the pure tree
-// model (src/core/treeModel.ts) to TreeItems: codicons and file-theme icons, theme colours (through
+// model (src/core/present/treeModel.ts) to TreeItems: codicons and file-theme icons, theme colours (through
 // a FileDecorationProvider on the rows' resourceUris), context values for menus, click commands.
 // Children come from the model, lazily; tooltips are resolved on hover.
 import * as vscode from 'vscode';
-import { TreeModel, type FilesMode, type Row, type TreeEl } from '../../core/treeModel';
+import { TreeModel, type FilesMode, type Row, type TreeEl } from '../../core/present/treeModel';
 
 export const ROW_SCHEME = 'layerlens-row';
 

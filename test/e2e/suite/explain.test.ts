@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { after, before, describe, it } from '../runner';
-import { formatBytes } from '../../../src/core/format';
+import { formatBytes } from '../../../src/core/present/format';
 import type { LayerLens } from '../../../src/vscode/context';
 import { buildFixture, docker, ensureBaseImage, fixtureDir, requireEngine, BASE_IMAGE } from '../../support/engine';
 

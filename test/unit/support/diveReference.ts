@@ -1,9 +1,9 @@
 // The dive figures as computed before the stacked-tree filter and the single-map visit (git
-// ca789d8, src/core/efficiency.ts): a test oracle for the faster version; not used by src/.
-import type { LayerIndex } from '../../../src/core/types';
-// The tree helpers and the summary (unchanged by that work) are shared with src/core/efficiency.ts; the part that
+// ca789d8, src/core/image/efficiency.ts): a test oracle for the faster version; not used by src/.
+import type { LayerIndex } from '../../../src/core/image/types';
+// The tree helpers and the summary (unchanged by that work) are shared with src/core/image/efficiency.ts; the part that
 // changed, which paths are stacked and how visits are counted, is kept here as it was.
-import { StackAdder, diveSummary, getNode, layerParents, removePath, subtreeSize, type DiveEfficiency, type DiveNode } from '../../../src/core/efficiency';
+import { StackAdder, diveSummary, getNode, layerParents, removePath, subtreeSize, type DiveEfficiency, type DiveNode } from '../../../src/core/image/efficiency';
 
 interface PathData {
   cumulative: number;

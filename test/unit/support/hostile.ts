@@ -1,7 +1,7 @@
 // Assertions shared by the hostile-input tests: every case runs the full read → analyze path with
 // the fs write watch on, and ends either in a result or in a typed ImageFormatError.
 import * as assert from 'node:assert/strict';
-import { ImageFormatError, type FormatErrorCode } from '../../../src/core/errors';
+import { ImageFormatError, type FormatErrorCode } from '../../../src/core/image/errors';
 import { runPipeline, type PipelineResult } from '../../fuzz/pipeline';
 import { withNoWrites } from './nowrites';
 import { chunks } from './tars';

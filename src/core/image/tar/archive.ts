@@ -1,0 +1,102 @@
+// One parser for every image source that arrives as a tar: the engine's export stream
+// (/images/{name}/get), a `docker save` file, and an OCI layout packed in a tar (Docker 25+ saves
+// both manifest.json and index.json). Entries are read in stream order and classified by content:
+// small JSON documents are kept, everything else is read as a layer (plain, gzip or zstd) without
+// ever being held in memory. manifest.json usually comes last, so layers are indexed by their
+// path first and ordered once the manifest is known.
+import { ImageFormatError } from '../errors';
+import type { ArchiveContents } from './archiveStream';
+import { alignHistory, blobPath, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../oci';
+import { withFacts } from '../indexCodec';
+import { normaliseEntryPath } from './paths';
+import type { ImageData, LayerIndex } from '../types';
+
+export type { ArchiveContents, ReadArchiveOptions } from './archiveStream';
+
+function rel(name: string): string {
+  return normaliseEntryPath(name).path.slice(1);
+}
+
+function resolveLink(links: Map<string, string>, path: string): string {
+  let p = path;
+  for (let i = 0; i < 16 && links.has(p); i++) p = links.get(p)!;
+  return p;
+}
+
+interface SaveManifestEntry { Config?: string; RepoTags?: string[] | null; Layers?: string[] }
+
+export interface AssembleOptions {
+  /** Pick this tag from a multi-image archive (`docker save a b`). */
+  ref?: string;
+  platform?: PlatformWanted;
+}
+
+/** Turns an archive's contents into the image model (docker-save manifest first, else OCI index). */
+export async function assembleArchive(
+  c: ArchiveContents,
+  source: ImageData['source'],
+  opts: AssembleOptions = {},
+): Promise<ImageData> {
+  const doc = (p: string): Buffer | undefined => c.docs.get(resolveLink(c.links, p));
+  const layerAt = (p: string): LayerIndex | undefined => c.layers.get(resolveLink(c.links, p));
+  const warnings = [...c.warnings];
+
+  let configBuf: Buffer | undefined;
+  let layerPaths: string[];
+  let repoTags: string[] = [];
+  const manifestBuf = doc('manifest.json');
+  if (manifestBuf) {
+    const manifest = parseJson<SaveManifestEntry[]>(manifestBuf, 'manifest.json');
+    if (!Array.isArray(manifest) || manifest.length === 0) throw new ImageFormatError('corrupt', 'manifest.json lists no image');
+    let pick = manifest[0];
+    if (opts.ref) {
+      const want = opts.ref.includes(':') ? opts.ref : opts.ref + ':latest';
+      pick = manifest.find((m) => Array.isArray(m?.RepoTags) && m.RepoTags.includes(want)) ?? pick;
+    }
+    if (typeof pick?.Config !== 'string' || !Array.isArray(pick.Layers) || !pick.Layers.every((l) => typeof l === 'string')) {
+      throw new ImageFormatError('corrupt', 'manifest.json entry has no Config or Layers');
+    }
+    configBuf = doc(rel(pick.Config));
+    if (!configBuf) throw new ImageFormatError('missing', `the archive lacks the image config ${pick.Config}`);
+    layerPaths = pick.Layers.map(rel);
+    repoTags = Array.isArray(pick.RepoTags) ? pick.RepoTags.filter((t) => typeof t === 'string') : [];
+  } else {
+    const indexBuf = doc('index.json');
+    if (!indexBuf) throw new ImageFormatError('corrupt', 'not an image archive: no manifest.json or index.json');
+    const index = parseJson<{ manifests?: [] }>(indexBuf, 'index.json');
+    const resolved = await resolveOciIndex(index, async (d) => {
+      const b = doc(blobPath(d));
+      if (!b) throw new ImageFormatError('missing', `the archive lacks blob ${d}`);
+      return b;
+    }, opts);
+    configBuf = doc(blobPath(resolved.configDigest));
+    if (!configBuf) throw new ImageFormatError('missing', `the archive lacks the image config ${resolved.configDigest}`);
+    layerPaths = resolved.layers.map((l) => blobPath(l.digest));
+    if (resolved.refName) repoTags = [resolved.refName];
+  }
+  const cfg = parseImageConfig(configBuf);
+  const diffIds = cfg.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== layerPaths.length) {
+    throw new ImageFormatError('corrupt', `the image config lists ${diffIds.length} layers but the manifest ${layerPaths.length}`);
+  }
+  const layers = layerPaths.map((p, i) => {
+    const l = layerAt(p);
+    const err = c.layerErrors.get(resolveLink(c.links, p));
+    if (!l && err) throw err;
+    if (!l) throw new ImageFormatError('missing', `the archive lacks layer ${i} (${p})`);
+    // The same blob may back two layers (identical empty layers): share the index, not the id.
+    return l.diffId === '' || l.diffId === diffIds[i] ? Object.assign(l, { diffId: diffIds[i] }) : withFacts(l, { diffId: diffIds[i] });
+  });
+  const { history, warnings: hw } = alignHistory(cfg, layers.length);
+  warnings.push(...hw);
+  return {
+    id: digestOf(configBuf),
+    repoTags,
+    config: summariseConfig(cfg),
+    diffIds,
+    layers,
+    history,
+    source,
+    warnings,
+  };
+}

@@ -1,0 +1,113 @@
+// Turns a layer tar's headers, one at a time, into a LayerIndex: the one place where entry names
+// become paths, whiteout and opaque markers are recognised and entry types mapped. Every reader
+// (streaming, seeking, cached) goes through it, so all of them build the same index.
+import { ImageFormatError } from '../errors';
+import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, joinPath, normaliseEntryPath, parentPath } from './paths';
+import type { Compression } from './decompress';
+import type { EntryType, LayerEntry, LayerIndex } from '../types';
+
+const MAX_WARNINGS = 50;
+const AUFS_META_DIR = '/' + AUFS_META_PREFIX;
+/** No Linux file system holds a longer path (PATH_MAX); deeper trees only cost time. */
+export const MAX_PATH_BYTES = 4096;
+
+/** The header fields the index needs (tar-stream's header and ours both fit, mtime in seconds). */
+export interface HeaderFields {
+  name: string;
+  type: string | null;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  linkname: string | null;
+}
+
+export function entryType(t: string | null | undefined): EntryType | null {
+  switch (t) {
+    case 'file': case 'contiguous-file': return 'file';
+    case 'directory': return 'dir';
+    case 'symlink': return 'symlink';
+    case 'link': return 'hardlink';
+    case 'character-device': return 'char';
+    case 'block-device': return 'block';
+    case 'fifo': return 'fifo';
+    default: return null;
+  }
+}
+
+export class LayerIndexBuilder {
+  readonly entries: LayerEntry[] = [];
+  readonly whiteouts: string[] = [];
+  readonly opaqueDirs: string[] = [];
+  readonly warnings: string[] = [];
+  tarEntries = 0;
+  tarFileBytes = 0;
+
+  constructor(private readonly label = 'layer', private readonly maxEntries = 10_000_000) {}
+
+  private warn(w: string): void {
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(w);
+  }
+
+  add(h: HeaderFields): void {
+    if (++this.tarEntries > this.maxEntries) {
+      throw new ImageFormatError('limit', `${this.label} has more than ${this.maxEntries} entries`);
+    }
+    const n = h.name;
+    const c = n.charCodeAt(0);
+    let path: string;
+    // The common name (`a/b/c`, `a/b/`: no leading `/` or `.`, no `/.`, no `//`) without
+    // normaliseEntryPath's split and join.
+    if (c !== 47 && c !== 46 && n.indexOf('/.') === -1 && n.indexOf('//') === -1) {
+      path = '/' + (n.charCodeAt(n.length - 1) === 47 ? n.slice(0, n.length - 1) : n);
+    } else {
+      const norm = normaliseEntryPath(n);
+      path = norm.path;
+      if (norm.escaped) this.warn(`entry name '${n}' climbs above the root; read as ${path}`);
+    }
+    if (path.length > MAX_PATH_BYTES) {
+      throw new ImageFormatError('limit', `${this.label} has an entry name of ${path.length} characters (the limit is ${MAX_PATH_BYTES})`);
+    }
+    if (path === '/') return; // the root directory's own entry
+    const cut = path.lastIndexOf('/');
+    if (path.startsWith(WHITEOUT_PREFIX, cut + 1)) {
+      const name = path.slice(cut + 1);
+      const dir = parentPath(path);
+      if (name === OPAQUE_MARKER) this.opaqueDirs.push(dir);
+      else if (!name.startsWith(AUFS_META_PREFIX)) this.whiteouts.push(joinPath(dir, name.slice(WHITEOUT_PREFIX.length)));
+      return;
+    }
+    if (path.includes(AUFS_META_DIR)) return; // contents of AUFS metadata dirs
+    const type = entryType(h.type);
+    if (type === null) { this.warn(`entry ${path} has unsupported type '${h.type}'; skipped`); return; }
+    const size = type === 'file' ? (h.size ?? 0) : 0;
+    this.tarFileBytes += size;
+    const e: LayerEntry = {
+      path,
+      type,
+      size,
+      mode: (h.mode ?? 0) & 0o7777,
+      uid: h.uid ?? 0,
+      gid: h.gid ?? 0,
+      mtime: Number.isFinite(h.mtime) ? Math.floor(h.mtime) : 0,
+    };
+    if (type === 'symlink') e.linkname = h.linkname ?? '';
+    else if (type === 'hardlink') e.linkname = normaliseEntryPath(h.linkname ?? '').path;
+    this.entries.push(e);
+  }
+
+  finish(meta: { diffId: string; tarBytes: number; compression: Compression }): LayerIndex {
+    return {
+      diffId: meta.diffId,
+      entries: this.entries,
+      whiteouts: this.whiteouts,
+      opaqueDirs: this.opaqueDirs,
+      tarFileBytes: this.tarFileBytes,
+      tarEntries: this.tarEntries,
+      tarBytes: meta.tarBytes,
+      compression: meta.compression,
+      warnings: this.warnings,
+    };
+  }
+}

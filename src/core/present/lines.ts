@@ -1,0 +1,154 @@
+// Per-line facts for a Dockerfile: its layer, the layer's size, and cache status. The CodeLens
+// text and `layerlens lines` both come from here.
+import { formatBytes } from './format';
+import type { DockerfileModel } from '../dockerfile/dockerfile';
+import type { MappingResult } from '../dockerfile/mapping';
+
+export type CacheState = 'cached' | 'built' | 'will-rebuild' | 'unknown';
+
+export interface LineCache {
+  cache: CacheState;
+  reason?: string;
+  durationMs?: number;
+}
+
+export interface LineInfo {
+  line: number;
+  endLine: number;
+  instruction: string;
+  stage: number;
+  historyIndex: number | null;
+  layerIndex: number | null;
+  /** Bytes of the layer this line made; 0 for config-only lines; null when not mapped. */
+  size: number | null;
+  /** `other-stage`: a line of a stage the image does not contain (known from a build's trace). */
+  kind: 'layer' | 'empty-layer' | 'config' | 'base' | 'unmapped' | 'other-stage';
+  /** other-stage, and lines mapped from a stage image: the stage's name (or its index). */
+  stageName?: string;
+  /**
+   * A line of a stage the image does not contain, mapped from that stage's own image (the stage
+   * built as a target): its source. `historyIndex` and `layerIndex` then count in that image.
+   */
+  stageImage?: string;
+  cache: CacheState;
+  reason?: string;
+  durationMs?: number;
+  /** FROM lines: what the base image holds. */
+  base?: { size: number | null; layers: number };
+}
+
+/** The image of a stage the main image does not contain (that stage built as a target), mapped. */
+export interface StageImageLines {
+  /** Its source (tag, id or archive path): what the lines' `layerIndex` refers to. */
+  source: string;
+  /** `mapHistory(model, history, { stage })` of that image. */
+  mapping: MappingResult;
+  /** Size per history entry of that image. */
+  entrySizes: readonly number[];
+}
+
+/**
+ * Joins a mapping with per-history-entry sizes and (optionally) cache facts by line.
+ * `entrySizes[i]` is history entry i's size (the engine's history Size, or the analysed layer's).
+ * `stageImages`: lines the main image does not contain take their sizes from the image of their
+ * own stage when one is given, else from the image of a stage built on theirs (a stage image holds
+ * its whole FROM chain); the rest, with `model` and `cache`, get the build trace's status only.
+ */
+export function lineInfos(
+  mapping: MappingResult, entrySizes: readonly number[], cache?: ReadonlyMap<number, LineCache>, model?: DockerfileModel,
+  stageImages: readonly StageImageLines[] = [],
+): LineInfo[] {
+  const infos = mappedInfos(mapping, entrySizes, cache);
+  const mapped = new Set(infos.map((i) => i.line));
+  // Own stage first, then stages derived from it.
+  for (const own of [true, false]) {
+    for (const si of stageImages) {
+      const extra = mappedInfos(si.mapping, si.entrySizes, cache).filter((i) => !mapped.has(i.line) && (i.stage === si.mapping.stage) === own);
+      for (const i of extra) {
+        i.stageImage = si.source;
+        const st = model?.stages[i.stage];
+        i.stageName = st?.name ?? String(i.stage);
+        mapped.add(i.line);
+        infos.push(i);
+      }
+    }
+  }
+  if (!model || !cache) return infos.sort((a, b) => a.line - b.line);
+  // Stages the image does not contain (a multi-stage build's earlier stages): their lines have no
+  // layer in this image, but the last build's trace knows whether they were cached.
+  for (const ins of model.instructions) {
+    const c = cache.get(ins.line);
+    if (!c || mapped.has(ins.line) || ins.stage < 0) continue;
+    const st = model.stages[ins.stage];
+    const info: LineInfo = {
+      line: ins.line, endLine: ins.endLine, instruction: ins.keyword, stage: ins.stage, historyIndex: null, layerIndex: null,
+      size: null, kind: 'other-stage', stageName: st?.name ?? String(ins.stage), cache: c.cache,
+    };
+    if (c.reason) info.reason = c.reason;
+    if (c.durationMs !== undefined) info.durationMs = c.durationMs;
+    infos.push(info);
+  }
+  return infos.sort((a, b) => a.line - b.line);
+}
+
+function mappedInfos(mapping: MappingResult, entrySizes: readonly number[], cache?: ReadonlyMap<number, LineCache>): LineInfo[] {
+  return mapping.lines.map((m) => {
+    const c = cache?.get(m.line);
+    const info: LineInfo = {
+      line: m.line, endLine: m.endLine, instruction: m.instruction, stage: m.stage,
+      historyIndex: m.historyIndex, layerIndex: m.layerIndex, size: null, kind: 'unmapped',
+      cache: c?.cache ?? 'unknown',
+    };
+    if (c?.reason) info.reason = c.reason;
+    if (c?.durationMs !== undefined) info.durationMs = c.durationMs;
+    if (m.base) {
+      info.kind = 'base';
+      info.size = m.base.size;
+      info.base = { size: m.base.size, layers: m.base.layerCount };
+    } else if (m.historyIndex !== null) {
+      const size = entrySizes[m.historyIndex] ?? 0;
+      info.size = m.layerIndex === null ? 0 : size;
+      info.kind = m.layerIndex === null ? 'config' : size === 0 ? 'empty-layer' : 'layer';
+      if (m.layerIndex === null && m.emptyLayer && (m.instruction === 'RUN' || m.instruction === 'WORKDIR' || m.instruction === 'COPY' || m.instruction === 'ADD')) {
+        info.kind = 'empty-layer';
+      }
+    }
+    return info;
+  });
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The CodeLens text: `24.3 MB · cached`, `0 B · config only`, `will rebuild · line 7 changed`. */
+export function lensLabel(i: LineInfo): string {
+  const parts: string[] = [];
+  if (i.cache === 'will-rebuild') {
+    return `will rebuild${i.reason ? ' · ' + i.reason : ''}`;
+  }
+  switch (i.kind) {
+    case 'base':
+      parts.push(`base ${i.base!.size === null ? '' : formatBytes(i.base!.size) + ' in '}${i.base!.layers} layer${i.base!.layers === 1 ? '' : 's'}`);
+      break;
+    case 'layer': parts.push(formatBytes(i.size ?? 0)); break;
+    case 'empty-layer': parts.push('0 B · empty layer'); break;
+    case 'config': parts.push('0 B · config only'); break;
+    case 'unmapped': parts.push(i.stageImage !== undefined ? 'not in the stage image' : 'not in the image'); break;
+    case 'other-stage': parts.push(`stage ${i.stageName}`); break;
+  }
+  if (i.cache === 'cached') parts.push('cached');
+  else if (i.cache === 'built') parts.push(i.durationMs !== undefined ? `rebuilt in ${seconds(i.durationMs)}` : 'rebuilt');
+  return parts.join(' · ');
+}
+
+/** `layerlens lines` without --json: the Dockerfile with a left margin of sizes and cache status. */
+export function linesMargin(text: string, infos: readonly LineInfo[], width = 34): string {
+  const byLine = new Map(infos.map((i) => [i.line, i]));
+  return text.split('\n').map((src, n) => {
+    const i = byLine.get(n + 1);
+    const margin = i ? lensLabel(i) : '';
+    const m = margin.length > width ? margin.slice(0, width - 1) + '…' : margin;
+    return `${m.padEnd(width)} │ ${src}`;
+  }).join('\n');
+}

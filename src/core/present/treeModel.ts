@@ -1,0 +1,735 @@
+// The Layers sidebar as pure data: which rows exist, their labels, descriptions, tooltips, icons
+// and children, for both views (the image's layers, and the merged filesystem or one layer's
+// changes). No vscode here: src/vscode/tree adapts these rows to TreeItems, and unit tests render
+// them to golden text.
+//
+// Everything is lazy: rows are created when their parent is expanded, a directory's children are
+// sorted once per expand and cached, and whole-tree numbers (hidden bytes below each directory)
+// are computed in one pass the first time they are needed.
+import type { Analysis } from '../image/analysis';
+import { formatBytes, shortCreatedBy } from './format';
+import { parseDockerfile } from '../dockerfile/dockerfile';
+import { bestStageMapping, mapHistory } from '../dockerfile/mapping';
+import { MergedTree, hiddenBytesOf, nodePath, postOrder, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
+import type { HistoryEntry } from '../image/types';
+
+export interface TreeModelOptions {
+  /** 1-based Dockerfile line of the instruction that created a layer, when mapped. */
+  lineForLayer?: (layer: number) => number | undefined;
+  /** How many bottom layers come from the base image (FROM); grouped under one row when > 0. */
+  baseLayerCount?: number;
+  /** Longest instruction text shown in labels and descriptions (default 60 / 40 characters). */
+  labelWidth?: number;
+  descriptionWidth?: number;
+}
+
+/** How a row is coloured: the adapter maps tones to theme colours. */
+export type Tone = 'normal' | 'deleted' | 'added' | 'modified' | 'hidden';
+
+/**
+ * An icon: 'file' and 'folder' mean "from the file icon theme" (the adapter sets a resourceUri
+ * named like the path); anything else is a codicon id.
+ */
+export type IconId = 'file' | 'folder' | string;
+
+export interface Row {
+  /** Unique in its view, stable across refreshes of the same image (keeps expansion state). */
+  id: string;
+  label: string;
+  description: string;
+  /** Markdown, computed on demand (VS Code asks for it on hover: resolveTreeItem). */
+  tooltip: () => string;
+  collapsible: 'none' | 'collapsed' | 'expanded';
+  icon: IconId;
+  tone: Tone;
+  /** Space-separated words the menus match on: layer, baseImage, file, dir, deleted, hiddenCopy, change, mapped… */
+  contextValue: string;
+  /** Absolute path in the image this row stands for. */
+  path?: string;
+  /** The layer whose version (of a path) or instruction this row stands for. */
+  layer?: number;
+  /** 1-based Dockerfile line of that layer, when mapped. */
+  line?: number;
+  /** Whether `layer`'s version of `path` can be opened as a file (regular file, hardlink or symlink). */
+  openable?: boolean;
+  /** Colour the icon as a warning (a layer that ships hidden bytes). */
+  warn?: boolean;
+}
+
+// --------------------------------------------------------------------------------------------
+// Elements: the objects a TreeDataProvider hands around. Identity matters (reveal, getParent):
+// the model caches them, so the same path gives the same object while the model lives.
+
+export interface BaseGroupEl { kind: 'base'; layers: number[] }
+export interface LayerEl { kind: 'layer'; layer: number }
+export interface EntryEl { kind: 'entry'; node: MergedNode; path: string }
+export interface CopyEl { kind: 'copy'; owner: EntryEl; copy: Copy; index: number }
+export interface ChangeEl { kind: 'change'; layer: number; cn: ChangeNode; label: string; parent: ChangeEl | LayerEl | null }
+export interface InfoEl { kind: 'info'; id: string; text: string; parent: TreeEl | null }
+
+export type TreeEl = BaseGroupEl | LayerEl | EntryEl | CopyEl | ChangeEl | InfoEl;
+
+/** One path of one layer's change tree (a trie of the changed paths). */
+export interface ChangeNode {
+  name: string;
+  path: string;
+  change?: LayerChange;
+  children: Map<string, ChangeNode>;
+  /** Counts and bytes of the changes at and below this path. */
+  added: number;
+  modified: number;
+  deleted: number;
+  bytes: number;
+}
+
+/** What the merged-filesystem view shows. */
+export interface FilesMode {
+  /** A layer index: only that layer's changes; undefined: the merged filesystem. */
+  layer?: number;
+  /** Only rows that carry hidden (shipped but invisible) bytes. */
+  wasteOnly: boolean;
+}
+
+const byteWords = (n: number): string => formatBytes(n);
+
+function truncate(s: string, width: number): string {
+  return s.length > width ? s.slice(0, Math.max(1, width - 1)) + '…' : s;
+}
+
+function mdEscape(s: string): string {
+  return s.replace(/[\\`*_{}[\]<>()#+\-.!|]/g, (c) => '\\' + c);
+}
+
+function plural(n: number, word: string, many = word + 's'): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? word : many}`;
+}
+
+const compareNames = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+const isDirNode = (n: MergedNode): boolean => n.type === 'dir';
+
+/**
+ * Hidden copies worth a row: every copy but the visible one, except a directory's lower directory
+ * entries (directories merge; those copies hold no bytes and hide nothing).
+ */
+export function hiddenCopiesOf(n: MergedNode): Array<{ copy: Copy; index: number }> {
+  const top = n.live ? n.copies.length - 1 : n.copies.length;
+  const out: Array<{ copy: Copy; index: number }> = [];
+  for (let i = 0; i < top; i++) {
+    const c = n.copies[i];
+    if (n.type === 'dir' && c.type === 'dir') continue;
+    out.push({ copy: c, index: i });
+  }
+  return out;
+}
+const OPENABLE = new Set(['file', 'hardlink', 'symlink']);
+
+export class TreeModel {
+  private readonly opts: Required<Pick<TreeModelOptions, 'labelWidth' | 'descriptionWidth'>> & TreeModelOptions;
+  private readonly entryEls = new Map<MergedNode, EntryEl>();
+  private readonly layerEls: LayerEl[];
+  private readonly baseEl: BaseGroupEl | undefined;
+  private readonly childCache = new Map<string, Map<TreeEl | null, TreeEl[]>>();
+  private hiddenBelowMap: Map<MergedNode, number> | undefined;
+  private readonly changeRoots = new Map<number, ChangeNode>();
+  private readonly shippedCache = new Map<MergedNode, Map<number, number>>();
+  private readonly instructions = new Map<number, string>();
+  private readonly layerRefs = new Map<number, string>();
+
+  constructor(readonly analysis: Analysis, options: TreeModelOptions = {}) {
+    this.opts = { labelWidth: 60, descriptionWidth: 40, ...options };
+    const n = analysis.tree.layers.length;
+    this.layerEls = Array.from({ length: n }, (_, layer) => ({ kind: 'layer' as const, layer }));
+    const base = Math.min(options.baseLayerCount ?? 0, n);
+    if (base > 0) this.baseEl = { kind: 'base', layers: Array.from({ length: base }, (_, i) => i) };
+  }
+
+  get tree(): MergedTree {
+    return this.analysis.tree;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Layer texts
+
+  /** The instruction that created a layer, Dockerfile-style, untruncated. */
+  instruction(layer: number): string {
+    let s = this.instructions.get(layer);
+    if (s === undefined) { s = this.computeInstruction(layer); this.instructions.set(layer, s); }
+    return s;
+  }
+
+  private computeInstruction(layer: number): string {
+    const h = this.analysis.layerHistory[layer];
+    if (!h) return '(no history)';
+    const s = shortCreatedBy(h.createdBy)
+      // BuildKit writes `RUN [|N ARG=v…] /bin/sh -c cmd`; the legacy builder `/bin/ash -c cmd` after a SHELL.
+      .replace(/^RUN (\|\d+(\s+\S+=\S*)*\s+)?\/bin\/(sh|ash|bash|dash) -c /, 'RUN ')
+      .replace(/^\/bin\/(ash|bash|dash|zsh) -c (?!#\(nop\))/, 'RUN ');
+    if (s) return s;
+    return h.comment ? `(${h.comment})` : '(no instruction recorded)';
+  }
+
+  /** `L5 · RUN pip install…` as file descriptions name the providing layer. */
+  layerRef(layer: number): string {
+    let s = this.layerRefs.get(layer);
+    if (s === undefined) { s = `L${layer} · ${truncate(this.instruction(layer), this.opts.descriptionWidth)}`; this.layerRefs.set(layer, s); }
+    return s;
+  }
+
+  line(layer: number): number | undefined {
+    return this.opts.lineForLayer?.(layer);
+  }
+
+  /** For the view's description: name, total size and hidden bytes. */
+  imageSummary(): string {
+    const a = this.analysis;
+    const name = a.image.repoTags[0] ?? a.image.id.slice(7, 19);
+    const hidden = a.hiddenBytes > 0 ? ` · ${byteWords(a.hiddenBytes)} hidden` : '';
+    return `${name} · ${byteWords(a.totalSize)}${hidden}`;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Layers view
+
+  layerRoots(): TreeEl[] {
+    const base = this.baseEl;
+    if (!base) return [...this.layerEls];
+    return [base, ...this.layerEls.slice(base.layers.length)];
+  }
+
+  layerEl(layer: number): LayerEl | undefined {
+    return this.layerEls[layer];
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Files view
+
+  fileRoots(mode: FilesMode): TreeEl[] {
+    if (mode.layer !== undefined) return this.children(this.layerEls[mode.layer], mode);
+    return this.children(null, mode);
+  }
+
+  /** The row element of a merged-tree node (live or deleted). */
+  entryEl(node: MergedNode, path?: string): EntryEl {
+    let el = this.entryEls.get(node);
+    if (!el) {
+      el = { kind: 'entry', node, path: path ?? nodePath(node) };
+      this.entryEls.set(node, el);
+    }
+    return el;
+  }
+
+  /** Every path of the image (live and deleted), depth-first and sorted, for Find File. */
+  *paths(): Generator<{ path: string; node: MergedNode }> {
+    for (const [path, node] of this.tree.walk()) yield { path, node };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Children and parents
+
+  /**
+   * Children of an element; `null` is the merged filesystem's root. `mode` only matters for the
+   * files view (the waste filter); layer rows and change rows of the Layers view ignore it unless
+   * the files view is in one-layer mode.
+   */
+  children(el: TreeEl | null, mode: FilesMode = { wasteOnly: false }): TreeEl[] {
+    const key = mode.wasteOnly ? 'waste' : 'all';
+    let cache = this.childCache.get(key);
+    if (!cache) { cache = new Map(); this.childCache.set(key, cache); }
+    const hit = cache.get(el);
+    if (hit) return hit;
+    const out = this.computeChildren(el, mode.wasteOnly);
+    cache.set(el, out);
+    return out;
+  }
+
+  private computeChildren(el: TreeEl | null, wasteOnly: boolean): TreeEl[] {
+    if (el === null) return this.entryChildren(this.tree.root, wasteOnly);
+    switch (el.kind) {
+      case 'base': return el.layers.map((i) => this.layerEls[i]);
+      case 'layer': {
+        const root = this.changeTree(el.layer);
+        const kids = this.changeChildren(el.layer, root, el, wasteOnly);
+        if (kids.length === 0) {
+          const text = wasteOnly ? 'no changes with hidden bytes' : 'no changes';
+          return [{ kind: 'info', id: `info:L${el.layer}:none`, text, parent: el }];
+        }
+        return kids;
+      }
+      case 'change': return this.changeChildren(el.layer, el.cn, el, wasteOnly);
+      case 'entry': {
+        const n = el.node;
+        const copies: TreeEl[] = hiddenCopiesOf(n)
+          .map(({ copy, index }) => ({ kind: 'copy' as const, owner: el, copy, index }))
+          .filter((c) => !wasteOnly || c.copy.bytes > 0)
+          .reverse(); // newest hidden copy first
+        const kids = n.children ? this.entryChildren(n, wasteOnly) : [];
+        // A file that replaced a directory keeps the directory's (deleted) entries: list them after its copies.
+        return n.type === 'dir' ? [...kids, ...copies] : [...copies, ...kids];
+      }
+      case 'copy':
+      case 'info':
+        return [];
+    }
+  }
+
+  private entryChildren(dir: MergedNode, wasteOnly: boolean): TreeEl[] {
+    if (!dir.children) return [];
+    const nodes = [...dir.children.values()];
+    const hb = wasteOnly ? this.hiddenBelow() : undefined;
+    const kept = hb ? nodes.filter((n) => (hb.get(n) ?? 0) > 0) : nodes;
+    kept.sort((a, b) => {
+      const da = isDirNode(a) ? 0 : 1;
+      const db = isDirNode(b) ? 0 : 1;
+      return da - db || compareNames(a.name, b.name);
+    });
+    const base = dir === this.tree.root ? '' : this.entryEl(dir).path;
+    return kept.map((n) => this.entryEl(n, `${base}/${n.name}`));
+  }
+
+  parent(el: TreeEl): TreeEl | undefined {
+    switch (el.kind) {
+      case 'base': return undefined;
+      case 'layer': return this.baseEl && el.layer < this.baseEl.layers.length ? this.baseEl : undefined;
+      case 'entry': {
+        const p = el.node.parent;
+        return !p || p === this.tree.root ? undefined : this.entryEl(p);
+      }
+      case 'copy': return el.owner;
+      case 'change': return el.parent ?? undefined;
+      case 'info': return el.parent ?? undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // One layer's changes
+
+  /** The trie of a layer's changed paths (built on first use, cached). */
+  changeTree(layer: number): ChangeNode {
+    const hit = this.changeRoots.get(layer);
+    if (hit) return hit;
+    const root: ChangeNode = { name: '', path: '/', children: new Map(), added: 0, modified: 0, deleted: 0, bytes: 0 };
+    const stats = this.tree.layers[layer];
+    for (const c of stats?.changes ?? []) {
+      const path = nodePath(c.node);
+      let n = root;
+      const trail: ChangeNode[] = [root];
+      for (const part of path.split('/')) {
+        if (part === '') continue;
+        let next = n.children.get(part);
+        if (!next) {
+          next = { name: part, path: n.path === '/' ? `/${part}` : `${n.path}/${part}`, children: new Map(), added: 0, modified: 0, deleted: 0, bytes: 0 };
+          n.children.set(part, next);
+        }
+        n = next;
+        trail.push(n);
+      }
+      n.change = c;
+      for (const t of trail) {
+        t[c.kind]++;
+        t.bytes += c.bytes;
+      }
+    }
+    this.changeRoots.set(layer, root);
+    return root;
+  }
+
+  private changeChildren(layer: number, cn: ChangeNode, parent: ChangeEl | LayerEl, wasteOnly: boolean): TreeEl[] {
+    const out: ChangeEl[] = [];
+    const kids = [...cn.children.values()];
+    kids.sort((a, b) => {
+      const da = a.children.size > 0 || a.change?.node.type === 'dir' ? 0 : 1;
+      const db = b.children.size > 0 || b.change?.node.type === 'dir' ? 0 : 1;
+      return da - db || compareNames(a.name, b.name);
+    });
+    for (let k of kids) {
+      let label = k.name;
+      // Compact chains of directories that only lead somewhere (usr/lib/python3/…).
+      while (!k.change && k.children.size === 1) {
+        const only = k.children.values().next().value as ChangeNode;
+        if (only.children.size === 0) break;
+        label += '/' + only.name;
+        k = only;
+      }
+      if (wasteOnly && !this.changeHasWaste(layer, k)) continue;
+      out.push({ kind: 'change', layer, cn: k, label, parent });
+    }
+    return out;
+  }
+
+  /** Whether a change (or one below it) ships bytes that end up invisible, or deletes shipped bytes. */
+  private changeHasWaste(layer: number, cn: ChangeNode): boolean {
+    const stack = [cn];
+    while (stack.length) {
+      const n = stack.pop()!;
+      const c = n.change;
+      if (c) {
+        if (c.kind === 'deleted' && c.bytes > 0) return true;
+        if (c.kind !== 'deleted' && c.bytes > 0 && this.laterFate(layer, c.node)) return true;
+      }
+      for (const k of n.children.values()) stack.push(k);
+    }
+    return false;
+  }
+
+  /** What became of `layer`'s copy of a node later: replaced by / deleted by a higher layer, or undefined if it is visible. */
+  laterFate(layer: number, node: MergedNode): { how: 'replaced' | 'deleted'; by: number } | undefined {
+    const i = node.copies.findIndex((c) => c.layer === layer);
+    if (i < 0) return undefined;
+    // A directory over a directory merges: the lower directory entry hides nothing.
+    const j = node.copies.findIndex((c, k) => k > i && !(c.type === 'dir' && node.copies[i].type === 'dir'));
+    if (j > i) return { how: 'replaced', by: node.copies[j].layer };
+    if (!node.live) return node.deletedBy !== null && node.deletedBy > layer ? { how: 'deleted', by: node.deletedBy } : undefined;
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Hidden bytes
+
+  /** Hidden bytes at and below every node: one pass over the tree, on first use. */
+  hiddenBelow(): Map<MergedNode, number> {
+    if (this.hiddenBelowMap) return this.hiddenBelowMap;
+    const m = new Map<MergedNode, number>();
+    for (const n of postOrder(this.tree.root)) {
+      let sum = hiddenBytesOf(n);
+      if (n.children) for (const c of n.children.values()) sum += m.get(c) ?? 0;
+      m.set(n, sum);
+    }
+    this.hiddenBelowMap = m;
+    return m;
+  }
+
+  /** For a deleted node: bytes still shipped per layer, for it and everything below it. */
+  shippedByLayer(node: MergedNode): Map<number, number> {
+    const hit = this.shippedCache.get(node);
+    if (hit) return hit;
+    const per = new Map<number, number>();
+    const stack = [node];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n.live && n !== node) continue;
+      for (const c of n.copies) per.set(c.layer, (per.get(c.layer) ?? 0) + c.bytes);
+      if (n.children) for (const c of n.children.values()) stack.push(c);
+    }
+    const sorted = new Map([...per].filter(([, b]) => b > 0).sort((a, b) => a[0] - b[0]));
+    this.shippedCache.set(node, sorted);
+    return sorted;
+  }
+
+  /** What an opaque directory hides: lower entries it made invisible, and their shipped bytes. */
+  opaqueHides(node: MergedNode): { layers: number[]; entries: number; bytes: number } | undefined {
+    if (!node.opaqueIn || !node.children) return undefined;
+    let entries = 0;
+    let bytes = 0;
+    for (const c of node.children.values()) {
+      if (c.live || c.deletedHow !== 'opaque' || c.deletedBy === null || !node.opaqueIn.includes(c.deletedBy)) continue;
+      entries++;
+      for (const b of this.shippedByLayer(c).values()) bytes += b;
+    }
+    return entries > 0 ? { layers: node.opaqueIn, entries, bytes } : undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Presentation
+
+  row(el: TreeEl, mode: FilesMode = { wasteOnly: false }): Row {
+    switch (el.kind) {
+      case 'base': return this.baseRow(el);
+      case 'layer': return this.layerRow(el);
+      case 'entry': return this.entryRow(el, mode);
+      case 'copy': return this.copyRow(el);
+      case 'change': return this.changeRow(el);
+      case 'info': return { id: el.id, label: el.text, description: '', tooltip: () => '', collapsible: 'none', icon: 'info', tone: 'hidden', contextValue: 'info' };
+    }
+  }
+
+  private baseRow(el: BaseGroupEl): Row {
+    const n = el.layers.length;
+    const size = el.layers.reduce((s, i) => s + (this.analysis.layerSizes[i] ?? 0), 0);
+    const hidden = el.layers.reduce((s, i) => s + (this.tree.layers[i]?.hiddenBytes ?? 0), 0);
+    const desc = [byteWords(size)];
+    if (hidden > 0) desc.push(`${byteWords(hidden)} hidden`);
+    return {
+      id: 'base', label: `Base image · ${plural(n, 'layer')}`, description: desc.join(' · '),
+      tooltip: () => `**Base image**: L0–L${n - 1}, ${byteWords(size)}${hidden > 0 ? `, ${byteWords(hidden)} of it hidden by later layers` : ''}`,
+      collapsible: 'collapsed', icon: 'package', tone: 'normal', contextValue: 'baseImage',
+    };
+  }
+
+  private layerRow(el: LayerEl): Row {
+    const i = el.layer;
+    const s = this.tree.layers[i];
+    const size = this.analysis.layerSizes[i] ?? s.fileBytes;
+    const line = this.line(i);
+    const instr = this.instruction(i);
+    const label = `L${i} · ${line !== undefined ? `line ${line} · ` : ''}${truncate(instr, this.opts.labelWidth)}`;
+    const desc = [byteWords(size)];
+    if (s.hiddenBytes > 0) desc.push(`${byteWords(s.hiddenBytes)} hidden`);
+    if (s.changes.length === 0) desc.push('empty layer');
+    const h = this.analysis.layerHistory[i];
+    const tooltip = (): string => {
+      const tip: string[] = [
+        `**L${i}**${line !== undefined ? ` · Dockerfile line ${line}` : ''}`,
+        '',
+        '```dockerfile',
+        instr.length > 2000 ? instr.slice(0, 2000) + '…' : instr,
+        '```',
+        '',
+        `Size: ${byteWords(size)}${this.analysis.sizeDefinition === 'engine-history' ? ' (as the engine reports it)' : ' (file bytes in the layer tar)'}`,
+        '',
+        `Added: ${plural(s.added, 'path')}, ${byteWords(s.addedBytes)} · modified: ${plural(s.modified, 'path')}, ${byteWords(s.modifiedBytes)} · deleted: ${plural(s.deleted, 'path')}, ${byteWords(s.deletedBytes)} hidden below`,
+      ];
+      if (s.hiddenBytes > 0) tip.push('', `Hidden: ${byteWords(s.hiddenBytes)} this layer ships are overwritten or deleted by later layers`);
+      if (h?.created) tip.push('', `Created ${h.created}`);
+      const diff = this.analysis.image.diffIds[i];
+      if (diff) tip.push('', `\`${diff}\``);
+      return tip.join('\n');
+    };
+    return {
+      id: `layer:${i}`, label, description: desc.join(' · '), tooltip,
+      collapsible: 'collapsed', icon: 'layers', tone: 'normal',
+      contextValue: line !== undefined ? 'layer mapped' : 'layer', layer: i, line, warn: s.hiddenBytes > 0,
+    };
+  }
+
+  private entryRow(el: EntryEl, mode: FilesMode): Row {
+    const n = el.node;
+    const hidden = hiddenCopiesOf(n).map((h) => h.copy);
+    const hasKids = (n.children !== null && n.children.size > 0) || hidden.length > 0;
+    const kidsShown = hasKids && (!mode.wasteOnly || (this.hiddenBelow().get(n) ?? 0) > 0);
+    const collapsible = kidsShown ? 'collapsed' : 'none';
+    const line = n.layer >= 0 ? this.line(n.layer) : undefined;
+    const mapped = line !== undefined ? ' mapped' : '';
+    const openable = OPENABLE.has(n.type);
+    const layer = n.layer >= 0 ? n.layer : undefined;
+    const common = { id: `f:${el.path}`, label: n.name, path: el.path, layer, line, openable };
+
+    if (!n.live) {
+      const desc = this.deletedText(n);
+      const tooltip = (): string => {
+        const tip = [`**${mdEscape(el.path)}** — ${mdEscape(desc)}`];
+        if (n.copies.length) tip.push('', 'Shipped copies: ' + n.copies.map((c) => `L${c.layer} ${c.type} ${byteWords(c.bytes)}`).join(', '));
+        tip.push('', 'Deleting a path in a later layer does not make the image smaller: the lower layer still carries it. Delete it in the same RUN that created it.');
+        return tip.join('\n');
+      };
+      return {
+        ...common, description: desc, tooltip, collapsible,
+        icon: isDirNode(n) ? 'folder' : 'file', tone: 'deleted',
+        contextValue: `${isDirNode(n) ? 'dir' : openable ? 'file' : 'special'} deleted${mapped}`,
+      };
+    }
+
+    if (isDirNode(n)) {
+      const desc = [byteWords(n.total)];
+      const hb = this.hiddenBelow().get(n) ?? 0;
+      if (hb > 0) desc.push(`${byteWords(hb)} hidden`);
+      const opq = this.opaqueHides(n);
+      if (opq) desc.push(`opaque in ${opq.layers.map((l) => 'L' + l).join(', ')}: hides ${plural(opq.entries, 'entry', 'entries')} (${byteWords(opq.bytes)})`);
+      const tooltip = (): string => {
+        const tip = [
+          `**${mdEscape(el.path)}/** — ${plural(n.count, 'entry', 'entries')}, ${byteWords(n.total)}`,
+        ];
+        if (hb > 0) tip.push('', `${byteWords(hb)} below are shipped in lower layers but hidden (overwritten or deleted)`);
+        if (opq) tip.push('', `Marked opaque in ${opq.layers.map((l) => 'L' + l).join(', ')}: every lower entry of this directory is hidden (${plural(opq.entries, 'entry', 'entries')}, ${byteWords(opq.bytes)} still shipped)`);
+        if (hidden.length) tip.push('', `Hides ${hidden.map((c) => `L${c.layer} ${c.type}`).join(', ')}`);
+        return tip.join('\n');
+      };
+      return { ...common, description: desc.join(' · '), tooltip, collapsible, icon: 'folder', tone: 'normal', contextValue: `dir${mapped}` };
+    }
+
+    const parts: string[] = [];
+    if (n.type === 'symlink') parts.push(`→ ${n.linkname ?? ''}`);
+    else if (n.type === 'hardlink') parts.push(`⇒ ${n.linkname ?? ''}`, byteWords(n.size));
+    else if (n.type === 'file') parts.push(byteWords(n.size));
+    else parts.push(n.type);
+    parts.push(this.layerRef(n.layer));
+    if (hidden.length) {
+      const hb = hidden.reduce((s, c) => s + c.bytes, 0);
+      parts.push(`hides ${hidden.map((c) => 'L' + c.layer).join(', ')}${hb > 0 ? ` (${byteWords(hb)})` : ''}`);
+    }
+    const tooltip = (): string => {
+      const tip = [
+        `**${mdEscape(el.path)}** — ${n.type}${n.type === 'file' || n.type === 'hardlink' ? `, ${byteWords(n.size)}` : ''}, mode ${n.mode.toString(8).padStart(4, '0')}, uid ${n.uid}:${n.gid}`,
+      ];
+      if (n.linkname !== undefined) tip.push('', `${n.type === 'symlink' ? 'Symlink to' : 'Hardlink to'} \`${n.linkname}\``);
+      tip.push('', `Provided by **L${n.layer}**${line !== undefined ? ` (Dockerfile line ${line})` : ''}: \`${truncate(this.instruction(n.layer), 200).replace(/`/g, "'")}\``);
+      if (hidden.length) tip.push('', `Hides ${hidden.map((c) => `L${c.layer} (${c.type}, ${byteWords(c.bytes)})`).join(', ')}: those bytes are still shipped`);
+      return tip.join('\n');
+    };
+    return {
+      ...common, description: parts.join(' · '), tooltip, collapsible, icon: 'file', tone: 'normal',
+      contextValue: `${openable ? 'file' : 'special'}${hidden.length ? ' hides' : ''}${mapped}`,
+    };
+  }
+
+  /** "deleted by L7, still shipped in L3: 48 MB" (or opaque / replaced). */
+  deletedText(n: MergedNode): string {
+    const by = n.deletedBy !== null ? `L${n.deletedBy}` : 'a later layer';
+    const verb = n.deletedHow === 'opaque' ? `hidden by opaque dir in ${by}` : n.deletedHow === 'replaced' ? `replaced in ${by}` : `deleted by ${by}`;
+    const shipped = this.shippedByLayer(n);
+    if (shipped.size === 0) return verb;
+    return `${verb}, still shipped in ${[...shipped].map(([l, b]) => `L${l}: ${byteWords(b)}`).join(', ')}`;
+  }
+
+  private copyRow(el: CopyEl): Row {
+    const n = el.owner.node;
+    const c = el.copy;
+    const next = n.copies[el.index + 1];
+    const fate = next ? `hidden by L${next.layer}` : n.deletedBy !== null ? `deleted by L${n.deletedBy}` : 'hidden';
+    const what = c.type === 'file' ? byteWords(c.bytes) : c.type === 'dir' ? 'directory' : c.type;
+    const line = this.line(c.layer);
+    const openable = OPENABLE.has(c.type);
+    const tooltip = (): string => {
+      const tip = [
+        `**${mdEscape(el.owner.path)}** as shipped in **L${c.layer}**${line !== undefined ? ` (Dockerfile line ${line})` : ''}: ${c.type}, ${byteWords(c.bytes)}`,
+        '',
+        `\`${truncate(this.instruction(c.layer), 200).replace(/`/g, "'")}\``,
+        '',
+        `${fate[0].toUpperCase()}${fate.slice(1)}: these bytes are in the image but no container can see them.`,
+      ];
+      return tip.join('\n');
+    };
+    return {
+      id: `f:${el.owner.path}#L${c.layer}.${el.index}`,
+      label: this.layerRef(c.layer),
+      description: `${what} · ${fate}`,
+      tooltip,
+      collapsible: 'none', icon: 'history', tone: 'hidden',
+      contextValue: `${openable ? 'hiddenCopy file' : 'copy'}${line !== undefined ? ' mapped' : ''}`,
+      path: el.owner.path, layer: c.layer, line, openable,
+    };
+  }
+
+  private changeRow(el: ChangeEl): Row {
+    const cn = el.cn;
+    const c = cn.change;
+    const line = this.line(el.layer);
+    const mapped = line !== undefined ? ' mapped' : '';
+    const hasKids = cn.children.size > 0;
+    const common = { id: `c:${el.layer}:${cn.path}`, label: el.label, path: cn.path, layer: el.layer, line };
+    const summary = (): string => {
+      const parts: string[] = [];
+      if (cn.added) parts.push(`${cn.added} added`);
+      if (cn.modified) parts.push(`${cn.modified} modified`);
+      if (cn.deleted) parts.push(`${cn.deleted} deleted`);
+      return `${parts.join(', ')} · ${byteWords(cn.bytes)}`;
+    };
+    if (!c) {
+      return {
+        ...common, description: summary(), tooltip: () => `**${mdEscape(cn.path)}/** in L${el.layer}: ${summary()}`,
+        collapsible: 'collapsed', icon: 'folder', tone: 'normal', contextValue: `change dir${mapped}`,
+      };
+    }
+    const node = c.node;
+    const isDir = node.type === 'dir' || hasKids;
+    const tone: Tone = c.kind === 'deleted' ? 'deleted' : c.kind;
+    let desc: string;
+    if (c.kind === 'deleted') {
+      const how = c.how === 'opaque' ? ' (opaque dir)' : c.how === 'replaced' ? ' (replaced)' : '';
+      desc = `deleted${how} · ${byteWords(c.bytes)} still shipped below`;
+    } else if (c.kind === 'modified' && c.metadataOnly) {
+      desc = `metadata only · ${byteWords(c.bytes)} copied up`;
+    } else if (c.kind === 'modified') {
+      const i = node.copies.findIndex((x) => x.layer === el.layer);
+      const lower = i > 0 ? node.copies[i - 1] : undefined;
+      const mine = i >= 0 ? node.copies[i] : undefined;
+      const was = lower && mine && lower.type !== mine.type ? ` (was ${lower.type === 'dir' ? 'a directory' : `a ${lower.type}`})`
+        : c.lowerBytes ? ` (was ${byteWords(c.lowerBytes)})` : '';
+      desc = `modified · ${byteWords(c.bytes)}${was}`;
+    } else {
+      const t = node.copies.find((x) => x.layer === el.layer)?.type ?? node.type;
+      desc = `added · ${t === 'file' || t === 'dir' ? byteWords(c.bytes) : t}`;
+    }
+    if (hasKids && (cn.added + cn.modified + cn.deleted) > 1) desc = `${c.kind} dir · ${summary()}`;
+    const fate = c.kind !== 'deleted' ? this.laterFate(el.layer, node) : undefined;
+    if (fate) desc += fate.how === 'replaced' ? ` · hidden by L${fate.by}` : ` · deleted by L${fate.by}`;
+    const kindWord: Record<ChangeKind, string> = { added: 'Added', modified: 'Modified', deleted: 'Deleted' };
+    const tooltip = (): string => {
+      const tip = [`**${mdEscape(cn.path)}** — ${kindWord[c.kind]} in L${el.layer}: ${mdEscape(desc)}`];
+      if (c.kind === 'modified' && (c.lowerBytes ?? 0) > 0) {
+        tip.push('', `Copy-on-write: the whole file (${byteWords(c.bytes)}) is shipped again in this layer; the lower copy (${byteWords(c.lowerBytes ?? 0)}) stays in its layer.`);
+      }
+      if (fate) tip.push('', `This layer's copy is ${fate.how === 'replaced' ? `overwritten by L${fate.by}` : `deleted by L${fate.by}`}: its bytes are shipped but invisible.`);
+      return tip.join('\n');
+    };
+    const openable = c.kind !== 'deleted' && OPENABLE.has(node.copies.find((x) => x.layer === el.layer)?.type ?? '');
+    return {
+      ...common, description: desc, tooltip,
+      collapsible: hasKids ? 'collapsed' : 'none',
+      icon: isDir ? 'folder' : 'file', tone,
+      // Deleted rows never say "file": this layer holds a whiteout, not a version to open.
+      contextValue: `change ${c.kind} ${isDir ? 'dir' : openable ? 'file' : c.kind === 'deleted' ? 'path' : 'special'}${mapped}`,
+      openable,
+    };
+  }
+}
+
+// --------------------------------------------------------------------------------------------
+// Text rendering (golden tests, debugging)
+
+export interface RenderOptions {
+  mode?: FilesMode;
+  /** Expand at most this deep (default: everything). */
+  maxDepth?: number;
+  /** Add tooltips under each row. */
+  tooltips?: boolean;
+}
+
+const TONE_MARK: Record<Tone, string> = { normal: '', deleted: ' [deleted]', added: ' [added]', modified: ' [modified]', hidden: ' [hidden]' };
+
+/** Renders rows and (recursively) their children as indented text. */
+export function renderRows(model: TreeModel, roots: TreeEl[], opts: RenderOptions = {}): string {
+  const mode = opts.mode ?? { wasteOnly: false };
+  const lines: string[] = [];
+  const maxDepth = opts.maxDepth ?? Infinity;
+  const visit = (el: TreeEl, depth: number): void => {
+    const r = model.row(el, mode);
+    const mark = r.collapsible === 'none' ? '-' : '>';
+    const extras = [r.contextValue ? `{${r.contextValue}}` : '', r.icon !== 'file' && r.icon !== 'folder' ? `$(${r.icon})` : ''].filter(Boolean).join(' ');
+    lines.push(`${'  '.repeat(depth)}${mark} ${r.label}${r.description ? `  — ${r.description}` : ''}${TONE_MARK[r.tone]}  ${extras}`.trimEnd());
+    if (opts.tooltips) for (const t of r.tooltip().split('\n')) lines.push(`${'  '.repeat(depth + 2)}| ${t}`.trimEnd());
+    if (r.collapsible !== 'none' && depth + 1 < maxDepth) for (const c of model.children(el, mode)) visit(c, depth + 1);
+  };
+  for (const r of roots) visit(r, 0);
+  return lines.join('\n') + '\n';
+}
+
+// --------------------------------------------------------------------------------------------
+// Dockerfile lines for layers
+
+export interface DockerfileLayerLines {
+  /** Layer index → 1-based line of the instruction that made it. */
+  lines: Map<number, number>;
+  /** Layers below the mapped stage chain's first instruction (the base image's). */
+  baseLayerCount: number;
+  /** How well the history matched (mapHistory's score, 0..1). */
+  score: number;
+  stage: number;
+}
+
+/**
+ * Maps an image's layers to the lines of the Dockerfile that built it (src/core/dockerfile/mapping.ts): with
+ * `stage` (unless another stage matches far better than its poor match), else with the stage that
+ * matches best. Undefined when nothing matches well enough to label layers with lines.
+ */
+export function layerLinesFromDockerfile(text: string, history: readonly HistoryEntry[], opts: { stage?: string | number; minScore?: number } = {}): DockerfileLayerLines | undefined {
+  const minScore = opts.minScore ?? 0.5;
+  let model;
+  try {
+    model = parseDockerfile(text);
+  } catch {
+    return undefined;
+  }
+  const stage = opts.stage === '' ? undefined : opts.stage;
+  let best = stage === undefined ? bestStageMapping(model, history) : mapHistory(model, history, { stage });
+  if (best.score < 0.9 && stage !== undefined) {
+    const r = bestStageMapping(model, history);
+    if (r.score > best.score) best = r;
+  }
+  if (best.score < minScore || best.stage < 0) return undefined;
+  const lines = new Map<number, number>();
+  for (const l of best.lines) if (l.layerIndex !== null && !lines.has(l.layerIndex)) lines.set(l.layerIndex, l.line);
+  let baseLayerCount = 0;
+  for (const h of history) if (h.index < best.baseEntryCount && h.layerIndex !== null) baseLayerCount++;
+  return { lines, baseLayerCount, score: best.score, stage: best.stage };
+}

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { DIVE_DEFAULT_RULES, parseRuleValue, rulesFromDocument } from '../../../../src/core/present/ci';
+import { formatBytes, parseBytes, shortCreatedBy } from '../../../../src/core/present/format';
+
+test('CI rules: dive defaults, "disabled" forms, sizes and ratios', () => {
+  assert.deepEqual(rulesFromDocument(null), DIVE_DEFAULT_RULES);
+  assert.deepEqual(rulesFromDocument({ rules: { lowestEfficiency: 0.95, highestWastedBytes: '20MB', highestUserWastedPercent: 'disabled' } }),
+    { lowestEfficiency: 0.95, highestWastedBytes: 20_000_000, highestUserWastedPercent: null });
+  for (const off of ['', 'off', 'false', 'Disabled']) assert.equal(parseRuleValue('lowestEfficiency', off), null);
+  assert.throws(() => parseRuleValue('lowestEfficiency', '1.5'), /between 0 and 1/);
+  assert.throws(() => rulesFromDocument({ rules: { nope: 1 } }), /unknown CI rule 'nope'/);
+});
+
+test('sizes parse and print like docker and dive', () => {
+  assert.equal(parseBytes('20MB'), 20_000_000);
+  assert.equal(parseBytes('1.5GiB'), 1.5 * 1024 ** 3);
+  assert.equal(parseBytes('1234'), 1234);
+  assert.throws(() => parseBytes('lots'));
+  assert.equal(formatBytes(0), '0 B');
+  assert.equal(formatBytes(999), '999 B');
+  assert.equal(formatBytes(24_300_000), '24.3 MB');
+  assert.equal(formatBytes(5_120_000_000), '5.12 GB');
+  assert.equal(formatBytes(100_000), '100 kB');
+});
+
+test('created_by strings shorten to Dockerfile-like text', () => {
+  assert.equal(shortCreatedBy('/bin/sh -c #(nop)  ENV A=b'), 'ENV A=b');
+  assert.equal(shortCreatedBy('/bin/sh -c apk add x'), 'RUN apk add x');
+  assert.equal(shortCreatedBy('RUN /bin/sh -c echo hi # buildkit'), 'RUN /bin/sh -c echo hi');
+  assert.equal(shortCreatedBy('|1 V=2 /bin/sh -c make'), 'RUN make');
+});
+
+test('globs for layerLens.imageForDockerfile keys', async () => {
+  const { globToRegExp } = await import('../../../../src/core/image/tar/paths');
+  assert.ok(globToRegExp('Dockerfile').test('Dockerfile'));
+  assert.ok(!globToRegExp('Dockerfile').test('a/Dockerfile'));
+  assert.ok(globToRegExp('**/Dockerfile').test('a/b/Dockerfile'));
+  assert.ok(globToRegExp('docker/*.Dockerfile').test('docker/app.Dockerfile'));
+  assert.ok(!globToRegExp('docker/*.Dockerfile').test('docker/x/app.Dockerfile'));
+  assert.ok(!globToRegExp('a.b').test('axb'), 'dots are literal');
+});
