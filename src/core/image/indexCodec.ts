@@ -14,6 +14,7 @@
 // (RecordIndex.iterEntries: the extension's thread merges that way).
 import { createHash } from 'node:crypto';
 import { latin1String } from './tar/tarWalk';
+import { LayerTable } from './index/layerTable';
 import type { EntryType, LayerEntry, LayerIndex } from './types';
 
 export const CODEC_VERSION = 3;
@@ -422,8 +423,17 @@ export function decodeIndex(buf: Buffer, expectDiffId?: string): DecodedIndex {
 
 /**
  * The index with other source facts (diffID, compression), entries shared: a record stays a record
- * (a spread would drop its entries, which it reads through its prototype).
+ * and a table stay what they are (a spread would drop their entries, read through the prototype).
  */
 export function withFacts(l: LayerIndex, over: { diffId?: string; compression?: LayerIndex['compression'] }): LayerIndex {
-  return l instanceof RecordIndex ? l.with(over) : { ...l, ...over };
+  return l instanceof RecordIndex || l instanceof LayerTable ? l.with(over) : { ...l, ...over };
+}
+
+/** The index as a plain object with its own entries array (records and tables decoded), e.g. to compare two. */
+export function plainIndex(l: LayerIndex): LayerIndex {
+  if (l instanceof RecordIndex) return l.toPlain();
+  return {
+    diffId: l.diffId, entries: [...l.entries], whiteouts: l.whiteouts, opaqueDirs: l.opaqueDirs, tarFileBytes: l.tarFileBytes,
+    tarEntries: l.tarEntries, tarBytes: l.tarBytes, compression: l.compression, warnings: l.warnings,
+  };
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, ImageFormatError } from '../../../src/core/image/errors';
-import { RecordIndex } from '../../../src/core/image/indexCodec';
+import { plainIndex } from '../../../src/core/image/indexCodec';
 import type { ImageData } from '../../../src/core/image/types';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from '../../../src/sources/blobPool';
 import { LayerIndexCache } from '../../../src/sources/indexCache';
@@ -23,7 +23,7 @@ async function spec(): Promise<ImageSpec> {
 }
 
 // Cache hits are records (RecordIndex): compare their decoded form.
-const plain = (img: ImageData): unknown => img.layers.map((l) => (l instanceof RecordIndex ? l.toPlain() : { ...l }));
+const plain = (img: ImageData): unknown => img.layers.map(plainIndex);
 
 async function withWorkers<T>(n: string, f: () => Promise<T>): Promise<T> {
   const before = process.env.LAYERLENS_BLOB_WORKERS;

@@ -1,12 +1,12 @@
-// Turns a layer tar's headers, one at a time, into a LayerIndex: the one place where entry names
+// Turns a layer tar's headers, one at a time, into a layer's index (a LayerTable): the one place where entry names
 // become paths, whiteout and opaque markers are recognised and entry types mapped. Every reader
 // (streaming, seeking, cached) goes through it, so all of them build the same index.
 import { ImageFormatError } from '../errors';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, joinPath, normaliseEntryPath, parentPath } from './paths';
 import type { Compression } from './decompress';
-import type { EntryType, LayerEntry, LayerIndex } from '../types';
+import type { EntryType } from '../types';
+import { LayerTableBuilder, type LayerTable } from '../index/layerTable';
 
-const MAX_WARNINGS = 50;
 const AUFS_META_DIR = '/' + AUFS_META_PREFIX;
 /** No Linux file system holds a longer path (PATH_MAX); deeper trees only cost time. */
 export const MAX_PATH_BYTES = 4096;
@@ -36,22 +36,22 @@ export function entryType(t: string | null | undefined): EntryType | null {
   }
 }
 
+/**
+ * The tar header walk's side of the index: names become normalised paths, markers become
+ * whiteouts and opaque directories, types are mapped, and the rest goes into the layer's columns
+ * (LayerTableBuilder): no object per entry is kept.
+ */
 export class LayerIndexBuilder {
-  readonly entries: LayerEntry[] = [];
-  readonly whiteouts: string[] = [];
-  readonly opaqueDirs: string[] = [];
-  readonly warnings: string[] = [];
-  tarEntries = 0;
-  tarFileBytes = 0;
+  private readonly table = new LayerTableBuilder();
 
   constructor(private readonly label = 'layer', private readonly maxEntries = 10_000_000) {}
 
-  private warn(w: string): void {
-    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(w);
+  get tarEntries(): number {
+    return this.table.tarEntries;
   }
 
   add(h: HeaderFields): void {
-    if (++this.tarEntries > this.maxEntries) {
+    if (++this.table.tarEntries > this.maxEntries) {
       throw new ImageFormatError('limit', `${this.label} has more than ${this.maxEntries} entries`);
     }
     const n = h.name;
@@ -64,7 +64,7 @@ export class LayerIndexBuilder {
     } else {
       const norm = normaliseEntryPath(n);
       path = norm.path;
-      if (norm.escaped) this.warn(`entry name '${n}' climbs above the root; read as ${path}`);
+      if (norm.escaped) this.table.warn(`entry name '${n}' climbs above the root; read as ${path}`);
     }
     if (path.length > MAX_PATH_BYTES) {
       throw new ImageFormatError('limit', `${this.label} has an entry name of ${path.length} characters (the limit is ${MAX_PATH_BYTES})`);
@@ -74,40 +74,19 @@ export class LayerIndexBuilder {
     if (path.startsWith(WHITEOUT_PREFIX, cut + 1)) {
       const name = path.slice(cut + 1);
       const dir = parentPath(path);
-      if (name === OPAQUE_MARKER) this.opaqueDirs.push(dir);
-      else if (!name.startsWith(AUFS_META_PREFIX)) this.whiteouts.push(joinPath(dir, name.slice(WHITEOUT_PREFIX.length)));
+      if (name === OPAQUE_MARKER) this.table.addOpaque(dir);
+      else if (!name.startsWith(AUFS_META_PREFIX)) this.table.addWhiteout(joinPath(dir, name.slice(WHITEOUT_PREFIX.length)));
       return;
     }
     if (path.includes(AUFS_META_DIR)) return; // contents of AUFS metadata dirs
     const type = entryType(h.type);
-    if (type === null) { this.warn(`entry ${path} has unsupported type '${h.type}'; skipped`); return; }
-    const size = type === 'file' ? (h.size ?? 0) : 0;
-    this.tarFileBytes += size;
-    const e: LayerEntry = {
-      path,
-      type,
-      size,
-      mode: (h.mode ?? 0) & 0o7777,
-      uid: h.uid ?? 0,
-      gid: h.gid ?? 0,
-      mtime: Number.isFinite(h.mtime) ? Math.floor(h.mtime) : 0,
-    };
-    if (type === 'symlink') e.linkname = h.linkname ?? '';
-    else if (type === 'hardlink') e.linkname = normaliseEntryPath(h.linkname ?? '').path;
-    this.entries.push(e);
+    if (type === null) { this.table.warn(`entry ${path} has unsupported type '${h.type}'; skipped`); return; }
+    const linkname = type === 'symlink' ? h.linkname ?? '' : type === 'hardlink' ? normaliseEntryPath(h.linkname ?? '').path : undefined;
+    this.table.addEntry(path, type, type === 'file' ? (h.size ?? 0) : 0, (h.mode ?? 0) & 0o7777, h.uid ?? 0, h.gid ?? 0,
+      Number.isFinite(h.mtime) ? Math.floor(h.mtime) : 0, linkname);
   }
 
-  finish(meta: { diffId: string; tarBytes: number; compression: Compression }): LayerIndex {
-    return {
-      diffId: meta.diffId,
-      entries: this.entries,
-      whiteouts: this.whiteouts,
-      opaqueDirs: this.opaqueDirs,
-      tarFileBytes: this.tarFileBytes,
-      tarEntries: this.tarEntries,
-      tarBytes: meta.tarBytes,
-      compression: meta.compression,
-      warnings: this.warnings,
-    };
+  finish(meta: { diffId: string; tarBytes: number; compression: Compression }): LayerTable {
+    return this.table.finish(meta);
   }
 }

@@ -1,0 +1,259 @@
+// One layer's index as columns: its paths are nodes of a small trie (parent id, name id; names
+// interned once per layer), its entries are rows of typed arrays in tar order (node, type, mode,
+// owner, size, mtime, link target), and its whiteouts and opaque directories are node ids. The tar
+// walk fills the columns directly (LayerTableBuilder.add): no object per entry is kept.
+//
+// A LayerTable is also a LayerIndex: `entries` builds the per-entry objects on demand, for the
+// readers that still want them (the record codec, the file-version reader).
+import type { Compression } from '../tar/decompress';
+import type { EntryType, LayerEntry, LayerIndex } from '../types';
+import { Column, PairHash, StringTable } from './columns';
+
+export const ENTRY_TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo'];
+export const T_FILE = 0;
+export const T_DIR = 1;
+export const T_SYMLINK = 2;
+export const T_HARDLINK = 3;
+const TYPE_CODE = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
+
+export function typeCode(t: EntryType): number {
+  return TYPE_CODE.get(t)!;
+}
+
+/** The columns of one layer. Node 0 is the root ("/"). */
+export interface LayerColumns {
+  /** Component names by id. */
+  names: string[];
+  /** Per node: parent node (-1 for the root) and name id (-1 for the root). */
+  nodeParent: Int32Array;
+  nodeName: Int32Array;
+  /** Per entry, in tar order. */
+  entNode: Int32Array;
+  entType: Uint8Array;
+  entMode: Uint16Array;
+  entUid: Float64Array;
+  entGid: Float64Array;
+  entSize: Float64Array;
+  entMtime: Float64Array;
+  /** Index into links, or -1. */
+  entLink: Int32Array;
+  links: string[];
+  /** Nodes deleted by `.wh.NAME` markers, and directories marked opaque, in tar order. */
+  whiteNode: Int32Array;
+  opaqueNode: Int32Array;
+}
+
+export class LayerTable implements LayerIndex {
+  diffId: string;
+  tarBytes: number;
+  compression: LayerIndex['compression'];
+  readonly tarFileBytes: number;
+  readonly tarEntries: number;
+  readonly warnings: string[];
+  readonly whiteouts: string[];
+  readonly opaqueDirs: string[];
+  readonly cols: LayerColumns;
+  private kept: WeakRef<LayerEntry[]> | undefined;
+
+  constructor(cols: LayerColumns, facts: {
+    diffId: string; tarBytes: number; compression: LayerIndex['compression']; tarFileBytes: number; tarEntries: number;
+    warnings: string[]; whiteouts: string[]; opaqueDirs: string[];
+  }) {
+    this.cols = cols;
+    this.diffId = facts.diffId;
+    this.tarBytes = facts.tarBytes;
+    this.compression = facts.compression;
+    this.tarFileBytes = facts.tarFileBytes;
+    this.tarEntries = facts.tarEntries;
+    this.warnings = facts.warnings;
+    this.whiteouts = facts.whiteouts;
+    this.opaqueDirs = facts.opaqueDirs;
+  }
+
+  get entryCount(): number {
+    return this.cols.entNode.length;
+  }
+
+  get nodeCount(): number {
+    return this.cols.nodeParent.length;
+  }
+
+  /** The absolute path of a node. */
+  pathOf(node: number): string {
+    const { nodeParent, nodeName, names } = this.cols;
+    if (node === 0) return '/';
+    const parts: string[] = [];
+    for (let n = node; n > 0; n = nodeParent[n]) parts.push(names[nodeName[n]]);
+    return '/' + parts.reverse().join('/');
+  }
+
+  /** Entry i as an object. */
+  entry(i: number): LayerEntry {
+    const c = this.cols;
+    const type = ENTRY_TYPES[c.entType[i]];
+    const e: LayerEntry = { path: this.pathOf(c.entNode[i]), type, size: c.entSize[i], mode: c.entMode[i], uid: c.entUid[i], gid: c.entGid[i], mtime: c.entMtime[i] };
+    if (c.entLink[i] >= 0) e.linkname = c.links[c.entLink[i]];
+    return e;
+  }
+
+  /** Every entry as an object (kept while something else holds the array). */
+  get entries(): LayerEntry[] {
+    const held = this.kept?.deref();
+    if (held) return held;
+    const n = this.entryCount;
+    const out = new Array<LayerEntry>(n);
+    // Paths of consecutive entries share their parent: build each parent's path once.
+    const { entNode, nodeParent, nodeName, names } = this.cols;
+    let lastParent = -1;
+    let prefix = '';
+    for (let i = 0; i < n; i++) {
+      const node = entNode[i];
+      const p = nodeParent[node];
+      if (p !== lastParent) { lastParent = p; prefix = p === 0 ? '' : this.pathOf(p); }
+      const e = this.entry(i);
+      e.path = prefix + '/' + names[nodeName[node]];
+      out[i] = e;
+    }
+    this.kept = new WeakRef(out);
+    return out;
+  }
+
+  /** The same table with other source facts (a spread would lose the entries getter). */
+  with(over: { diffId?: string; compression?: LayerIndex['compression'] }): LayerTable {
+    const copy = Object.create(LayerTable.prototype) as LayerTable;
+    Object.assign(copy, this, over, { kept: undefined });
+    return copy;
+  }
+}
+
+const MAX_WARNINGS = 50;
+
+/**
+ * Builds a LayerTable from entries whose paths are already absolute and normalised (the tar
+ * header walk normalises names first: src/core/image/tar/layerBuilder.ts), whiteouts and opaque
+ * directories.
+ */
+export class LayerTableBuilder {
+  private readonly names = new StringTable();
+  private readonly children = new PairHash(1024);
+  private readonly nodeParent = new Column(Int32Array);
+  private readonly nodeName = new Column(Int32Array);
+  private readonly entNode = new Column(Int32Array);
+  private readonly entType = new Column(Uint8Array);
+  private readonly entMode = new Column(Uint16Array);
+  private readonly entUid = new Column(Float64Array);
+  private readonly entGid = new Column(Float64Array);
+  private readonly entSize = new Column(Float64Array);
+  private readonly entMtime = new Column(Float64Array);
+  private readonly entLink = new Column(Int32Array);
+  private readonly linkTable = new StringTable();
+  private readonly whiteNode = new Column(Int32Array, 16);
+  private readonly opaqueNode = new Column(Int32Array, 16);
+  readonly whiteouts: string[] = [];
+  readonly opaqueDirs: string[] = [];
+  readonly warnings: string[] = [];
+  tarEntries = 0;
+  tarFileBytes = 0;
+  /** The directory of the previous path, and its node: tar order keeps a directory's entries together. */
+  private lastDir = '';
+  private lastDirNode = 0;
+
+  constructor() {
+    this.nodeParent.push(-1);
+    this.nodeName.push(-1);
+  }
+
+  warn(w: string): void {
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(w);
+  }
+
+  /** The node of an absolute normalised path ("/" is node 0), created with its ancestors where missing. */
+  node(path: string): number {
+    if (path === '/') return 0;
+    const cut = path.lastIndexOf('/');
+    let parent: number;
+    if (cut === this.lastDir.length && path.startsWith(this.lastDir)) parent = this.lastDirNode;
+    else {
+      parent = 0;
+      let from = 1;
+      while (from < cut) {
+        let to = path.indexOf('/', from);
+        if (to < 0 || to > cut) to = cut;
+        parent = this.child(parent, path.slice(from, to));
+        from = to + 1;
+      }
+      this.lastDir = path.slice(0, cut);
+      this.lastDirNode = parent;
+    }
+    return this.child(parent, path.slice(cut + 1));
+  }
+
+  private child(parent: number, name: string): number {
+    const nameId = this.names.id(name);
+    let n = this.children.get(parent, nameId);
+    if (n < 0) {
+      n = this.nodeParent.push(parent);
+      this.nodeName.push(nameId);
+      this.children.add(parent, nameId, n);
+    }
+    return n;
+  }
+
+  addEntry(path: string, type: EntryType, size: number, mode: number, uid: number, gid: number, mtime: number, linkname: string | undefined): void {
+    this.entNode.push(this.node(path));
+    this.entType.push(TYPE_CODE.get(type)!);
+    this.entSize.push(size);
+    this.entMode.push(mode);
+    this.entUid.push(uid);
+    this.entGid.push(gid);
+    this.entMtime.push(mtime);
+    this.entLink.push(linkname === undefined ? -1 : this.linkTable.id(linkname));
+    if (type === 'file') this.tarFileBytes += size;
+  }
+
+  addWhiteout(path: string): void {
+    this.whiteouts.push(path);
+    this.whiteNode.push(this.node(path));
+  }
+
+  addOpaque(dir: string): void {
+    this.opaqueDirs.push(dir);
+    this.opaqueNode.push(this.node(dir));
+  }
+
+  finish(meta: { diffId: string; tarBytes: number; compression: Compression }): LayerTable {
+    return new LayerTable({
+      names: this.names.strings,
+      nodeParent: this.nodeParent.trim(),
+      nodeName: this.nodeName.trim(),
+      entNode: this.entNode.trim(),
+      entType: this.entType.trim(),
+      entMode: this.entMode.trim(),
+      entUid: this.entUid.trim(),
+      entGid: this.entGid.trim(),
+      entSize: this.entSize.trim(),
+      entMtime: this.entMtime.trim(),
+      entLink: this.entLink.trim(),
+      links: this.linkTable.strings,
+      whiteNode: this.whiteNode.trim(),
+      opaqueNode: this.opaqueNode.trim(),
+    }, {
+      diffId: meta.diffId, tarBytes: meta.tarBytes, compression: meta.compression, tarFileBytes: this.tarFileBytes,
+      tarEntries: this.tarEntries, warnings: this.warnings, whiteouts: this.whiteouts, opaqueDirs: this.opaqueDirs,
+    });
+  }
+}
+
+/** Any LayerIndex as a LayerTable: a table as it is, anything else rebuilt from its entries. */
+export function layerTableOf(l: LayerIndex): LayerTable {
+  if (l instanceof LayerTable) return l;
+  const b = new LayerTableBuilder();
+  for (const w of l.opaqueDirs) b.addOpaque(w);
+  for (const w of l.whiteouts) b.addWhiteout(w);
+  const it = (l as { iterEntries?: () => Iterable<LayerEntry> }).iterEntries?.() ?? l.entries;
+  for (const e of it) b.addEntry(e.path, e.type, e.size, e.mode, e.uid, e.gid, e.mtime, e.linkname);
+  b.tarEntries = l.tarEntries;
+  const t = b.finish({ diffId: l.diffId, tarBytes: l.tarBytes, compression: l.compression });
+  // The figures the source recorded stand (a hardlink's tar size is not counted, for one).
+  return Object.assign(t, { tarFileBytes: l.tarFileBytes, warnings: l.warnings });
+}
