@@ -70,8 +70,8 @@ async function cmdFiles(args: Args, out: Out): Promise<number> {
   const layerFlag = args.flags.get('layer');
   if (typeof layerFlag === 'string') {
     const n = Number(layerFlag);
-    if (!Number.isInteger(n) || n < 0 || n >= a.tree.layers.length) {
-      throw new UsageError(`--layer must be a layer index from 0 to ${a.tree.layers.length - 1}`);
+    if (!Number.isInteger(n) || n < 0 || n >= a.layerStats.length) {
+      throw new UsageError(`--layer must be a layer index from 0 to ${a.layerStats.length - 1}`);
     }
     for (const r of layerChangeRecords(a, n)) {
       await out.line(json ? JSON.stringify(r) : `${r.change.padEnd(8)} ${r.mode} ${r.type.padEnd(8)} ${String(r.bytes).padStart(12)}  ${r.path}${r.metadataOnly ? '  (metadata only: whole file copied up)' : ''}`);
@@ -126,8 +126,8 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
     : undefined;
   const a = await load(source, args, { dive: 'lazy' });
   const n = Number(layerFlag);
-  if (!Number.isInteger(n) || n < 0 || n >= a.tree.layers.length) {
-    throw new UsageError(`--layer must be a layer index from 0 to ${a.tree.layers.length - 1}`);
+  if (!Number.isInteger(n) || n < 0 || n >= a.layerStats.length) {
+    throw new UsageError(`--layer must be a layer index from 0 to ${a.layerStats.length - 1}`);
   }
   const byLayer = dockerfileText !== undefined
     ? (await import('./dockerfileCommands')).instructionsOfLayers(args, a, dockerfileText, dockerfileFlag as string)

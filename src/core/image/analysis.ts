@@ -1,9 +1,12 @@
 // An analysed image: the merged tree, per-layer statistics, waste by both definitions, and the
 // layer sizes by the definition that fits the source. Everything the CLI, the tree, hovers and
 // reports show comes from here.
-import { EMPTY_DIVE, diveEfficiency, type DiveEfficiency } from './efficiency';
+import { EMPTY_DIVE, type DiveEfficiency } from './efficiency';
 import { RecordIndex } from './indexCodec';
 import { MergedTree, type LayerStats } from './merge';
+import { buildImageIndex, type ImageIndex, type IndexLayer } from './index/imageIndex';
+import { diveOfIndex } from './index/dive';
+import { layerTableOf } from './index/layerTable';
 import type { HistoryEntry, ImageData, LayerIndex } from './types';
 
 /** A layer's figures from the merge, without its list of changes (which point into the tree). */
@@ -11,6 +14,9 @@ export type LayerFigures = Omit<LayerStats, 'changes'>;
 
 export interface Analysis {
   image: ImageData;
+  /** The image index: the merge as columns (src/core/image/index). */
+  index: ImageIndex;
+  /** The merge as objects, built from the layers the first time something reads it. */
   tree: MergedTree;
   dive: DiveEfficiency;
   /** Per layer, bottom first: the merge's figures (tree.layers, or a cached summary of them). */
@@ -28,21 +34,52 @@ export interface Analysis {
 }
 
 /**
- * The merged tree and everything derived from it. `dive: 'lazy'` (for callers that seldom read
+ * The image index and everything derived from it. `dive: 'lazy'` (for callers that seldom read
  * dive's figures: the CLI's `files`, `explain`, `lines`) computes them on first access of
- * `analysis.dive` instead of up front.
+ * `analysis.dive` instead of up front. The object tree (`tree`) is built only if read.
  */
 export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}): Analysis {
-  plainLayers(image);
-  // dive's figures first: their working set (a second path tree) is garbage before the merged
-  // tree is built, so peak memory is the larger of the two, not their sum.
-  const dive = opts.dive === 'lazy' ? undefined : diveEfficiency(image.layers);
-  const { tree, warnings } = mergeLayers(image.layers);
-  if (dive) return analysisOf(image, tree, warnings, dive);
-  const a = analysisOf(image, tree, warnings, EMPTY_DIVE);
-  let computed: DiveEfficiency | undefined;
-  Object.defineProperty(a, 'dive', { enumerable: true, get: () => (computed ??= diveEfficiency(image.layers)) });
+  const tables = image.layers.map(layerTableOf);
+  const index = buildImageIndex(tables);
+  const dive = opts.dive === 'lazy' ? undefined : diveOfIndex(tables, index);
+  const a = figuresOf(image, index.layers.map(figuresOfLayer), index.warnings, dive ?? EMPTY_DIVE) as Analysis;
+  a.index = index;
+  lazyTree(a, image);
+  if (!dive) {
+    let computed: DiveEfficiency | undefined;
+    Object.defineProperty(a, 'dive', { enumerable: true, get: () => (computed ??= diveOfIndex(tables, index)) });
+  }
   return a;
+}
+
+/** A layer's merge figures without its changes. */
+function figuresOfLayer(l: IndexLayer): LayerFigures {
+  const { changes: _changes, ...figures } = l;
+  return figures;
+}
+
+/** Defines `tree` on the analysis: the object merge of the image's layers, built on first read. */
+function lazyTree(a: Analysis, image: ImageData): void {
+  let tree: MergedTree | undefined;
+  Object.defineProperty(a, 'tree', {
+    enumerable: true,
+    configurable: true,
+    get: (): MergedTree => {
+      if (tree) return tree;
+      plainLayers(image);
+      return (tree = mergeLayers(image.layers).tree);
+    },
+  });
+}
+
+/** Defines `index` on the analysis: the image index of its layers, built on first read. */
+function lazyIndex(a: Analysis, image: ImageData): void {
+  let index: ImageIndex | undefined;
+  Object.defineProperty(a, 'index', {
+    enumerable: true,
+    configurable: true,
+    get: (): ImageIndex => (index ??= buildImageIndex(image.layers.map(layerTableOf))),
+  });
 }
 
 /** The layers merged, bottom first, and finished. */
@@ -69,15 +106,10 @@ export function plainLayers(image: ImageData): void {
  * something reads `tree`.
  */
 export function analysisFromFigures(image: ImageData, figures: { layerStats: LayerFigures[]; treeWarnings: string[]; dive: DiveEfficiency }): Analysis {
-  let tree: MergedTree | undefined;
-  return Object.defineProperty(figuresOf(image, figures.layerStats, figures.treeWarnings, figures.dive), 'tree', {
-    enumerable: true,
-    get: (): MergedTree => {
-      if (tree) return tree;
-      plainLayers(image);
-      return (tree = mergeLayers(image.layers).tree);
-    },
-  }) as Analysis;
+  const a = figuresOf(image, figures.layerStats, figures.treeWarnings, figures.dive) as Analysis;
+  lazyIndex(a, image);
+  lazyTree(a, image);
+  return a;
 }
 
 /**
@@ -85,11 +117,13 @@ export function analysisFromFigures(image: ImageData, figures: { layerStats: Lay
  * and gets dive's figures from the analysis worker). `tree` holds image.layers, bottom first.
  */
 export function analysisOf(image: ImageData, tree: MergedTree, treeWarnings: string[], dive: DiveEfficiency): Analysis {
-  return { ...figuresOf(image, tree.layers, treeWarnings, dive), tree };
+  const a = { ...figuresOf(image, tree.layers, treeWarnings, dive), tree } as Analysis;
+  lazyIndex(a, image);
+  return a;
 }
 
 /** Everything but the tree. */
-function figuresOf(image: ImageData, layerStats: LayerFigures[], treeWarnings: string[], dive: DiveEfficiency): Omit<Analysis, 'tree'> {
+function figuresOf(image: ImageData, layerStats: LayerFigures[], treeWarnings: string[], dive: DiveEfficiency): Omit<Analysis, 'tree' | 'index'> {
   const engine = image.engineLayerSizes;
   const layerSizes = engine ?? image.layers.map((l) => l.tarFileBytes);
   const layerHistory = image.layers.map((_, i) => image.history.find((h) => h.layerIndex === i));

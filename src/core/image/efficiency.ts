@@ -135,14 +135,14 @@ function stackFilter(layers: LayerIndex[]): { upTo: number; wanted: ((path: stri
     return false;
   };
   // Entries of one directory come together: the parent's answer is reused for its siblings.
-  let lastDir = '';
+  let lastDir: string | null = null;
   let lastWanted = false;
   return {
     upTo,
     wanted: (path: string): boolean => {
       if (exact.has(path)) return true;
       const cut = path.lastIndexOf('/');
-      if (cut !== lastDir.length || !path.startsWith(lastDir)) {
+      if (lastDir === null || cut !== lastDir.length || !path.startsWith(lastDir)) {
         lastDir = path.slice(0, cut);
         lastWanted = under(lastDir);
       }
@@ -226,8 +226,14 @@ export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
   return diveSummary(data, inefficient, layers);
 }
 
+export interface PathFigures {
+  /** Every visited path's figures. */
+  values(): Iterable<{ cumulative: number; min: number; count: number }>;
+  get(path: string): { cumulative: number; min: number; count: number } | undefined;
+}
+
 /** dive's figures from the per-path data: efficiency, wasted bytes, the inefficient paths. */
-export function diveSummary(data: Map<string, { cumulative: number; min: number; count: number }>, inefficient: string[], layers: LayerIndex[]): DiveEfficiency {
+export function diveSummary(data: PathFigures, inefficient: string[], layers: readonly LayerIndex[]): DiveEfficiency {
   let minSum = 0;
   let cumSum = 0;
   for (const d of data.values()) { minSum += d.min; cumSum += d.cumulative; }

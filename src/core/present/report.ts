@@ -2,7 +2,8 @@
 // change) and its human renderings.
 import type { Analysis } from '../image/analysis';
 import { formatBytes, formatMode, formatPercent, shortCreatedBy } from './format';
-import { MergedTree, type MergedNode } from '../image/merge';
+import { MergedTree, nodePath, type MergedNode } from '../image/merge';
+import { HOW, KINDS, type ImageIndex } from '../image/index/imageIndex';
 
 export const SCHEMA_VERSION = 1;
 
@@ -73,8 +74,47 @@ export function fileRecord(path: string, n: MergedNode): FileRecord {
 }
 
 /** The merged filesystem, one record per path, sorted depth-first. */
-export function* fileRecords(a: Analysis): Generator<FileRecord> {
-  for (const [path, n] of a.tree.walk()) yield fileRecord(path, n);
+export function fileRecords(a: Analysis): Generator<FileRecord> {
+  return indexFileRecords(a.index);
+}
+
+/** fileRecord for node n of the image index. */
+export function indexFileRecord(ix: ImageIndex, path: string, n: number): FileRecord {
+  const from = ix.copyStart[n];
+  if (!ix.live[n]) {
+    const shippedIn: number[] = [];
+    for (let i = from; i < ix.copyStart[n + 1]; i++) if (!shippedIn.includes(ix.copyLayer[i])) shippedIn.push(ix.copyLayer[i]);
+    return { path, deleted: true, deletedBy: ix.deletedBy[n] < 0 ? null : ix.deletedBy[n], shippedIn };
+  }
+  const r: FileRecord = {
+    path, type: ix.typeOf(n), size: ix.size[n], mode: formatMode(ix.mode[n]), layer: ix.layer[n],
+    hides: Array.from(ix.copyLayer.subarray(from, from + ix.hiddenCount(n))),
+  };
+  const link = ix.linkOf(n);
+  if (link !== undefined) r.linkname = link;
+  return r;
+}
+
+/** The merged filesystem from the image index, one record per path, sorted depth-first. */
+export function* indexFileRecords(ix: ImageIndex): Generator<FileRecord> {
+  for (const [path, n] of ix.walk()) yield indexFileRecord(ix, path, n);
+}
+
+/** One layer's changes from the image index, sorted by path. */
+export function* indexLayerChangeRecords(ix: ImageIndex, layer: number): Generator<LayerChangeRecord> {
+  const c = ix.layers[layer].changes;
+  const rows = Array.from({ length: c.length }, (_, i) => ({ i, path: ix.pathOf(c.node[i]) }))
+    .sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  for (const { i, path } of rows) {
+    const n = c.node[i];
+    const r: LayerChangeRecord = {
+      path, change: KINDS[c.kind[i]], type: ix.typeOf(n), size: c.bytes[i], mode: formatMode(ix.mode[n]), layer, bytes: c.bytes[i],
+    };
+    if (c.meta[i]) r.metadataOnly = true;
+    const how = HOW[c.how[i]];
+    if (how) r.how = how;
+    yield r;
+  }
 }
 
 export interface LayerChangeRecord {
@@ -82,24 +122,24 @@ export interface LayerChangeRecord {
   layer: number; bytes: number; metadataOnly?: boolean; how?: string;
 }
 
-export function* layerChangeRecords(a: Analysis, layer: number): Generator<LayerChangeRecord> {
-  const stats = a.tree.layers[layer];
-  const rows = stats.changes.map((c) => ({ c, path: pathOf(c.node) })).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+/** One layer's changes, sorted by path. */
+export function layerChangeRecords(a: Analysis, layer: number): Generator<LayerChangeRecord> {
+  return indexLayerChangeRecords(a.index, layer);
+}
+
+/** One layer's changes from the object tree, sorted by path (the index's answer must equal it). */
+export function* treeLayerChangeRecords(tree: MergedTree, layer: number): Generator<LayerChangeRecord> {
+  const stats = tree.layers[layer];
+  const rows = stats.changes.map((c) => ({ c, path: nodePath(c.node) })).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   for (const { c, path } of rows) {
     const r: LayerChangeRecord = {
-      path, change: c.kind, type: c.node.type, size: c.kind === 'deleted' ? c.bytes : c.bytes, mode: formatMode(c.node.mode),
+      path, change: c.kind, type: c.node.type, size: c.bytes, mode: formatMode(c.node.mode),
       layer, bytes: c.bytes,
     };
     if (c.metadataOnly) r.metadataOnly = true;
     if (c.how) r.how = c.how;
     yield r;
   }
-}
-
-function pathOf(n: MergedNode): string {
-  const parts: string[] = [];
-  for (let x: MergedNode | null = n; x && x.parent; x = x.parent) parts.push(x.name);
-  return '/' + parts.reverse().join('/');
 }
 
 function pad(s: string, n: number, right = false): string {

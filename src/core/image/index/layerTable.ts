@@ -38,8 +38,13 @@ export interface LayerColumns {
   /** Index into links, or -1. */
   entLink: Int32Array;
   links: string[];
-  /** Nodes deleted by `.wh.NAME` markers, and directories marked opaque, in tar order. */
+  /**
+   * Nodes deleted by `.wh.NAME` markers, and directories marked opaque, in tar order. A marker
+   * named just `.wh.` names its directory with a trailing '/': whiteNode is the directory (as a
+   * path lookup sees it), whiteRaw a node of its own (dive keys paths by their text).
+   */
   whiteNode: Int32Array;
+  whiteRaw: Int32Array;
   opaqueNode: Int32Array;
 }
 
@@ -148,6 +153,7 @@ export class LayerTableBuilder {
   private readonly entLink = new Column(Int32Array);
   private readonly linkTable = new StringTable();
   private readonly whiteNode = new Column(Int32Array, 16);
+  private readonly whiteRaw = new Column(Int32Array, 16);
   private readonly opaqueNode = new Column(Int32Array, 16);
   readonly whiteouts: string[] = [];
   readonly opaqueDirs: string[] = [];
@@ -213,7 +219,9 @@ export class LayerTableBuilder {
 
   addWhiteout(path: string): void {
     this.whiteouts.push(path);
-    this.whiteNode.push(this.node(path));
+    const raw = this.node(path);
+    this.whiteRaw.push(raw);
+    this.whiteNode.push(path.length > 1 && path.endsWith('/') ? this.nodeParent.a[raw] : raw);
   }
 
   addOpaque(dir: string): void {
@@ -236,6 +244,7 @@ export class LayerTableBuilder {
       entLink: this.entLink.trim(),
       links: this.linkTable.strings,
       whiteNode: this.whiteNode.trim(),
+      whiteRaw: this.whiteRaw.trim(),
       opaqueNode: this.opaqueNode.trim(),
     }, {
       diffId: meta.diffId, tarBytes: meta.tarBytes, compression: meta.compression, tarFileBytes: this.tarFileBytes,

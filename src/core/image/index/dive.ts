@@ -1,0 +1,187 @@
+// dive's efficiency, wasted bytes and user wasted percent over the image index's columns, with
+// dive's own definitions (src/core/image/efficiency.ts states them in full):
+// - a layer is a tree of its tar entries (a whiteout `.wh.X` is a node X; opaque markers dropped);
+//   only its leaves are visited;
+// - a visited node's size is its tar size, or for a whiteout the total size of the directory it
+//   deletes in the stack of the layers below (0 when it deleted a file);
+// - per path: cumulative = Σ sizes, min = smallest; score = Σ min / Σ cumulative (1 if 0);
+// - wasted bytes = Σ cumulative of the paths visited in two or more layers.
+// Paths are the index's node ids; per path the figures are columns, not objects.
+import { diveSummary, type DiveEfficiency } from '../efficiency';
+import type { ImageIndex } from './imageIndex';
+import { T_DIR, type LayerTable } from './layerTable';
+
+/** More whiteouts than this and every entry is stacked; fewer, only entries at or under one. */
+const FEW_WHITEOUTS = 64;
+
+export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): DiveEfficiency {
+  const N = ix.nodeCount;
+  const parentOf = ix.nodeParent;
+  // Children of every node of the trie (for the stacked tree's subtree sizes and removals).
+  const kidStart = new Int32Array(N + 1);
+  for (let n = 1; n < N; n++) kidStart[parentOf[n] + 1]++;
+  for (let n = 0; n < N; n++) kidStart[n + 1] += kidStart[n];
+  const kids = new Int32Array(kidStart[N]);
+  {
+    const fill = kidStart.slice(0, N);
+    for (let n = 1; n < N; n++) kids[fill[parentOf[n]]++] = n;
+  }
+
+  // Which entries the stacked tree needs: it is read only to size whiteouts, and a whiteout's
+  // size depends only on the nodes at or under its own path.
+  let upTo = 0;
+  let targets = 0;
+  for (let i = 0; i < tables.length; i++) {
+    const w = tables[i].cols.whiteNode.length;
+    if (w === 0) continue;
+    upTo = i;
+    targets += w;
+  }
+  let wanted: ((n: number) => boolean) | null;
+  if (targets === 0) wanted = () => false;
+  else if (targets > FEW_WHITEOUTS) wanted = null;
+  else {
+    const target = new Uint8Array(N);
+    for (let i = 0; i < tables.length; i++) {
+      const c = tables[i].cols;
+      // The marker's own text (dive matches whiteouts to entries by it).
+      for (let k = 0; k < c.whiteRaw.length; k++) target[ix.layerNodes[i][c.whiteRaw[k]]] = 1;
+    }
+    // 0 unknown, 1 at or under a target, 2 not.
+    const under = new Uint8Array(N);
+    const isUnder = (n: number): boolean => {
+      const path: number[] = [];
+      let x = n;
+      for (; x >= 0 && under[x] === 0; x = x === 0 ? -1 : parentOf[x]) {
+        if (target[x]) { under[x] = 1; break; }
+        path.push(x);
+      }
+      const v = x >= 0 && under[x] === 1 ? 1 : 2;
+      for (const y of path) under[y] = v;
+      return v === 1;
+    };
+    wanted = isUnder;
+  }
+
+  // dive's stacked tree of the layers below, as flags per node.
+  const present = new Uint8Array(N);
+  const sIsDir = new Uint8Array(N);
+  const sSize = new Float64Array(N);
+  present[0] = 1;
+  sIsDir[0] = 1;
+  const subtreeSize = (n: number): number => {
+    let total = 0;
+    const stack = [n];
+    while (stack.length) {
+      const x = stack.pop()!;
+      total += sSize[x];
+      for (let k = kidStart[x]; k < kidStart[x + 1]; k++) if (present[kids[k]]) stack.push(kids[k]);
+    }
+    return total;
+  };
+  const remove = (n: number): void => {
+    const stack = [n];
+    while (stack.length) {
+      const x = stack.pop()!;
+      present[x] = 0;
+      for (let k = kidStart[x]; k < kidStart[x + 1]; k++) if (present[kids[k]]) stack.push(kids[k]);
+    }
+  };
+  const chain: number[] = [];
+  const stackAdd = (n: number, isDir: boolean, size: number): void => {
+    chain.length = 0;
+    for (let x = parentOf[n]; x > 0 && !present[x]; x = parentOf[x]) chain.push(x);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      present[chain[i]] = 1;
+      sIsDir[chain[i]] = 1;
+      sSize[chain[i]] = 0;
+    }
+    present[n] = 1;
+    sIsDir[n] = isDir ? 1 : 0;
+    sSize[n] = size;
+  };
+
+  // Per path: cumulative, min, count, and the last layer that visited it with the size it gave and min before that layer.
+  const cumulative = new Float64Array(N);
+  const min = new Float64Array(N);
+  const count = new Int32Array(N);
+  const lastLayer = new Int32Array(N).fill(-1);
+  const last = new Float64Array(N);
+  const minBefore = new Float64Array(N);
+  const visited: number[] = [];
+  const inefficient: number[] = [];
+  const visit = (n: number, li: number, size: number): void => {
+    if (count[n] === 0) {
+      cumulative[n] = size; min[n] = size; count[n] = 1; lastLayer[n] = li; last[n] = size; minBefore[n] = -1;
+      visited.push(n);
+      return;
+    }
+    if (lastLayer[n] === li) {
+      cumulative[n] += size - last[n];
+      last[n] = size;
+      min[n] = minBefore[n] < 0 || size < minBefore[n] ? size : minBefore[n];
+      return;
+    }
+    minBefore[n] = min[n];
+    lastLayer[n] = li;
+    last[n] = size;
+    cumulative[n] += size;
+    if (size < min[n]) min[n] = size;
+    count[n]++;
+    if (count[n] === 2) inefficient.push(n);
+  };
+
+  for (let li = 0; li < tables.length; li++) {
+    const c = tables[li].cols;
+    const g = ix.layerNodes[li];
+    // The layer's own directories: every ancestor of an entry or a whiteout (the root excluded).
+    const isParent = new Uint8Array(c.nodeParent.length);
+    const mark = (local: number): void => {
+      for (let x = c.nodeParent[local]; x > 0 && !isParent[x]; x = c.nodeParent[x]) isParent[x] = 1;
+    };
+    for (let i = 0; i < c.entNode.length; i++) mark(c.entNode[i]);
+    for (let i = 0; i < c.whiteRaw.length; i++) mark(c.whiteRaw[i]);
+    // Whiteout nodes replace an entry of the same path in dive's tree; the last one added wins.
+    const whiteoutVisits = new Map<number, number>();
+    for (let i = 0; i < c.whiteRaw.length; i++) {
+      if (isParent[c.whiteRaw[i]]) continue;
+      const below = g[c.whiteNode[i]];
+      whiteoutVisits.set(g[c.whiteRaw[i]], present[below] && sIsDir[below] ? subtreeSize(below) : 0);
+    }
+    for (let i = 0; i < c.entNode.length; i++) {
+      const local = c.entNode[i];
+      if (isParent[local] || (whiteoutVisits.size > 0 && whiteoutVisits.has(g[local]))) continue;
+      visit(g[local], li, c.entSize[i]);
+    }
+    for (const [w, size] of whiteoutVisits) visit(w, li, size);
+    if (c.entNode.length === 0 && c.whiteRaw.length === 0) visit(0, li, 0);
+    // Stack this layer for the whiteout sizes of the layers above (none above the last whiteout).
+    if (li < upTo) {
+      for (let i = 0; i < c.entNode.length; i++) {
+        const n = g[c.entNode[i]];
+        if (!wanted || wanted(n)) stackAdd(n, c.entType[i] === T_DIR, c.entSize[i]);
+      }
+      for (let i = 0; i < c.whiteNode.length; i++) {
+        const n = g[c.whiteNode[i]];
+        if (n !== 0 && present[n]) remove(n);
+      }
+    }
+  }
+
+  const data = {
+    *values(): Generator<{ cumulative: number; min: number; count: number }> {
+      for (const n of visited) yield { cumulative: cumulative[n], min: min[n], count: count[n] };
+    },
+    get(path: string): { cumulative: number; min: number; count: number } {
+      const n = byPath.get(path)!;
+      return { cumulative: cumulative[n], min: min[n], count: count[n] };
+    },
+  };
+  const byPath = new Map<string, number>();
+  const paths = inefficient.map((n) => {
+    const p = ix.pathOf(n);
+    byPath.set(p, n);
+    return p;
+  });
+  return diveSummary(data, paths, tables);
+}

@@ -1,0 +1,560 @@
+// The image index: the layers merged by the union filesystem's rules, as columns. Every path any
+// layer names is a node id of one image-wide trie; per node the merge keeps whether the merged tree
+// has it, whether it is live, its type, size, mode, owner and link, the layer that provides it
+// (or last shipped it), who deleted it and how, and every copy a layer ships (a linked list of
+// copies, as columns). Per layer it keeps the merge's figures and its changes (as columns).
+//
+// The rules are those of OverlayFS and the OCI image spec (src/core/image/merge.ts says them
+// out in full): opaque markers first, then whiteouts, then entries in tar order; a non-directory
+// over a directory hides the whole lower directory; a directory over a directory merges; anything
+// over a non-directory replaces it, its lower copy still shipped.
+import type { DeleteHow, LayerStats } from '../merge';
+import type { EntryType } from '../types';
+import { Column, PairHash, StringTable } from './columns';
+import { ENTRY_TYPES, T_DIR, T_FILE, T_HARDLINK, type LayerTable } from './layerTable';
+
+export const HOW: readonly (DeleteHow | null)[] = [null, 'whiteout', 'opaque', 'replaced'];
+const H_WHITEOUT = 1;
+const H_OPAQUE = 2;
+const H_REPLACED = 3;
+
+export const KINDS = ['added', 'modified', 'deleted'] as const;
+const K_ADDED = 0;
+const K_MODIFIED = 1;
+const K_DELETED = 2;
+
+/** One layer's changes, as columns in the order the merge made them. */
+export interface ChangeColumns {
+  node: Int32Array;
+  kind: Uint8Array;
+  bytes: Float64Array;
+  /** deleted: HOW code; otherwise 0. */
+  how: Uint8Array;
+  /** modified: bytes of the lower copy replaced; otherwise 0. */
+  lower: Float64Array;
+  /** modified: 1 when only metadata changed; otherwise 0. */
+  meta: Uint8Array;
+  /** The record of a modified change carries metadataOnly/lowerBytes (added and deleted ones do not). */
+  length: number;
+}
+
+/** A layer's merge figures (LayerStats without its change objects) and its changes as columns. */
+export type IndexLayer = Omit<LayerStats, 'changes'> & { changes: ChangeColumns };
+
+class ChangeBuilder {
+  node = new Column(Int32Array, 256);
+  kind = new Column(Uint8Array, 256);
+  bytes = new Column(Float64Array, 256);
+  how = new Column(Uint8Array, 256);
+  lower = new Column(Float64Array, 256);
+  meta = new Column(Uint8Array, 256);
+  push(node: number, kind: number, bytes: number, how = 0, lower = 0, meta = 0): number {
+    this.node.push(node);
+    this.kind.push(kind);
+    this.bytes.push(bytes);
+    this.how.push(how);
+    this.lower.push(lower);
+    return this.meta.push(meta);
+  }
+  get length(): number {
+    return this.node.length;
+  }
+  done(): ChangeColumns {
+    return { node: this.node.trim(), kind: this.kind.trim(), bytes: this.bytes.trim(), how: this.how.trim(), lower: this.lower.trim(), meta: this.meta.trim(), length: this.node.length };
+  }
+}
+
+/** The merge of a stack of layer tables, bottom first. Build it with ImageIndexBuilder. */
+export class ImageIndex {
+  constructor(
+    /** Component names by global name id. */
+    readonly names: string[],
+    readonly links: string[],
+    readonly nodeParent: Int32Array,
+    readonly nodeName: Int32Array,
+    /** 1 where the merged tree has the node (every node the merged filesystem ever held). */
+    readonly exists: Uint8Array,
+    readonly live: Uint8Array,
+    readonly type: Uint8Array,
+    readonly size: Float64Array,
+    readonly mode: Uint16Array,
+    readonly uid: Float64Array,
+    readonly gid: Float64Array,
+    readonly link: Int32Array,
+    readonly layer: Int32Array,
+    readonly deletedBy: Int32Array,
+    readonly deletedHow: Uint8Array,
+    readonly total: Float64Array,
+    readonly count: Float64Array,
+    /** Copies per node: offsets into copyLayer/copyType/copyBytes (CSR), bottom first. */
+    readonly copyStart: Int32Array,
+    readonly copyLayer: Int32Array,
+    readonly copyType: Uint8Array,
+    readonly copyBytes: Float64Array,
+    /** Children per node sorted by name (CSR over childList). */
+    readonly childStart: Int32Array,
+    readonly childList: Int32Array,
+    readonly opaqueIn: Map<number, number[]>,
+    readonly layers: IndexLayer[],
+    readonly warnings: string[],
+    /** Per layer: its table's nodes as image-wide nodes (local node id → node id). */
+    readonly layerNodes: Int32Array[],
+  ) {}
+
+  get nodeCount(): number {
+    return this.nodeParent.length;
+  }
+
+  nameOf(n: number): string {
+    return n === 0 ? '' : this.names[this.nodeName[n]];
+  }
+
+  pathOf(n: number): string {
+    if (n === 0) return '/';
+    const parts: string[] = [];
+    for (let x = n; x > 0; x = this.nodeParent[x]) parts.push(this.names[this.nodeName[x]]);
+    return '/' + parts.reverse().join('/');
+  }
+
+  typeOf(n: number): EntryType {
+    return ENTRY_TYPES[this.type[n]];
+  }
+
+  linkOf(n: number): string | undefined {
+    return this.link[n] < 0 ? undefined : this.links[this.link[n]];
+  }
+
+  howOf(n: number): DeleteHow | null {
+    return HOW[this.deletedHow[n]];
+  }
+
+  copyCount(n: number): number {
+    return this.copyStart[n + 1] - this.copyStart[n];
+  }
+
+  /** How many of a node's copies, from the bottom, are hidden: all but the visible one (all when deleted). */
+  hiddenCount(n: number): number {
+    const c = this.copyCount(n);
+    return this.live[n] ? Math.max(0, c - 1) : c;
+  }
+
+  /** The node of an absolute path in the merged tree, or -1. */
+  lookup(path: string, nameIds?: Map<string, number>): number {
+    return lookupPath(path, nameIds ?? this.nameIds(), (p, name) => this.childByName(p, name), (n) => this.exists[n] === 1);
+  }
+
+  private nameIdMap: Map<string, number> | undefined;
+  private nameIds(): Map<string, number> {
+    return (this.nameIdMap ??= new Map(this.names.map((s, i) => [s, i])));
+  }
+
+  /** The child of p with name id `name`, or -1 (binary search of the sorted children by name). */
+  childByName(p: number, name: number): number {
+    const want = this.names[name];
+    let lo = this.childStart[p];
+    let hi = this.childStart[p + 1] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = this.childList[mid];
+      const s = this.names[this.nodeName[c]];
+      if (s === want) return c;
+      if (s < want) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Depth-first walk of every node of the merged tree (live and deleted) below `from`, children sorted by name, with its path. */
+  *walk(from = 0): Generator<[string, number]> {
+    const paths: string[] = [];
+    const nodes: number[] = [];
+    const push = (dir: string, n: number): void => {
+      for (let i = this.childStart[n + 1] - 1; i >= this.childStart[n]; i--) {
+        const c = this.childList[i];
+        nodes.push(c);
+        paths.push(dir === '/' ? '/' + this.names[this.nodeName[c]] : dir + '/' + this.names[this.nodeName[c]]);
+      }
+    };
+    push(this.pathOf(from), from);
+    while (nodes.length) {
+      const n = nodes.pop()!;
+      const p = paths.pop()!;
+      yield [p, n];
+      push(p, n);
+    }
+  }
+
+  /** Bytes shipped in the image that are invisible in the final filesystem, each hidden copy once. */
+  get hiddenBytes(): number {
+    return this.layers.reduce((a, s) => a + s.hiddenBytes, 0);
+  }
+}
+
+function lookupPath(path: string, nameIds: Map<string, number>, child: (p: number, name: number) => number, ok: (n: number) => boolean): number {
+  let n = 0;
+  let from = 1;
+  while (from <= path.length) {
+    let to = path.indexOf('/', from);
+    if (to < 0) to = path.length;
+    if (to > from) {
+      const id = nameIds.get(path.slice(from, to));
+      if (id === undefined) return -1;
+      n = child(n, id);
+      if (n < 0 || !ok(n)) return -1;
+    }
+    from = to + 1;
+  }
+  return n;
+}
+
+/** Merges layer tables one at a time, bottom first; finish() resolves hardlinks and totals. */
+export class ImageIndexBuilder {
+  private readonly names = new StringTable(['']);
+  private readonly linkTable = new StringTable();
+  private readonly hash = new PairHash(4096);
+  private readonly nodeParent = new Column(Int32Array, 4096);
+  private readonly nodeName = new Column(Int32Array, 4096);
+  private readonly exists = new Column(Uint8Array, 4096);
+  private readonly live = new Column(Uint8Array, 4096);
+  private readonly type = new Column(Uint8Array, 4096);
+  private readonly size = new Column(Float64Array, 4096);
+  private readonly mode = new Column(Uint16Array, 4096);
+  private readonly uid = new Column(Float64Array, 4096);
+  private readonly gid = new Column(Float64Array, 4096);
+  private readonly link = new Column(Int32Array, 4096, -1);
+  private readonly layerOf = new Column(Int32Array, 4096, -1);
+  private readonly deletedBy = new Column(Int32Array, 4096, -1);
+  private readonly deletedHow = new Column(Uint8Array, 4096);
+  private readonly firstChild = new Column(Int32Array, 4096, -1);
+  private readonly lastChild = new Column(Int32Array, 4096, -1);
+  private readonly nextSibling = new Column(Int32Array, 4096, -1);
+  private readonly copyHead = new Column(Int32Array, 4096, -1);
+  private readonly copyTail = new Column(Int32Array, 4096, -1);
+  private readonly copyN = new Column(Int32Array, 4096);
+  private readonly cLayer = new Column(Int32Array, 4096);
+  private readonly cType = new Column(Uint8Array, 4096);
+  private readonly cBytes = new Column(Float64Array, 4096);
+  private readonly cNext = new Column(Int32Array, 4096);
+  private readonly opaqueIn = new Map<number, number[]>();
+  private readonly layers: IndexLayer[] = [];
+  private readonly layerNodes: Int32Array[] = [];
+  private finished = false;
+  private nodes = 1;
+
+  constructor() {
+    // Node 0: the root directory, always live.
+    this.nodeParent.push(-1);
+    this.nodeName.push(0);
+    this.grow(0);
+    this.exists.a[0] = 1;
+    this.live.a[0] = 1;
+    this.type.a[0] = T_DIR;
+    this.mode.a[0] = 0o755;
+  }
+
+  private grow(i: number): void {
+    for (const c of [this.exists, this.live, this.type, this.size, this.mode, this.uid, this.gid, this.link, this.layerOf,
+      this.deletedBy, this.deletedHow, this.firstChild, this.lastChild, this.nextSibling, this.copyHead, this.copyTail, this.copyN]) {
+      c.ensure(i);
+      if (c.length <= i) c.length = i + 1;
+    }
+  }
+
+  /** The image-wide node of (parent, name), created (not yet in the merged tree) where new. */
+  private intern(parent: number, name: number): number {
+    let n = this.hash.get(parent, name);
+    if (n < 0) {
+      n = this.nodes++;
+      this.nodeParent.push(parent);
+      this.nodeName.push(name);
+      this.hash.add(parent, name, n);
+      this.grow(n);
+    }
+    return n;
+  }
+
+  /** Puts a node into the merged tree as its parent's newest child, as `newNode` would. */
+  private create(n: number, type: number): void {
+    this.exists.a[n] = 1;
+    this.live.a[n] = 1;
+    this.type.a[n] = type;
+    this.mode.a[n] = 0o755;
+    const p = this.nodeParent.a[n];
+    if (this.lastChild.a[p] < 0) this.firstChild.a[p] = n;
+    else this.nextSibling.a[this.lastChild.a[p]] = n;
+    this.lastChild.a[p] = n;
+  }
+
+  /** Stack one more layer on top. Layers must be added bottom first. */
+  addLayer(t: LayerTable): IndexLayer {
+    if (this.finished) throw new Error('ImageIndexBuilder: addLayer after finish');
+    const L = this.layers.length;
+    const c = t.cols;
+    // The layer's names and nodes in the image's trie (local parents come before their children).
+    const nameMap = new Int32Array(c.names.length);
+    for (let i = 0; i < c.names.length; i++) nameMap[i] = this.names.id(c.names[i]);
+    const gmap = new Int32Array(c.nodeParent.length);
+    for (let i = 1; i < c.nodeParent.length; i++) gmap[i] = this.intern(gmap[c.nodeParent[i]], nameMap[c.nodeName[i]]);
+    this.layerNodes.push(gmap);
+    const linkMap = new Int32Array(c.links.length);
+    for (let i = 0; i < c.links.length; i++) linkMap[i] = this.linkTable.id(c.links[i]);
+
+    const ch = new ChangeBuilder();
+    const stats = {
+      index: L, entries: t.tarEntries, added: 0, modified: 0, deleted: 0, addedBytes: 0, modifiedBytes: 0,
+      deletedBytes: 0, hiddenBytes: 0, fileBytes: t.tarFileBytes, opaqueDirs: t.opaqueDirs,
+    };
+    const exists = this.exists.a, live = this.live.a, type = this.type.a, nextSibling = this.nextSibling.a;
+
+    for (let i = 0; i < c.opaqueNode.length; i++) {
+      const n = gmap[c.opaqueNode[i]];
+      if (!exists[n] || type[n] !== T_DIR) continue;
+      const list = this.opaqueIn.get(n);
+      if (list) list.push(L); else this.opaqueIn.set(n, [L]);
+      for (let k = this.firstChild.a[n]; k >= 0; k = nextSibling[k]) {
+        if (!live[k]) continue;
+        const bytes = this.kill(k, L, H_OPAQUE);
+        stats.deleted++;
+        stats.deletedBytes += bytes;
+        ch.push(k, K_DELETED, bytes, H_OPAQUE);
+      }
+    }
+
+    for (let i = 0; i < c.whiteNode.length; i++) {
+      const n = gmap[c.whiteNode[i]];
+      if (n === 0 || !this.exists.a[n] || !this.live.a[n]) continue;
+      const bytes = this.kill(n, L, H_WHITEOUT);
+      stats.deleted++;
+      stats.deletedBytes += bytes;
+      ch.push(n, K_DELETED, bytes, H_WHITEOUT);
+    }
+
+    // The current layer's change per node: built only once a duplicate entry shows up (rare).
+    let changeOf: Map<number, number> | null = null;
+    const entryChangesFrom = ch.length;
+    const record = (n: number, kind: number, bytes: number, lower = 0, meta = 0): void => {
+      if (kind === K_ADDED) { stats.added++; stats.addedBytes += bytes; }
+      else { stats.modified++; stats.modifiedBytes += bytes; }
+      const at = ch.push(n, kind, bytes, 0, lower, meta);
+      changeOf?.set(n, at);
+    };
+    let lastParent = -1;
+    let lastDir = -1;
+    const E = c.entNode.length;
+    for (let i = 0; i < E; i++) {
+      const local = c.entNode[i];
+      const lp = c.nodeParent[local];
+      let parent: number;
+      if (lp === 0) parent = 0;
+      else if (lp === lastParent && this.live.a[lastDir] && this.type.a[lastDir] === T_DIR) parent = lastDir;
+      else {
+        parent = this.walkDirs(gmap, c.nodeParent, lp, L, stats);
+        lastParent = lp;
+        lastDir = parent;
+      }
+      const n = gmap[local];
+      const et = c.entType[i];
+      const bytes = et === T_FILE ? c.entSize[i] : 0;
+      const emode = c.entMode[i], euid = c.entUid[i], egid = c.entGid[i];
+      const elink = c.entLink[i] < 0 ? -1 : linkMap[c.entLink[i]];
+      if (!this.exists.a[n]) {
+        this.create(n, et);
+        this.set(n, et, emode, euid, egid, elink, L, bytes, false);
+        record(n, K_ADDED, bytes);
+        continue;
+      }
+      const tail = this.copyTail.a[n];
+      if (tail >= 0 && this.cLayer.a[tail] === L) {
+        // Duplicate entry in one tar: the later one wins, nothing is counted twice.
+        this.set(n, et, emode, euid, egid, elink, L, bytes, true);
+        if (!changeOf) {
+          changeOf = new Map();
+          for (let k = entryChangesFrom; k < ch.length; k++) changeOf.set(ch.node.a[k], k);
+        }
+        const at = changeOf.get(n);
+        if (at !== undefined && ch.kind.a[at] !== K_DELETED) {
+          if (ch.kind.a[at] === K_ADDED) stats.addedBytes += bytes - ch.bytes.a[at];
+          else stats.modifiedBytes += bytes - ch.bytes.a[at];
+          ch.bytes.a[at] = bytes;
+        }
+        continue;
+      }
+      const wasLive = this.live.a[n] === 1;
+      const oldType = this.type.a[n];
+      if (wasLive && oldType === T_DIR && et !== T_DIR) {
+        // A non-directory over a directory hides the whole lower directory.
+        for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) {
+          if (this.live.a[k]) stats.deletedBytes += this.kill(k, L, H_REPLACED);
+        }
+      }
+      const metaChanged = this.mode.a[n] !== emode || this.uid.a[n] !== euid || this.gid.a[n] !== egid;
+      if (wasLive && oldType === T_DIR && et === T_DIR) {
+        this.set(n, et, emode, euid, egid, elink, L, 0, false);
+        if (metaChanged) record(n, K_MODIFIED, 0, 0, 1);
+        continue;
+      }
+      const lowerBytes = wasLive ? this.size.a[n] : 0;
+      const metadataOnly = wasLive && oldType === et && et === T_FILE && this.size.a[n] === c.entSize[i] && metaChanged;
+      this.set(n, et, emode, euid, egid, elink, L, bytes, false);
+      if (wasLive) record(n, K_MODIFIED, bytes, lowerBytes, metadataOnly ? 1 : 0);
+      else record(n, K_ADDED, bytes);
+    }
+    const layer: IndexLayer = { ...stats, changes: ch.done() };
+    this.layers.push(layer);
+    return layer;
+  }
+
+  /** The directory `lp` (a local node) of the merged tree, created or made a live directory again along the way. */
+  private walkDirs(gmap: Int32Array, localParent: Int32Array, lp: number, L: number, stats: { deletedBytes: number }): number {
+    const chain: number[] = [];
+    for (let x = lp; x > 0; x = localParent[x]) chain.push(gmap[x]);
+    let n = 0;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      n = chain[i];
+      if (!this.exists.a[n]) {
+        this.create(n, T_DIR);
+        this.layerOf.a[n] = L;
+      } else if (!this.live.a[n] || this.type.a[n] !== T_DIR) {
+        // A path through a deleted entry or a non-directory: the layer recreates the directory.
+        if (this.live.a[n]) stats.deletedBytes += this.kill(n, L, H_REPLACED);
+        this.type.a[n] = T_DIR;
+        this.live.a[n] = 1;
+        this.layerOf.a[n] = L;
+        this.size.a[n] = 0;
+        this.deletedBy.a[n] = -1;
+        this.deletedHow.a[n] = 0;
+      }
+    }
+    return n;
+  }
+
+  private set(n: number, type: number, mode: number, uid: number, gid: number, link: number, L: number, bytes: number, replaceTail: boolean): void {
+    this.type.a[n] = type;
+    this.size.a[n] = bytes;
+    this.mode.a[n] = mode;
+    this.uid.a[n] = uid;
+    this.gid.a[n] = gid;
+    this.link.a[n] = link;
+    this.layerOf.a[n] = L;
+    this.live.a[n] = 1;
+    this.deletedBy.a[n] = -1;
+    this.deletedHow.a[n] = 0;
+    if (replaceTail) {
+      const t = this.copyTail.a[n];
+      this.cType.a[t] = type;
+      this.cBytes.a[t] = bytes;
+      return;
+    }
+    const k = this.cLayer.push(L);
+    this.cType.push(type);
+    this.cBytes.push(bytes);
+    this.cNext.push(-1);
+    if (this.copyTail.a[n] < 0) this.copyHead.a[n] = k;
+    else this.cNext.a[this.copyTail.a[n]] = k;
+    this.copyTail.a[n] = k;
+    this.copyN.a[n]++;
+  }
+
+  /** Marks a live subtree deleted by layer L; returns the live bytes it hid. */
+  private kill(node: number, L: number, how: number): number {
+    let bytes = 0;
+    const stack = [node];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (!this.live.a[n]) continue;
+      this.live.a[n] = 0;
+      this.deletedBy.a[n] = L;
+      this.deletedHow.a[n] = how;
+      if (this.type.a[n] === T_FILE) bytes += this.size.a[n];
+      for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) stack.push(k);
+    }
+    return bytes;
+  }
+
+  /** Resolves hardlink sizes, directory totals and per-layer hidden bytes; the index is then final. */
+  finish(): ImageIndex {
+    if (this.finished) throw new Error('ImageIndexBuilder: finish twice');
+    this.finished = true;
+    const N = this.nodes;
+    const exists = this.exists.a, live = this.live.a, type = this.type.a, size = this.size.a;
+    // Copies as CSR, bottom first.
+    const copyStart = new Int32Array(N + 1);
+    for (let n = 0; n < N; n++) copyStart[n + 1] = copyStart[n] + this.copyN.a[n];
+    const copies = copyStart[N];
+    const copyLayer = new Int32Array(copies);
+    const copyType = new Uint8Array(copies);
+    const copyBytes = new Float64Array(copies);
+    for (let n = 0; n < N; n++) {
+      let at = copyStart[n];
+      for (let k = this.copyHead.a[n]; k >= 0; k = this.cNext.a[k]) {
+        copyLayer[at] = this.cLayer.a[k];
+        copyType[at] = this.cType.a[k];
+        copyBytes[at] = this.cBytes.a[k];
+        at++;
+      }
+    }
+    // Children sorted by name, as CSR.
+    const childStart = new Int32Array(N + 1);
+    for (let n = 1; n < N; n++) if (exists[n]) childStart[this.nodeParent.a[n] + 1]++;
+    for (let n = 0; n < N; n++) childStart[n + 1] += childStart[n];
+    const childList = new Int32Array(childStart[N]);
+    const names = this.names.strings;
+    const nodeName = this.nodeName.a;
+    {
+      const fill = childStart.slice(0, N);
+      for (let p = 0; p < N; p++) for (let k = this.firstChild.a[p]; k >= 0; k = this.nextSibling.a[k]) childList[fill[p]++] = k;
+      for (let p = 0; p < N; p++) {
+        const a = childStart[p], b = childStart[p + 1];
+        if (b - a > 1) {
+          const sorted = Array.from(childList.subarray(a, b)).sort((x, y) => (names[nodeName[x]] < names[nodeName[y]] ? -1 : 1));
+          childList.set(sorted, a);
+        }
+      }
+    }
+    const index = new ImageIndex(
+      names, this.linkTable.strings, this.nodeParent.trim(), this.nodeName.trim(), this.exists.trim(), this.live.trim(), this.type.trim(),
+      this.size.trim(), this.mode.trim(), this.uid.trim(), this.gid.trim(), this.link.trim(), this.layerOf.trim(), this.deletedBy.trim(),
+      this.deletedHow.trim(), new Float64Array(N), new Float64Array(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
+      this.opaqueIn, this.layers, [], this.layerNodes,
+    );
+    // Post order as the object tree's walk gives it: a stack of children in the order they joined.
+    const order = new Int32Array(N);
+    let len = 0;
+    const stack = [0];
+    while (stack.length) {
+      const n = stack.pop()!;
+      order[len++] = n;
+      for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) stack.push(k);
+    }
+    for (const s of this.layers) s.hiddenBytes = 0;
+    const nameIds = new Map<string, number>();
+    for (let i = 0; i < names.length; i++) nameIds.set(names[i], i);
+    const total = index.total, count = index.count, link = index.link;
+    for (let j = len - 1; j >= 0; j--) {
+      const n = order[j];
+      for (let i = copyStart[n], top = copyStart[n] + index.hiddenCount(n); i < top; i++) this.layers[copyLayer[i]].hiddenBytes += copyBytes[i];
+      if (live[n] && type[n] === T_HARDLINK) {
+        const to = link[n] >= 0 ? this.linkTable.strings[link[n]] : undefined;
+        const target = to ? lookupPath(to, nameIds, (p, name) => this.hash.get(p, name), (x) => exists[x] === 1) : -1;
+        if (target >= 0 && live[target] && type[target] === T_FILE) size[n] = size[target];
+        else if (index.warnings.length < 50) index.warnings.push(`hardlink ${index.pathOf(n)} points at missing ${to}`);
+      }
+      for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) {
+        if (!live[k]) continue;
+        const dir = type[k] === T_DIR;
+        count[n] += 1 + (dir ? count[k] : 0);
+        total[n] += dir ? total[k] : type[k] === T_FILE ? size[k] : 0;
+      }
+    }
+    // The hardlink sizes were resolved in the builder's column: the index holds a trimmed copy.
+    index.size.set(size.subarray(0, N));
+    return index;
+  }
+}
+
+/** The layers merged, bottom first. */
+export function buildImageIndex(layers: readonly LayerTable[]): ImageIndex {
+  const b = new ImageIndexBuilder();
+  for (const l of layers) b.addLayer(l);
+  return b.finish();
+}
