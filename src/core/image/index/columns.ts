@@ -22,6 +22,18 @@ export class Column<T extends TypedArray> {
     if (this.fill !== undefined && this.fill !== 0) b.fill(this.fill as never, this.a.length);
     this.a = b;
   }
+  /** Make room for exactly `n` values (when more than it holds): for a column whose final size is known. */
+  reserveExactly(n: number): void {
+    if (n <= this.a.length) return;
+    const b = new this.ctor(n);
+    b.set(this.a as never);
+    if (this.fill !== undefined && this.fill !== 0) b.fill(this.fill as never, this.a.length);
+    this.a = b;
+  }
+  /** The used part as a view of the column's own memory (no copy); the column must not be used after. */
+  view(): T {
+    return this.a.subarray(0, this.length) as T;
+  }
   push(v: number): number {
     const i = this.length;
     if (i >= this.a.length) this.ensure(i);
@@ -62,6 +74,10 @@ export class PairHash {
       if (v === -1 || (this.parents[i] === parent && this.names[i] === name)) return i;
       i = (i + 1) & this.mask;
     }
+  }
+  /** Makes room for `more` keys beyond those it holds, so that adding them never rehashes. */
+  reserve(more: number): void {
+    while ((this.size + more) * 2 > this.values.length) this.grow();
   }
   get(parent: number, name: number): number {
     return this.values[this.slot(parent, name)];

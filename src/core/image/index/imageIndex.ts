@@ -252,12 +252,18 @@ export class ImageIndexBuilder {
     this.mode.a[0] = 0o755;
   }
 
-  private grow(i: number): void {
-    for (const c of [this.exists, this.live, this.type, this.size, this.mode, this.uid, this.gid, this.link, this.layerOf,
-      this.deletedBy, this.deletedHow, this.firstChild, this.lastChild, this.nextSibling, this.copyHead, this.copyTail, this.copyN]) {
-      c.ensure(i);
-      if (c.length <= i) c.length = i + 1;
-    }
+  /** Columns sized per node; all grow together when a node id reaches their capacity. */
+  private perNode(): Array<Column<Int32Array | Uint8Array | Uint16Array | Uint32Array | Float64Array>> {
+    return [this.exists, this.live, this.type, this.size, this.mode, this.uid, this.gid, this.link, this.layerOf,
+      this.deletedBy, this.deletedHow, this.firstChild, this.lastChild, this.nextSibling, this.copyHead, this.copyTail, this.copyN];
+  }
+
+  private capacity = 0;
+  /** Room for node i (doubling), or exactly for `exactly` nodes when the count is known. */
+  private grow(i: number, exactly?: number): void {
+    if (i < this.capacity) return;
+    for (const c of this.perNode()) if (exactly !== undefined) c.reserveExactly(exactly); else c.ensure(i);
+    this.capacity = this.exists.a.length;
   }
 
   /** The image-wide node of (parent, name), created (not yet in the merged tree) where new. */
@@ -268,7 +274,7 @@ export class ImageIndexBuilder {
       this.nodeParent.push(parent);
       this.nodeName.push(name);
       this.hash.add(parent, name, n);
-      this.grow(n);
+      if (n >= this.capacity) this.grow(n);
     }
     return n;
   }
@@ -294,8 +300,13 @@ export class ImageIndexBuilder {
     const nameMap = new Int32Array(c.names.length);
     for (let i = 0; i < c.names.length; i++) nameMap[i] = this.names.id(c.names[i]);
     const gmap = new Int32Array(c.nodeParent.length);
+    this.hash.reserve(c.nodeParent.length);
+    this.grow(this.nodes + c.nodeParent.length - 1, this.nodes + c.nodeParent.length);
+    this.nodeParent.reserveExactly(this.nodes + c.nodeParent.length);
+    this.nodeName.reserveExactly(this.nodes + c.nodeParent.length);
     for (let i = 1; i < c.nodeParent.length; i++) gmap[i] = this.intern(gmap[c.nodeParent[i]], nameMap[c.nodeName[i]]);
     this.layerNodes.push(gmap);
+    const exists = this.exists.a, live = this.live.a, type = this.type.a, nextSibling = this.nextSibling.a;
     const linkMap = new Int32Array(c.links.length);
     for (let i = 0; i < c.links.length; i++) linkMap[i] = this.linkTable.id(c.links[i]);
 
@@ -304,8 +315,6 @@ export class ImageIndexBuilder {
       index: L, entries: t.tarEntries, added: 0, modified: 0, deleted: 0, addedBytes: 0, modifiedBytes: 0,
       deletedBytes: 0, hiddenBytes: 0, fileBytes: t.tarFileBytes, opaqueDirs: t.opaqueDirs,
     };
-    const exists = this.exists.a, live = this.live.a, type = this.type.a, nextSibling = this.nextSibling.a;
-
     for (let i = 0; i < c.opaqueNode.length; i++) {
       const n = gmap[c.opaqueNode[i]];
       if (!exists[n] || type[n] !== T_DIR) continue;
@@ -341,12 +350,14 @@ export class ImageIndexBuilder {
     let lastParent = -1;
     let lastDir = -1;
     const E = c.entNode.length;
+    // Per-node columns do not grow during the loop (grown for the layer's nodes above).
+    const mode = this.mode.a, uid = this.uid.a, gid = this.gid.a, size = this.size.a, copyTail = this.copyTail.a, firstChild = this.firstChild.a;
     for (let i = 0; i < E; i++) {
       const local = c.entNode[i];
       const lp = c.nodeParent[local];
       let parent: number;
       if (lp === 0) parent = 0;
-      else if (lp === lastParent && this.live.a[lastDir] && this.type.a[lastDir] === T_DIR) parent = lastDir;
+      else if (lp === lastParent && live[lastDir] && type[lastDir] === T_DIR) parent = lastDir;
       else {
         parent = this.walkDirs(gmap, c.nodeParent, lp, L, stats);
         lastParent = lp;
@@ -357,13 +368,13 @@ export class ImageIndexBuilder {
       const bytes = et === T_FILE ? c.entSize[i] : 0;
       const emode = c.entMode[i], euid = c.entUid[i], egid = c.entGid[i];
       const elink = c.entLink[i] < 0 ? -1 : linkMap[c.entLink[i]];
-      if (!this.exists.a[n]) {
+      if (!exists[n]) {
         this.create(n, et);
         this.set(n, et, emode, euid, egid, elink, L, bytes, false);
         record(n, K_ADDED, bytes);
         continue;
       }
-      const tail = this.copyTail.a[n];
+      const tail = copyTail[n];
       if (tail >= 0 && this.cLayer.a[tail] === L) {
         // Duplicate entry in one tar: the later one wins, nothing is counted twice.
         this.set(n, et, emode, euid, egid, elink, L, bytes, true);
@@ -379,22 +390,22 @@ export class ImageIndexBuilder {
         }
         continue;
       }
-      const wasLive = this.live.a[n] === 1;
-      const oldType = this.type.a[n];
+      const wasLive = live[n] === 1;
+      const oldType = type[n];
       if (wasLive && oldType === T_DIR && et !== T_DIR) {
         // A non-directory over a directory hides the whole lower directory.
-        for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) {
-          if (this.live.a[k]) stats.deletedBytes += this.kill(k, L, H_REPLACED);
+        for (let k = firstChild[n]; k >= 0; k = nextSibling[k]) {
+          if (live[k]) stats.deletedBytes += this.kill(k, L, H_REPLACED);
         }
       }
-      const metaChanged = this.mode.a[n] !== emode || this.uid.a[n] !== euid || this.gid.a[n] !== egid;
+      const metaChanged = mode[n] !== emode || uid[n] !== euid || gid[n] !== egid;
       if (wasLive && oldType === T_DIR && et === T_DIR) {
         this.set(n, et, emode, euid, egid, elink, L, 0, false);
         if (metaChanged) record(n, K_MODIFIED, 0, 0, 1);
         continue;
       }
-      const lowerBytes = wasLive ? this.size.a[n] : 0;
-      const metadataOnly = wasLive && oldType === et && et === T_FILE && this.size.a[n] === c.entSize[i] && metaChanged;
+      const lowerBytes = wasLive ? size[n] : 0;
+      const metadataOnly = wasLive && oldType === et && et === T_FILE && size[n] === c.entSize[i] && metaChanged;
       this.set(n, et, emode, euid, egid, elink, L, bytes, false);
       if (wasLive) record(n, K_MODIFIED, bytes, lowerBytes, metadataOnly ? 1 : 0);
       else record(n, K_ADDED, bytes);
@@ -476,6 +487,7 @@ export class ImageIndexBuilder {
     if (this.finished) throw new Error('ImageIndexBuilder: finish twice');
     this.finished = true;
     const N = this.nodes;
+    for (const col of this.perNode()) col.length = N;
     const exists = this.exists.a, live = this.live.a, type = this.type.a, size = this.size.a;
     // Copies as CSR, bottom first.
     const copyStart = new Int32Array(N + 1);
@@ -511,10 +523,11 @@ export class ImageIndexBuilder {
         }
       }
     }
+    // The columns were sized for the layers' nodes: views of them, not copies.
     const index = new ImageIndex(
-      names, this.linkTable.strings, this.nodeParent.trim(), this.nodeName.trim(), this.exists.trim(), this.live.trim(), this.type.trim(),
-      this.size.trim(), this.mode.trim(), this.uid.trim(), this.gid.trim(), this.link.trim(), this.layerOf.trim(), this.deletedBy.trim(),
-      this.deletedHow.trim(), new Float64Array(N), new Float64Array(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
+      names, this.linkTable.strings, this.nodeParent.view(), this.nodeName.view(), this.exists.view(), this.live.view(), this.type.view(),
+      this.size.view(), this.mode.view(), this.uid.view(), this.gid.view(), this.link.view(), this.layerOf.view(), this.deletedBy.view(),
+      this.deletedHow.view(), new Float64Array(N), new Float64Array(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
       this.opaqueIn, this.layers, [], this.layerNodes,
     );
     // Post order as the object tree's walk gives it: a stack of children in the order they joined.
@@ -546,8 +559,6 @@ export class ImageIndexBuilder {
         total[n] += dir ? total[k] : type[k] === T_FILE ? size[k] : 0;
       }
     }
-    // The hardlink sizes were resolved in the builder's column: the index holds a trimmed copy.
-    index.size.set(size.subarray(0, N));
     return index;
   }
 }

@@ -140,7 +140,7 @@ const MAX_WARNINGS = 50;
  */
 export class LayerTableBuilder {
   private readonly names = new StringTable();
-  private readonly children = new PairHash(1024);
+  private readonly children: PairHash;
   private readonly nodeParent = new Column(Int32Array);
   private readonly nodeName = new Column(Int32Array);
   private readonly entNode = new Column(Int32Array);
@@ -164,7 +164,9 @@ export class LayerTableBuilder {
   private lastDir = '';
   private lastDirNode = 0;
 
-  constructor() {
+  /** `expected`: about how many entries the layer holds (sizes the tables, nothing else). */
+  constructor(expected = 1024) {
+    this.children = new PairHash(Math.max(1024, Math.min(expected, 1 << 24)));
     this.nodeParent.push(-1);
     this.nodeName.push(-1);
   }

@@ -121,7 +121,8 @@ export async function indexTarAt(
   access: RandomAccess, offset: number, size: number,
   opts: { label: string; maxEntries?: number; signal?: AbortSignal; diffId?: string; compression?: Compression },
 ): Promise<LayerIndex> {
-  const builder = new LayerIndexBuilder(opts.label, opts.maxEntries ?? 10_000_000);
+  // A tar of small files holds about one entry per KiB: size the index's tables for that.
+  const builder = new LayerIndexBuilder(opts.label, opts.maxEntries ?? 10_000_000, size / 1024);
   const walker = new TarSeekWalker(access, offset, offset + size);
   let n = 0;
   try {

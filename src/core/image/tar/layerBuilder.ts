@@ -42,9 +42,12 @@ export function entryType(t: string | null | undefined): EntryType | null {
  * (LayerTableBuilder): no object per entry is kept.
  */
 export class LayerIndexBuilder {
-  private readonly table = new LayerTableBuilder();
+  private readonly table: LayerTableBuilder;
 
-  constructor(private readonly label = 'layer', private readonly maxEntries = 10_000_000) {}
+  /** `expected`: about how many entries the layer holds, if known (sizes the tables). */
+  constructor(private readonly label = 'layer', private readonly maxEntries = 10_000_000, expected?: number) {
+    this.table = new LayerTableBuilder(expected);
+  }
 
   get tarEntries(): number {
     return this.table.tarEntries;
@@ -58,32 +61,35 @@ export class LayerIndexBuilder {
     const c = n.charCodeAt(0);
     let path: string;
     // The common name (`a/b/c`, `a/b/`: no leading `/` or `.`, no `/.`, no `//`) without
-    // normaliseEntryPath's split and join.
-    if (c !== 47 && c !== 46 && n.indexOf('/.') === -1 && n.indexOf('//') === -1) {
+    // normaliseEntryPath's split and join; no part of it starts with '.', so it is no marker.
+    if (c !== 47 && c !== 46 && n.length > 0 && n.indexOf('/.') === -1 && n.indexOf('//') === -1) {
       path = '/' + (n.charCodeAt(n.length - 1) === 47 ? n.slice(0, n.length - 1) : n);
+      if (path.length > MAX_PATH_BYTES) this.tooLong(path);
     } else {
       const norm = normaliseEntryPath(n);
       path = norm.path;
       if (norm.escaped) this.table.warn(`entry name '${n}' climbs above the root; read as ${path}`);
+      if (path.length > MAX_PATH_BYTES) this.tooLong(path);
+      if (path === '/') return; // the root directory's own entry
+      const cut = path.lastIndexOf('/');
+      if (path.startsWith(WHITEOUT_PREFIX, cut + 1)) {
+        const name = path.slice(cut + 1);
+        const dir = parentPath(path);
+        if (name === OPAQUE_MARKER) this.table.addOpaque(dir);
+        else if (!name.startsWith(AUFS_META_PREFIX)) this.table.addWhiteout(joinPath(dir, name.slice(WHITEOUT_PREFIX.length)));
+        return;
+      }
+      if (path.includes(AUFS_META_DIR)) return; // contents of AUFS metadata dirs
     }
-    if (path.length > MAX_PATH_BYTES) {
-      throw new ImageFormatError('limit', `${this.label} has an entry name of ${path.length} characters (the limit is ${MAX_PATH_BYTES})`);
-    }
-    if (path === '/') return; // the root directory's own entry
-    const cut = path.lastIndexOf('/');
-    if (path.startsWith(WHITEOUT_PREFIX, cut + 1)) {
-      const name = path.slice(cut + 1);
-      const dir = parentPath(path);
-      if (name === OPAQUE_MARKER) this.table.addOpaque(dir);
-      else if (!name.startsWith(AUFS_META_PREFIX)) this.table.addWhiteout(joinPath(dir, name.slice(WHITEOUT_PREFIX.length)));
-      return;
-    }
-    if (path.includes(AUFS_META_DIR)) return; // contents of AUFS metadata dirs
     const type = entryType(h.type);
     if (type === null) { this.table.warn(`entry ${path} has unsupported type '${h.type}'; skipped`); return; }
     const linkname = type === 'symlink' ? h.linkname ?? '' : type === 'hardlink' ? normaliseEntryPath(h.linkname ?? '').path : undefined;
     this.table.addEntry(path, type, type === 'file' ? (h.size ?? 0) : 0, (h.mode ?? 0) & 0o7777, h.uid ?? 0, h.gid ?? 0,
       Number.isFinite(h.mtime) ? Math.floor(h.mtime) : 0, linkname);
+  }
+
+  private tooLong(path: string): never {
+    throw new ImageFormatError('limit', `${this.label} has an entry name of ${path.length} characters (the limit is ${MAX_PATH_BYTES})`);
   }
 
   finish(meta: { diffId: string; tarBytes: number; compression: Compression }): LayerTable {
