@@ -11,6 +11,7 @@ import {
   type BuildOutcome, type BuildRecord, type ContextManifest, type LineCacheFact, type LinePrediction,
 } from '../core/dockerfile/cachePredict';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
+import { seconds } from '../core/present/format';
 import { targetBuildInput } from '../core/dockerfile/stageImages';
 import { EngineError, type EngineClient } from '../engine/types';
 import { BaseImageIds } from '../sources/baseImages';
@@ -381,10 +382,6 @@ export async function prepareLocalBuild(ll: LayerLens, uri: vscode.Uri): Promise
     void vscode.window.showErrorMessage(`Layer Lens: ${(e as Error).message}`);
     return undefined;
   }
-}
-
-function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown, opts: BuildCommandOptions = {}): Promise<BuildOutcome | undefined> {

@@ -17,7 +17,7 @@
 //   container's writable layer, lost with the container); a volume bypasses the storage driver.
 import type { Analysis } from '../image/analysis';
 import type { DockerfileInstruction, DockerfileModel } from '../dockerfile/dockerfile';
-import { formatBytes, formatPercent, shortCreatedBy } from './format';
+import { formatBytes, formatPercent, mdEscape, plural, shortCreatedBy } from './format';
 import type { MappingResult } from '../dockerfile/mapping';
 import { nodePath, type DeleteHow, type MergedNode } from '../image/merge';
 import type { HistoryEntry } from '../image/types';
@@ -814,10 +814,6 @@ function segments(s: string): Seg[] {
   return out;
 }
 
-function mdEscape(s: string): string {
-  return s.replace(/[\\`*_[\]<>|#]/g, '\\$&');
-}
-
 function mdCode(s: string): string {
   const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((r) => r.length));
   const fence = '`'.repeat(longest + 1);
@@ -848,10 +844,6 @@ function layerRef(x: LayerExplanation, layer: number): string {
   const ins = x.instructions[layer];
   const line = ins?.line !== undefined ? `, line ${ins.line}` : '';
   return `layer ${layer}${line} (${code(shortInstruction(ins, 40))})`;
-}
-
-function plural(n: number, one: string, many = one + 's'): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 function signedBytes(n: number): string {

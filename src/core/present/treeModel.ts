@@ -7,7 +7,7 @@
 // sorted once per expand and cached, and whole-tree numbers (hidden bytes below each directory)
 // are computed in one pass the first time they are needed.
 import type { Analysis } from '../image/analysis';
-import { formatBytes, shortCreatedBy } from './format';
+import { formatBytes, mdEscape, plural, shortCreatedBy } from './format';
 import { parseDockerfile } from '../dockerfile/dockerfile';
 import { bestStageMapping, mapHistory } from '../dockerfile/mapping';
 import { MergedTree, hiddenBytesOf, nodePath, postOrder, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
@@ -94,14 +94,6 @@ const byteWords = (n: number): string => formatBytes(n);
 
 function truncate(s: string, width: number): string {
   return s.length > width ? s.slice(0, Math.max(1, width - 1)) + '…' : s;
-}
-
-function mdEscape(s: string): string {
-  return s.replace(/[\\`*_{}[\]<>()#+\-.!|]/g, (c) => '\\' + c);
-}
-
-function plural(n: number, word: string, many = word + 's'): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? word : many}`;
 }
 
 const compareNames = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
