@@ -16,7 +16,7 @@
 // - At run time a container's writes to image files go through the storage driver (copy-up into the
 //   container's writable layer, lost with the container); a volume bypasses the storage driver.
 import type { Analysis } from '../image/analysis';
-import type { DockerfileInstruction, DockerfileModel } from '../dockerfile/dockerfile';
+import { posixJoin, type DockerfileInstruction, type DockerfileModel } from '../dockerfile/dockerfile';
 import { formatBytes, formatPercent, mdEscape, plural, shortCreatedBy } from './format';
 import type { MappingResult } from '../dockerfile/mapping';
 import { nodePath, type DeleteHow, type MergedNode } from '../image/merge';
@@ -241,16 +241,6 @@ export function historyInstruction(h: HistoryEntry | undefined): InstructionRef 
   return { keyword: keyword || 'RUN', text: keyword ? s : `RUN ${s}`, origin: 'history' };
 }
 
-function posixJoin(dir: string, rel: string): string {
-  const parts: string[] = [];
-  for (const p of `${dir}/${rel}`.split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') parts.pop();
-    else parts.push(p);
-  }
-  return '/' + parts.join('/');
-}
-
 /** A Dockerfile instruction as explain names it: written on one line, flags kept, COPY paths resolved. */
 export function instructionRefOf(ins: DockerfileInstruction, model: DockerfileModel): InstructionRef {
   const flags = ins.flags.map((f) => (f.value === null ? `--${f.name}` : `--${f.name}=${f.value}`)).join(' ');
@@ -261,7 +251,7 @@ export function instructionRefOf(ins: DockerfileInstruction, model: DockerfileMo
     if (dest !== '' && !dest.startsWith('/')) {
       // Relative to the WORKDIR in effect: the last WORKDIR before this line in its stage chain.
       const wd = model.instructions.filter((i) => i.keyword === 'WORKDIR' && i.line < ins.line && i.stage >= 0 && i.stage <= ins.stage && i.workdir).pop()?.workdir;
-      if (wd) dest = posixJoin(wd, dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
+      if (wd) dest = posixJoin(wd, dest, true);
     }
     copy = { sources: ins.copy.sources, dest, from: ins.copy.from };
   }
