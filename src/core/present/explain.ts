@@ -1,6 +1,6 @@
 // Copy-on-write explained with the image's own numbers: what one layer costs and why, as data
 // (`explainLayer`), and the same facts rendered for a hover (markdown), the "Explain This Layer"
-// report (blocks rendered to markdown, plain text or HTML) and the CLI. Pure: no I/O, no vscode.
+// report (blocks rendered to HTML) and the CLI (plain text). Pure: no I/O, no vscode.
 //
 // Facts this module states, and why they hold for image layers and OverlayFS:
 // - A layer is a tar of whole files. Changing any part of a file from a lower layer (one appended
@@ -1099,25 +1099,8 @@ export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfil
 // ---------------------------------------------------------------------------------------------
 // Renderers
 
-export function renderMarkdown(blocks: Block[]): string {
-  const out: string[] = [];
-  for (const b of blocks) {
-    switch (b.kind) {
-      case 'heading': out.push(`${'#'.repeat(b.level)} ${inlineMarkdown(b.text)}`); break;
-      case 'para': out.push(inlineMarkdown(b.text)); break;
-      case 'list': out.push(b.items.map((i) => `- ${inlineMarkdown(i)}`).join('\n')); break;
-      case 'table': {
-        const row = (cells: string[]): string => `| ${cells.map((c) => inlineMarkdown(c)).join(' | ')} |`;
-        out.push([row(b.head), `|${b.align.map((al) => (al === 'right' ? ' ---: ' : ' --- ')).join('|')}|`, ...b.rows.map(row)].join('\n'));
-        break;
-      }
-      case 'bars': out.push(`## ${mdEscape(b.title)}\n\n\`\`\`text\n${textBars(b)}\n\`\`\``); break;
-    }
-  }
-  return out.join('\n\n') + '\n';
-}
-
-function textBars(b: Extract<Block, { kind: 'bars' }>, width = 30): string {
+/** A size chart as text bars (the plain-text report; the Markdown one in the tests). */
+export function textBars(b: Extract<Block, { kind: 'bars' }>, width = 30): string {
   const max = Math.max(1, ...b.bars.map((x) => x.value));
   const lw = Math.max(...b.bars.map((x) => x.label.length));
   const dw = Math.max(...b.bars.map((x) => x.display.length));
@@ -1210,8 +1193,4 @@ function htmlBars(b: Extract<Block, { kind: 'bars' }>): string {
 /** The whole report for one layer, as text (the CLI's `explain`). */
 export function explainText(a: Analysis, layer: number, opts: ExplainOptions & { dockerfile?: string; width?: number } = {}): string {
   return renderText(reportBlocks(a, explainLayer(a, layer, opts), opts), opts.width ?? 100);
-}
-
-export function explainMarkdown(a: Analysis, layer: number, opts: ExplainOptions & { dockerfile?: string } = {}): string {
-  return renderMarkdown(reportBlocks(a, explainLayer(a, layer, opts), opts));
 }

@@ -7,14 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyze, type Analysis } from '../../../../src/core/image/analysis';
 import {
-  baseHoverMarkdown, configOnlyHoverMarkdown, contextPathFor, dockerignoreEntries, explainLayer, explainMarkdown, explainText,
+  baseHoverMarkdown, configOnlyHoverMarkdown, contextPathFor, dockerignoreEntries, explainLayer, explainText,
   foldCleanupPlan, historyInstruction, hoverMarkdown, instructionsByLayer, renderHtml, reportBlocks, rmOnlyCommand,
   unknownImageHoverMarkdown, type InstructionRef,
 } from '../../../../src/core/present/explain';
+import { explainMarkdown } from '../../support/explainMarkdown';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
 import { mapHistory } from '../../../../src/core/dockerfile/mapping';
 import { formatBytes, mdEscape } from '../../../../src/core/present/format';
-import { indexLayer } from '../../../../src/core/image/tar/layer';
+import { indexLayer } from '../../support/indexLayer';
 import type { ImageData, LayerIndex } from '../../../../src/core/image/types';
 import { makeTar, type TEntry } from '../../support/tars';
 import { repoRoot } from '../../../support/repo';
