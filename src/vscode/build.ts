@@ -175,7 +175,7 @@ export class BuildRecords implements vscode.Disposable {
     watcher.onDidCreate(touched);
     watcher.onDidDelete(touched);
     this.live.set(uri.toString(), l);
-    // The files may have changed since the build (before this session): check once now.
+    // The files may have changed since the build (while the editor was closed): check once now.
     touched();
     return l;
   }
@@ -353,7 +353,7 @@ async function pickDockerfile(): Promise<vscode.Uri | undefined> {
 // ---------------------------------------------------------------------------------------------
 // The build
 
-/** Engines (endpoint URLs) that turned out to have no bridge network in this session. */
+/** Engines (endpoint URLs) found to have no bridge network since the extension started. */
 export const noBridgeEngines = new Set<string>();
 
 /** The build context of a Dockerfile (its model, parsed with the build args): the directory that holds what its COPY/ADD lines name. */
