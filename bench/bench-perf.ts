@@ -665,7 +665,7 @@ async function benchFirstOpen(o: Options): Promise<void> {
   target('first open, the one-by-one scan it replaced', null, 'reference', `median ${median(before).toFixed(0)} ms (${f2(median(before) / rm)}x the remembered image)`);
 }
 
-/** The search one image after the other (inspect + history each, no cache): what findBestImage replaced. */
+/** The search one image after the other (inspect + history each, no cache): the reference findBestImage is measured against. */
 async function sequentialScan(engine: EngineClient, model: ReturnType<typeof parseDockerfile>): Promise<ImageMatch | null> {
   const images = (await engine.listImages()).sort((a, b) => b.created - a.created).slice(0, FIRSTOPEN_COUNT);
   let best: (ImageMatch & { weight: number }) | null = null;

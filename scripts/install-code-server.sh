@@ -5,8 +5,8 @@
 #   scripts/install-code-server.sh            # into $PWD/.cache/code-server
 #   LAYERLENS_CODE_SERVER_DIR=/some/dir scripts/install-code-server.sh
 #
-# Why it is done by hand (measured, see ../shared/notes/real-vscode-here.md): a plain
-# `npm install code-server` fails offline-from-GitHub three ways (native prebuild downloads,
+# Why it is done by hand: without access to GitHub, a plain `npm install code-server` fails
+# three ways (native prebuild downloads,
 # @vscode/ripgrep's GitHub download, node-pty's `npx node-gyp` prompt). The order below avoids all
 # three. Needs: node 20, npm, build-essential pkg-config python3 libkrb5-dev libx11-dev
 # libxkbfile-dev libsecret-1-dev, and ripgrep (/usr/bin/rg).

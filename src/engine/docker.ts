@@ -617,8 +617,8 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
     if (signal?.aborted) throw new EngineError('aborted', `${cap(what)} was cancelled`);
     const m = modem();
     // Docker Engine 20.10 copies the whole image into a staging directory before it sends the
-    // response headers (measured here: 14 s for a 1.25 GB image, over 60 s for 3.3 GB on a loaded
-    // machine). So the wait for headers is not bounded by the idle timeout alone: every idle period
+    // response headers (measured 2026-11-26 on a 2-core Debian 12 machine: 12–14 s for a 1.25 GB
+    // image, over 60 s for 3.3 GB while the machine was loaded; docs/performance.md). So the wait for headers is not bounded by the idle timeout alone: every idle period
     // the engine is pinged, and the wait goes on while it answers (it is working); it ends with
     // the idle-timeout error when a ping fails or does not answer within the idle period. The body
     // is then guarded chunk by chunk.

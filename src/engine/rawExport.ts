@@ -1,8 +1,9 @@
 // The image export (GET /images/{id}/get) read straight off the socket, for engines reached over a
 // unix socket or plain TCP. Every other call goes through dockerode; this one moves the whole image
-// (a gigabyte or more), and measured here its body took ~4.4 s through dockerode's request, Node's
-// HTTP parser and a guarding PassThrough against ~2.5 s read this way (the engine's own rate; the
-// same 1.25 GB image, alternated runs). The socket reads into 1 MiB slabs (`onread` with a buffer
+// (a gigabyte or more): its body took 4.2–4.4 s through dockerode's request, Node's HTTP parser
+// and a guarding PassThrough, and 2.4–2.6 s read this way (the engine's own rate; the same
+// 1.25 GB image, alternated runs, measured 2026-11-26 on a 2-core Debian 12 machine;
+// docs/performance.md). The socket reads into 1 MiB slabs (`onread` with a buffer
 // generator), HTTP/1.1 framing (chunked or Content-Length) is undone here, and the body goes out
 // as views into the slabs: no copy, no per-read allocation by the socket. The body lends its
 // memory (releaseChunk, src/core/image/tar/decompress.ts): a slab whose chunks the reader has all released
@@ -68,8 +69,9 @@ export function rawGet(target: RawTarget, path: string, opts: { signal?: AbortSi
     if (signal?.aborted) { reject(errors.aborted()); return; }
     // Slabs come back once the reader has released every chunk of them (releaseChunk) and the
     // socket has moved on to the next: reused, they spare the GC. V8 counts every new slab as
-    // external memory and answers 64 MiB of it with a full collection (~40 a GB, measured), so
-    // fresh slabs cost more CPU than the reading. The bookkeeping is weak: a slab whose chunks a
+    // external memory and answers 64 MiB of it with a full collection (~40 in the export of a
+    // 1.25 GB image, measured 2026-11-27 on a 2-core Debian 12 machine), so fresh slabs cost more
+    // CPU than the reading. The bookkeeping is weak: a slab whose chunks a
     // reader drops without releasing them (the export's file reader releases nothing) is the GC's.
     const lent = new WeakMap<ArrayBufferLike, Slab>();
     const spare: Buffer[] = [];

@@ -1,6 +1,6 @@
 // Image histories by image id, in memory and (optionally) on disk. An image id is the digest of
 // the image config, and the config holds the history and the layers' diff_ids: the `created_by`
-// rows of an id never change, so they are kept across engine events and sessions and never
+// rows of an id never change, so they are kept across engine events and restarts and never
 // invalidated. Row sizes come from the engine's layer store; they are trusted only from the same
 // engine endpoint (another engine's rows still serve for scoring, which reads only created_by).
 // One JSON file per id under <dir>/histories-v1/, written atomically (temp file + rename); a

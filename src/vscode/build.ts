@@ -11,6 +11,7 @@ import {
   type BuildOutcome, type BuildRecord, type ContextManifest, type LineCacheFact, type LinePrediction,
 } from '../core/dockerfile/cachePredict';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
+import { seconds } from '../core/present/format';
 import { targetBuildInput } from '../core/dockerfile/stageImages';
 import { EngineError, type EngineClient } from '../engine/types';
 import { BaseImageIds } from '../sources/baseImages';
@@ -174,7 +175,7 @@ export class BuildRecords implements vscode.Disposable {
     watcher.onDidCreate(touched);
     watcher.onDidDelete(touched);
     this.live.set(uri.toString(), l);
-    // The files may have changed since the build (before this session): check once now.
+    // The files may have changed since the build (while the editor was closed): check once now.
     touched();
     return l;
   }
@@ -352,7 +353,7 @@ async function pickDockerfile(): Promise<vscode.Uri | undefined> {
 // ---------------------------------------------------------------------------------------------
 // The build
 
-/** Engines (endpoint URLs) that turned out to have no bridge network in this session. */
+/** Engines (endpoint URLs) found to have no bridge network since the extension started. */
 export const noBridgeEngines = new Set<string>();
 
 /** The build context of a Dockerfile (its model, parsed with the build args): the directory that holds what its COPY/ADD lines name. */
@@ -381,10 +382,6 @@ export async function prepareLocalBuild(ll: LayerLens, uri: vscode.Uri): Promise
     void vscode.window.showErrorMessage(`Layer Lens: ${(e as Error).message}`);
     return undefined;
   }
-}
-
-function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 async function buildCommand(ll: LayerLens, records: BuildRecords, arg?: unknown, opts: BuildCommandOptions = {}): Promise<BuildOutcome | undefined> {

@@ -292,7 +292,8 @@ class ExplainPanel {
 // ---------------------------------------------------------------------------------------------
 // The command
 
-function layerArg(arg: unknown): number | undefined {
+/** A command's layer argument: a layer index, or a tree row or lens argument carrying `layer`. */
+export function layerArg(arg: unknown): number | undefined {
   if (typeof arg === 'number' && Number.isInteger(arg)) return arg;
   if (arg && typeof arg === 'object' && typeof (arg as { layer?: unknown }).layer === 'number') return (arg as { layer: number }).layer;
   return undefined;

@@ -66,7 +66,7 @@ function entryMap(layer: LayerIndex): Map<string, LayerEntry> {
 export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Disposable {
   private readonly changeEmitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
   readonly onDidChangeFile = this.changeEmitter.event;
-  /** Analyses of images shown in this session, by source (for stat without reading, and size hints). */
+  /** Analyses of images shown since the extension started, by source (for stat without reading, and size hints). */
   private readonly known = new Map<string, Analysis>();
   private readonly cache = new Map<string, EntryContent>();
   private cacheBytes = 0;
@@ -90,7 +90,7 @@ export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Dispos
     this.changeEmitter.dispose();
   }
 
-  /** The layer index and entry a URI names, when the image was analysed in this session. */
+  /** The layer index and entry a URI names, when the image was analysed since the extension started. */
   private lookup(v: VersionRef): { layer: LayerIndex; entry?: LayerEntry } | undefined {
     const a = this.known.get(v.source);
     const i = a?.image.diffIds.indexOf(v.diffId) ?? -1;

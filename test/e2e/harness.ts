@@ -25,7 +25,7 @@ export const E2E_DIR = path.join(REPO_ROOT, '.e2e');
 /** Screenshots, by test-chosen name (overwritten run after run; README picks from here). */
 export const SCREENSHOT_DIR = process.env.LAYERLENS_E2E_SCREENSHOTS ?? path.join(E2E_DIR, 'screenshots');
 /**
- * Per-process folder for code-server state and logs: several people (or sessions) may run the
+ * Per-process folder for code-server state and logs: several people (or runs) may run the
  * tests in the same tree at once, so nothing else is shared between runs.
  */
 export const RUN_DIR = path.join(E2E_DIR, 'runs', String(process.pid));

@@ -126,7 +126,8 @@ describe('base image rebuilt under the same tag', () => {
         assert.equal(p.cache, 'will-rebuild', `line ${line}: ${JSON.stringify(summary(pred))}`);
         assert.equal(p.reason, 'base image changed', `line ${line}`);
       }
-      // Without the current ids nothing tells: the old behaviour (all cached) was wrong.
+      // Without the current ids nothing tells the base changed: every line predicts cached, which
+      // this rebuilt base proves wrong.
       assert.ok(predict(two.record, text, manifest, {}).every((p) => p.cache === 'cached'));
 
       const three = await build(dir, version);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { indexLayer } from '../../src/core/image/tar/layer';
+import { indexLayer } from '../unit/support/indexLayer';
 import { manyEmptyEntries } from '../unit/support/bigtar';
 import { expectFormatError } from '../unit/support/hostile';
 

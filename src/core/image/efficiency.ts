@@ -8,7 +8,7 @@
 // - per path: cumulative = Σ sizes, min = smallest size; score = Σ min / Σ cumulative (1 if 0);
 // - wasted bytes = Σ cumulative of the paths visited in two or more layers (this counts the copy
 //   that must remain too: dive#684); user wasted percent = wasted / Σ sizes of layers 1..n.
-// One divergence, noted in the README: dive aborts a layer's walk when a whiteout names a path
+// One divergence, noted in docs/definitions.md: dive aborts a layer's walk when a whiteout names a path
 // that does not exist below; we count that whiteout as 0 bytes and go on.
 import type { LayerIndex } from './types';
 

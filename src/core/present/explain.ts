@@ -1,6 +1,6 @@
 // Copy-on-write explained with the image's own numbers: what one layer costs and why, as data
 // (`explainLayer`), and the same facts rendered for a hover (markdown), the "Explain This Layer"
-// report (blocks rendered to markdown, plain text or HTML) and the CLI. Pure: no I/O, no vscode.
+// report (blocks rendered to HTML) and the CLI (plain text). Pure: no I/O, no vscode.
 //
 // Facts this module states, and why they hold for image layers and OverlayFS:
 // - A layer is a tar of whole files. Changing any part of a file from a lower layer (one appended
@@ -16,8 +16,8 @@
 // - At run time a container's writes to image files go through the storage driver (copy-up into the
 //   container's writable layer, lost with the container); a volume bypasses the storage driver.
 import type { Analysis } from '../image/analysis';
-import type { DockerfileInstruction, DockerfileModel } from '../dockerfile/dockerfile';
-import { formatBytes, formatPercent, shortCreatedBy } from './format';
+import { posixJoin, type DockerfileInstruction, type DockerfileModel } from '../dockerfile/dockerfile';
+import { formatBytes, formatPercent, mdEscape, plural, shortCreatedBy } from './format';
 import type { MappingResult } from '../dockerfile/mapping';
 import { nodePath, type DeleteHow, type MergedNode } from '../image/merge';
 import type { HistoryEntry } from '../image/types';
@@ -241,16 +241,6 @@ export function historyInstruction(h: HistoryEntry | undefined): InstructionRef 
   return { keyword: keyword || 'RUN', text: keyword ? s : `RUN ${s}`, origin: 'history' };
 }
 
-function posixJoin(dir: string, rel: string): string {
-  const parts: string[] = [];
-  for (const p of `${dir}/${rel}`.split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') parts.pop();
-    else parts.push(p);
-  }
-  return '/' + parts.join('/');
-}
-
 /** A Dockerfile instruction as explain names it: written on one line, flags kept, COPY paths resolved. */
 export function instructionRefOf(ins: DockerfileInstruction, model: DockerfileModel): InstructionRef {
   const flags = ins.flags.map((f) => (f.value === null ? `--${f.name}` : `--${f.name}=${f.value}`)).join(' ');
@@ -261,7 +251,7 @@ export function instructionRefOf(ins: DockerfileInstruction, model: DockerfileMo
     if (dest !== '' && !dest.startsWith('/')) {
       // Relative to the WORKDIR in effect: the last WORKDIR before this line in its stage chain.
       const wd = model.instructions.filter((i) => i.keyword === 'WORKDIR' && i.line < ins.line && i.stage >= 0 && i.stage <= ins.stage && i.workdir).pop()?.workdir;
-      if (wd) dest = posixJoin(wd, dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
+      if (wd) dest = posixJoin(wd, dest, true);
     }
     copy = { sources: ins.copy.sources, dest, from: ins.copy.from };
   }
@@ -814,10 +804,6 @@ function segments(s: string): Seg[] {
   return out;
 }
 
-function mdEscape(s: string): string {
-  return s.replace(/[\\`*_[\]<>|#]/g, '\\$&');
-}
-
 function mdCode(s: string): string {
   const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((r) => r.length));
   const fence = '`'.repeat(longest + 1);
@@ -848,10 +834,6 @@ function layerRef(x: LayerExplanation, layer: number): string {
   const ins = x.instructions[layer];
   const line = ins?.line !== undefined ? `, line ${ins.line}` : '';
   return `layer ${layer}${line} (${code(shortInstruction(ins, 40))})`;
-}
-
-function plural(n: number, one: string, many = one + 's'): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 function signedBytes(n: number): string {
@@ -1117,25 +1099,8 @@ export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfil
 // ---------------------------------------------------------------------------------------------
 // Renderers
 
-export function renderMarkdown(blocks: Block[]): string {
-  const out: string[] = [];
-  for (const b of blocks) {
-    switch (b.kind) {
-      case 'heading': out.push(`${'#'.repeat(b.level)} ${inlineMarkdown(b.text)}`); break;
-      case 'para': out.push(inlineMarkdown(b.text)); break;
-      case 'list': out.push(b.items.map((i) => `- ${inlineMarkdown(i)}`).join('\n')); break;
-      case 'table': {
-        const row = (cells: string[]): string => `| ${cells.map((c) => inlineMarkdown(c)).join(' | ')} |`;
-        out.push([row(b.head), `|${b.align.map((al) => (al === 'right' ? ' ---: ' : ' --- ')).join('|')}|`, ...b.rows.map(row)].join('\n'));
-        break;
-      }
-      case 'bars': out.push(`## ${mdEscape(b.title)}\n\n\`\`\`text\n${textBars(b)}\n\`\`\``); break;
-    }
-  }
-  return out.join('\n\n') + '\n';
-}
-
-function textBars(b: Extract<Block, { kind: 'bars' }>, width = 30): string {
+/** A size chart as text bars (the plain-text report; the Markdown one in the tests). */
+export function textBars(b: Extract<Block, { kind: 'bars' }>, width = 30): string {
   const max = Math.max(1, ...b.bars.map((x) => x.value));
   const lw = Math.max(...b.bars.map((x) => x.label.length));
   const dw = Math.max(...b.bars.map((x) => x.display.length));
@@ -1228,8 +1193,4 @@ function htmlBars(b: Extract<Block, { kind: 'bars' }>): string {
 /** The whole report for one layer, as text (the CLI's `explain`). */
 export function explainText(a: Analysis, layer: number, opts: ExplainOptions & { dockerfile?: string; width?: number } = {}): string {
   return renderText(reportBlocks(a, explainLayer(a, layer, opts), opts), opts.width ?? 100);
-}
-
-export function explainMarkdown(a: Analysis, layer: number, opts: ExplainOptions & { dockerfile?: string } = {}): string {
-  return renderMarkdown(reportBlocks(a, explainLayer(a, layer, opts), opts));
 }

@@ -1,5 +1,6 @@
-// Number formatting shared by the CLI, hovers, lenses and the tree. Sizes use decimal units as
-// `docker history` and `docker images` do (1 kB = 1000 B).
+// Formatting shared by the CLI, hovers, lenses, the report and the tree: sizes, percentages,
+// modes, durations, counted nouns and Markdown text. Sizes use decimal units as `docker history`
+// and `docker images` do (1 kB = 1000 B).
 
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n)) return '?';
@@ -19,6 +20,25 @@ export function formatPercent(f: number, digits = 1): string {
 
 export function formatMode(mode: number): string {
   return mode.toString(8).padStart(4, '0');
+}
+
+/** A duration: `350 ms` under a second, else `3.2 s` (a short step never reads as 0). */
+export function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** `1 file`, `1,234 files`: the count with thousands separators and the noun it takes. */
+export function plural(n: number, one: string, many = one + 's'): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+/**
+ * Plain text for Markdown (hovers, tooltips, the report): backslash-escapes the punctuation that
+ * Markdown reads as emphasis, code, links, images, HTML or table cells, or as a list, heading or
+ * thematic-break marker at the start of a line (`-`, `+`, `1.`, `#`).
+ */
+export function mdEscape(s: string): string {
+  return s.replace(/[\\`*_{}[\]<>()#+\-.!|]/g, (c) => '\\' + c);
 }
 
 /** Parses sizes as dive's CI file writes them: "20MB" (1000-based), "20MiB" (1024-based), "1234". */

@@ -1,6 +1,6 @@
 // Per-line facts for a Dockerfile: its layer, the layer's size, and cache status. The CodeLens
 // text and `layerlens lines` both come from here.
-import { formatBytes } from './format';
+import { formatBytes, seconds } from './format';
 import type { DockerfileModel } from '../dockerfile/dockerfile';
 import type { MappingResult } from '../dockerfile/mapping';
 
@@ -115,10 +115,6 @@ function mappedInfos(mapping: MappingResult, entrySizes: readonly number[], cach
     }
     return info;
   });
-}
-
-function seconds(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** The CodeLens text: `24.3 MB · cached`, `0 B · config only`, `will rebuild · line 7 changed`. */

@@ -1,4 +1,4 @@
-// The CLI's public output shapes (documented in README.md; bump SCHEMA_VERSION on any breaking
+// The CLI's public output shapes (documented in docs/cli.md; bump SCHEMA_VERSION on any breaking
 // change) and its human renderings.
 import type { Analysis } from '../image/analysis';
 import { formatBytes, formatMode, formatPercent, shortCreatedBy } from './format';

@@ -7,7 +7,7 @@
 // sorted once per expand and cached, and whole-tree numbers (hidden bytes below each directory)
 // are computed in one pass the first time they are needed.
 import type { Analysis } from '../image/analysis';
-import { formatBytes, shortCreatedBy } from './format';
+import { formatBytes, mdEscape, plural, shortCreatedBy } from './format';
 import { parseDockerfile } from '../dockerfile/dockerfile';
 import { bestStageMapping, mapHistory } from '../dockerfile/mapping';
 import { MergedTree, hiddenBytesOf, nodePath, postOrder, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
@@ -94,14 +94,6 @@ const byteWords = (n: number): string => formatBytes(n);
 
 function truncate(s: string, width: number): string {
   return s.length > width ? s.slice(0, Math.max(1, width - 1)) + '…' : s;
-}
-
-function mdEscape(s: string): string {
-  return s.replace(/[\\`*_{}[\]<>()#+\-.!|]/g, (c) => '\\' + c);
-}
-
-function plural(n: number, word: string, many = word + 's'): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? word : many}`;
 }
 
 const compareNames = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -662,36 +654,6 @@ export class TreeModel {
       openable,
     };
   }
-}
-
-// --------------------------------------------------------------------------------------------
-// Text rendering (golden tests, debugging)
-
-export interface RenderOptions {
-  mode?: FilesMode;
-  /** Expand at most this deep (default: everything). */
-  maxDepth?: number;
-  /** Add tooltips under each row. */
-  tooltips?: boolean;
-}
-
-const TONE_MARK: Record<Tone, string> = { normal: '', deleted: ' [deleted]', added: ' [added]', modified: ' [modified]', hidden: ' [hidden]' };
-
-/** Renders rows and (recursively) their children as indented text. */
-export function renderRows(model: TreeModel, roots: TreeEl[], opts: RenderOptions = {}): string {
-  const mode = opts.mode ?? { wasteOnly: false };
-  const lines: string[] = [];
-  const maxDepth = opts.maxDepth ?? Infinity;
-  const visit = (el: TreeEl, depth: number): void => {
-    const r = model.row(el, mode);
-    const mark = r.collapsible === 'none' ? '-' : '>';
-    const extras = [r.contextValue ? `{${r.contextValue}}` : '', r.icon !== 'file' && r.icon !== 'folder' ? `$(${r.icon})` : ''].filter(Boolean).join(' ');
-    lines.push(`${'  '.repeat(depth)}${mark} ${r.label}${r.description ? `  — ${r.description}` : ''}${TONE_MARK[r.tone]}  ${extras}`.trimEnd());
-    if (opts.tooltips) for (const t of r.tooltip().split('\n')) lines.push(`${'  '.repeat(depth + 2)}| ${t}`.trimEnd());
-    if (r.collapsible !== 'none' && depth + 1 < maxDepth) for (const c of model.children(el, mode)) visit(c, depth + 1);
-  };
-  for (const r of roots) visit(r, 0);
-  return lines.join('\n') + '\n';
 }
 
 // --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import * as vscode from 'vscode';
 import { formatBytes } from '../../core/present/format';
 import { TreeModel, layerLinesFromDockerfile, type FilesMode, type TreeEl } from '../../core/present/treeModel';
 import type { LayerLens } from '../context';
+import { layerArg } from '../explain';
 import type { ShownImage } from '../imageService';
 import { compareWithVisible, openFileVersion, registerLayerFs, type VersionTarget } from '../layerFs';
 import { layerLinesOf, type LayerLines } from './lines';
@@ -129,12 +130,6 @@ function versionOf(model: TreeModel | undefined, arg: unknown, mode: FilesMode):
     return row.path !== undefined && row.layer !== undefined ? { path: row.path, layer: row.layer } : undefined;
   }
   if (typeof a.path === 'string' && typeof a.layer === 'number') return { path: a.path, layer: a.layer };
-  return undefined;
-}
-
-function layerArg(arg: unknown): number | undefined {
-  if (typeof arg === 'number' && Number.isInteger(arg)) return arg;
-  if (arg && typeof arg === 'object' && typeof (arg as { layer?: unknown }).layer === 'number') return (arg as { layer: number }).layer;
   return undefined;
 }
 

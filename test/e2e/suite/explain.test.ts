@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { after, before, describe, it } from '../runner';
-import { formatBytes } from '../../../src/core/present/format';
+import { formatBytes, mdEscape } from '../../../src/core/present/format';
 import type { LayerLens } from '../../../src/vscode/context';
 import { buildFixture, docker, ensureBaseImage, fixtureDir, requireEngine, BASE_IMAGE } from '../../support/engine';
 
@@ -81,8 +81,8 @@ describe('copy-on-write hovers, Explain This Layer and quick fixes', () => {
     const text = await hoverText(doc.uri, lineOf(doc, 'RUN echo appended >> /data/big.bin'));
     const big = ll.images.current!.analysis.tree.lookup('/data/big.bin')!;
     assert.match(text, /\*\*Big file:\*\* `\/data\/big\.bin`/, text);
-    assert.match(text, /changed by \+9 B/, text);
-    assert.ok(text.includes(`(${formatBytes(big.copies[0].bytes)} in layer ${big.copies[0].layer}) changed by +9 B, and all ${formatBytes(big.size)} were stored again`), text);
+    assert.match(text, /changed by \\\+9 B/, text);
+    assert.ok(text.includes(mdEscape(`(${formatBytes(big.copies[0].bytes)} in layer ${big.copies[0].layer}) changed by +9 B, and all ${formatBytes(big.size)} were stored again`)), text);
     assert.match(text, /command:layerLens\.explainLayer/, text);
   }, 120_000);
 
@@ -94,7 +94,7 @@ describe('copy-on-write hovers, Explain This Layer and quick fixes', () => {
     assert.match(await hoverText(doc.uri, lineOf(doc, 'ENV APP_HOME')), /0 B · no layer/);
     assert.match(await hoverText(doc.uri, lineOf(doc, 'WORKDIR /data/work')), /Empty layer:/);
     assert.match(await hoverText(doc.uri, lineOf(doc, 'ARG FIXTURE_VERSION')), /0 B · no layer[\s\S]*never pass secrets/);
-    assert.match(await hoverText(doc.uri, lineOf(doc, 'FROM ')), /\*\*Base image\*\*: 1 layer \(layer 0\)/);
+    assert.match(await hoverText(doc.uri, lineOf(doc, 'FROM ')), /\*\*Base image\*\*: 1 layer \\\(layer 0\\\)/);
     assert.equal(await hoverText(doc.uri, lineOf(doc, '# Layer Lens fixture')), '', 'no hover on comments');
   });
 

@@ -10,7 +10,7 @@ import { assembleArchive } from '../../../src/core/image/tar/archive';
 import { readArchiveStream } from '../../../src/core/image/tar/archiveStream';
 import { createHash } from 'node:crypto';
 import { CODEC_VERSION, RecordIndex, decodeIndex, encodeIndex, plainIndex } from '../../../src/core/image/indexCodec';
-import { indexLayer } from '../../../src/core/image/tar/layer';
+import { indexLayer } from '../support/indexLayer';
 import type { ImageData, LayerIndex } from '../../../src/core/image/types';
 import { LayerIndexCache, fileOrigin } from '../../../src/sources/indexCache';
 import { readEngineStream, cacheEngineLayers } from '../../../src/sources/fastRead';

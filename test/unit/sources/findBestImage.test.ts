@@ -1,6 +1,6 @@
 // findBestImage (concurrent, cached, stopping early) must pick the same image, with the same
-// score and the same QuickImage, as the exhaustive one-by-one scan it replaced (kept below as the
-// reference), on a fake engine holding the recorded histories of test/fixtures/histories and
+// score and the same QuickImage, as an exhaustive one-by-one scan (the reference below), on a
+// fake engine holding the recorded histories of test/fixtures/histories and
 // variants of them (truncated, duplicated under other ids, equal creation times, failing calls).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';

@@ -73,7 +73,7 @@ test('cache facts say "base image changed" once the lookup finds another id; ref
     await records.save(uri, { record: { ...record, baseImages: { [REF]: 'sha256:new' } }, contextDir: dir, dockerfileRel: 'Dockerfile', mtimes: {} });
     assert.equal(records.cacheFacts(doc)?.get(2)?.cache, 'built');
 
-    // A fresh session (no ids known): the first facts claim nothing, the lookup then tells.
+    // A fresh start (no ids known): the first facts claim nothing, the lookup then tells.
     ids.set(REF, 'sha256:newer');
     const fresh = new BuildRecords(memento, () => undefined, () => engine);
     subs.push(fresh);

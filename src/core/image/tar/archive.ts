@@ -8,14 +8,10 @@ import { ImageFormatError } from '../errors';
 import type { ArchiveContents } from './archiveStream';
 import { alignHistory, blobPath, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../oci';
 import { withFacts } from '../indexCodec';
-import { normaliseEntryPath } from './paths';
+import { archiveRel } from './paths';
 import type { ImageData, LayerIndex } from '../types';
 
 export type { ArchiveContents, ReadArchiveOptions } from './archiveStream';
-
-function rel(name: string): string {
-  return normaliseEntryPath(name).path.slice(1);
-}
 
 function resolveLink(links: Map<string, string>, path: string): string {
   let p = path;
@@ -56,9 +52,9 @@ export async function assembleArchive(
     if (typeof pick?.Config !== 'string' || !Array.isArray(pick.Layers) || !pick.Layers.every((l) => typeof l === 'string')) {
       throw new ImageFormatError('corrupt', 'manifest.json entry has no Config or Layers');
     }
-    configBuf = doc(rel(pick.Config));
+    configBuf = doc(archiveRel(pick.Config));
     if (!configBuf) throw new ImageFormatError('missing', `the archive lacks the image config ${pick.Config}`);
-    layerPaths = pick.Layers.map(rel);
+    layerPaths = pick.Layers.map(archiveRel);
     repoTags = Array.isArray(pick.RepoTags) ? pick.RepoTags.filter((t) => typeof t === 'string') : [];
   } else {
     const indexBuf = doc('index.json');

@@ -9,9 +9,10 @@
 // Pure apart from the RandomAccess given (positional reads).
 import { CancelledError, ImageFormatError } from '../errors';
 import { LayerIndexBuilder } from './layerBuilder';
-import { BlobIndexer, archiveRel, labelled } from './archiveStream';
+import { BlobIndexer, labelled, looksLikeDoc } from './archiveStream';
+import { archiveRel } from './paths';
 import { sniffCompression, type Compression } from './decompress';
-import { TarSeekWalker, bufferAccess, type RandomAccess } from './tarWalk';
+import { TarSeekWalker, type RandomAccess } from './tarWalk';
 import type { LayerIndex } from '../types';
 
 export interface ArchiveMember {
@@ -31,14 +32,6 @@ export interface ArchiveScan {
 
 export interface ScanOptions {
   maxDocBytes?: number;
-}
-
-function looksLikeDoc(first: Buffer): boolean {
-  for (const b of first) {
-    if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
-    return b === 0x7b /* { */ || b === 0x5b /* [ */;
-  }
-  return false;
 }
 
 function readExact(access: RandomAccess, offset: number, size: number): Buffer {
@@ -204,4 +197,3 @@ export async function indexArchiveLayers(access: RandomAccess, scan: ArchiveScan
   return { layers, layerErrors, fromCache };
 }
 
-export { bufferAccess };

@@ -16,7 +16,7 @@ import { CancelledError, ImageFormatError } from '../errors';
 import { openDecompressed, releaseChunk, sniffCompression, toFormatError, type ByteSource, type Compression, type LendingSource } from './decompress';
 import { withFacts } from '../indexCodec';
 import { LayerIndexBuilder } from './layerBuilder';
-import { normaliseEntryPath } from './paths';
+import { archiveRel } from './paths';
 import { TarParser, type EntrySink, type TarHeader } from './tarWalk';
 import type { LayerIndex } from '../types';
 
@@ -85,16 +85,13 @@ export interface StreamArchiveContents extends ArchiveContents {
   cacheMismatches: string[];
 }
 
-function looksLikeDoc(first: Buffer): boolean {
+/** Whether a member's first bytes start a JSON document (after whitespace): `{` or `[`. */
+export function looksLikeDoc(first: Buffer): boolean {
   for (const b of first) {
     if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
     return b === 0x7b /* { */ || b === 0x5b /* [ */;
   }
   return false;
-}
-
-export function archiveRel(name: string): string {
-  return normaliseEntryPath(name).path.slice(1);
 }
 
 /** A tar error from our parser names the layer it happened in. */

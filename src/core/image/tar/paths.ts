@@ -24,13 +24,14 @@ export function normaliseEntryPath(name: string): NormalisedPath {
   return { path: '/' + out.join('/'), escaped };
 }
 
+/** An archive member's name as a path relative to the archive root (`./a/../b` → `b`). */
+export function archiveRel(name: string): string {
+  return normaliseEntryPath(name).path.slice(1);
+}
+
 export function parentPath(path: string): string {
   const i = path.lastIndexOf('/');
   return i <= 0 ? '/' : path.slice(0, i);
-}
-
-export function baseName(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
 }
 
 export function joinPath(dir: string, name: string): string {

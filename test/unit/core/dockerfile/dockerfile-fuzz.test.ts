@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseDockerfile, type DockerfileModel } from '../../../../src/core/dockerfile/dockerfile';
-import { historyFromConfig, mapHistory } from '../../../../src/core/dockerfile/mapping';
+import { mapHistory } from '../../../../src/core/dockerfile/mapping';
+import { historyFromConfig } from '../../../support/history';
 import type { HistoryEntry } from '../../../../src/core/image/types';
 import { repoRoot } from '../../../support/repo';
 

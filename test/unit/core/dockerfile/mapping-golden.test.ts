@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
-import { historyFromConfig, mapHistory } from '../../../../src/core/dockerfile/mapping';
+import { mapHistory } from '../../../../src/core/dockerfile/mapping';
+import { historyFromConfig } from '../../../support/history';
 import { repoRoot } from '../../../support/repo';
 
 // Golden per-line mappings of every recorded build: line, instruction, stage, history entry,

@@ -4,9 +4,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseDockerfile, stageChain, targetStageIndex, type DockerfileModel } from '../../../../src/core/dockerfile/dockerfile';
 import {
-  expectedCreatedBy, goQuoteList, historyFromConfig, instructionSimilarity, legacyCopyPattern, makesHistoryEntry,
+  expectedCreatedBy, goQuoteList, instructionSimilarity, legacyCopyPattern, makesHistoryEntry,
   mapHistory, parseCreatedBy, parseGoQuoteList,
 } from '../../../../src/core/dockerfile/mapping';
+import { historyFromConfig } from '../../../support/history';
 import type { HistoryEntry } from '../../../../src/core/image/types';
 import { repoRoot } from '../../../support/repo';
 

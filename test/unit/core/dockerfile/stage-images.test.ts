@@ -7,7 +7,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
-import { historyFromConfig, mapHistory, type MappingResult } from '../../../../src/core/dockerfile/mapping';
+import { mapHistory, type MappingResult } from '../../../../src/core/dockerfile/mapping';
+import { historyFromConfig } from '../../../support/history';
 import { lensLabel, lineInfos, linesMargin, type StageImageLines } from '../../../../src/core/present/lines';
 import {
   findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey, stageLabel, stagesOutside,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { indexLayer } from '../../../../src/core/image/tar/layer';
+import { indexLayer } from '../../support/indexLayer';
 import { diveEfficiency } from '../../../../src/core/image/efficiency';
 import type { LayerIndex } from '../../../../src/core/image/types';
 import { makeTar, type TEntry } from '../../support/tars';

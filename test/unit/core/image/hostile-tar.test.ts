@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { indexLayer } from '../../../../src/core/image/tar/layer';
+import { indexLayer } from '../../support/indexLayer';
 import { dockerSave, gzip, makeTar, zstd, chunks } from '../../support/tars';
 import { END, member, pax, rawTar } from '../../support/rawtar';
 import { expectFormatError, expectResult, expectResultOrFormatError, pipeline } from '../../support/hostile';

@@ -4,7 +4,7 @@
 // figures must be identical.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { indexLayer } from '../../../../src/core/image/tar/layer';
+import { indexLayer } from '../../support/indexLayer';
 import { both, same } from '../../support/indexDiff';
 import { member, rawTar } from '../../support/rawtar';
 import { Rng } from '../../../fuzz/mutate';

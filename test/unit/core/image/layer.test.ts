@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { indexLayer } from '../../../../src/core/image/tar/layer';
+import { indexLayer } from '../../support/indexLayer';
 import { sniffCompression } from '../../../../src/core/image/tar/decompress';
 import { ImageFormatError } from '../../../../src/core/image/errors';
 import { chunks, gzip, makeTar, sha256, zstd } from '../../support/tars';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { indexLayer } from '../../../../src/core/image/tar/layer';
+import { indexLayer } from '../../support/indexLayer';
 import { MergedTree, mergeLayers } from '../../../../src/core/image/merge';
 import { fileRecords } from '../../../../src/core/present/report';
 import { analyze } from '../../../../src/core/image/analysis';

@@ -7,14 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { analyze, type Analysis } from '../../../../src/core/image/analysis';
 import {
-  baseHoverMarkdown, configOnlyHoverMarkdown, contextPathFor, dockerignoreEntries, explainLayer, explainMarkdown, explainText,
+  baseHoverMarkdown, configOnlyHoverMarkdown, contextPathFor, dockerignoreEntries, explainLayer, explainText,
   foldCleanupPlan, historyInstruction, hoverMarkdown, instructionsByLayer, renderHtml, reportBlocks, rmOnlyCommand,
   unknownImageHoverMarkdown, type InstructionRef,
 } from '../../../../src/core/present/explain';
+import { explainMarkdown } from '../../support/explainMarkdown';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
 import { mapHistory } from '../../../../src/core/dockerfile/mapping';
-import { formatBytes } from '../../../../src/core/present/format';
-import { indexLayer } from '../../../../src/core/image/tar/layer';
+import { formatBytes, mdEscape } from '../../../../src/core/present/format';
+import { indexLayer } from '../../support/indexLayer';
 import type { ImageData, LayerIndex } from '../../../../src/core/image/types';
 import { makeTar, type TEntry } from '../../support/tars';
 import { repoRoot } from '../../../support/repo';
@@ -88,7 +89,7 @@ test('big-file append: the whole file is stored again, with the size delta from 
   // Below the threshold the file is not called a big file, but the copy-up is still explained.
   const small = explainLayer(a, 2, { instructionOf, bigFileThreshold: 5_000_000 });
   assert.equal(small.bigWrites.length, 0);
-  assert.match(hoverMarkdown(small), /Copy-up:/);
+  assert.match(hoverMarkdown(small), /Copy\\-up:/);
 });
 
 // --- chmod -R ----------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ test('chmod -R: metadata-only changes re-ship every file in full', async () => {
   assert.ok(chmod && chmod.layer === 1 && chmod.bytes === total, JSON.stringify(x.suggestions));
   assert.match(chmod.text, /COPY --chmod/);
   const hover = hoverMarkdown(x);
-  assert.ok(hover.includes(`${formatBytes(total)} re-shipped`), hover);
+  assert.ok(hover.includes(mdEscape(`${formatBytes(total)} re-shipped`)), hover);
   golden('hover-chmod-r.md', hover);
   golden('explain-chmod-r.md', explainMarkdown(a, 2, { instructionOf, dockerfile: 'Dockerfile' }));
   // The COPY layer's own view: what hides it later.

@@ -6,7 +6,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
-import { historyFromConfig, mapHistory } from '../../../../src/core/dockerfile/mapping';
+import { mapHistory } from '../../../../src/core/dockerfile/mapping';
+import { historyFromConfig } from '../../../support/history';
 import { lensLabel, lineInfos, linesMargin } from '../../../../src/core/present/lines';
 import { repoRoot } from '../../../support/repo';
 

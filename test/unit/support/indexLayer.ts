@@ -1,12 +1,13 @@
-// Reads one layer blob (plain, gzip or zstd tar) as a stream into a LayerIndex: entries, whiteouts
-// and opaque markers, with sizes. Never extracts anything, never holds file contents.
+// One layer blob (plain, gzip or zstd tar) read as a stream into a LayerIndex, for tests that
+// build layers in memory: entries, whiteouts and opaque markers, with sizes. The product reads
+// layers inside their image (archive, layout or engine export) through the same parser and builder.
 import { createHash } from 'node:crypto';
-import { CancelledError } from '../errors';
-import { openDecompressed, type ByteSource } from './decompress';
-import { labelled } from './archiveStream';
-import { LayerIndexBuilder } from './layerBuilder';
-import { TarParser } from './tarWalk';
-import type { LayerIndex } from '../types';
+import { CancelledError } from '../../../src/core/image/errors';
+import { openDecompressed, type ByteSource } from '../../../src/core/image/tar/decompress';
+import { labelled } from '../../../src/core/image/tar/archiveStream';
+import { LayerIndexBuilder } from '../../../src/core/image/tar/layerBuilder';
+import { TarParser } from '../../../src/core/image/tar/tarWalk';
+import type { LayerIndex } from '../../../src/core/image/types';
 
 export interface IndexLayerOptions {
   /** The diffID if already known (from the image config); otherwise computed when `hash` is set. */
@@ -21,9 +22,8 @@ export interface IndexLayerOptions {
 }
 
 /**
- * Indexes one layer blob read as a stream. Headers go through our synchronous tar parser
- * (src/core/image/tar/tarWalk.ts: tar-stream's per-entry streams cost about 4x the CPU on a 45k-entry image)
- * into the shared LayerIndexBuilder.
+ * Indexes one layer blob read as a stream. Headers go through the product's synchronous tar parser
+ * (src/core/image/tar/tarWalk.ts) into its LayerIndexBuilder.
  */
 export async function indexLayer(source: ByteSource, opts: IndexLayerOptions = {}): Promise<LayerIndex> {
   const label = opts.label ?? 'layer';
