@@ -4,8 +4,9 @@
 // here ever blocks the extension host: parsing, hashing, decompression and cache I/O all run here.
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { plainLayers } from '../core/image/analysis';
-import { diveEfficiency } from '../core/image/efficiency';
+import { buildImageIndex } from '../core/image/index/imageIndex';
+import { diveOfIndex } from '../core/image/index/dive';
+import { layerTableOf } from '../core/image/index/layerTable';
 import { ImageFormatError } from '../core/image/errors';
 import { transferableIndex } from '../core/image/indexCodec';
 import type { LayerIndex } from '../core/image/types';
@@ -69,9 +70,9 @@ async function run(req: AnalyzeRequest): Promise<void> {
     });
     // Layers the source shares or copied (another diffID for the same blob) go out under a new key.
     const keys = image.layers.map((l) => keyOf.get(l) ?? send(`#${extra++}`, l));
-    // Cache hits are records (entries decoded on each read): decode each once for dive's walk.
-    plainLayers(image);
-    const dive = diveEfficiency(image.layers);
+    // dive's figures over the image index (cache hits, which are records, become tables once).
+    const tables = image.layers.map(layerTableOf);
+    const dive = diveOfIndex(tables, buildImageIndex(tables));
     // A long list of paths clones slowly on the receiving thread: pack it into one string and two
     // typed arrays (NUL never appears in a tar name; the client checks the count anyway).
     const packable = !dive.inefficiencies.some((x) => x.path.includes('\0'));
