@@ -94,9 +94,12 @@ export class LayerTable implements LayerIndex {
 
   /** Entry i as an object. */
   entry(i: number): LayerEntry {
+    return this.entryAt(i, this.pathOf(this.cols.entNode[i]));
+  }
+
+  private entryAt(i: number, path: string): LayerEntry {
     const c = this.cols;
-    const type = ENTRY_TYPES[c.entType[i]];
-    const e: LayerEntry = { path: this.pathOf(c.entNode[i]), type, size: c.entSize[i], mode: c.entMode[i], uid: c.entUid[i], gid: c.entGid[i], mtime: c.entMtime[i] };
+    const e: LayerEntry = { path, type: ENTRY_TYPES[c.entType[i]], size: c.entSize[i], mode: c.entMode[i], uid: c.entUid[i], gid: c.entGid[i], mtime: c.entMtime[i] };
     if (c.entLink[i] >= 0) e.linkname = c.links[c.entLink[i]];
     return e;
   }
@@ -115,9 +118,7 @@ export class LayerTable implements LayerIndex {
       const node = entNode[i];
       const p = nodeParent[node];
       if (p !== lastParent) { lastParent = p; prefix = p === 0 ? '' : this.pathOf(p); }
-      const e = this.entry(i);
-      e.path = prefix + '/' + names[nodeName[node]];
-      out[i] = e;
+      out[i] = this.entryAt(i, prefix + '/' + names[nodeName[node]]);
     }
     this.kept = new WeakRef(out);
     return out;
