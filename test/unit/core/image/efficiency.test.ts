@@ -94,3 +94,17 @@ test('dive figures equal the reference algorithm on random stacks (duplicates, w
     assert.deepEqual(diveEfficiency(layers), diveEfficiencyReference(layers), `case ${c}`);
   }
 });
+
+test('a bare .wh. marker at the root (a whiteout of "/"): every entry of the layers below is stacked, top-level ones too', () => {
+  const layer = (n: number, entries: LayerIndex['entries'], whiteouts: string[]): LayerIndex => ({
+    diffId: `sha256:${n}`, entries, whiteouts, opaqueDirs: [], tarFileBytes: entries.reduce((a, e) => a + e.size, 0),
+    tarEntries: entries.length + whiteouts.length, tarBytes: 0, compression: 'none', warnings: [],
+  });
+  const file = (path: string, size: number): LayerIndex['entries'][number] => ({ path, type: 'file', size, mode: 0o644, uid: 0, gid: 0, mtime: 0 });
+  // A top-level file comes first in its layer; the root's whiteout sizes what the layers below hold.
+  const ls = [layer(0, [file('/top', 200), file('/d/f', 7)], []), layer(1, [], ['/']), layer(2, [file('/top', 3)], [])];
+  const d = diveEfficiency(ls);
+  assert.deepEqual(d, diveEfficiencyReference(ls));
+  // The root's whiteout visits 207 bytes (both files below), /top 200 + 3: (3 + 7 + 207) / (203 + 7 + 207).
+  assert.equal(d.efficiency, 217 / 417);
+});
