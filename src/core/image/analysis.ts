@@ -2,12 +2,12 @@
 // layer sizes by the definition that fits the source. Everything the CLI, the tree, hovers and
 // reports show comes from here.
 import { EMPTY_DIVE, type DiveEfficiency } from './efficiency';
-import { RecordIndex } from './indexCodec';
-import { MergedTree, type LayerStats } from './merge';
+import { MergedTree, type LayerStats, type MergedTreeLike } from './merge';
+import { IndexTreeView } from './index/treeView';
 import { buildImageIndex, type ImageIndex, type IndexLayer } from './index/imageIndex';
 import { diveOfIndex } from './index/dive';
 import { layerTableOf } from './index/layerTable';
-import type { HistoryEntry, ImageData, LayerIndex } from './types';
+import type { HistoryEntry, ImageData } from './types';
 
 /** A layer's figures from the merge, without its list of changes (which point into the tree). */
 export type LayerFigures = Omit<LayerStats, 'changes'>;
@@ -16,8 +16,8 @@ export interface Analysis {
   image: ImageData;
   /** The image index: the merge as columns (src/core/image/index). */
   index: ImageIndex;
-  /** The merge as objects, built from the layers the first time something reads it. */
-  tree: MergedTree;
+  /** The merge as objects: a view of the index whose nodes become objects when reached. */
+  tree: MergedTreeLike;
   dive: DiveEfficiency;
   /** Per layer, bottom first: the merge's figures (tree.layers, or a cached summary of them). */
   layerStats: LayerFigures[];
@@ -44,7 +44,7 @@ export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}
   const dive = opts.dive === 'lazy' ? undefined : diveOfIndex(tables, index);
   const a = figuresOf(image, index.layers.map(figuresOfLayer), index.warnings, dive ?? EMPTY_DIVE) as Analysis;
   a.index = index;
-  lazyTree(a, image);
+  lazyTree(a);
   if (!dive) {
     let computed: DiveEfficiency | undefined;
     Object.defineProperty(a, 'dive', { enumerable: true, get: () => (computed ??= diveOfIndex(tables, index)) });
@@ -58,17 +58,13 @@ function figuresOfLayer(l: IndexLayer): LayerFigures {
   return figures;
 }
 
-/** Defines `tree` on the analysis: the object merge of the image's layers, built on first read. */
-function lazyTree(a: Analysis, image: ImageData): void {
-  let tree: MergedTree | undefined;
+/** Defines `tree` on the analysis: a view of its index, made on first read. */
+function lazyTree(a: Analysis): void {
+  let tree: IndexTreeView | undefined;
   Object.defineProperty(a, 'tree', {
     enumerable: true,
     configurable: true,
-    get: (): MergedTree => {
-      if (tree) return tree;
-      plainLayers(image);
-      return (tree = mergeLayers(image.layers).tree);
-    },
+    get: (): MergedTreeLike => (tree ??= new IndexTreeView(a.index)),
   });
 }
 
@@ -82,23 +78,7 @@ function lazyIndex(a: Analysis, image: ImageData): void {
   });
 }
 
-/** The layers merged, bottom first, and finished. */
-function mergeLayers(layers: LayerIndex[]): { tree: MergedTree; warnings: string[] } {
-  const tree = new MergedTree();
-  for (const l of layers) tree.addLayer(l);
-  return { tree, warnings: tree.finish().warnings };
-}
 
-/**
- * Replaces, in place, every layer of the image that is a cache record (RecordIndex: entries
- * decoded on each read) by a plain index whose entries are decoded once, for the passes that read
- * every entry (dive's, the merge's).
- */
-export function plainLayers(image: ImageData): void {
-  image.layers.forEach((l, i) => {
-    if (l instanceof RecordIndex) image.layers[i] = l.toPlain();
-  });
-}
 
 /**
  * The Analysis of an image whose merged figures and dive's are known (a cached summary of the
@@ -108,7 +88,7 @@ export function plainLayers(image: ImageData): void {
 export function analysisFromFigures(image: ImageData, figures: { layerStats: LayerFigures[]; treeWarnings: string[]; dive: DiveEfficiency }): Analysis {
   const a = figuresOf(image, figures.layerStats, figures.treeWarnings, figures.dive) as Analysis;
   lazyIndex(a, image);
-  lazyTree(a, image);
+  lazyTree(a);
   return a;
 }
 
@@ -117,7 +97,7 @@ export function analysisFromFigures(image: ImageData, figures: { layerStats: Lay
  * and gets dive's figures from the analysis worker). `tree` holds image.layers, bottom first.
  */
 export function analysisOf(image: ImageData, tree: MergedTree, treeWarnings: string[], dive: DiveEfficiency): Analysis {
-  const a = { ...figuresOf(image, tree.layers, treeWarnings, dive), tree } as Analysis;
+  const a = { ...figuresOf(image, tree.layers, treeWarnings, dive), tree } as unknown as Analysis;
   lazyIndex(a, image);
   return a;
 }

@@ -94,7 +94,16 @@ export function nodePath(node: MergedNode): string {
   return '/' + parts.reverse().join('/');
 }
 
-export class MergedTree {
+/** What readers of a merge use: its root, its layers' figures and changes, look-ups and walks. */
+export interface MergedTreeLike {
+  readonly root: MergedNode;
+  readonly layers: LayerStats[];
+  lookup(path: string): MergedNode | undefined;
+  walk(from?: MergedNode): Generator<[string, MergedNode]>;
+  readonly hiddenBytes: number;
+}
+
+export class MergedTree implements MergedTreeLike {
   readonly root: MergedNode = newNode('', null, 'dir');
   readonly layers: LayerStats[] = [];
   private finished = false;

@@ -10,7 +10,7 @@ import type { Analysis } from '../image/analysis';
 import { formatBytes, mdEscape, plural, shortCreatedBy } from './format';
 import { parseDockerfile } from '../dockerfile/dockerfile';
 import { bestStageMapping, mapHistory } from '../dockerfile/mapping';
-import { MergedTree, hiddenBytesOf, nodePath, postOrder, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
+import { hiddenBytesOf, nodePath, postOrder, type MergedTreeLike, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
 import type { HistoryEntry } from '../image/types';
 
 export interface TreeModelOptions {
@@ -136,7 +136,7 @@ export class TreeModel {
     if (base > 0) this.baseEl = { kind: 'base', layers: Array.from({ length: base }, (_, i) => i) };
   }
 
-  get tree(): MergedTree {
+  get tree(): MergedTreeLike {
     return this.analysis.tree;
   }
 

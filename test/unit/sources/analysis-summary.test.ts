@@ -7,7 +7,8 @@ import * as assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { analyze, plainLayers, type Analysis } from '../../../src/core/image/analysis';
+import { analyze, type Analysis } from '../../../src/core/image/analysis';
+import { plainIndex } from '../../../src/core/image/indexCodec';
 import { DIVE_DEFAULT_RULES, evaluateCi } from '../../../src/core/present/ci';
 import { digestOf } from '../../../src/core/image/oci';
 import { analyzeJson, fileRecords, layerChangeRecords } from '../../../src/core/present/report';
@@ -153,7 +154,7 @@ test('analysis summary: keyed by the stack of layer records — another order, a
     assert.notEqual(summaryKey(digests, buildId() + 'x'), key);
     assert.match(buildId(), /^dev-[0-9a-f]{64}$/, 'unbundled: named by the compiled core modules');
     // Indexes the cache does not hold as they are (decoded copies of its records): no key.
-    plainLayers(image);
+    image.layers = image.layers.map(plainIndex);
     assert.equal(stackKey(image, cache), undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });

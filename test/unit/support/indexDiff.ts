@@ -3,7 +3,8 @@
 import * as assert from 'node:assert/strict';
 import { diveEfficiency } from '../../../src/core/image/efficiency';
 import { plainIndex } from '../../../src/core/image/indexCodec';
-import { MergedTree } from '../../../src/core/image/merge';
+import { MergedTree, nodePath, postOrder, type MergedNode, type MergedTreeLike } from '../../../src/core/image/merge';
+import { IndexTreeView } from '../../../src/core/image/index/treeView';
 import { buildImageIndex } from '../../../src/core/image/index/imageIndex';
 import { diveOfIndex } from '../../../src/core/image/index/dive';
 import { layerTableOf } from '../../../src/core/image/index/layerTable';
@@ -11,6 +12,21 @@ import type { LayerIndex } from '../../../src/core/image/types';
 import { fileRecord, indexFileRecords, indexLayerChangeRecords, treeLayerChangeRecords } from '../../../src/core/present/report';
 
 /** Everything both models say about a stack of layers, the old way and the new. */
+/** Every field of every node, children in the tree's own order, in the tree's post order. */
+function nodesOf(tree: MergedTreeLike): unknown[] {
+  const dump = (n: MergedNode): unknown => ({
+    path: nodePath(n), name: n.name, parent: n.parent ? nodePath(n.parent) : null, live: n.live, type: n.type, size: n.size, mode: n.mode,
+    uid: n.uid, gid: n.gid, linkname: n.linkname, layer: n.layer, copies: n.copies, deletedBy: n.deletedBy, deletedHow: n.deletedHow,
+    opaqueIn: n.opaqueIn, total: n.total, count: n.count, children: n.children ? [...n.children.keys()] : null,
+  });
+  return postOrder(tree.root).map(dump);
+}
+
+/** A layer's changes as plain data (nodes by path). */
+function changesOf(tree: MergedTreeLike): unknown[] {
+  return tree.layers.map((l) => l.changes.map(({ node, ...c }) => ({ ...c, node: nodePath(node) })));
+}
+
 export function both(layers: readonly LayerIndex[]): { old: unknown; now: unknown } {
   const plain = layers.map(plainIndex);
   const tree = new MergedTree();
@@ -23,9 +39,13 @@ export function both(layers: readonly LayerIndex[]): { old: unknown; now: unknow
     warnings,
     hiddenBytes: tree.hiddenBytes,
     dive: diveEfficiency(plain),
+    nodes: nodesOf(tree),
+    changeObjects: changesOf(tree),
+    lookups: [...tree.walk()].map(([p]) => nodePath(tree.lookup(p)!)),
   };
   const tables = layers.map(layerTableOf);
   const ix = buildImageIndex(tables);
+  const view = new IndexTreeView(ix);
   const now = {
     files: [...indexFileRecords(ix)],
     layers: ix.layers.map(({ changes: _c, ...figures }) => figures),
@@ -33,6 +53,9 @@ export function both(layers: readonly LayerIndex[]): { old: unknown; now: unknow
     warnings: ix.warnings,
     hiddenBytes: ix.hiddenBytes,
     dive: diveOfIndex(tables, ix),
+    nodes: nodesOf(view),
+    changeObjects: changesOf(view),
+    lookups: [...view.walk()].map(([p]) => nodePath(view.lookup(p)!)),
   };
   return { old, now };
 }

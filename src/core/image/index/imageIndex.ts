@@ -99,7 +99,19 @@ export class ImageIndex {
     readonly warnings: string[],
     /** Per layer: its table's nodes as image-wide nodes (local node id → node id). */
     readonly layerNodes: Int32Array[],
+    /** Children per node in the order the merge put them into the tree (first child, next sibling). */
+    readonly firstChild: Int32Array,
+    readonly nextSibling: Int32Array,
   ) {}
+
+  /** A node's children in the order the merge put them into the tree. */
+  *childrenInOrder(n: number): Generator<number> {
+    for (let k = this.firstChild[n]; k >= 0; k = this.nextSibling[k]) yield k;
+  }
+
+  typeName(code: number): EntryType {
+    return ENTRY_TYPES[code];
+  }
 
   get nodeCount(): number {
     return this.nodeParent.length;
@@ -528,7 +540,7 @@ export class ImageIndexBuilder {
       names, this.linkTable.strings, this.nodeParent.view(), this.nodeName.view(), this.exists.view(), this.live.view(), this.type.view(),
       this.size.view(), this.mode.view(), this.uid.view(), this.gid.view(), this.link.view(), this.layerOf.view(), this.deletedBy.view(),
       this.deletedHow.view(), new Float64Array(N), new Float64Array(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
-      this.opaqueIn, this.layers, [], this.layerNodes,
+      this.opaqueIn, this.layers, [], this.layerNodes, this.firstChild.view(), this.nextSibling.view(),
     );
     // Post order as the object tree's walk gives it: a stack of children in the order they joined.
     const order = new Int32Array(N);
