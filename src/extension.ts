@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import { EngineConnection } from './vscode/engine';
 import { ImageService } from './vscode/imageService';
-import { DockerfileImages, registerCodeLens } from './vscode/codelens';
+import { registerCodeLens } from './vscode/codelens';
+import { DockerfileImages } from './vscode/dockerfileImages';
 import type { LayerLens } from './vscode/context';
 import { registerLayersSidebar } from './vscode/tree';
 import { registerExplain } from './vscode/explain';

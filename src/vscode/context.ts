@@ -1,7 +1,7 @@
 import type * as vscode from 'vscode';
 import type { EngineConnection } from './engine';
 import type { ImageService } from './imageService';
-import type { DockerfileImages } from './codelens';
+import type { DockerfileImages } from './dockerfileImages';
 
 /** What every contribution gets: shared services, all disposed with the extension. */
 export interface LayerLens {

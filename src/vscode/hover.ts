@@ -7,7 +7,7 @@ import {
 } from '../core/present/explain';
 import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfile/dockerfile';
 import type { LayerLens } from './context';
-import { DOCKERFILE_SELECTOR } from './codelens';
+import { DOCKERFILE_SELECTOR } from './dockerfileImages';
 import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef } from './explain';
 
 function markdown(text: string, trusted = false): vscode.MarkdownString {

@@ -13,7 +13,7 @@ import { dockerignoreEntries, foldCleanupPlan } from '../core/present/explain';
 import type { DockerfileInstruction } from '../core/dockerfile/dockerfile';
 import { formatBytes } from '../core/present/format';
 import type { LayerLens } from './context';
-import { DOCKERFILE_SELECTOR } from './codelens';
+import { DOCKERFILE_SELECTOR } from './dockerfileImages';
 import { bigFileThreshold, docLayers, explainCached, type DocLayers } from './explain';
 
 /** The build context holding all of `paths`: the Dockerfile's folder, else the workspace folder. */

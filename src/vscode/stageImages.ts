@@ -16,7 +16,7 @@ import { findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey,
 import { EngineError } from '../engine/types';
 import { entrySizes } from '../sources/dockerfileImage';
 import { buildContextOf, buildRecords, currentBuildArgs, currentTarget, noBridgeEngines, prepareLocalBuild, tagRepository } from './build';
-import type { StageWithoutImage } from './codelens';
+import type { StageWithoutImage } from './dockerfileImages';
 import { packContext } from '../sources/contextManifest';
 import type { LayerLens } from './context';
 
