@@ -9,8 +9,8 @@ import { registerExplain } from './vscode/explain';
 import { registerHover } from './vscode/hover';
 import { registerQuickFixes } from './vscode/quickFixes';
 import { registerEngineEvents } from './vscode/events';
-import { registerBuild } from './vscode/build';
-import { registerStageImages } from './vscode/stageImages';
+import { registerBuild } from './vscode/build/buildImage';
+import { registerStageImages } from './vscode/build/stageImages';
 import { registerLensClick } from './vscode/lensClick';
 
 // Thin activation: build the shared services, then let each contribution register itself. Every

@@ -12,7 +12,7 @@ import { parseSource } from '../sources/load';
 import { globToRegExp } from '../core/image/tar/paths';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { HistoryCache } from '../sources/historyCache';
-import { lastBuild } from './build';
+import { lastBuild } from './build/buildImage';
 import type { LayerLens } from './context';
 
 export const DOCKERFILE_SELECTOR: vscode.DocumentSelector = [{ language: 'dockerfile' }];
@@ -46,7 +46,7 @@ export interface StageWithoutImage {
   why: 'none' | 'stale' | 'unavailable';
 }
 
-/** Images of the stages the image does not contain (set by src/vscode/stageImages.ts). */
+/** Images of the stages the image does not contain (set by src/vscode/build/stageImages.ts). */
 export type StageImagesOf = (doc: vscode.TextDocument, model: DockerfileModel, mapping: MappingResult) =>
   Promise<{ images: StageImageLines[]; missing: StageWithoutImage[] }>;
 

@@ -7,7 +7,7 @@
 // have changed while we were away).
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../engine/types';
-import { buildRecords } from './build';
+import { buildRecords } from './build/buildImage';
 import type { LayerLens } from './context';
 
 const ACTIONS = new Set(['tag', 'untag', 'delete', 'load', 'import', 'pull']);

@@ -7,18 +7,18 @@
 // to afterBuild, Build Image runs this after every build of a multi-stage file.
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { runBuild } from '../core/dockerfile/cachePredict';
-import { parseDockerfile, targetStageIndex, type DockerfileModel } from '../core/dockerfile/dockerfile';
-import type { StageImageLines } from '../core/present/lines';
-import { mapHistory, type MappingResult } from '../core/dockerfile/mapping';
-import type { QuickImage } from '../core/image/quickImage';
-import { findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
-import { EngineError } from '../engine/types';
-import { entrySizes } from '../sources/dockerfileImage';
-import { buildContextOf, buildRecords, currentBuildArgs, currentTarget, noBridgeEngines, prepareLocalBuild, tagRepository } from './build';
-import type { StageWithoutImage } from './dockerfileImages';
-import { packContext } from '../sources/contextManifest';
-import type { LayerLens } from './context';
+import { runBuild } from '../../core/dockerfile/cachePredict';
+import { parseDockerfile, targetStageIndex, type DockerfileModel } from '../../core/dockerfile/dockerfile';
+import type { StageImageLines } from '../../core/present/lines';
+import { mapHistory, type MappingResult } from '../../core/dockerfile/mapping';
+import type { QuickImage } from '../../core/image/quickImage';
+import { findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey, stageLabel, stagesOutside } from '../../core/dockerfile/stageImages';
+import { EngineError } from '../../engine/types';
+import { entrySizes } from '../../sources/dockerfileImage';
+import { buildContextOf, buildRecords, currentBuildArgs, currentTarget, noBridgeEngines, prepareLocalBuild, tagRepository } from './buildImage';
+import type { StageWithoutImage } from '../dockerfileImages';
+import { packContext } from '../../sources/contextManifest';
+import type { LayerLens } from '../context';
 
 export const BUILD_STAGES_COMMAND = 'layerLens.buildStageImages';
 

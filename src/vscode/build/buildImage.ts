@@ -9,13 +9,13 @@ import * as vscode from 'vscode';
 import {
   cacheFacts, changedPaths, predict, runBuild,
   type BuildOutcome, type BuildRecord, type ContextManifest, type LineCacheFact, type LinePrediction,
-} from '../core/dockerfile/cachePredict';
-import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
-import { targetBuildInput } from '../core/dockerfile/stageImages';
-import { EngineError, type EngineClient } from '../engine/types';
-import { BaseImageIds } from '../sources/baseImages';
-import { chooseContextDir, contextManifest, packContext } from '../sources/contextManifest';
-import type { LayerLens } from './context';
+} from '../../core/dockerfile/cachePredict';
+import { parseDockerfile, type DockerfileModel } from '../../core/dockerfile/dockerfile';
+import { targetBuildInput } from '../../core/dockerfile/stageImages';
+import { EngineError, type EngineClient } from '../../engine/types';
+import { BaseImageIds } from '../../sources/baseImages';
+import { chooseContextDir, contextManifest, packContext } from '../../sources/contextManifest';
+import type { LayerLens } from '../context';
 
 // ---------------------------------------------------------------------------------------------
 // Records
