@@ -6,8 +6,9 @@ import * as vscode from 'vscode';
 import { formatBytes } from '../core/present/format';
 import { lensLabel } from '../core/present/lines';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
-import type { LayerLens } from './context';
-import { DOCKERFILE_SELECTOR, type DockerfileImages, type StageWithoutImage } from './dockerfileImages';
+import type { StageWithoutImage } from './build/stageStore';
+import type { LayerLensContext } from './context';
+import { DOCKERFILE_SELECTOR, type DockerfileImages } from './dockerfileImages';
 
 /** On the FROM line of each stage without a usable image (and no sizes from a derived stage's): build it. */
 function stageBuildLenses(missing: readonly StageWithoutImage[], doc: vscode.TextDocument, model: DockerfileModel, sized: ReadonlySet<number>): vscode.CodeLens[] {
@@ -29,7 +30,7 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
   private readonly emitter = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.emitter.event;
 
-  constructor(private readonly images: DockerfileImages) {}
+  constructor(private readonly ll: LayerLensContext) {}
 
   refresh(): void {
     this.emitter.fire();
@@ -39,7 +40,7 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
     if (!vscode.workspace.getConfiguration('layerLens', doc.uri).get<boolean>('codeLens.enabled', true)) return [];
     let res: Awaited<ReturnType<DockerfileImages['lines']>>;
     try {
-      res = await this.images.lines(doc);
+      res = await this.ll.dockerfiles.lines(doc);
     } catch {
       return [];
     }
@@ -66,9 +67,8 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
   }
 }
 
-export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
-  const images = ll.dockerfiles;
-  const provider = new LayerCodeLensProvider(images);
+export function registerCodeLens(ll: LayerLensContext): vscode.Disposable[] {
+  const provider = new LayerCodeLensProvider(ll);
   const status = vscode.window.createStatusBarItem('layerLens.image', vscode.StatusBarAlignment.Left, 50);
   status.name = 'Layer Lens image';
   status.command = 'layerLens.openImage';
@@ -80,6 +80,7 @@ export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
   const updateStatus = async (): Promise<void> => {
     const doc = vscode.window.activeTextEditor?.document;
     if (!doc || doc.languageId !== 'dockerfile') { status.hide(); return; }
+    const images = ll.dockerfiles;
     const res = await images.lines(doc).catch(() => null);
     const error = res ? undefined : images.errorFor(doc);
     if (!res && error) {
@@ -104,27 +105,15 @@ export function registerCodeLens(ll: LayerLens): vscode.Disposable[] {
     status.show();
   };
   void updateStatus();
-  // Histories of the newest images, read in the background a moment after activation and after
-  // image changes (debounced): the first open of a Dockerfile then scores from the cache.
-  const prefetchAbort = new AbortController();
-  let prefetchTimer: NodeJS.Timeout | undefined;
-  const schedulePrefetch = (ms: number): void => {
-    if (prefetchTimer) clearTimeout(prefetchTimer);
-    prefetchTimer = setTimeout(() => void images.prefetch(prefetchAbort.signal), ms);
-  };
-  schedulePrefetch(1500);
   return [
-    images.onDidChange(() => schedulePrefetch(3000)),
-    { dispose: () => { prefetchAbort.abort(); if (prefetchTimer) clearTimeout(prefetchTimer); } },
     status,
     vscode.languages.registerCodeLensProvider(DOCKERFILE_SELECTOR, provider),
-    images.onDidChange(refresh),
+    ll.onDidChangeDockerfiles(refresh),
     ll.images.onDidChange(refresh),
     vscode.workspace.onDidSaveTextDocument((d) => { if (d.languageId === 'dockerfile') refresh(); }),
     // While typing: cache predictions follow the text (the refresh is debounced).
     vscode.workspace.onDidChangeTextDocument((e) => { if (e.document.languageId === 'dockerfile' && e.contentChanges.length) refresh(); }),
     vscode.window.onDidChangeActiveTextEditor(() => void updateStatus()),
-    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('layerLens')) images.invalidate(); }),
     { dispose: () => { if (timer) clearTimeout(timer); } },
   ];
 }

@@ -1,19 +1,22 @@
 // Which image each Dockerfile built, and its lines with sizes and cache status: the remembered
 // build or shown image, the setting layerLens.imageForDockerfile, else the local image whose
 // history matches the file best. Resolutions are kept per document until invalidated (saves,
-// image changes, engine events, settings).
+// image changes, engine events, settings); they belong to the engine scope (engineScope.ts), so a
+// new engine starts with none.
 import * as vscode from 'vscode';
 import { parseDockerfile } from '../core/dockerfile/dockerfile';
-import { lineInfos, type LineCache, type LineInfo, type StageImageLines } from '../core/present/lines';
+import { lineInfos, type LineInfo } from '../core/present/lines';
 import { mapImageHistory, type MappingResult } from '../core/dockerfile/mapping';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
 import type { QuickImage } from '../core/image/quickImage';
 import { parseSource } from '../sources/load';
 import { globToRegExp } from '../core/image/tar/paths';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
-import { HistoryCache } from '../sources/historyCache';
-import { lastBuild } from './build/buildImage';
-import type { LayerLens } from './context';
+import type { HistoryCache } from '../sources/historyCache';
+import type { BuildRecords } from './build/records';
+import { resolveStageImages, type StageImageStore, type StageWithoutImage } from './build/stageStore';
+import type { EngineConnection } from './engine';
+import type { ImageService } from './imageService';
 
 export const DOCKERFILE_SELECTOR: vscode.DocumentSelector = [{ language: 'dockerfile' }];
 
@@ -35,57 +38,51 @@ export function mapDocImage(model: DockerfileModel, img: DocImage, sizes: readon
   return mapImageHistory(model, img.image.history, { target: img.target, entrySizes: sizes });
 }
 
-/** Cache-status facts per Dockerfile (set by the build command). */
-export type CacheFacts = (doc: vscode.TextDocument) => ReadonlyMap<number, LineCache> | undefined;
-
-/** A stage the image does not contain, without a usable image of its own (a lens offers to build it). */
-export interface StageWithoutImage {
-  stage: number;
-  key: string;
-  /** none: never built; stale: its image no longer matches the stage; unavailable: the image is gone. */
-  why: 'none' | 'stale' | 'unavailable';
-}
-
-/** Images of the stages the image does not contain (set by src/vscode/build/stageImages.ts). */
-export type StageImagesOf = (doc: vscode.TextDocument, model: DockerfileModel, mapping: MappingResult) =>
-  Promise<{ images: StageImageLines[]; missing: StageWithoutImage[] }>;
-
-export class DockerfileImages {
-  private readonly byDoc = new Map<string, Promise<DocImage | null>>();
+export interface DockerfileImagesDeps {
+  engine: EngineConnection;
+  images: ImageService;
+  /** Cache status per line (the last build of each Dockerfile, and predictions from it). */
+  builds: BuildRecords;
+  /** The images of the stages a Dockerfile's image does not contain. */
+  stageStore: StageImageStore;
   /**
    * Histories by image id for the best-match search, kept on disk in global storage: an id's
    * history never changes, so neither invalidate() nor engine events clear it.
    */
-  private readonly histories: HistoryCache;
+  histories: HistoryCache;
+  log: (line: string) => void;
+  /** Called by invalidate(): lenses, hovers and views recompute. */
+  changed: () => void;
+}
+
+export class DockerfileImages {
+  private readonly byDoc = new Map<string, Promise<DocImage | null>>();
   /** Why the last resolution of a document found no image (engine down, archive unreadable…). */
   private readonly errors = new Map<string, string>();
-  private readonly emitter = new vscode.EventEmitter<void>();
-  readonly onDidChange = this.emitter.event;
-  cacheFacts: CacheFacts = () => undefined;
-  stageImages: StageImagesOf = async () => ({ images: [], missing: [] });
+  /** Stage images' quick images, by source, until the next invalidate(). */
+  private readonly stageQuicks = new Map<string, Promise<QuickImage>>();
 
-  constructor(private readonly ll: LayerLens) {
-    this.histories = new HistoryCache(vscode.Uri.joinPath(ll.context.globalStorageUri, 'image-history-cache').fsPath, { log: ll.log });
-  }
+  constructor(private readonly deps: DockerfileImagesDeps) {}
 
   /**
    * Reads the histories of the newest images the cache does not know yet, in the background (after
-   * activation and after engine image events), so a Dockerfile opened later finds its image
+   * the engine scope starts and after image changes), so a Dockerfile opened later finds its image
    * without asking the engine for every history. Never throws.
    */
   async prefetch(signal?: AbortSignal): Promise<void> {
     try {
-      const n = await prefetchHistories(this.ll.engine.get(), this.histories, { signal });
-      if (n > 0) this.ll.log(`history cache: read ${n} new image histor${n === 1 ? 'y' : 'ies'} in the background`);
+      const n = await prefetchHistories(this.deps.engine.get(), this.deps.histories, { signal });
+      if (n > 0) this.deps.log(`history cache: read ${n} new image histor${n === 1 ? 'y' : 'ies'} in the background`);
     } catch (e) {
-      if (!signal?.aborted) this.ll.log(`history prefetch skipped: ${(e as Error).message}`);
+      if (!signal?.aborted) this.deps.log(`history prefetch skipped: ${(e as Error).message}`);
     }
   }
 
   invalidate(): void {
     this.byDoc.clear();
     this.errors.clear();
-    this.emitter.fire();
+    this.stageQuicks.clear();
+    this.deps.changed();
   }
 
   /** Candidate sources from the setting layerLens.imageForDockerfile (relative archive paths resolved). */
@@ -108,8 +105,8 @@ export class DockerfileImages {
 
   async quick(source: string): Promise<QuickImage> {
     const spec = await parseSource(source);
-    if (spec.kind === 'engine') return quickImageFromEngine(this.ll.engine.get(), spec.name);
-    const shown = await this.ll.images.show(source);
+    if (spec.kind === 'engine') return quickImageFromEngine(this.deps.engine.get(), spec.name);
+    const shown = await this.deps.images.show(source);
     if (!shown) throw new Error('cancelled');
     return quickImageFromAnalysis(shown.analysis);
   }
@@ -121,7 +118,7 @@ export class DockerfileImages {
     if (!p) {
       this.errors.delete(key);
       p = this.resolve(doc).catch((e: unknown) => {
-        this.ll.log(`no image for ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
+        this.deps.log(`no image for ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
         this.errors.set(key, (e as Error)?.message ?? String(e));
         return null;
       });
@@ -131,22 +128,22 @@ export class DockerfileImages {
   }
 
   private async resolve(doc: vscode.TextDocument): Promise<DocImage | null> {
-    const remembered = this.ll.images.rememberedFor(doc.uri);
+    const remembered = this.deps.images.rememberedFor(doc.uri);
     const candidates: Array<[string, string]> = [];
     if (remembered) candidates.push([remembered, 'last built or shown']);
     for (const s of this.configured(doc)) candidates.push([s, 'setting layerLens.imageForDockerfile']);
-    const record = lastBuild(doc.uri);
+    const record = this.deps.builds.lastBuild(doc.uri);
     // The image of the last build was built for that build's target (whatever the setting says now).
     const withTarget = (d: DocImage): DocImage => (record?.imageId && record.imageId === d.image.id ? { ...d, target: record.target } : d);
     for (const [source, matchedBy] of candidates) {
       try {
         return withTarget({ source, matchedBy, image: await this.quick(source) });
       } catch (e) {
-        this.ll.log(`image ${source} for ${vscode.workspace.asRelativePath(doc.uri)} unavailable: ${(e as Error).message}`);
+        this.deps.log(`image ${source} for ${vscode.workspace.asRelativePath(doc.uri)} unavailable: ${(e as Error).message}`);
       }
     }
     const model = parseDockerfile(doc.getText());
-    const best = await findBestImage(this.ll.engine.get(), model, { cache: this.histories });
+    const best = await findBestImage(this.deps.engine.get(), model, { cache: this.deps.histories });
     if (!best) return null;
     const st = model.stages[best.stage];
     const of = best.stage === model.stages.length - 1 || !st ? '' : ` (stage ${st.name ?? best.stage})`;
@@ -158,6 +155,17 @@ export class DockerfileImages {
     return this.errors.get(doc.uri.toString());
   }
 
+  /** A stage image's quick image, read once until the next invalidate(). */
+  private stageQuick(source: string): Promise<QuickImage> {
+    let p = this.stageQuicks.get(source);
+    if (!p) {
+      p = this.quick(source);
+      p.catch(() => this.stageQuicks.delete(source));
+      this.stageQuicks.set(source, p);
+    }
+    return p;
+  }
+
   /** Lines with sizes and cache status for the document as it is now. */
   async lines(doc: vscode.TextDocument): Promise<{ img: DocImage; model: DockerfileModel; infos: LineInfo[]; missingStages: StageWithoutImage[] } | null> {
     const img = await this.imageFor(doc);
@@ -165,14 +173,10 @@ export class DockerfileImages {
     const model = parseDockerfile(doc.getText());
     const sizes = entrySizes(img.image);
     const mapping = mapDocImage(model, img, sizes);
-    const stages = await this.stageImages(doc, model, mapping).catch((e: unknown) => {
-      this.ll.log(`stage images of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
+    const stages = await resolveStageImages(this.deps.stageStore, (s) => this.stageQuick(s), this.deps.log, doc, model, mapping).catch((e: unknown) => {
+      this.deps.log(`stage images of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
       return { images: [], missing: [] };
     });
-    return { img, model, infos: lineInfos(mapping, sizes, this.cacheFacts(doc), model, stages.images), missingStages: stages.missing };
-  }
-
-  dispose(): void {
-    this.emitter.dispose();
+    return { img, model, infos: lineInfos(mapping, sizes, this.deps.builds.cacheFacts(doc), model, stages.images), missingStages: stages.missing };
   }
 }

@@ -23,7 +23,7 @@ import {
 import { formatBytes } from '../core/present/format';
 import { mapHistory, mapImageHistory, type LineMapping, type MappingResult } from '../core/dockerfile/mapping';
 import { stageKey } from '../core/dockerfile/stageImages';
-import type { LayerLens } from './context';
+import type { LayerLensContext } from './context';
 
 export const EXPLAIN_COMMAND = 'layerLens.explainLayer';
 export const EXPLAIN_VIEW_TYPE = 'layerLens.explain';
@@ -76,7 +76,7 @@ function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Anal
  * known but not analysed yet (the shown image becomes that one); without, answers only from the
  * analysis already shown. Null when no image belongs to the file.
  */
-export async function docLayers(ll: LayerLens, doc: vscode.TextDocument, opts: { analyse: boolean; stage?: StageRef }): Promise<DocLayers | null> {
+export async function docLayers(ll: LayerLensContext, doc: vscode.TextDocument, opts: { analyse: boolean; stage?: StageRef }): Promise<DocLayers | null> {
   if (opts.stage) return stageDocLayers(ll, doc, opts.stage);
   const img = await ll.dockerfiles.imageFor(doc);
   if (!img) return null;
@@ -101,7 +101,7 @@ export function stageRefArg(arg: unknown): StageRef | undefined {
 }
 
 /** Shows the stage image (the Layers view follows) and maps it with that stage. */
-async function stageDocLayers(ll: LayerLens, doc: vscode.TextDocument, ref: StageRef): Promise<DocLayers | null> {
+async function stageDocLayers(ll: LayerLensContext, doc: vscode.TextDocument, ref: StageRef): Promise<DocLayers | null> {
   const st = parseDockerfile(doc.getText()).stages[ref.stage];
   if (!st) return null;
   let shown = ll.images.current;
@@ -323,7 +323,7 @@ async function openDoc(uri: vscode.Uri): Promise<vscode.TextDocument | undefined
   }
 }
 
-export function registerExplain(ll: LayerLens): vscode.Disposable[] {
+export function registerExplain(ll: LayerLensContext): vscode.Disposable[] {
   const panel = new ExplainPanel();
 
   const run = async (arg?: unknown, uriArg?: unknown, optsArg?: unknown): Promise<vscode.WebviewPanel | undefined> => {

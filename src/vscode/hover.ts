@@ -6,7 +6,7 @@ import {
   baseHoverMarkdown, configOnlyHoverMarkdown, hoverMarkdown, notInImageHoverMarkdown, unknownImageHoverMarkdown, unmappedHoverMarkdown,
 } from '../core/present/explain';
 import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfile/dockerfile';
-import type { LayerLens } from './context';
+import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR } from './dockerfileImages';
 import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef } from './explain';
 
@@ -19,7 +19,7 @@ function markdown(text: string, trusted = false): vscode.MarkdownString {
 }
 
 export class LayerHoverProvider implements vscode.HoverProvider {
-  constructor(private readonly ll: LayerLens) {}
+  constructor(private readonly ll: LayerLensContext) {}
 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     const line = pos.line + 1;
@@ -63,6 +63,6 @@ export class LayerHoverProvider implements vscode.HoverProvider {
   }
 }
 
-export function registerHover(ll: LayerLens): vscode.Disposable[] {
+export function registerHover(ll: LayerLensContext): vscode.Disposable[] {
   return [vscode.languages.registerHoverProvider(DOCKERFILE_SELECTOR, new LayerHoverProvider(ll))];
 }

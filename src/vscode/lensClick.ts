@@ -7,7 +7,7 @@
 //                                             Dockerfile's image does not contain); Explain shows
 //                                             that image in the Layers view first
 import * as vscode from 'vscode';
-import type { LayerLens } from './context';
+import type { LayerLensContext } from './context';
 import { stageRefArg } from './explain';
 
 export const LENS_CLICK_COMMAND = 'layerLens.showLensLayer';
@@ -16,7 +16,7 @@ export const LENS_CLICK_COMMAND = 'layerLens.showLensLayer';
  * Makes the Dockerfile's image the shown one. Another show (the status bar following the active
  * editor) may cancel this one: then look again, a few times.
  */
-async function ensureShown(ll: LayerLens, doc: vscode.TextDocument): Promise<boolean> {
+async function ensureShown(ll: LayerLensContext, doc: vscode.TextDocument): Promise<boolean> {
   const img = await ll.dockerfiles.imageFor(doc);
   if (!img) return false;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -32,7 +32,7 @@ async function ensureShown(ll: LayerLens, doc: vscode.TextDocument): Promise<boo
   return !!cur && !cur.partial && cur.analysis.image.id === img.image.id;
 }
 
-export function registerLensClick(ll: LayerLens): vscode.Disposable[] {
+export function registerLensClick(ll: LayerLensContext): vscode.Disposable[] {
   return [
     vscode.commands.registerCommand(LENS_CLICK_COMMAND, async (layer?: unknown, uri?: unknown, stageRef?: unknown) => {
       if (typeof layer !== 'number' || !(uri instanceof vscode.Uri)) return;

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatBytes } from '../../core/present/format';
 import { TreeModel, layerLinesFromDockerfile, type FilesMode, type TreeEl } from '../../core/present/treeModel';
-import type { LayerLens } from '../context';
+import type { LayerLensContext } from '../context';
 import type { ShownImage } from '../imageService';
 import { compareWithVisible, openFileVersion, registerLayerFs, type VersionTarget } from '../layerFs';
 import { layerLinesOf, type LayerLines } from './lines';
@@ -31,7 +31,7 @@ function message(e: unknown): string {
 }
 
 /** Shows `source`; errors become one notification (a cancel is silent). */
-async function showImage(ll: LayerLens, source: string, opts: { force?: boolean; dockerfile?: vscode.Uri } = {}): Promise<boolean> {
+async function showImage(ll: LayerLensContext, source: string, opts: { force?: boolean; dockerfile?: vscode.Uri } = {}): Promise<boolean> {
   try {
     return (await ll.images.show(source, opts)) !== undefined;
   } catch (e) {
@@ -55,7 +55,7 @@ function age(seconds: number): string {
 }
 
 /** Quick pick of engine images + Open Archive… + Open OCI Layout…; a typed value is taken as a source. */
-async function pickSource(ll: LayerLens): Promise<string | undefined> {
+async function pickSource(ll: LayerLensContext): Promise<string | undefined> {
   const qp = vscode.window.createQuickPick<SourcePick>();
   qp.title = 'Layer Lens: Open Image';
   qp.placeholder = 'Pick an image, or type a name, docker-archive:PATH or oci:DIR';
@@ -138,7 +138,7 @@ function layerArg(arg: unknown): number | undefined {
   return undefined;
 }
 
-export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
+export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[] {
   const layers = new LayersProvider();
   const files = new FilesProvider();
   const layersView = vscode.window.createTreeView(LAYERS_VIEW, { treeDataProvider: layers, showCollapseAll: true });
@@ -168,7 +168,7 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       // layerLens.build.target, says nothing about this image); else the stage that matches best.
       let target: string | number | undefined = cur.stage?.index;
       if (target === undefined) {
-        const img = await ll.dockerfiles?.imageFor(doc).catch(() => null);
+        const img = await ll.dockerfiles.imageFor(doc).catch(() => null);
         if (img && img.image.id === cur.analysis.image.id && typeof img.target === 'string') target = img.target;
       }
       const mapped = layerLinesFromDockerfile(doc.getText(), cur.analysis.image.history, { stage: target });
@@ -186,7 +186,7 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
     for (const ed of editors) {
       const doc = ed?.document;
       if (!doc || doc.languageId !== 'dockerfile') continue;
-      const img = await ll.dockerfiles?.imageFor(doc).catch(() => null);
+      const img = await ll.dockerfiles.imageFor(doc).catch(() => null);
       if (img && img.image.id === cur.analysis.image.id) {
         dockerfileOfShown = doc.uri;
         return doc;
@@ -367,10 +367,15 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       const cur = ll.images.current;
       if (cur && !cur.dockerfile && !dockerfileOfShown && ed?.document.languageId === 'dockerfile') void rebuild();
     }),
-    ...(ll.dockerfiles ? [ll.dockerfiles.onDidChange(() => {
+    ll.onDidChangeDockerfiles(() => {
       const cur = ll.images.current;
       if (cur && !cur.dockerfile && !dockerfileOfShown) void rebuild();
-    })] : []),
+    }),
+    // Engine work (the event stream, the history prefetch) starts once the views are shown.
+    ...[layersView, filesView].map((view) => {
+      if (view.visible) ll.start();
+      return view.onDidChangeVisibility((e) => { if (e.visible) ll.start(); });
+    }),
     ...commands.map(([id, fn]) => vscode.commands.registerCommand(id, fn)),
     ...registerLayerFs(ll),
   ];

@@ -1,4 +1,4 @@
-// The extension's BuildRecords (src/vscode/build/buildImage.ts) under the vscode stub, with a fake engine:
+// The extension's BuildRecords (src/vscode/build/records.ts) under the vscode stub, with a fake engine:
 // cache facts compare the record's base image ids with the current ones, looked up in the
 // background (the first answer knows nothing yet; onDidChange fires when the lookup finds another
 // id), refreshed by refreshBaseImages (engine image events, saves); a build that records new ids
@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BuildRecords } from '../../../../src/vscode/build/buildImage';
+import { BuildRecords } from '../../../../src/vscode/build/records';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
 import { stagesToBuild, type BuildRecord } from '../../../../src/core/dockerfile/cachePredict';
 import { EngineError, type EngineClient } from '../../../../src/engine/types';

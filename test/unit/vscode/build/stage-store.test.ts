@@ -11,7 +11,7 @@ import type * as vscode from 'vscode';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
 import { mapHistory } from '../../../../src/core/dockerfile/mapping';
 import { quickImageFromHistory, type QuickImage } from '../../../../src/core/image/quickImage';
-import { StageImageStore, resolveStageImages } from '../../../../src/vscode/build/stageImages';
+import { StageImageStore, resolveStageImages } from '../../../../src/vscode/build/stageStore';
 import { repoRoot } from '../../../support/repo';
 
 const root = repoRoot();
