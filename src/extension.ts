@@ -1,5 +1,6 @@
 import type * as vscode from 'vscode';
 import { LayerLensContext } from './vscode/context';
+import { registerCommands, type CommandHandlers } from './vscode/commands';
 import { registerCodeLens } from './vscode/codelens';
 import { registerLayersSidebar } from './vscode/tree';
 import { registerExplain } from './vscode/explain';
@@ -9,13 +10,27 @@ import { registerBuild } from './vscode/build/buildImage';
 import { registerStageImages } from './vscode/build/stageImages';
 import { registerLensClick } from './vscode/lensClick';
 
-// Thin activation: the context builds the services, then each contribution registers itself with
-// them. The context owns every registration, and is disposed with the extension. Engine work
-// waits for a Dockerfile or the Layers view (see src/vscode/context.ts).
+// Thin activation: the context builds the services, each contribution registers itself with them
+// and hands back the handlers of its commands, and the command table is registered once. The
+// context owns every registration and is disposed with the extension. Engine work waits for a
+// Dockerfile or the Layers view (src/vscode/context.ts).
 export function activate(context: vscode.ExtensionContext): LayerLensContext {
   const ll = new LayerLensContext(context);
   context.subscriptions.push(ll);
-  for (const register of contributions) ll.own(...register(ll));
+  // One file per contribution; each exports register(ll) => { disposables, commands }.
+  const codeLens = registerCodeLens(ll);
+  const sidebar = registerLayersSidebar(ll);
+  const explain = registerExplain(ll);
+  const hover = registerHover(ll);
+  const quickFixes = registerQuickFixes(ll);
+  const build = registerBuild(ll);
+  const stageImages = registerStageImages(ll);
+  const lensClick = registerLensClick(ll);
+  for (const c of [codeLens, sidebar, explain, hover, quickFixes, build, stageImages, lensClick]) ll.own(...c.disposables);
+  const commands: CommandHandlers = {
+    ...sidebar.commands, ...explain.commands, ...build.commands, ...stageImages.commands, ...lensClick.commands,
+  };
+  ll.own(...registerCommands(commands));
   ll.log('Layer Lens activated');
   return ll;
 }
@@ -23,15 +38,3 @@ export function activate(context: vscode.ExtensionContext): LayerLensContext {
 export function deactivate(): void {
   // Everything is disposed through context.subscriptions.
 }
-
-// One file per contribution; each exports register(ll) => Disposable[].
-const contributions: Array<(ll: LayerLensContext) => vscode.Disposable[]> = [
-  registerCodeLens,
-  registerLayersSidebar,
-  registerExplain,
-  registerHover,
-  registerQuickFixes,
-  registerBuild,
-  registerStageImages,
-  registerLensClick,
-];

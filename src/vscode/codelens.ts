@@ -7,6 +7,7 @@ import { formatBytes } from '../core/present/format';
 import { lensLabel } from '../core/present/lines';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
 import type { StageWithoutImage } from './build/stageStore';
+import { COMMANDS, type Contribution } from './commands';
 import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR, type DockerfileImages } from './dockerfileImages';
 
@@ -19,7 +20,7 @@ function stageBuildLenses(missing: readonly StageWithoutImage[], doc: vscode.Tex
     const title = m.why === 'stale' ? 'stage image out of date · build stage to see sizes'
       : m.why === 'unavailable' ? 'stage image gone · build stage to see sizes' : 'build stage to see sizes';
     out.push(new vscode.CodeLens(new vscode.Range(st.line - 1, 0, st.line - 1, 0), {
-      title, command: 'layerLens.buildStageImages', arguments: [doc.uri, m.key],
+      title, command: COMMANDS.buildStageImages, arguments: [doc.uri, m.key],
       tooltip: `Build stage ${st.name ?? st.index} as its own target (cached steps are reused) so that its lines get sizes`,
     }));
   }
@@ -47,7 +48,7 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
     if (token.isCancellationRequested) return [];
     const first = new vscode.Range(0, 0, 0, 0);
     if (!res) {
-      return [new vscode.CodeLens(first, { title: 'Layer Lens: no image built from this file yet — Build Image', command: 'layerLens.buildImage', arguments: [doc.uri] })];
+      return [new vscode.CodeLens(first, { title: 'Layer Lens: no image built from this file yet — Build Image', command: COMMANDS.buildImage, arguments: [doc.uri] })];
     }
     const lenses: vscode.CodeLens[] = [];
     for (const info of res.infos) {
@@ -57,7 +58,7 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
       // Lines of other stages mapped from their stage's image explain that image's layer.
       const stageArg = info.stageImage !== undefined ? [{ stage: info.stage, source: info.stageImage }] : [];
       const cmd: vscode.Command = info.layerIndex !== null
-        ? { title, command: 'layerLens.showLensLayer', arguments: [info.layerIndex, doc.uri, ...stageArg], tooltip: `Layer ${info.layerIndex} of ${info.stageImage ?? res.img.source} — click to select it in the Layers view and explain it` }
+        ? { title, command: COMMANDS.showLensLayer, arguments: [info.layerIndex, doc.uri, ...stageArg], tooltip: `Layer ${info.layerIndex} of ${info.stageImage ?? res.img.source} — click to select it in the Layers view and explain it` }
         : { title, command: '', tooltip: info.kind === 'config' ? 'This instruction only changes the image config: no layer, 0 bytes.' : '' };
       lenses.push(new vscode.CodeLens(range, cmd));
     }
@@ -67,11 +68,11 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
   }
 }
 
-export function registerCodeLens(ll: LayerLensContext): vscode.Disposable[] {
+export function registerCodeLens(ll: LayerLensContext): Contribution {
   const provider = new LayerCodeLensProvider(ll);
   const status = vscode.window.createStatusBarItem('layerLens.image', vscode.StatusBarAlignment.Left, 50);
   status.name = 'Layer Lens image';
-  status.command = 'layerLens.openImage';
+  status.command = COMMANDS.openImage;
   let timer: NodeJS.Timeout | undefined;
   const refresh = (): void => {
     if (timer) clearTimeout(timer);
@@ -105,15 +106,18 @@ export function registerCodeLens(ll: LayerLensContext): vscode.Disposable[] {
     status.show();
   };
   void updateStatus();
-  return [
-    status,
-    vscode.languages.registerCodeLensProvider(DOCKERFILE_SELECTOR, provider),
-    ll.onDidChangeDockerfiles(refresh),
-    ll.images.onDidChange(refresh),
-    vscode.workspace.onDidSaveTextDocument((d) => { if (d.languageId === 'dockerfile') refresh(); }),
-    // While typing: cache predictions follow the text (the refresh is debounced).
-    vscode.workspace.onDidChangeTextDocument((e) => { if (e.document.languageId === 'dockerfile' && e.contentChanges.length) refresh(); }),
-    vscode.window.onDidChangeActiveTextEditor(() => void updateStatus()),
-    { dispose: () => { if (timer) clearTimeout(timer); } },
-  ];
+  return {
+    disposables: [
+      status,
+      vscode.languages.registerCodeLensProvider(DOCKERFILE_SELECTOR, provider),
+      ll.onDidChangeDockerfiles(refresh),
+      ll.images.onDidChange(refresh),
+      vscode.workspace.onDidSaveTextDocument((d) => { if (d.languageId === 'dockerfile') refresh(); }),
+      // While typing: cache predictions follow the text (the refresh is debounced).
+      vscode.workspace.onDidChangeTextDocument((e) => { if (e.document.languageId === 'dockerfile' && e.contentChanges.length) refresh(); }),
+      vscode.window.onDidChangeActiveTextEditor(() => void updateStatus()),
+      { dispose: () => { if (timer) clearTimeout(timer); } },
+    ],
+    commands: {},
+  };
 }

@@ -6,6 +6,7 @@ import {
   baseHoverMarkdown, configOnlyHoverMarkdown, hoverMarkdown, notInImageHoverMarkdown, unknownImageHoverMarkdown, unmappedHoverMarkdown,
 } from '../core/present/explain';
 import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfile/dockerfile';
+import type { Contribution } from './commands';
 import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR } from './dockerfileImages';
 import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef } from './explain';
@@ -63,6 +64,6 @@ export class LayerHoverProvider implements vscode.HoverProvider {
   }
 }
 
-export function registerHover(ll: LayerLensContext): vscode.Disposable[] {
-  return [vscode.languages.registerHoverProvider(DOCKERFILE_SELECTOR, new LayerHoverProvider(ll))];
+export function registerHover(ll: LayerLensContext): Contribution {
+  return { disposables: [vscode.languages.registerHoverProvider(DOCKERFILE_SELECTOR, new LayerHoverProvider(ll))], commands: {} };
 }

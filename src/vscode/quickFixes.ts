@@ -12,6 +12,7 @@ import * as vscode from 'vscode';
 import { dockerignoreEntries, foldCleanupPlan } from '../core/present/explain';
 import type { DockerfileInstruction } from '../core/dockerfile/dockerfile';
 import { formatBytes } from '../core/present/format';
+import type { Contribution } from './commands';
 import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR } from './dockerfileImages';
 import { bigFileThreshold, docLayers, explainCached, type DocLayers } from './explain';
@@ -111,6 +112,9 @@ export class ExplainCodeActions implements vscode.CodeActionProvider {
   }
 }
 
-export function registerQuickFixes(ll: LayerLensContext): vscode.Disposable[] {
-  return [vscode.languages.registerCodeActionsProvider(DOCKERFILE_SELECTOR, new ExplainCodeActions(ll), { providedCodeActionKinds: ExplainCodeActions.kinds })];
+export function registerQuickFixes(ll: LayerLensContext): Contribution {
+  return {
+    disposables: [vscode.languages.registerCodeActionsProvider(DOCKERFILE_SELECTOR, new ExplainCodeActions(ll), { providedCodeActionKinds: ExplainCodeActions.kinds })],
+    commands: {},
+  };
 }

@@ -11,6 +11,7 @@ import { parseDockerfile, type DockerfileModel } from '../../core/dockerfile/doc
 import { targetBuildInput } from '../../core/dockerfile/stageImages';
 import { EngineError, type EngineClient } from '../../engine/types';
 import { chooseContextDir, packContext } from '../../sources/contextManifest';
+import { COMMANDS, type Contribution } from '../commands';
 import type { LayerLensContext } from '../context';
 import { currentTarget, settingBuildArgs } from './records';
 
@@ -256,23 +257,25 @@ async function buildCommand(ll: LayerLensContext, arg?: unknown, opts: BuildComm
   // layerLens.build.stageImages = afterBuild: the other stages' images too (cached steps: quick).
   if (opts.stageImages !== false && vscode.workspace.getConfiguration('layerLens', uri).get<string>('build.stageImages') === 'afterBuild'
     && model.stages.length > 1) {
-    await vscode.commands.executeCommand('layerLens.buildStageImages', uri);
+    await vscode.commands.executeCommand(COMMANDS.buildStageImages, uri);
   }
   return outcome;
 }
 
-export function registerBuild(ll: LayerLensContext): vscode.Disposable[] {
+export function registerBuild(ll: LayerLensContext): Contribution<'buildImage'> {
   let timer: NodeJS.Timeout | undefined;
-  return [
-    { dispose: () => { if (timer) clearTimeout(timer); } },
-    vscode.commands.registerCommand('layerLens.buildImage', (arg?: unknown, opts?: BuildCommandOptions) => buildCommand(ll, arg, opts ?? {})),
-    // Context files changed: the CodeLens recomputes (debounced).
-    ll.builds.onDidChange(() => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => ll.invalidateDockerfiles(), 300);
-    }),
-    // A saved Dockerfile: its base images may have been rebuilt or pulled meanwhile (engine events
-    // cover that too, but not an engine whose event stream is down).
-    vscode.workspace.onDidSaveTextDocument((d) => { if (d.languageId === 'dockerfile') ll.builds.refreshBaseImages(); }),
-  ];
+  return {
+    disposables: [
+      { dispose: () => { if (timer) clearTimeout(timer); } },
+      // Context files changed: the CodeLens recomputes (debounced).
+      ll.builds.onDidChange(() => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => ll.invalidateDockerfiles(), 300);
+      }),
+      // A saved Dockerfile: its base images may have been rebuilt or pulled meanwhile (engine events
+      // cover that too, but not an engine whose event stream is down).
+      vscode.workspace.onDidSaveTextDocument((d) => { if (d.languageId === 'dockerfile') ll.builds.refreshBaseImages(); }),
+    ],
+    commands: { buildImage: (arg?: unknown, opts?: BuildCommandOptions) => buildCommand(ll, arg, opts ?? {}) },
+  };
 }

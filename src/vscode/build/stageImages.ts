@@ -12,11 +12,10 @@ import { parseDockerfile, targetStageIndex } from '../../core/dockerfile/dockerf
 import { findStage, stageBuildInput, stageImageTag, stageKey, stageLabel, stagesOutside } from '../../core/dockerfile/stageImages';
 import { EngineError } from '../../engine/types';
 import { packContext } from '../../sources/contextManifest';
+import type { Contribution } from '../commands';
 import type { LayerLensContext } from '../context';
 import { buildContextOf, prepareLocalBuild, tagRepository } from './buildImage';
 import { currentBuildArgs, currentTarget } from './records';
-
-export const BUILD_STAGES_COMMAND = 'layerLens.buildStageImages';
 
 interface BuildStagesOptions {
   /** Only this stage (a key, name or index); default every stage the target's image does not contain. */
@@ -114,8 +113,9 @@ async function buildStageImages(ll: LayerLensContext, arg?: unknown, stageArg?: 
   return built;
 }
 
-export function registerStageImages(ll: LayerLensContext): vscode.Disposable[] {
-  return [
-    vscode.commands.registerCommand(BUILD_STAGES_COMMAND, (arg?: unknown, stage?: unknown) => buildStageImages(ll, arg, stage)),
-  ];
+export function registerStageImages(ll: LayerLensContext): Contribution<'buildStageImages'> {
+  return {
+    disposables: [],
+    commands: { buildStageImages: (arg?: unknown, stage?: unknown) => buildStageImages(ll, arg, stage) },
+  };
 }

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatBytes } from '../../core/present/format';
 import { TreeModel, layerLinesFromDockerfile, type FilesMode, type TreeEl } from '../../core/present/treeModel';
+import { COMMANDS, type Contribution } from '../commands';
 import type { LayerLensContext } from '../context';
 import type { ShownImage } from '../imageService';
 import { compareWithVisible, openFileVersion, registerLayerFs, type VersionTarget } from '../layerFs';
@@ -138,7 +139,9 @@ function layerArg(arg: unknown): number | undefined {
   return undefined;
 }
 
-export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[] {
+type SidebarCommands = 'openImage' | 'refresh' | 'findFile' | 'chooseLayer' | 'toggleWasteFilter' | 'revealLayer' | 'revealLine' | 'openFileVersion' | 'compareWithVisible';
+
+export function registerLayersSidebar(ll: LayerLensContext): Contribution<SidebarCommands> {
   const layers = new LayersProvider();
   const files = new FilesProvider();
   const layersView = vscode.window.createTreeView(LAYERS_VIEW, { treeDataProvider: layers, showCollapseAll: true });
@@ -245,7 +248,7 @@ export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[]
   const needImage = (): boolean => {
     if (model) return true;
     void vscode.window.showInformationMessage('Layer Lens: no image is shown yet.', 'Open Image…').then((a) => {
-      if (a) void vscode.commands.executeCommand('layerLens.openImage');
+      if (a) void vscode.commands.executeCommand(COMMANDS.openImage);
     });
     return false;
   };
@@ -271,8 +274,8 @@ export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[]
     return pick?.layer;
   };
 
-  const commands: Array<[string, (...args: unknown[]) => unknown]> = [
-    ['layerLens.openImage', async (arg?: unknown) => {
+  const commands: Contribution<SidebarCommands>['commands'] = {
+    openImage: async (arg?: unknown) => {
       if (typeof arg === 'string' && arg.trim()) return showImage(ll, arg.trim());
       if (arg instanceof vscode.Uri) return showImage(ll, arg.fsPath);
       const source = await pickSource(ll);
@@ -280,13 +283,13 @@ export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[]
       const ok = await showImage(ll, source);
       if (ok) void vscode.commands.executeCommand(`${LAYERS_VIEW}.focus`);
       return ok;
-    }],
-    ['layerLens.refresh', async () => {
+    },
+    refresh: async () => {
       const cur = ll.images.current;
-      if (!cur) return vscode.commands.executeCommand('layerLens.openImage');
+      if (!cur) return vscode.commands.executeCommand(COMMANDS.openImage);
       return showImage(ll, cur.source, { force: true, dockerfile: cur.dockerfile });
-    }],
-    ['layerLens.findFile', async (arg?: unknown) => {
+    },
+    findFile: async (arg?: unknown) => {
       if (!needImage() || !model) return;
       if (typeof arg === 'string') return revealPath(arg);
       const m = model;
@@ -306,8 +309,8 @@ export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[]
         matchOnDescription: true,
       });
       if (pick) await revealPath(pick.path);
-    }],
-    ['layerLens.chooseLayer', async (arg?: unknown) => {
+    },
+    chooseLayer: async (arg?: unknown) => {
       if (!needImage() || !model) return;
       const direct = layerArg(arg);
       const pick = direct ?? (arg === 'all' ? 'all' : await pickLayer("Show One Layer's Changes", true));
@@ -315,11 +318,11 @@ export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[]
       if (pick !== 'all' && (pick < 0 || pick >= model.tree.layers.length)) return;
       setMode({ wasteOnly: files.filesMode.wasteOnly, layer: pick === 'all' ? undefined : pick });
       void vscode.commands.executeCommand(`${FILES_VIEW}.focus`);
-    }],
-    ['layerLens.toggleWasteFilter', () => {
+    },
+    toggleWasteFilter: () => {
       setMode({ ...files.filesMode, wasteOnly: !files.filesMode.wasteOnly });
-    }],
-    ['layerLens.revealLayer', async (arg?: unknown) => {
+    },
+    revealLayer: async (arg?: unknown) => {
       // An image shown a moment ago (a CodeLens click shows its Dockerfile's image first) gets its
       // tree built asynchronously: reveal in that tree, not the previous one.
       await settled();
@@ -333,8 +336,8 @@ export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[]
       // {expand: false}: the row is not expanded to its changes.
       const opts = arg && typeof arg === 'object' ? arg as { focus?: unknown; expand?: unknown } : {};
       await layersView.reveal(el, { select: true, focus: opts.focus !== false, expand: opts.expand !== false });
-    }],
-    ['layerLens.revealLine', async (arg?: unknown) => {
+    },
+    revealLine: async (arg?: unknown) => {
       // From a row's context menu (a layer, a file, a copy, a change), or {layer} / a layer index.
       if (!model) return;
       const el = arg && typeof arg === 'object' && typeof (arg as { kind?: unknown }).kind === 'string' ? arg as TreeEl : undefined;
@@ -349,34 +352,36 @@ export function registerLayersSidebar(ll: LayerLensContext): vscode.Disposable[]
       }
       const pos = new vscode.Position(line - 1, 0);
       await vscode.window.showTextDocument(dockerfile, { selection: new vscode.Range(pos, pos), preview: true });
-    }],
-    ['layerLens.openFileVersion', (arg?: unknown) => openFileVersion(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined))],
-    ['layerLens.compareWithVisible', (arg?: unknown) => compareWithVisible(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined))],
-  ];
+    },
+    openFileVersion: (arg?: unknown) => openFileVersion(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined)),
+    compareWithVisible: (arg?: unknown) => compareWithVisible(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined)),
+  };
 
-  return [
-    layers, files, layersView, filesView,
-    vscode.window.registerFileDecorationProvider(new RowDecorations()),
-    ll.images.onDidChange(() => void rebuild()),
-    vscode.workspace.onDidSaveTextDocument((d) => {
-      const df = ll.images.current?.dockerfile ?? dockerfileOfShown;
-      if (df?.toString() === d.uri.toString()) void rebuild();
-    }),
-    // An image shown without its Dockerfile gets lines once a Dockerfile that built it is opened.
-    vscode.window.onDidChangeActiveTextEditor((ed) => {
-      const cur = ll.images.current;
-      if (cur && !cur.dockerfile && !dockerfileOfShown && ed?.document.languageId === 'dockerfile') void rebuild();
-    }),
-    ll.onDidChangeDockerfiles(() => {
-      const cur = ll.images.current;
-      if (cur && !cur.dockerfile && !dockerfileOfShown) void rebuild();
-    }),
-    // Engine work (the event stream, the history prefetch) starts once the views are shown.
-    ...[layersView, filesView].map((view) => {
-      if (view.visible) ll.start();
-      return view.onDidChangeVisibility((e) => { if (e.visible) ll.start(); });
-    }),
-    ...commands.map(([id, fn]) => vscode.commands.registerCommand(id, fn)),
-    ...registerLayerFs(ll),
-  ];
+  return {
+    disposables: [
+      layers, files, layersView, filesView,
+      vscode.window.registerFileDecorationProvider(new RowDecorations()),
+      ll.images.onDidChange(() => void rebuild()),
+      vscode.workspace.onDidSaveTextDocument((d) => {
+        const df = ll.images.current?.dockerfile ?? dockerfileOfShown;
+        if (df?.toString() === d.uri.toString()) void rebuild();
+      }),
+      // An image shown without its Dockerfile gets lines once a Dockerfile that built it is opened.
+      vscode.window.onDidChangeActiveTextEditor((ed) => {
+        const cur = ll.images.current;
+        if (cur && !cur.dockerfile && !dockerfileOfShown && ed?.document.languageId === 'dockerfile') void rebuild();
+      }),
+      ll.onDidChangeDockerfiles(() => {
+        const cur = ll.images.current;
+        if (cur && !cur.dockerfile && !dockerfileOfShown) void rebuild();
+      }),
+      // Engine work (the event stream, the history prefetch) starts once the views are shown.
+      ...[layersView, filesView].map((view) => {
+        if (view.visible) ll.start();
+        return view.onDidChangeVisibility((e) => { if (e.visible) ll.start(); });
+      }),
+      ...registerLayerFs(ll),
+    ],
+    commands,
+  };
 }
