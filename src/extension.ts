@@ -1,49 +1,40 @@
-import * as vscode from 'vscode';
-import { EngineConnection } from './vscode/engine';
-import { ImageService } from './vscode/imageService';
-import { DockerfileImages, registerCodeLens } from './vscode/codelens';
-import type { LayerLens } from './vscode/context';
+import type * as vscode from 'vscode';
+import { LayerLensContext } from './vscode/context';
+import { registerCommands, type CommandHandlers } from './vscode/commands';
+import { registerCodeLens } from './vscode/codelens';
 import { registerLayersSidebar } from './vscode/tree';
 import { registerExplain } from './vscode/explain';
 import { registerHover } from './vscode/hover';
 import { registerQuickFixes } from './vscode/quickFixes';
-import { registerEngineEvents } from './vscode/events';
-import { registerBuild } from './vscode/build';
-import { registerStageImages } from './vscode/stageImages';
+import { registerBuild } from './vscode/build/buildImage';
+import { registerStageImages } from './vscode/build/stageImages';
 import { registerLensClick } from './vscode/lensClick';
 
-// Thin activation: build the shared services, then let each contribution register itself. Every
-// registration goes into context.subscriptions, so deactivation disposes everything.
-export function activate(context: vscode.ExtensionContext): LayerLens {
-  const output = vscode.window.createOutputChannel('Layer Lens');
-  const log = (line: string): void => output.appendLine(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
-  const engine = new EngineConnection(log);
-  // Analysis runs in a worker thread (dist/worker.js); layer indexes are cached in global storage.
-  const images = new ImageService(engine, log, context.workspaceState, {
-    workerFile: vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath,
-    cacheDir: vscode.Uri.joinPath(context.globalStorageUri, 'layer-index-cache').fsPath,
-  });
-  const ll = { context, output, log, engine, images } as LayerLens;
-  ll.dockerfiles = new DockerfileImages(ll);
-  context.subscriptions.push(output, engine, images, ll.dockerfiles);
-  for (const register of contributions) context.subscriptions.push(...register(ll));
-  log('Layer Lens activated');
+// Thin activation: the context builds the services, each contribution registers itself with them
+// and hands back the handlers of its commands, and the command table is registered once. The
+// context owns every registration and is disposed with the extension. Engine work waits for a
+// Dockerfile or the Layers view (src/vscode/context.ts).
+export function activate(context: vscode.ExtensionContext): LayerLensContext {
+  const ll = new LayerLensContext(context);
+  context.subscriptions.push(ll);
+  // One file per contribution; each exports register(ll) => { disposables, commands }.
+  const codeLens = registerCodeLens(ll);
+  const sidebar = registerLayersSidebar(ll);
+  const explain = registerExplain(ll);
+  const hover = registerHover(ll);
+  const quickFixes = registerQuickFixes(ll);
+  const build = registerBuild(ll);
+  const stageImages = registerStageImages(ll);
+  const lensClick = registerLensClick(ll);
+  for (const c of [codeLens, sidebar, explain, hover, quickFixes, build, stageImages, lensClick]) ll.own(...c.disposables);
+  const commands: CommandHandlers = {
+    ...sidebar.commands, ...explain.commands, ...build.commands, ...stageImages.commands, ...lensClick.commands,
+  };
+  ll.own(...registerCommands(commands));
+  ll.log('Layer Lens activated');
   return ll;
 }
 
 export function deactivate(): void {
   // Everything is disposed through context.subscriptions.
 }
-
-// One file per contribution; each exports register(ll) => Disposable[].
-const contributions: Array<(ll: LayerLens) => vscode.Disposable[]> = [
-  registerCodeLens,
-  registerLayersSidebar,
-  registerExplain,
-  registerHover,
-  registerQuickFixes,
-  registerEngineEvents,
-  registerBuild,
-  registerStageImages,
-  registerLensClick,
-];

@@ -1,15 +1,116 @@
-import type * as vscode from 'vscode';
-import type { EngineConnection } from './engine';
-import type { ImageService } from './imageService';
-import type { DockerfileImages } from './codelens';
+// The extension's context: its services, built once per activation in the order they need each
+// other and handed to each other through their constructors. Every contribution gets this object.
+//
+// Two disposal scopes: the extension's (this object: the services and every contribution's
+// disposables, disposed with the extension) and, inside it, the engine scope (engineScope.ts: the
+// engine's event stream, the Dockerfile → image resolutions, the history prefetch). Engine work
+// starts lazily: the engine scope is created with the first Dockerfile opened or the first Layers
+// view shown (or the first use of `dockerfiles`), not at activation, and is disposed and created
+// again as one unit when `layerLens.engine.*` changes.
+import * as vscode from 'vscode';
+import { HistoryCache } from '../sources/historyCache';
+import { BuildRecords } from './build/records';
+import { StageImageStore } from './build/stageStore';
+import type { DockerfileImages } from './dockerfileImages';
+import { EngineConnection } from './engine';
+import { EngineScope } from './engineScope';
+import { ImageService } from './imageService';
 
-/** What every contribution gets: shared services, all disposed with the extension. */
-export interface LayerLens {
-  context: vscode.ExtensionContext;
-  output: vscode.OutputChannel;
-  log: (line: string) => void;
-  engine: EngineConnection;
-  images: ImageService;
-  /** Which image each Dockerfile built, and its per-line sizes and cache status. */
-  dockerfiles: DockerfileImages;
+export class LayerLensContext implements vscode.Disposable {
+  readonly output: vscode.OutputChannel;
+  readonly log: (line: string) => void;
+  readonly engine: EngineConnection;
+  /** The image the views show, and its analysis. */
+  readonly images: ImageService;
+  /** The last build of each Dockerfile, and what the next build will do (workspace state). */
+  readonly builds: BuildRecords;
+  /** The images built for single stages of each Dockerfile (workspace state). */
+  readonly stageStore: StageImageStore;
+  /** Image histories by id, in global storage (engine-independent: an id's history never changes). */
+  private readonly histories: HistoryCache;
+  private readonly dockerfilesChanged = new vscode.EventEmitter<void>();
+  /** The Dockerfile → image resolutions were dropped: lenses, the status bar and views recompute. */
+  readonly onDidChangeDockerfiles = this.dockerfilesChanged.event;
+  /** What is disposed with the extension, in reverse order: the services, then what contributions add. */
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private engineScope: EngineScope | undefined;
+  private waitForDockerfile: vscode.Disposable | undefined;
+
+  constructor(extension: vscode.ExtensionContext) {
+    this.output = vscode.window.createOutputChannel('Layer Lens');
+    this.log = (line) => this.output.appendLine(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
+    this.engine = new EngineConnection(this.log);
+    // Analysis runs in a worker thread (dist/worker.js); layer indexes are cached in global storage.
+    this.images = new ImageService(this.engine, this.log, extension.workspaceState, {
+      workerFile: vscode.Uri.joinPath(extension.extensionUri, 'dist', 'worker.js').fsPath,
+      cacheDir: vscode.Uri.joinPath(extension.globalStorageUri, 'layer-index-cache').fsPath,
+    });
+    this.builds = new BuildRecords(extension.workspaceState, this.log, () => this.engine.get());
+    this.stageStore = new StageImageStore(extension.workspaceState);
+    this.histories = new HistoryCache(vscode.Uri.joinPath(extension.globalStorageUri, 'image-history-cache').fsPath, { log: this.log });
+    this.subscriptions.push(
+      this.output, this.engine, this.images, this.builds, this.dockerfilesChanged,
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('layerLens.engine')) this.restartEngine();
+        else if (e.affectsConfiguration('layerLens')) this.invalidateDockerfiles();
+      }),
+    );
+    const isDockerfile = (d: vscode.TextDocument): boolean => d.languageId === 'dockerfile';
+    if (vscode.workspace.textDocuments.some(isDockerfile)) this.start();
+    else this.waitForDockerfile = vscode.workspace.onDidOpenTextDocument((d) => { if (isDockerfile(d)) this.start(); });
+  }
+
+  /** Which image each Dockerfile built, with its lines' sizes and cache status (starts the engine scope). */
+  get dockerfiles(): DockerfileImages {
+    return this.start().dockerfiles;
+  }
+
+  /** Starts engine work (the event stream, the history prefetch) unless it runs already. */
+  start(): EngineScope {
+    this.waitForDockerfile?.dispose();
+    this.waitForDockerfile = undefined;
+    this.engineScope ??= new EngineScope({
+      engine: this.engine, images: this.images, builds: this.builds, stageStore: this.stageStore,
+      histories: this.histories, log: this.log,
+      changed: () => this.dockerfilesChanged.fire(),
+      onDidChangeDockerfiles: this.onDidChangeDockerfiles,
+    });
+    return this.engineScope;
+  }
+
+  /** Drops the Dockerfile → image resolutions (when engine work runs) and tells lenses and views. */
+  invalidateDockerfiles(): void {
+    if (this.engineScope) this.engineScope.dockerfiles.invalidate();
+    else this.dockerfilesChanged.fire();
+  }
+
+  /** Another engine: a new client, and a new engine scope when one ran. */
+  restartEngine(): void {
+    const running = this.engineScope !== undefined;
+    this.engineScope?.dispose();
+    this.engineScope = undefined;
+    this.engine.reset();
+    // The base image ids known were the previous engine's.
+    this.builds.refreshBaseImages();
+    if (running) this.start();
+    this.dockerfilesChanged.fire();
+  }
+
+  /** Disposed with the extension (after the engine scope), last added first. */
+  own(...disposables: vscode.Disposable[]): void {
+    this.subscriptions.push(...disposables);
+  }
+
+  dispose(): void {
+    this.waitForDockerfile?.dispose();
+    this.engineScope?.dispose();
+    this.engineScope = undefined;
+    for (const d of this.subscriptions.splice(0).reverse()) {
+      try {
+        d.dispose();
+      } catch (e) {
+        this.log(`dispose: ${(e as Error)?.message ?? String(e)}`);
+      }
+    }
+  }
 }

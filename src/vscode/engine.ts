@@ -1,6 +1,7 @@
 // The engine connection for the extension: resolved like the docker CLI (DOCKER_HOST, contexts,
 // Podman), overridden only by the machine-scoped setting `layerLens.engine.host`, so a workspace
-// can never redirect Layer Lens to another engine.
+// can never redirect Layer Lens to another engine. The client is made on first use and dropped by
+// reset() (the context does so when `layerLens.engine.*` changes, with the rest of the engine scope).
 import * as vscode from 'vscode';
 import { createEngineClient } from '../engine/docker';
 import { describeEndpoint, resolveEndpointFromProcess } from '../engine/endpoint';
@@ -8,13 +9,10 @@ import type { EngineClient } from '../engine/types';
 
 export class EngineConnection implements vscode.Disposable {
   private client: EngineClient | undefined;
-  private readonly sub: vscode.Disposable;
+  /** Endpoints (URLs) found without a bridge network since the extension started: their builds use networkmode host. */
+  readonly withoutBridge = new Set<string>();
 
-  constructor(private readonly log: (line: string) => void) {
-    this.sub = vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('layerLens.engine')) this.client = undefined;
-    });
-  }
+  constructor(private readonly log: (line: string) => void) {}
 
   /** The client (created on first use); throws EngineError when the endpoint cannot be resolved. */
   get(): EngineClient {
@@ -28,7 +26,12 @@ export class EngineConnection implements vscode.Disposable {
     return this.client;
   }
 
+  /** The next get() resolves the endpoint again (the settings changed). */
+  reset(): void {
+    this.client = undefined;
+  }
+
   dispose(): void {
-    this.sub.dispose();
+    this.reset();
   }
 }

@@ -23,9 +23,10 @@ import {
 import { formatBytes } from '../core/present/format';
 import { mapHistory, mapImageHistory, type LineMapping, type MappingResult } from '../core/dockerfile/mapping';
 import { stageKey } from '../core/dockerfile/stageImages';
-import type { LayerLens } from './context';
+import { COMMANDS, type Contribution } from './commands';
+import type { LayerLensContext } from './context';
 
-export const EXPLAIN_COMMAND = 'layerLens.explainLayer';
+export const EXPLAIN_COMMAND = COMMANDS.explainLayer;
 export const EXPLAIN_VIEW_TYPE = 'layerLens.explain';
 
 // ---------------------------------------------------------------------------------------------
@@ -76,7 +77,7 @@ function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Anal
  * known but not analysed yet (the shown image becomes that one); without, answers only from the
  * analysis already shown. Null when no image belongs to the file.
  */
-export async function docLayers(ll: LayerLens, doc: vscode.TextDocument, opts: { analyse: boolean; stage?: StageRef }): Promise<DocLayers | null> {
+export async function docLayers(ll: LayerLensContext, doc: vscode.TextDocument, opts: { analyse: boolean; stage?: StageRef }): Promise<DocLayers | null> {
   if (opts.stage) return stageDocLayers(ll, doc, opts.stage);
   const img = await ll.dockerfiles.imageFor(doc);
   if (!img) return null;
@@ -101,7 +102,7 @@ export function stageRefArg(arg: unknown): StageRef | undefined {
 }
 
 /** Shows the stage image (the Layers view follows) and maps it with that stage. */
-async function stageDocLayers(ll: LayerLens, doc: vscode.TextDocument, ref: StageRef): Promise<DocLayers | null> {
+async function stageDocLayers(ll: LayerLensContext, doc: vscode.TextDocument, ref: StageRef): Promise<DocLayers | null> {
   const st = parseDockerfile(doc.getText()).stages[ref.stage];
   if (!st) return null;
   let shown = ll.images.current;
@@ -324,7 +325,7 @@ async function openDoc(uri: vscode.Uri): Promise<vscode.TextDocument | undefined
   }
 }
 
-export function registerExplain(ll: LayerLens): vscode.Disposable[] {
+export function registerExplain(ll: LayerLensContext): Contribution<'explainLayer'> {
   const panel = new ExplainPanel();
 
   const run = async (arg?: unknown, uriArg?: unknown, optsArg?: unknown): Promise<vscode.WebviewPanel | undefined> => {
@@ -347,7 +348,7 @@ export function registerExplain(ll: LayerLens): vscode.Disposable[] {
         dl = await docLayers(ll, editor.document, { analyse: true });
         if (!dl && !ll.images.current) {
           void vscode.window.showInformationMessage('Layer Lens: no image for this Dockerfile yet. Build it (Layer Lens: Build Image) or open its image first.', 'Build Image', 'Open Image…')
-            .then((a) => { if (a) void vscode.commands.executeCommand(a === 'Build Image' ? 'layerLens.buildImage' : 'layerLens.openImage'); });
+            .then((a) => { if (a) void vscode.commands.executeCommand(a === 'Build Image' ? COMMANDS.buildImage : COMMANDS.openImage); });
           return undefined;
         }
         const at = dl?.at(editor.selection.active.line + 1);
@@ -373,7 +374,7 @@ export function registerExplain(ll: LayerLens): vscode.Disposable[] {
     }
     if (!analysis) {
       const a = await vscode.window.showInformationMessage('Layer Lens: no image is shown. Open a Dockerfile whose image exists, or open an image.', 'Open Image…');
-      if (a) void vscode.commands.executeCommand('layerLens.openImage');
+      if (a) void vscode.commands.executeCommand(COMMANDS.openImage);
       return undefined;
     }
     if (layer === undefined) {
@@ -390,16 +391,18 @@ export function registerExplain(ll: LayerLens): vscode.Disposable[] {
     return panel.show({ analysis, source, layer, dl: dl ?? undefined }, preserveFocus);
   };
 
-  return [
-    vscode.commands.registerCommand(EXPLAIN_COMMAND, async (arg?: unknown, uri?: unknown, opts?: unknown) => {
-      try {
-        return await run(arg, uri, opts);
-      } catch (e) {
-        ll.log(`explain: ${(e as Error).stack ?? String(e)}`);
-        void vscode.window.showErrorMessage(`Layer Lens: cannot explain the layer: ${(e as Error).message}`);
-        return undefined;
-      }
-    }),
-    panel,
-  ];
+  return {
+    disposables: [panel],
+    commands: {
+      explainLayer: async (arg?: unknown, uri?: unknown, opts?: unknown) => {
+        try {
+          return await run(arg, uri, opts);
+        } catch (e) {
+          ll.log(`explain: ${(e as Error).stack ?? String(e)}`);
+          void vscode.window.showErrorMessage(`Layer Lens: cannot explain the layer: ${(e as Error).message}`);
+          return undefined;
+        }
+      },
+    },
+  };
 }

@@ -6,8 +6,9 @@ import {
   baseHoverMarkdown, configOnlyHoverMarkdown, hoverMarkdown, notInImageHoverMarkdown, unknownImageHoverMarkdown, unmappedHoverMarkdown,
 } from '../core/present/explain';
 import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfile/dockerfile';
-import type { LayerLens } from './context';
-import { DOCKERFILE_SELECTOR } from './codelens';
+import type { Contribution } from './commands';
+import type { LayerLensContext } from './context';
+import { DOCKERFILE_SELECTOR } from './dockerfileImages';
 import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef } from './explain';
 
 function markdown(text: string, trusted = false): vscode.MarkdownString {
@@ -19,7 +20,7 @@ function markdown(text: string, trusted = false): vscode.MarkdownString {
 }
 
 export class LayerHoverProvider implements vscode.HoverProvider {
-  constructor(private readonly ll: LayerLens) {}
+  constructor(private readonly ll: LayerLensContext) {}
 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     const line = pos.line + 1;
@@ -63,6 +64,6 @@ export class LayerHoverProvider implements vscode.HoverProvider {
   }
 }
 
-export function registerHover(ll: LayerLens): vscode.Disposable[] {
-  return [vscode.languages.registerHoverProvider(DOCKERFILE_SELECTOR, new LayerHoverProvider(ll))];
+export function registerHover(ll: LayerLensContext): Contribution {
+  return { disposables: [vscode.languages.registerHoverProvider(DOCKERFILE_SELECTOR, new LayerHoverProvider(ll))], commands: {} };
 }

@@ -12,7 +12,7 @@ import { CancelledError, ImageFormatError } from '../core/image/errors';
 import type { Analysis } from '../core/image/analysis';
 import type { LayerEntry, LayerIndex } from '../core/image/types';
 import { parseSource } from '../sources/load';
-import type { LayerLens } from './context';
+import type { LayerLensContext } from './context';
 import { DEFAULT_MAX_BYTES, EntryNotFoundError, readLayerEntry, type EntryContent } from '../sources/readEntry';
 
 export const LAYER_SCHEME = 'layerlens';
@@ -73,7 +73,7 @@ export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Dispos
   private readonly inflight = new Map<string, Promise<EntryContent>>();
   private readonly sub: vscode.Disposable;
 
-  constructor(private readonly ll: LayerLens) {
+  constructor(private readonly ll: LayerLensContext) {
     const remember = (): void => {
       const cur = ll.images.current;
       if (!cur) return;
@@ -228,14 +228,14 @@ export interface VersionTarget {
 }
 
 /** The URI of `layer`'s version of `path` in the shown image. */
-export function uriForShown(ll: LayerLens, t: VersionTarget): vscode.Uri | undefined {
+export function uriForShown(ll: LayerLensContext, t: VersionTarget): vscode.Uri | undefined {
   const cur = ll.images.current;
   const diffId = cur?.analysis.image.diffIds[t.layer];
   if (!cur || !diffId) return undefined;
   return versionUri({ source: cur.source, layer: t.layer, diffId, path: t.path });
 }
 
-export async function openFileVersion(ll: LayerLens, t: VersionTarget | undefined): Promise<void> {
+export async function openFileVersion(ll: LayerLensContext, t: VersionTarget | undefined): Promise<void> {
   if (!t) {
     void vscode.window.showInformationMessage('Layer Lens: pick a file in the Merged Filesystem view to open one of its versions.');
     return;
@@ -249,7 +249,7 @@ export async function openFileVersion(ll: LayerLens, t: VersionTarget | undefine
 }
 
 /** Opens the diff editor: `t`'s version (left) against the version the final image shows (right). */
-export async function compareWithVisible(ll: LayerLens, t: VersionTarget | undefined): Promise<void> {
+export async function compareWithVisible(ll: LayerLensContext, t: VersionTarget | undefined): Promise<void> {
   const cur = ll.images.current;
   if (!t || !cur) {
     void vscode.window.showInformationMessage('Layer Lens: pick a hidden copy in the Merged Filesystem view to compare it.');
@@ -272,7 +272,7 @@ export async function compareWithVisible(ll: LayerLens, t: VersionTarget | undef
   await vscode.commands.executeCommand('vscode.diff', l, r, title, { preview: true });
 }
 
-export function registerLayerFs(ll: LayerLens): vscode.Disposable[] {
+export function registerLayerFs(ll: LayerLensContext): vscode.Disposable[] {
   const fsp = new LayerFileSystem(ll);
   return [
     fsp,

@@ -7,16 +7,15 @@
 //                                             Dockerfile's image does not contain); Explain shows
 //                                             that image in the Layers view first
 import * as vscode from 'vscode';
-import type { LayerLens } from './context';
+import { COMMANDS, type Contribution } from './commands';
+import type { LayerLensContext } from './context';
 import { stageRefArg } from './explain';
-
-export const LENS_CLICK_COMMAND = 'layerLens.showLensLayer';
 
 /**
  * Makes the Dockerfile's image the shown one. Another show (the status bar following the active
  * editor) may cancel this one: then look again, a few times.
  */
-async function ensureShown(ll: LayerLens, doc: vscode.TextDocument): Promise<boolean> {
+async function ensureShown(ll: LayerLensContext, doc: vscode.TextDocument): Promise<boolean> {
   const img = await ll.dockerfiles.imageFor(doc);
   if (!img) return false;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -32,39 +31,42 @@ async function ensureShown(ll: LayerLens, doc: vscode.TextDocument): Promise<boo
   return !!cur && !cur.partial && cur.analysis.image.id === img.image.id;
 }
 
-export function registerLensClick(ll: LayerLens): vscode.Disposable[] {
-  return [
-    vscode.commands.registerCommand(LENS_CLICK_COMMAND, async (layer?: unknown, uri?: unknown, stageRef?: unknown) => {
-      if (typeof layer !== 'number' || !(uri instanceof vscode.Uri)) return;
-      const ref = stageRefArg(stageRef);
-      if (ref) {
-        // A stage image: Explain shows it in the Layers view (mapped with its stage), then the row is selected.
-        await vscode.commands.executeCommand('layerLens.explainLayer', layer, uri, { stage: ref.stage, source: ref.source, preserveFocus: true });
-        const cur = ll.images.current;
-        if (cur && !cur.partial && cur.source === ref.source) {
+export function registerLensClick(ll: LayerLensContext): Contribution<'showLensLayer'> {
+  return {
+    disposables: [],
+    commands: {
+      showLensLayer: async (layer?: unknown, uri?: unknown, stageRef?: unknown) => {
+        if (typeof layer !== 'number' || !(uri instanceof vscode.Uri)) return;
+        const ref = stageRefArg(stageRef);
+        if (ref) {
+          // A stage image: Explain shows it in the Layers view (mapped with its stage), then the row is selected.
+          await vscode.commands.executeCommand(COMMANDS.explainLayer, layer, uri, { stage: ref.stage, source: ref.source, preserveFocus: true });
+          const cur = ll.images.current;
+          if (cur && !cur.partial && cur.source === ref.source) {
+            try {
+              await vscode.commands.executeCommand(COMMANDS.revealLayer, { layer, focus: false, expand: false });
+            } catch (e) {
+              ll.log(`lens click: cannot reveal layer ${layer} of ${ref.source}: ${(e as Error).message}`);
+            }
+          }
+          return;
+        }
+        let shown = false;
+        try {
+          shown = await ensureShown(ll, await vscode.workspace.openTextDocument(uri));
+        } catch (e) {
+          ll.log(`lens click: cannot show the image of ${vscode.workspace.asRelativePath(uri)}: ${(e as Error).message}`);
+        }
+        // Without the image in the view there is no row to select; Explain still says what it can.
+        if (shown) {
           try {
-            await vscode.commands.executeCommand('layerLens.revealLayer', { layer, focus: false, expand: false });
+            await vscode.commands.executeCommand(COMMANDS.revealLayer, { layer, focus: false, expand: false });
           } catch (e) {
-            ll.log(`lens click: cannot reveal layer ${layer} of ${ref.source}: ${(e as Error).message}`);
+            ll.log(`lens click: cannot reveal layer ${layer}: ${(e as Error).message}`);
           }
         }
-        return;
-      }
-      let shown = false;
-      try {
-        shown = await ensureShown(ll, await vscode.workspace.openTextDocument(uri));
-      } catch (e) {
-        ll.log(`lens click: cannot show the image of ${vscode.workspace.asRelativePath(uri)}: ${(e as Error).message}`);
-      }
-      // Without the image in the view there is no row to select; Explain still says what it can.
-      if (shown) {
-        try {
-          await vscode.commands.executeCommand('layerLens.revealLayer', { layer, focus: false, expand: false });
-        } catch (e) {
-          ll.log(`lens click: cannot reveal layer ${layer}: ${(e as Error).message}`);
-        }
-      }
-      await vscode.commands.executeCommand('layerLens.explainLayer', layer, uri, { preserveFocus: true });
-    }),
-  ];
+        await vscode.commands.executeCommand(COMMANDS.explainLayer, layer, uri, { preserveFocus: true });
+      },
+    },
+  };
 }

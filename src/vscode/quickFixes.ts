@@ -12,8 +12,9 @@ import * as vscode from 'vscode';
 import { dockerignoreEntries, foldCleanupPlan } from '../core/present/explain';
 import type { DockerfileInstruction } from '../core/dockerfile/dockerfile';
 import { formatBytes } from '../core/present/format';
-import type { LayerLens } from './context';
-import { DOCKERFILE_SELECTOR } from './codelens';
+import type { Contribution } from './commands';
+import type { LayerLensContext } from './context';
+import { DOCKERFILE_SELECTOR } from './dockerfileImages';
 import { bigFileThreshold, docLayers, explainCached, type DocLayers } from './explain';
 
 /** The build context holding all of `paths`: the Dockerfile's folder, else the workspace folder. */
@@ -85,7 +86,7 @@ export function foldAction(dl: DocLayers, cleanup: DockerfileInstruction, layer:
 export class ExplainCodeActions implements vscode.CodeActionProvider {
   static readonly kinds = [vscode.CodeActionKind.QuickFix];
 
-  constructor(private readonly ll: LayerLens) {}
+  constructor(private readonly ll: LayerLensContext) {}
 
   async provideCodeActions(doc: vscode.TextDocument, range: vscode.Range | vscode.Selection): Promise<vscode.CodeAction[]> {
     let dl: DocLayers | null;
@@ -111,6 +112,9 @@ export class ExplainCodeActions implements vscode.CodeActionProvider {
   }
 }
 
-export function registerQuickFixes(ll: LayerLens): vscode.Disposable[] {
-  return [vscode.languages.registerCodeActionsProvider(DOCKERFILE_SELECTOR, new ExplainCodeActions(ll), { providedCodeActionKinds: ExplainCodeActions.kinds })];
+export function registerQuickFixes(ll: LayerLensContext): Contribution {
+  return {
+    disposables: [vscode.languages.registerCodeActionsProvider(DOCKERFILE_SELECTOR, new ExplainCodeActions(ll), { providedCodeActionKinds: ExplainCodeActions.kinds })],
+    commands: {},
+  };
 }

@@ -77,6 +77,76 @@ test('no folder under src/ holds more than 15 .ts files directly', () => {
   assert.deepEqual(over, []);
 });
 
+/** The import cycles among `files` (Tarjan's strongly connected components of more than one file, or a file importing itself), each as one path round it. */
+export function importCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const components: string[][] = [];
+  let next = 0;
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const scc: string[] = [];
+    for (let w = stack.pop()!; ; w = stack.pop()!) {
+      onStack.delete(w);
+      scc.push(w);
+      if (w === v) break;
+    }
+    if (scc.length > 1 || (graph.get(v) ?? []).includes(v)) components.push(scc);
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  // One cycle per component, for the message: the shortest way from its first file back to itself.
+  return components.map((scc) => {
+    const inside = new Set(scc);
+    const start = [...scc].sort()[0];
+    const from = new Map<string, string>();
+    const queue = [start];
+    for (let i = 0; i < queue.length; i++) {
+      for (const w of graph.get(queue[i]) ?? []) {
+        if (!inside.has(w)) continue;
+        if (w === start) {
+          const path = [start];
+          for (let at = queue[i]; at !== start; at = from.get(at)!) path.splice(1, 0, at);
+          return [...path, start];
+        }
+        if (!from.has(w)) { from.set(w, queue[i]); queue.push(w); }
+      }
+    }
+    return [start, start];
+  });
+}
+
+test('no import cycle between files of src/, type-only imports included', () => {
+  const graph = new Map(sourceFiles().map((f) => [f, importsOf(f, readFileSync(path.join(root, f), 'utf8'))]));
+  assert.ok(graph.size > 50, `${graph.size} files read`);
+  assert.deepEqual(importCycles(graph).map((c) => c.join(' -> ')), []);
+});
+
+test('the cycle finder sees a cycle through type-only imports, a self-import, and no cycle in a diamond', () => {
+  const g = new Map<string, string[]>([
+    ['a.ts', ['b.ts']], ['b.ts', ['c.ts', 'd.ts']], ['c.ts', ['a.ts']], ['d.ts', []],
+    ['e.ts', ['e.ts']],
+    ['f.ts', ['g.ts', 'h.ts']], ['g.ts', ['i.ts']], ['h.ts', ['i.ts']], ['i.ts', []],
+  ]);
+  assert.deepEqual(importCycles(g), [['a.ts', 'b.ts', 'c.ts', 'a.ts'], ['e.ts', 'e.ts']]);
+  const typeOnly = importsOf('src/vscode/codelens.ts', "import type { LayerLensContext } from './context';");
+  assert.deepEqual(typeOnly, ['src/vscode/context.ts']);
+});
+
 test('the import reader sees every form of import the code uses', () => {
   const text = [
     "import { a } from './merge';", "import type { B } from '../image/types';", "export { c } from './indexCodec';",

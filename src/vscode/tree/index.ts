@@ -17,7 +17,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatBytes } from '../../core/present/format';
 import { TreeModel, layerLinesFromDockerfile, type FilesMode, type TreeEl } from '../../core/present/treeModel';
-import type { LayerLens } from '../context';
+import { COMMANDS, type Contribution } from '../commands';
+import type { LayerLensContext } from '../context';
 import { layerArg } from '../explain';
 import type { ShownImage } from '../imageService';
 import { compareWithVisible, openFileVersion, registerLayerFs, type VersionTarget } from '../layerFs';
@@ -32,7 +33,7 @@ function message(e: unknown): string {
 }
 
 /** Shows `source`; errors become one notification (a cancel is silent). */
-async function showImage(ll: LayerLens, source: string, opts: { force?: boolean; dockerfile?: vscode.Uri } = {}): Promise<boolean> {
+async function showImage(ll: LayerLensContext, source: string, opts: { force?: boolean; dockerfile?: vscode.Uri } = {}): Promise<boolean> {
   try {
     return (await ll.images.show(source, opts)) !== undefined;
   } catch (e) {
@@ -56,7 +57,7 @@ function age(seconds: number): string {
 }
 
 /** Quick pick of engine images + Open Archive… + Open OCI Layout…; a typed value is taken as a source. */
-async function pickSource(ll: LayerLens): Promise<string | undefined> {
+async function pickSource(ll: LayerLensContext): Promise<string | undefined> {
   const qp = vscode.window.createQuickPick<SourcePick>();
   qp.title = 'Layer Lens: Open Image';
   qp.placeholder = 'Pick an image, or type a name, docker-archive:PATH or oci:DIR';
@@ -133,7 +134,9 @@ function versionOf(model: TreeModel | undefined, arg: unknown, mode: FilesMode):
   return undefined;
 }
 
-export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
+type SidebarCommands = 'openImage' | 'refresh' | 'findFile' | 'chooseLayer' | 'toggleWasteFilter' | 'revealLayer' | 'revealLine' | 'openFileVersion' | 'compareWithVisible';
+
+export function registerLayersSidebar(ll: LayerLensContext): Contribution<SidebarCommands> {
   const layers = new LayersProvider();
   const files = new FilesProvider();
   const layersView = vscode.window.createTreeView(LAYERS_VIEW, { treeDataProvider: layers, showCollapseAll: true });
@@ -163,7 +166,7 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       // layerLens.build.target, says nothing about this image); else the stage that matches best.
       let target: string | number | undefined = cur.stage?.index;
       if (target === undefined) {
-        const img = await ll.dockerfiles?.imageFor(doc).catch(() => null);
+        const img = await ll.dockerfiles.imageFor(doc).catch(() => null);
         if (img && img.image.id === cur.analysis.image.id && typeof img.target === 'string') target = img.target;
       }
       const mapped = layerLinesFromDockerfile(doc.getText(), cur.analysis.image.history, { stage: target });
@@ -181,7 +184,7 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
     for (const ed of editors) {
       const doc = ed?.document;
       if (!doc || doc.languageId !== 'dockerfile') continue;
-      const img = await ll.dockerfiles?.imageFor(doc).catch(() => null);
+      const img = await ll.dockerfiles.imageFor(doc).catch(() => null);
       if (img && img.image.id === cur.analysis.image.id) {
         dockerfileOfShown = doc.uri;
         return doc;
@@ -240,7 +243,7 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
   const needImage = (): boolean => {
     if (model) return true;
     void vscode.window.showInformationMessage('Layer Lens: no image is shown yet.', 'Open Image…').then((a) => {
-      if (a) void vscode.commands.executeCommand('layerLens.openImage');
+      if (a) void vscode.commands.executeCommand(COMMANDS.openImage);
     });
     return false;
   };
@@ -266,8 +269,8 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
     return pick?.layer;
   };
 
-  const commands: Array<[string, (...args: unknown[]) => unknown]> = [
-    ['layerLens.openImage', async (arg?: unknown) => {
+  const commands: Contribution<SidebarCommands>['commands'] = {
+    openImage: async (arg?: unknown) => {
       if (typeof arg === 'string' && arg.trim()) return showImage(ll, arg.trim());
       if (arg instanceof vscode.Uri) return showImage(ll, arg.fsPath);
       const source = await pickSource(ll);
@@ -275,13 +278,13 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       const ok = await showImage(ll, source);
       if (ok) void vscode.commands.executeCommand(`${LAYERS_VIEW}.focus`);
       return ok;
-    }],
-    ['layerLens.refresh', async () => {
+    },
+    refresh: async () => {
       const cur = ll.images.current;
-      if (!cur) return vscode.commands.executeCommand('layerLens.openImage');
+      if (!cur) return vscode.commands.executeCommand(COMMANDS.openImage);
       return showImage(ll, cur.source, { force: true, dockerfile: cur.dockerfile });
-    }],
-    ['layerLens.findFile', async (arg?: unknown) => {
+    },
+    findFile: async (arg?: unknown) => {
       if (!needImage() || !model) return;
       if (typeof arg === 'string') return revealPath(arg);
       const m = model;
@@ -301,8 +304,8 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
         matchOnDescription: true,
       });
       if (pick) await revealPath(pick.path);
-    }],
-    ['layerLens.chooseLayer', async (arg?: unknown) => {
+    },
+    chooseLayer: async (arg?: unknown) => {
       if (!needImage() || !model) return;
       const direct = layerArg(arg);
       const pick = direct ?? (arg === 'all' ? 'all' : await pickLayer("Show One Layer's Changes", true));
@@ -310,11 +313,11 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       if (pick !== 'all' && (pick < 0 || pick >= model.tree.layers.length)) return;
       setMode({ wasteOnly: files.filesMode.wasteOnly, layer: pick === 'all' ? undefined : pick });
       void vscode.commands.executeCommand(`${FILES_VIEW}.focus`);
-    }],
-    ['layerLens.toggleWasteFilter', () => {
+    },
+    toggleWasteFilter: () => {
       setMode({ ...files.filesMode, wasteOnly: !files.filesMode.wasteOnly });
-    }],
-    ['layerLens.revealLayer', async (arg?: unknown) => {
+    },
+    revealLayer: async (arg?: unknown) => {
       // An image shown a moment ago (a CodeLens click shows its Dockerfile's image first) gets its
       // tree built asynchronously: reveal in that tree, not the previous one.
       await settled();
@@ -328,8 +331,8 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       // {expand: false}: the row is not expanded to its changes.
       const opts = arg && typeof arg === 'object' ? arg as { focus?: unknown; expand?: unknown } : {};
       await layersView.reveal(el, { select: true, focus: opts.focus !== false, expand: opts.expand !== false });
-    }],
-    ['layerLens.revealLine', async (arg?: unknown) => {
+    },
+    revealLine: async (arg?: unknown) => {
       // From a row's context menu (a layer, a file, a copy, a change), or {layer} / a layer index.
       if (!model) return;
       const el = arg && typeof arg === 'object' && typeof (arg as { kind?: unknown }).kind === 'string' ? arg as TreeEl : undefined;
@@ -344,29 +347,36 @@ export function registerLayersSidebar(ll: LayerLens): vscode.Disposable[] {
       }
       const pos = new vscode.Position(line - 1, 0);
       await vscode.window.showTextDocument(dockerfile, { selection: new vscode.Range(pos, pos), preview: true });
-    }],
-    ['layerLens.openFileVersion', (arg?: unknown) => openFileVersion(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined))],
-    ['layerLens.compareWithVisible', (arg?: unknown) => compareWithVisible(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined))],
-  ];
+    },
+    openFileVersion: (arg?: unknown) => openFileVersion(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined)),
+    compareWithVisible: (arg?: unknown) => compareWithVisible(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined)),
+  };
 
-  return [
-    layers, files, layersView, filesView,
-    vscode.window.registerFileDecorationProvider(new RowDecorations()),
-    ll.images.onDidChange(() => void rebuild()),
-    vscode.workspace.onDidSaveTextDocument((d) => {
-      const df = ll.images.current?.dockerfile ?? dockerfileOfShown;
-      if (df?.toString() === d.uri.toString()) void rebuild();
-    }),
-    // An image shown without its Dockerfile gets lines once a Dockerfile that built it is opened.
-    vscode.window.onDidChangeActiveTextEditor((ed) => {
-      const cur = ll.images.current;
-      if (cur && !cur.dockerfile && !dockerfileOfShown && ed?.document.languageId === 'dockerfile') void rebuild();
-    }),
-    ...(ll.dockerfiles ? [ll.dockerfiles.onDidChange(() => {
-      const cur = ll.images.current;
-      if (cur && !cur.dockerfile && !dockerfileOfShown) void rebuild();
-    })] : []),
-    ...commands.map(([id, fn]) => vscode.commands.registerCommand(id, fn)),
-    ...registerLayerFs(ll),
-  ];
+  return {
+    disposables: [
+      layers, files, layersView, filesView,
+      vscode.window.registerFileDecorationProvider(new RowDecorations()),
+      ll.images.onDidChange(() => void rebuild()),
+      vscode.workspace.onDidSaveTextDocument((d) => {
+        const df = ll.images.current?.dockerfile ?? dockerfileOfShown;
+        if (df?.toString() === d.uri.toString()) void rebuild();
+      }),
+      // An image shown without its Dockerfile gets lines once a Dockerfile that built it is opened.
+      vscode.window.onDidChangeActiveTextEditor((ed) => {
+        const cur = ll.images.current;
+        if (cur && !cur.dockerfile && !dockerfileOfShown && ed?.document.languageId === 'dockerfile') void rebuild();
+      }),
+      ll.onDidChangeDockerfiles(() => {
+        const cur = ll.images.current;
+        if (cur && !cur.dockerfile && !dockerfileOfShown) void rebuild();
+      }),
+      // Engine work (the event stream, the history prefetch) starts once the views are shown.
+      ...[layersView, filesView].map((view) => {
+        if (view.visible) ll.start();
+        return view.onDidChangeVisibility((e) => { if (e.visible) ll.start(); });
+      }),
+      ...registerLayerFs(ll),
+    ],
+    commands,
+  };
 }

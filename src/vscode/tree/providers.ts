@@ -4,6 +4,7 @@
 // Children come from the model, lazily; tooltips are resolved on hover.
 import * as vscode from 'vscode';
 import { TreeModel, type FilesMode, type Row, type TreeEl } from '../../core/present/treeModel';
+import { COMMANDS } from '../commands';
 
 export const ROW_SCHEME = 'layerlens-row';
 
@@ -40,7 +41,7 @@ export function toTreeItem(row: Row, el: TreeEl, ctx: ItemContext): vscode.TreeI
       arguments: [ctx.dockerfile, { selection: new vscode.Range(pos, pos), preview: true, preserveFocus: true }],
     };
   } else if (row.openable && row.layer !== undefined && row.path) {
-    item.command = { command: 'layerLens.openFileVersion', title: 'Open This Version', arguments: [el] };
+    item.command = { command: COMMANDS.openFileVersion, title: 'Open This Version', arguments: [el] };
   }
   return item;
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { after, before, describe, it } from '../runner';
 import { formatBytes, mdEscape } from '../../../src/core/present/format';
-import type { LayerLens } from '../../../src/vscode/context';
+import type { LayerLensContext } from '../../../src/vscode/context';
 import { buildFixture, docker, ensureBaseImage, fixtureDir, requireEngine, BASE_IMAGE } from '../../support/engine';
 
 const EXTENSION_ID = 'layerlens.layer-lens';
@@ -43,7 +43,7 @@ function webviewTabs(): string[] {
  * Points the extension at `image` for `doc` (as a build or Open Image would) and waits for it. The
  * status bar may show the active editor's image at the same time (cancelling this show): retried.
  */
-async function showFor(ll: LayerLens, image: string, doc: vscode.TextDocument): Promise<void> {
+async function showFor(ll: LayerLensContext, image: string, doc: vscode.TextDocument): Promise<void> {
   const want = (await ll.dockerfiles.quick(image)).id;
   await waitFor(async () => {
     if (ll.images.current?.analysis.image.id !== want || ll.images.rememberedFor(doc.uri) !== image) {
@@ -55,14 +55,14 @@ async function showFor(ll: LayerLens, image: string, doc: vscode.TextDocument): 
 }
 
 describe('copy-on-write hovers, Explain This Layer and quick fixes', () => {
-  let ll: LayerLens;
+  let ll: LayerLensContext;
   let doc: vscode.TextDocument;
   let tmp: string;
 
   before(async () => {
     await requireEngine();
     await buildFixture('fs-changes', { builder: 'buildkit' });
-    const ext = vscode.extensions.getExtension<LayerLens>(EXTENSION_ID)!;
+    const ext = vscode.extensions.getExtension<LayerLensContext>(EXTENSION_ID)!;
     ll = await ext.activate();
     // Bind the image first, then show the editor: the status bar then finds this image remembered
     // for the file instead of racing to match one by history (the :legacy build would match too).

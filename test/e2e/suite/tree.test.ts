@@ -5,19 +5,19 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { before, describe, it } from '../runner';
-import type { LayerLens } from '../../../src/vscode/context';
+import type { LayerLensContext } from '../../../src/vscode/context';
 import { buildFixture, requireEngine } from '../../support/engine';
 
 const EXTENSION_ID = 'layerlens.layer-lens';
 const IMAGE = 'layerlens-test/fs-changes:buildkit';
 
-function shown(ll: LayerLens) {
+function shown(ll: LayerLensContext) {
   const cur = ll.images.current;
   assert.ok(cur, 'an image is shown');
   return cur;
 }
 
-function versionUri(ll: LayerLens, path: string, layer: number): vscode.Uri {
+function versionUri(ll: LayerLensContext, path: string, layer: number): vscode.Uri {
   const cur = shown(ll);
   const q = new URLSearchParams({ src: cur.source, diff: cur.analysis.image.diffIds[layer] });
   return vscode.Uri.from({ scheme: 'layerlens', path: `/L${layer}${path}`, query: q.toString() });
@@ -30,12 +30,12 @@ async function text(uri: vscode.Uri): Promise<string> {
 const FIXTURE_DOCKERFILE = path.resolve(__dirname, '../../../../test/fixtures/images/fs-changes/Dockerfile');
 
 describe('Layers sidebar in the extension host', () => {
-  let ll: LayerLens;
+  let ll: LayerLensContext;
 
   before(async () => {
     await requireEngine();
     await buildFixture('fs-changes', { builder: 'buildkit' });
-    const ext = vscode.extensions.getExtension<LayerLens>(EXTENSION_ID)!;
+    const ext = vscode.extensions.getExtension<LayerLensContext>(EXTENSION_ID)!;
     ll = await ext.activate();
   });
 

@@ -58,7 +58,7 @@ describe('Build Image from the command palette, then the lenses', () => {
   before(async () => {
     await ensureBaseImage();
     workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlens-e2e-build-'));
-    // The extension's default tag for a Dockerfile at the folder root (see defaultTag in src/vscode/build.ts).
+    // The extension's default tag for a Dockerfile at the folder root (see defaultTag in src/vscode/build/buildImage.ts).
     tag = `layerlens/${path.basename(workspace).toLowerCase()}:dev`;
     fs.writeFileSync(path.join(workspace, 'Dockerfile'), dockerfile);
     fs.writeFileSync(path.join(workspace, 'greeting.txt'), 'hello\n');

@@ -1,15 +1,13 @@
-// The extension's engine-events contribution (src/vscode/events.ts) under the vscode stub, with a
-// fake engine whose event stream the test drives: image tag/delete/load events invalidate the
-// Dockerfile → image resolutions once per burst (debounced), other events do not, a reconnect
-// after a drop invalidates, connection trouble is logged once (never a popup), and dispose ends
-// the stream.
+// The extension's engine event stream (src/vscode/events.ts) under the vscode stub, with a fake
+// engine whose event stream the test drives: image tag/delete/load events make what was resolved
+// stale once per burst (debounced), other events do not, a reconnect after a drop does, connection
+// trouble is logged once (never a popup), and dispose ends the stream.
 import '../support/vscode-stub';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { stub } from '../support/vscode-stub';
-import { registerEngineEvents, invalidatingEvent } from '../../../src/vscode/events';
+import { watchEngineEvents, invalidatingEvent } from '../../../src/vscode/events';
 import { EngineError, type EngineClient, type EngineEvent, type EventStreamOptions } from '../../../src/engine/types';
-import type { LayerLens } from '../../../src/vscode/context';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -49,13 +47,8 @@ test('image events invalidate once per burst; other events do not; a reconnect r
   const engine = fakeEngine();
   const logs: string[] = [];
   let invalidations = 0;
-  const ll = {
-    log: (l: string) => logs.push(l),
-    engine: { get: () => engine.client },
-    dockerfiles: { invalidate: () => { invalidations++; } },
-  } as unknown as LayerLens;
   stub.messages.length = 0;
-  const subs = registerEngineEvents(ll, 30);
+  const stream = watchEngineEvents({ client: () => engine.client, log: (l) => logs.push(l), onStale: () => { invalidations++; }, debounceMs: 30 });
   await sleep(20);
   for (const a of ['tag', 'untag', 'delete']) engine.push(ev(a));
   await sleep(120);
@@ -72,7 +65,7 @@ test('image events invalidate once per burst; other events do not; a reconnect r
   assert.equal(invalidations, 3, 'the engine came back: refresh');
   assert.equal(logs.filter((l) => /reconnecting/.test(l)).length, 1, `one log line per outage: ${logs.join(' | ')}`);
   assert.deepEqual(stub.messages, [], 'no notification');
-  for (const s of subs) s.dispose();
+  stream.dispose();
   await sleep(20);
   assert.ok(engine.aborted, 'the stream is aborted on dispose');
 });

@@ -1,19 +1,19 @@
-// The extension's BuildRecords (src/vscode/build.ts) under the vscode stub, with a fake engine:
+// The extension's BuildRecords (src/vscode/build/records.ts) under the vscode stub, with a fake engine:
 // cache facts compare the record's base image ids with the current ones, looked up in the
 // background (the first answer knows nothing yet; onDidChange fires when the lookup finds another
 // id), refreshed by refreshBaseImages (engine image events, saves); a build that records new ids
 // makes them current without asking the engine.
-import '../support/vscode-stub';
+import '../../support/vscode-stub';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BuildRecords } from '../../../src/vscode/build';
-import { parseDockerfile } from '../../../src/core/dockerfile/dockerfile';
-import { stagesToBuild, type BuildRecord } from '../../../src/core/dockerfile/cachePredict';
-import { EngineError, type EngineClient } from '../../../src/engine/types';
+import { BuildRecords } from '../../../../src/vscode/build/records';
+import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
+import { stagesToBuild, type BuildRecord } from '../../../../src/core/dockerfile/cachePredict';
+import { EngineError, type EngineClient } from '../../../../src/engine/types';
 
 const REF = 'docker.io/library/llbase:1';
 const TEXT = 'FROM llbase:1\nRUN echo hi\n';

@@ -7,93 +7,22 @@
 // to afterBuild, Build Image runs this after every build of a multi-stage file.
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { runBuild } from '../core/dockerfile/cachePredict';
-import { parseDockerfile, targetStageIndex, type DockerfileModel } from '../core/dockerfile/dockerfile';
-import type { StageImageLines } from '../core/present/lines';
-import { mapHistory, type MappingResult } from '../core/dockerfile/mapping';
-import type { QuickImage } from '../core/image/quickImage';
-import { findStage, stageBuildInput, stageImageMatches, stageImageTag, stageKey, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
-import { EngineError } from '../engine/types';
-import { entrySizes } from '../sources/dockerfileImage';
-import { buildContextOf, buildRecords, currentBuildArgs, currentTarget, noBridgeEngines, prepareLocalBuild, tagRepository } from './build';
-import type { StageWithoutImage } from './codelens';
-import { packContext } from '../sources/contextManifest';
-import type { LayerLens } from './context';
-
-export const BUILD_STAGES_COMMAND = 'layerLens.buildStageImages';
-
-/** One remembered stage image. */
-export interface RememberedStageImage {
-  /** What the stage build tagged (the source the lenses read). */
-  source: string;
-  imageId: string | null;
-  /** ms since the epoch. */
-  builtAt: number;
-}
-
-/** Stage images per Dockerfile, in workspace state (key `stageImages:<uri>`, stage key → image). */
-export class StageImageStore {
-  constructor(private readonly state: vscode.Memento) {}
-
-  private key(uri: vscode.Uri): string {
-    return `stageImages:${uri.toString()}`;
-  }
-
-  all(uri: vscode.Uri): Record<string, RememberedStageImage> {
-    const v = this.state.get<Record<string, RememberedStageImage>>(this.key(uri));
-    return v && typeof v === 'object' ? v : {};
-  }
-
-  async remember(uri: vscode.Uri, stage: string, image: RememberedStageImage): Promise<void> {
-    await this.state.update(this.key(uri), { ...this.all(uri), [stage]: image });
-  }
-}
-
-/**
- * The stage images of the stages `mapping`'s image does not contain, mapped with their stage; the
- * others (never built, gone, or no longer matching their stage) as `missing`.
- */
-export async function resolveStageImages(
-  store: StageImageStore, quick: (source: string) => Promise<QuickImage>, log: (line: string) => void,
-  doc: vscode.TextDocument, model: DockerfileModel, mapping: MappingResult,
-): Promise<{ images: StageImageLines[]; missing: StageWithoutImage[] }> {
-  const images: StageImageLines[] = [];
-  const missing: StageWithoutImage[] = [];
-  if (mapping.stage < 0 || model.stages.length < 2) return { images, missing };
-  const remembered = store.all(doc.uri);
-  for (const s of stagesOutside(model, mapping.stage)) {
-    const st = model.stages[s];
-    const key = stageKey(st);
-    const r = remembered[key];
-    if (!r) {
-      missing.push({ stage: s, key, why: 'none' });
-      continue;
-    }
-    let q: QuickImage;
-    try {
-      q = await quick(r.source);
-    } catch (e) {
-      log(`stage image ${r.source} (${stageLabel(st)}) unavailable: ${(e as Error).message}`);
-      missing.push({ stage: s, key, why: 'unavailable' });
-      continue;
-    }
-    const sizes = entrySizes(q);
-    const m = mapHistory(model, q.history, { stage: s, entrySizes: sizes });
-    if (!stageImageMatches(m)) {
-      missing.push({ stage: s, key, why: 'stale' });
-      continue;
-    }
-    images.push({ source: r.source, mapping: m, entrySizes: sizes });
-  }
-  return { images, missing };
-}
+import { runBuild } from '../../core/dockerfile/cachePredict';
+import { parseDockerfile, targetStageIndex } from '../../core/dockerfile/dockerfile';
+import { findStage, stageBuildInput, stageImageTag, stageKey, stageLabel, stagesOutside } from '../../core/dockerfile/stageImages';
+import { EngineError } from '../../engine/types';
+import { packContext } from '../../sources/contextManifest';
+import type { Contribution } from '../commands';
+import type { LayerLensContext } from '../context';
+import { buildContextOf, prepareLocalBuild, tagRepository } from './buildImage';
+import { currentBuildArgs, currentTarget } from './records';
 
 interface BuildStagesOptions {
   /** Only this stage (a key, name or index); default every stage the target's image does not contain. */
   stage?: string;
 }
 
-async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unknown, stageArg?: unknown): Promise<number> {
+async function buildStageImages(ll: LayerLensContext, arg?: unknown, stageArg?: unknown): Promise<number> {
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showErrorMessage('Layer Lens: building runs the Dockerfile\'s RUN steps on your engine, so Build Stage Images is disabled in untrusted workspaces. Trust this workspace (Manage Workspace Trust) to build.');
     return 0;
@@ -108,7 +37,7 @@ async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unk
   const engine = await prepareLocalBuild(ll, uri);
   if (!engine) return 0;
   const text = (await readFile(uri.fsPath)).toString('utf8');
-  const record = buildRecords()?.lastBuild(uri);
+  const record = ll.builds.lastBuild(uri);
   const buildArgs = currentBuildArgs(uri, record);
   const model = parseDockerfile(text, { buildArgs });
   let stages: number[];
@@ -151,14 +80,14 @@ async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unk
           engine,
           pack: () => packContext(contextDir, { keep: [dockerfileRel], overrides: new Map([[dockerfileRel, bytes]]), signal: ac.signal }),
           dockerfileRel, dockerfileText: input.dockerfileText, tag, buildArgs, target: input.target,
-          networkmode: noBridgeEngines.has(engine.endpoint.url) ? 'host' : undefined,
+          networkmode: ll.engine.withoutBridge.has(engine.endpoint.url) ? 'host' : undefined,
           log: ll.log, signal: ac.signal,
           onMessage: (msg) => {
             if (typeof msg.stream === 'string' && msg.stream.trim()) ll.log(`  ${msg.stream.trimEnd()}`);
           },
           onStep: (step) => progress.report({ message: `${label}: ${step.length > 70 ? step.slice(0, 69) + '…' : step}` }),
         });
-        if (outcome.networkmode === 'host') noBridgeEngines.add(engine.endpoint.url);
+        if (outcome.networkmode === 'host') ll.engine.withoutBridge.add(engine.endpoint.url);
         if (outcome.failed) {
           ll.log(`stage ${stageLabel(st)} failed${outcome.errorLine ? ` at line ${outcome.errorLine}` : ''}: ${outcome.error}`);
           void vscode.window.showErrorMessage(`Layer Lens: building stage ${stageLabel(st)} failed${outcome.errorLine ? ` at line ${outcome.errorLine}` : ''}: ${outcome.error}`);
@@ -166,7 +95,7 @@ async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unk
         }
         const cached = Object.values(outcome.record.lines).filter((l) => l.cache === 'cached').length;
         ll.log(`built stage ${stageLabel(st)} as ${tag} in ${Date.now() - t0} ms (${cached}/${Object.keys(outcome.record.lines).length} steps cached), image ${outcome.record.imageId ?? '?'}`);
-        await store.remember(uri, stageKey(st), { source: tag, imageId: outcome.record.imageId, builtAt: Date.now() });
+        await ll.stageStore.remember(uri, stageKey(st), { source: tag, imageId: outcome.record.imageId, builtAt: Date.now() });
         built++;
       }
     } finally {
@@ -180,27 +109,13 @@ async function buildStageImages(ll: LayerLens, store: StageImageStore, arg?: unk
     ll.log(`stage image build failed: ${(e as Error).message}`);
     void vscode.window.showErrorMessage(`Layer Lens: building stage images failed: ${(e as Error).message}`);
   });
-  if (built > 0) ll.dockerfiles.invalidate();
+  if (built > 0) ll.invalidateDockerfiles();
   return built;
 }
 
-export function registerStageImages(ll: LayerLens): vscode.Disposable[] {
-  const store = new StageImageStore(ll.context.workspaceState);
-  // Stage images' histories, by source, until the Dockerfiles' images are resolved again (engine
-  // image events, builds and settings invalidate them).
-  const quicks = new Map<string, Promise<QuickImage>>();
-  const quick = (source: string): Promise<QuickImage> => {
-    let p = quicks.get(source);
-    if (!p) {
-      p = ll.dockerfiles.quick(source);
-      p.catch(() => quicks.delete(source));
-      quicks.set(source, p);
-    }
-    return p;
+export function registerStageImages(ll: LayerLensContext): Contribution<'buildStageImages'> {
+  return {
+    disposables: [],
+    commands: { buildStageImages: (arg?: unknown, stage?: unknown) => buildStageImages(ll, arg, stage) },
   };
-  ll.dockerfiles.stageImages = (doc, model, mapping) => resolveStageImages(store, quick, ll.log, doc, model, mapping);
-  return [
-    ll.dockerfiles.onDidChange(() => quicks.clear()),
-    vscode.commands.registerCommand(BUILD_STAGES_COMMAND, (arg?: unknown, stage?: unknown) => buildStageImages(ll, store, arg, stage)),
-  ];
 }

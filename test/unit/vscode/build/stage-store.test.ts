@@ -2,17 +2,17 @@
 // Dockerfile gets (workspace state), and which stages a lens offers to build (never built, image
 // gone, image no longer matching its stage). Engine histories are the recorded ones, served as the
 // engine's `history` rows (newest first) through the same quick-image path the editor uses.
-import '../support/vscode-stub';
+import '../../support/vscode-stub';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { parseDockerfile } from '../../../src/core/dockerfile/dockerfile';
-import { mapHistory } from '../../../src/core/dockerfile/mapping';
-import { quickImageFromHistory, type QuickImage } from '../../../src/core/image/quickImage';
-import { StageImageStore, resolveStageImages } from '../../../src/vscode/stageImages';
-import { repoRoot } from '../../support/repo';
+import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
+import { mapHistory } from '../../../../src/core/dockerfile/mapping';
+import { quickImageFromHistory, type QuickImage } from '../../../../src/core/image/quickImage';
+import { StageImageStore, resolveStageImages } from '../../../../src/vscode/build/stageStore';
+import { repoRoot } from '../../../support/repo';
 
 const root = repoRoot();
 const text = fs.readFileSync(path.join(root, 'test/fixtures/dockerfiles/multistage/Dockerfile'), 'utf8');
