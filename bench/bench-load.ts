@@ -23,7 +23,7 @@ import { lensLabel, lineInfos } from '../src/core/present/lines';
 import { mapHistory } from '../src/core/dockerfile/mapping';
 import { historyFromConfig } from '../test/support/history';
 import { TreeModel, type TreeEl } from '../src/core/present/treeModel';
-import { decodeTraceAux } from '../src/core/dockerfile/buildTrace';
+import { decodeTraceAux } from '../src/core/dockerfile/traceWire';
 import { createEngineClient } from '../src/engine/docker';
 import { resolveEndpointFromProcess } from '../src/engine/endpoint';
 import { loadImage } from '../src/sources/load';

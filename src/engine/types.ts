@@ -2,7 +2,7 @@
 // Only the calls we use; everything else in the product goes through this, so engine images and
 // saved/OCI archives reach the same parser (the export stream is a `docker save` archive).
 import type { Readable } from 'node:stream';
-import type { BuildStreamMessage } from '../core/dockerfile/buildTrace';
+import type { BuildStreamMessage } from '../core/dockerfile/traceWire';
 
 /** Where the engine was found, as the docker CLI would resolve it. */
 export interface EngineEndpoint {

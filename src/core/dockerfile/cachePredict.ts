@@ -22,7 +22,8 @@ import {
   parseDockerfile, posixJoin, stageDependencies, targetStageIndex,
   type DockerfileInstruction, type DockerfileModel, type DockerfileStage,
 } from './dockerfile';
-import { BuildProgress, normalizeImageRef, type BuilderKind, type BuildStreamMessage, type StepResult } from './buildTrace';
+import { BuildProgress, normalizeImageRef, type BuilderKind, type StepResult } from './buildTrace';
+import type { BuildStreamMessage } from './traceWire';
 
 // ---------------------------------------------------------------------------------------------
 // The build record

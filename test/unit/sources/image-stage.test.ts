@@ -13,7 +13,7 @@ import { historyFromConfig } from '../../support/history';
 import { lineInfos } from '../../../src/core/present/lines';
 import { targetBuildInput } from '../../../src/core/dockerfile/stageImages';
 import { runBuild, type BuildEngine } from '../../../src/core/dockerfile/cachePredict';
-import type { BuildStreamMessage } from '../../../src/core/dockerfile/buildTrace';
+import type { BuildStreamMessage } from '../../../src/core/dockerfile/traceWire';
 import { findBestImage } from '../../../src/sources/dockerfileImage';
 import type { EngineClient } from '../../../src/engine/types';
 import { repoRoot } from '../../support/repo';

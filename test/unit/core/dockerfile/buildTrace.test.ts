@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
-  BuildProgress, BuildTrace, LegacyBuildLog, TraceDecodeError, buildkitSteps, decodeStatusResponse, decodeTraceAux,
-  mapLegacyToDockerfile, mapTraceToDockerfile, normalizeImageRef, parseVertexName,
-  type BuildStreamMessage, type StatusResponse,
+  BuildProgress, BuildTrace, LegacyBuildLog, buildkitSteps, mapLegacyToDockerfile, mapTraceToDockerfile, normalizeImageRef, parseVertexName,
 } from '../../../../src/core/dockerfile/buildTrace';
+import {
+  TraceDecodeError, decodeStatusResponse, decodeTraceAux, type BuildStreamMessage, type StatusResponse,
+} from '../../../../src/core/dockerfile/traceWire';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
 import { repoRoot } from '../../../support/repo';
 

@@ -8,7 +8,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BuildProgress, type BuildStreamMessage } from '../../../../src/core/dockerfile/buildTrace';
+import { BuildProgress } from '../../../../src/core/dockerfile/buildTrace';
+import type { BuildStreamMessage } from '../../../../src/core/dockerfile/traceWire';
 import {
   cacheFacts, changedUnder, cleanContextPath, contextSources, coveredBy, pathMatch, predict, recordLines, runBuild, stagesToBuild,
   type BuildEngine, type BuildRecord, type ContextManifest, type LinePrediction, type RecordedLine,
