@@ -15,7 +15,8 @@ import { createEngineClient } from '../../src/engine/docker';
 import { resolveEndpointFromProcess } from '../../src/engine/endpoint';
 import type { EngineClient } from '../../src/engine/types';
 import { contextManifest, packContext } from '../../src/sources/contextManifest';
-import { predict, runBuild, type BuildOutcome, type LinePrediction } from '../../src/core/dockerfile/cachePredict';
+import { predict, type LinePrediction } from '../../src/core/dockerfile/cachePredict';
+import { runBuild, type BuildOutcome } from '../../src/engine/build';
 import { normalizeImageRef } from '../../src/core/dockerfile/buildTrace';
 import { BaseImageIds } from '../../src/sources/baseImages';
 

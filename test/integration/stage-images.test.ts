@@ -15,7 +15,7 @@ import { createEngineClient } from '../../src/engine/docker';
 import { resolveEndpointFromProcess } from '../../src/engine/endpoint';
 import type { EngineClient } from '../../src/engine/types';
 import { packContext } from '../../src/sources/contextManifest';
-import { runBuild, type BuildOutcome } from '../../src/core/dockerfile/cachePredict';
+import { runBuild, type BuildOutcome } from '../../src/engine/build';
 import { parseDockerfile, type DockerfileModel } from '../../src/core/dockerfile/dockerfile';
 import { mapHistory } from '../../src/core/dockerfile/mapping';
 import { lineInfos, type LineInfo, type StageImageLines } from '../../src/core/present/lines';

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { runBuild, type BuildOutcome } from '../../core/dockerfile/cachePredict';
+import { runBuild, type BuildOutcome } from '../../engine/build';
 import { parseDockerfile, type DockerfileModel } from '../../core/dockerfile/dockerfile';
 import { targetBuildInput } from '../../core/dockerfile/stageImages';
 import { seconds } from '../../core/present/format';

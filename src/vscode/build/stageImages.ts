@@ -7,7 +7,7 @@
 // to afterBuild, Build Image runs this after every build of a multi-stage file.
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { runBuild } from '../../core/dockerfile/cachePredict';
+import { runBuild } from '../../engine/build';
 import { parseDockerfile, targetStageIndex } from '../../core/dockerfile/dockerfile';
 import { findStage, stageBuildInput, stageImageTag, stageKey, stageLabel, stagesOutside } from '../../core/dockerfile/stageImages';
 import { EngineError } from '../../engine/types';

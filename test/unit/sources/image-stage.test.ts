@@ -12,7 +12,7 @@ import { bestStageMapping, mapHistory, mapImageHistory } from '../../../src/core
 import { historyFromConfig } from '../../support/history';
 import { lineInfos } from '../../../src/core/present/lines';
 import { targetBuildInput } from '../../../src/core/dockerfile/stageImages';
-import { runBuild, type BuildEngine } from '../../../src/core/dockerfile/cachePredict';
+import { runBuild, type BuildEngine } from '../../../src/engine/build';
 import type { BuildStreamMessage } from '../../../src/core/dockerfile/traceWire';
 import { findBestImage } from '../../../src/sources/dockerfileImage';
 import type { EngineClient } from '../../../src/engine/types';

@@ -10,10 +10,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BuildProgress } from '../../../../src/core/dockerfile/buildTrace';
 import type { BuildStreamMessage } from '../../../../src/core/dockerfile/traceWire';
-import {
-  cacheFacts, changedUnder, cleanContextPath, contextSources, coveredBy, pathMatch, predict, recordLines, runBuild, stagesToBuild,
-  type BuildEngine, type BuildRecord, type ContextManifest, type LinePrediction, type RecordedLine,
-} from '../../../../src/core/dockerfile/cachePredict';
+import { cacheFacts, changedUnder, cleanContextPath, contextSources, coveredBy, pathMatch, predict, recordLines, stagesToBuild, type BuildRecord, type ContextManifest, type LinePrediction, type RecordedLine } from '../../../../src/core/dockerfile/cachePredict';
+import { runBuild, type BuildEngine } from '../../../../src/engine/build';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
 import { repoRoot } from '../../../support/repo';
 
