@@ -1,12 +1,15 @@
 // The analysis worker thread (bundled as dist/worker.js): reads images (engine, archive, layout)
-// with the persistent layer cache, posts each layer's index as soon as it is read, computes dive's
-// figures, and leaves the merge to the caller's thread in slices (src/worker/client.ts). Nothing
-// here ever blocks the extension host: parsing, hashing, decompression and cache I/O all run here.
+// with the persistent layer cache, posts each layer's index as soon as it is read, merges the
+// layers into the image index and computes dive's figures, and hands the index over (its columns
+// transferred, not copied): the caller's thread merges nothing (src/worker/client.ts). Nothing here
+// ever blocks the extension host: parsing, hashing, decompression, the merge and cache I/O all run
+// here.
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { buildImageIndex } from '../core/image/index/imageIndex';
 import { diveOfIndex } from '../core/image/index/dive';
-import { layerTableOf } from '../core/image/index/layerTable';
+import { LayerTable, layerTableOf } from '../core/image/index/layerTable';
+import { indexParts, tableParts } from '../core/image/index/transfer';
 import { ImageFormatError } from '../core/image/errors';
 import { transferableIndex } from '../core/image/indexCodec';
 import type { LayerIndex } from '../core/image/types';
@@ -44,22 +47,55 @@ async function run(req: AnalyzeRequest): Promise<void> {
     let extra = 0;
     const send = (key: string, layer: LayerIndex): string => {
       keyOf.set(layer, key);
-      const ab = transferableIndex(layer);
-      post({ type: 'layer', id: req.id, key, record: ab }, [ab]);
+      // A table goes as its columns (copied by the clone: the worker still merges it); anything else
+      // (a cache record, as it is) as a record.
+      if (layer instanceof LayerTable) {
+        post({ type: 'layer', id: req.id, key, table: tableParts(layer) });
+      } else {
+        const ab = transferableIndex(layer);
+        post({ type: 'layer', id: req.id, key, record: ab }, [ab]);
+      }
       return key;
     };
     let layersRead = 0;
     let lastProgress = 0;
+    // Partial indexes: the bottom layers read so far, merged, at most every partialEveryMs.
+    let stackKeys: string[] | undefined;
+    const byKey = new Map<string, LayerIndex>();
+    const tableOf = new Map<LayerIndex, LayerTable>();
+    const table = (l: LayerIndex): LayerTable => {
+      let t = tableOf.get(l);
+      if (!t) tableOf.set(l, (t = layerTableOf(l)));
+      return t;
+    };
+    let partialLayers = 0;
+    let lastPartial = 0;
+    const maybePartial = (): void => {
+      if (req.partialEveryMs === undefined || !stackKeys) return;
+      let k = 0;
+      while (k < stackKeys.length && byKey.has(stackKeys[k])) k++;
+      if (k <= partialLayers || k >= stackKeys.length || Date.now() - lastPartial < req.partialEveryMs) return;
+      const { parts, transfer } = indexParts(buildImageIndex(stackKeys.slice(0, k).map((key) => table(byKey.get(key)!))));
+      post({ type: 'partial', id: req.id, layers: k, index: parts }, transfer);
+      partialLayers = k;
+      lastPartial = Date.now();
+    };
     const image = await loadImage(spec, {
       signal: ac.signal,
       platform: req.platform,
       cache,
       // The engine client (dockerode: dist/vendor/) is loaded only when an engine source needs it.
       engine: async () => (await import('../engine/docker')).createEngineClient(req.endpoint ?? resolveEndpointFromProcess({})),
-      onPlan: (plan) => post({ type: 'plan', id: req.id, image: plan.image, keys: plan.paths }),
+      onPlan: (plan) => {
+        post({ type: 'plan', id: req.id, image: plan.image, keys: plan.paths });
+        stackKeys = plan.paths;
+        maybePartial();
+      },
       onLayer: (path, layer) => {
         layersRead++;
         send(path, layer);
+        byKey.set(path, layer);
+        maybePartial();
       },
       onProgress: (bytes, total) => {
         const now = Date.now();
@@ -70,20 +106,24 @@ async function run(req: AnalyzeRequest): Promise<void> {
     });
     // Layers the source shares or copied (another diffID for the same blob) go out under a new key.
     const keys = image.layers.map((l) => keyOf.get(l) ?? send(`#${extra++}`, l));
-    // dive's figures over the image index (cache hits, which are records, become tables once).
-    const tables = image.layers.map(layerTableOf);
-    const dive = diveOfIndex(tables, buildImageIndex(tables));
+    // The image index (cache hits, which are records, become tables once), and dive's figures over it.
+    const tables = image.layers.map(table);
+    const index = buildImageIndex(tables);
+    const dive = diveOfIndex(tables, index);
+    tableOf.clear();
+    byKey.clear();
     // A long list of paths clones slowly on the receiving thread: pack it into one string and two
     // typed arrays (NUL never appears in a tar name; the client checks the count anyway).
     const packable = !dive.inefficiencies.some((x) => x.path.includes('\0'));
     const ineff = packable ? dive.inefficiencies : [];
     const ineffCumulative = Float64Array.from(ineff, (x) => x.cumulative);
     const ineffCount = Uint32Array.from(ineff, (x) => x.count);
+    const { parts, transfer } = indexParts(index);
     post({
       type: 'done', id: req.id, image: { ...image, layers: [] }, keys, dive: packable ? { ...dive, inefficiencies: [] } : dive,
-      ineffPaths: ineff.map((x) => x.path).join('\0'), ineffCumulative, ineffCount,
+      ineffPaths: ineff.map((x) => x.path).join('\0'), ineffCumulative, ineffCount, index: parts,
       readMs: Date.now() - t0, cacheHits: cache?.stats.hits ?? 0,
-    }, [ineffCumulative.buffer as ArrayBuffer, ineffCount.buffer as ArrayBuffer]);
+    }, [ineffCumulative.buffer as ArrayBuffer, ineffCount.buffer as ArrayBuffer, ...transfer]);
   } catch (e) {
     const err = e as Error & { code?: string };
     const code = e instanceof ImageFormatError || e instanceof EngineError ? String(err.code) : undefined;

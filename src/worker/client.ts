@@ -1,18 +1,19 @@
 // Analysis through the worker thread, for a thread that must stay responsive (the extension host;
-// the benchmark measures its event-loop delay through this same API). The worker reads and parses;
-// this side keeps each layer's index record encoded (RecordIndex) and merges its entries into the
-// MergedTree as it decodes them, one slice of a few milliseconds per turn of the event loop, in
-// stack order as soon as the order is known (archive files and OCI layouts tell it up front; an
-// engine export only at its end), reporting progress and partial analyses. Only the merged tree
-// stays on this thread's heap: its garbage collections are what can still pause it.
+// the benchmark measures its event-loop delay through this same API). The worker reads, parses and
+// merges; this side keeps each layer's index record encoded (RecordIndex) and takes the image index
+// the worker hands over (its columns transferred, not copied), so nothing is merged or decoded on
+// this thread: the views make objects only for the rows they show. Partial analyses (the bottom
+// layers read so far, merged by the worker) arrive while an archive file or OCI layout is read;
+// an engine export tells its order only at its end.
 // Plain Node: no vscode import.
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { analysisOf, type Analysis } from '../core/image/analysis';
+import { analysisFromIndex, type Analysis } from '../core/image/analysis';
+import { indexFromParts, tableFromParts } from '../core/image/index/transfer';
+import type { LayerTable } from '../core/image/index/layerTable';
 import { EMPTY_DIVE, type DiveEfficiency } from '../core/image/efficiency';
 import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/image/errors';
 import { RecordIndex } from '../core/image/indexCodec';
-import { MergedTree } from '../core/image/merge';
 import type { PlatformWanted } from '../core/image/oci';
 import type { ImageData } from '../core/image/types';
 import { EngineError, type EngineEndpoint } from '../engine/types';
@@ -67,14 +68,6 @@ class Slicer {
     await new Promise<void>((r) => setImmediate(r));
     if (this.signal?.aborted) throw new CancelledError();
     this.start = performance.now();
-  }
-  /** Runs a step generator in slices. */
-  async run<T>(g: Generator<void, T>): Promise<T> {
-    for (;;) {
-      const r = g.next();
-      if (r.done) return r.value;
-      await this.maybeYield();
-    }
   }
   idle(): void {
     this.busyMs += performance.now() - this.start;
@@ -168,14 +161,11 @@ export class AnalysisWorkerClient {
 
     const keys = (): string[] | undefined => done?.keys ?? plan?.keys;
     const meta = (): ImageData | undefined => done?.image ?? plan?.image;
-    // Records as they came: the merge decodes each layer's entries one at a time, and the analysis
-    // keeps them encoded (RecordIndex), so this thread's heap holds the merged tree and little else.
-    const records = new Map<string, RecordIndex>();
-    const stack: RecordIndex[] = [];
-    const tree = new MergedTree();
-    let lastPartial = 0;
+    // Records as they came (kept encoded: RecordIndex), and the image index the worker merged.
+    const records = new Map<string, RecordIndex | LayerTable>();
+    const stack: Array<RecordIndex | LayerTable> = [];
     /** The index at stack position i, with its diffID as assembleArchive gives it. */
-    const layerAt = (i: number): RecordIndex | undefined => {
+    const layerAt = (i: number): RecordIndex | LayerTable | undefined => {
       if (stack[i]) return stack[i];
       const l = records.get(keys()![i]);
       const diffId = meta()!.diffIds[i];
@@ -186,51 +176,41 @@ export class AnalysisWorkerClient {
     };
 
     try {
-      this.send({ type: 'analyze', id, source, endpoint: opts.endpoint, cacheDir: opts.cacheDir, platform: opts.platform });
+      this.send({ type: 'analyze', id, source, endpoint: opts.endpoint, cacheDir: opts.cacheDir, platform: opts.platform, partialEveryMs: opts.onPartial ? (opts.partialEveryMs ?? 400) : undefined });
       this.worker?.ref();
       for (;;) {
         if (failure) throw failure;
         if (signal?.aborted) throw new CancelledError();
         const m = inbox.shift();
-        if (m) {
-          if (m.type === 'error') throw errorFrom(m);
-          if (m.type === 'plan') plan = { image: m.image, keys: m.keys };
-          else if (m.type === 'done') done = m;
-          else if (m.type === 'layer') records.set(m.key, new RecordIndex(Buffer.from(m.record)));
-          await slicer.maybeYield();
+        if (!m) {
+          slicer.idle();
+          await new Promise<void>((r) => { wake = r; });
+          slicer.resume();
           continue;
         }
-        const ks = keys();
-        if (ks && merged < ks.length) {
-          const layer = layerAt(merged);
-          if (layer) {
-            await slicer.run(tree.addLayerSteps(layer, 32, layer.iterEntries()));
-            merged++;
-            const now = performance.now();
-            if (opts.onPartial && !done && merged < ks.length && now - lastPartial >= (opts.partialEveryMs ?? 400)) {
-              await slicer.run(tree.refreshSteps(512));
-              const image: ImageData = { ...meta()!, layers: stack.slice(0, merged) };
-              opts.onPartial(analysisOf(image, tree, [], EMPTY_DIVE), merged, ks.length);
-              lastPartial = performance.now();
-            }
-            continue;
+        if (m.type === 'error') throw errorFrom(m);
+        if (m.type === 'plan') plan = { image: m.image, keys: m.keys };
+        else if (m.type === 'layer') records.set(m.key, m.table ? tableFromParts(m.table) : new RecordIndex(Buffer.from(m.record!)));
+        else if (m.type === 'partial' && !done && plan) {
+          merged = m.layers;
+          const layers = Array.from({ length: m.layers }, (_, i) => layerAt(i));
+          if (layers.every((l) => l)) {
+            const image: ImageData = { ...meta()!, layers: layers as Array<RecordIndex | LayerTable> };
+            opts.onPartial?.(analysisFromIndex(image, indexFromParts(m.index), EMPTY_DIVE), m.layers, plan.keys.length);
           }
-          if (done) throw new Error(`the analysis worker sent no index for layer ${merged}`);
-        } else if (done && ks && merged === ks.length) {
+        } else if (m.type === 'done') {
+          done = m;
           break;
         }
-        slicer.idle();
-        await new Promise<void>((r) => { wake = r; });
-        // A message wakes this loop from the poll phase; a slice begun there would be followed by
-        // another in the same turn's check phase (setImmediate), with no timer run in between.
-        // Starting from the check phase keeps it to one slice per turn of the event loop.
-        await new Promise<void>((r) => setImmediate(r));
-        slicer.resume();
+        await slicer.maybeYield();
       }
       const fin = done as DoneMessage;
-      const { warnings } = await slicer.run(tree.finishSteps(512));
-      const image: ImageData = { ...fin.image, layers: fin.keys.map((_, i) => layerAt(i)!) };
-      const analysis = analysisOf(image, tree, warnings, unpackDive(fin));
+      const layers = fin.keys.map((_, i) => layerAt(i));
+      const missing = layers.findIndex((l) => !l);
+      if (missing >= 0) throw new Error(`the analysis worker sent no index for layer ${missing}`);
+      const image: ImageData = { ...fin.image, layers: layers as Array<RecordIndex | LayerTable> };
+      const analysis = analysisFromIndex(image, indexFromParts(fin.index), unpackDive(fin));
+      merged = fin.keys.length;
       slicer.idle();
       return { analysis, stats: { readMs: fin.readMs, cacheHits: fin.cacheHits, mainThreadMs: slicer.busyMs, longestSliceMs: slicer.longestMs } };
     } catch (e) {

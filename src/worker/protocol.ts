@@ -1,7 +1,9 @@
 // Messages between the extension host (src/worker/client.ts) and the analysis worker thread
 // (src/worker/analysisWorker.ts, bundled as dist/worker.js). Everything here is structured-clone
-// data; layer indexes travel as index records (src/core/image/indexCodec.ts) in transferred buffers.
+// data; layer indexes travel as index records (src/core/image/indexCodec.ts) and the image index
+// as its columns (src/core/image/index/transfer.ts), in transferred buffers.
 import type { DiveEfficiency } from '../core/image/efficiency';
+import type { IndexParts, TableParts } from '../core/image/index/transfer';
 import type { PlatformWanted } from '../core/image/oci';
 import type { ImageData } from '../core/image/types';
 import type { EngineEndpoint } from '../engine/types';
@@ -16,6 +18,8 @@ export interface AnalyzeRequest {
   /** The persistent layer index cache's directory; none: no cache. */
   cacheDir?: string;
   platform?: PlatformWanted;
+  /** Send the index of the layers read so far, bottom first, at most this often (ms); none: never. */
+  partialEveryMs?: number;
 }
 
 export interface CancelRequest {
@@ -37,8 +41,17 @@ export interface LayerMessage {
   type: 'layer';
   id: number;
   key: string;
-  /** An index record (encodeIndex) in its own ArrayBuffer (transferred). */
-  record: ArrayBuffer;
+  /** A cache record (encodeIndex) in its own ArrayBuffer (transferred), or the layer's table (copied). */
+  record?: ArrayBuffer;
+  table?: TableParts;
+}
+
+/** The image index of the bottom `layers` layers (their records went out before), transferred. */
+export interface PartialMessage {
+  type: 'partial';
+  id: number;
+  layers: number;
+  index: IndexParts;
 }
 
 export interface ProgressMessage {
@@ -59,6 +72,8 @@ export interface DoneMessage {
   ineffPaths: string;
   ineffCumulative: Float64Array;
   ineffCount: Uint32Array;
+  /** The image index of every layer, transferred. */
+  index: IndexParts;
   /** Milliseconds spent reading in the worker, and layers taken from the cache. */
   readMs: number;
   cacheHits: number;
@@ -72,4 +87,4 @@ export interface ErrorMessage {
   code?: string;
 }
 
-export type FromWorker = PlanMessage | LayerMessage | ProgressMessage | DoneMessage | ErrorMessage;
+export type FromWorker = PlanMessage | LayerMessage | PartialMessage | ProgressMessage | DoneMessage | ErrorMessage;

@@ -52,6 +52,17 @@ export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}
   return a;
 }
 
+/**
+ * The Analysis of an image whose index was built elsewhere (the analysis worker hands it over):
+ * nothing is merged again.
+ */
+export function analysisFromIndex(image: ImageData, index: ImageIndex, dive: DiveEfficiency): Analysis {
+  const a = figuresOf(image, index.layers.map(figuresOfLayer), index.warnings, dive) as Analysis;
+  a.index = index;
+  lazyTree(a);
+  return a;
+}
+
 /** A layer's merge figures without its changes. */
 function figuresOfLayer(l: IndexLayer): LayerFigures {
   const { changes: _changes, ...figures } = l;
