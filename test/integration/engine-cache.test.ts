@@ -12,7 +12,7 @@ import { createEngineClient } from '../../src/engine/docker';
 import { resolveEndpointFromProcess } from '../../src/engine/endpoint';
 import type { EngineClient } from '../../src/engine/types';
 import { analyze } from '../../src/core/image/analysis';
-import { RecordIndex } from '../../src/core/image/indexCodec';
+import { plainIndex } from '../../src/core/image/indexCodec';
 import { analyzeJson, fileRecords } from '../../src/core/present/report';
 import type { ImageData } from '../../src/core/image/types';
 import { analyzeWithCache } from '../../src/sources/analysisCache';
@@ -21,8 +21,8 @@ import { loadImage } from '../../src/sources/load';
 import { AnalysisWorkerClient } from '../../src/worker/client';
 import * as E from '../support/engine';
 
-/** The layers as plain indexes (cache hits are records: RecordIndex). */
-const decoded = (img: ImageData): unknown => img.layers.map((l) => (l instanceof RecordIndex ? l.toPlain() : { ...l }));
+/** The layers as plain indexes (cache hits are records, fresh layers tables). */
+const decoded = (img: ImageData): unknown => img.layers.map(plainIndex);
 
 describe('engine re-analysis with the cache', () => {
   let work = '';

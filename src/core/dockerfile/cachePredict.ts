@@ -18,10 +18,11 @@
 //   the build args in scope; COPY/ADD: with the content of the files), so the first changed line
 //   rebuilds with everything after it.
 import {
-  parseDockerfile, posixJoin, stageDependencies, targetStageIndex,
+  parseDockerfile, stageDependencies, targetStageIndex,
   type DockerfileInstruction, type DockerfileModel, type DockerfileStage,
 } from './dockerfile';
 import { normalizeImageRef, type BuilderKind, type StepResult } from './buildTrace';
+import { posixJoin } from '../image/tar/paths';
 
 // ---------------------------------------------------------------------------------------------
 // The build record

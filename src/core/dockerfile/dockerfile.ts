@@ -7,6 +7,7 @@
 
 import { DockerfileParser } from 'dockerfile-ast';
 import type { Dockerfile as AstDockerfile, Instruction as AstInstruction, Heredoc as AstHeredoc, Flag as AstFlag, Property as AstProperty } from 'dockerfile-ast';
+import { posixJoin } from '../image/tar/paths';
 
 /** How a RUN/CMD/ENTRYPOINT/SHELL/... gives its command. `none` for instructions without one. */
 export type CommandForm = 'shell' | 'exec' | 'heredoc' | 'none';
@@ -513,21 +514,6 @@ interface StageState {
   envOnly: Map<string, string>;
   shell: string[];
   workdir: string;
-}
-
-/**
- * Joins a POSIX path onto a directory and normalises it (`..` stops at the root). With
- * `keepTrailingSlash`, a trailing `/` (or `.`) of `p` is kept, as COPY destinations need.
- */
-export function posixJoin(base: string, p: string, keepTrailingSlash = false): string {
-  const joined = p.startsWith('/') ? p : (base.endsWith('/') ? base : base + '/') + p;
-  const parts: string[] = [];
-  for (const seg of joined.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') parts.pop();
-    else parts.push(seg);
-  }
-  return '/' + parts.join('/') + (keepTrailingSlash && (p.endsWith('/') || p === '.') ? '/' : '');
 }
 
 /** Parse Dockerfile text into the model. Never throws. */

@@ -16,7 +16,8 @@
 // - At run time a container's writes to image files go through the storage driver (copy-up into the
 //   container's writable layer, lost with the container); a volume bypasses the storage driver.
 import type { Analysis } from '../image/analysis';
-import { posixJoin, type DockerfileInstruction, type DockerfileModel } from '../dockerfile/dockerfile';
+import type { DockerfileInstruction, DockerfileModel } from '../dockerfile/dockerfile';
+import { posixJoin } from '../image/tar/paths';
 import { formatBytes, formatPercent, mdEscape, plural, shortCreatedBy } from './format';
 import type { MappingResult } from '../dockerfile/mapping';
 import { nodePath, type DeleteHow, type MergedNode } from '../image/merge';

@@ -55,3 +55,18 @@ export function globToRegExp(pattern: string): RegExp {
   }
   return new RegExp('^' + re + '$');
 }
+
+/**
+ * Joins a POSIX path onto a directory and normalises it (`..` stops at the root). With
+ * `keepTrailingSlash`, a trailing `/` (or `.`) of `p` is kept, as COPY destinations need.
+ */
+export function posixJoin(base: string, p: string, keepTrailingSlash = false): string {
+  const joined = p.startsWith('/') ? p : (base.endsWith('/') ? base : base + '/') + p;
+  const parts: string[] = [];
+  for (const seg of joined.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') parts.pop();
+    else parts.push(seg);
+  }
+  return '/' + parts.join('/') + (keepTrailingSlash && (p.endsWith('/') || p === '.') ? '/' : '');
+}
