@@ -3,9 +3,10 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
-  expandWord, instructionAtLine, joinContinuationLines, parseDockerfile, splitWords, stageChain,
+  instructionAtLine, joinContinuationLines, parseDockerfile, stageChain,
   stageDependencies, targetStageIndex, type DockerfileInstruction, type DockerfileModel,
 } from '../../../../src/core/dockerfile/dockerfile';
+import { expandWord, splitWords } from '../../../../src/core/dockerfile/expand';
 import { repoRoot } from '../../../support/repo';
 
 const fixtures = path.join(repoRoot(), 'test/fixtures/dockerfiles');
