@@ -1,7 +1,9 @@
 // Opens an image from any source and reads it through the one core parser. Source strings follow
-// skopeo's transports: `docker://NAME` or a bare name/id (engine), `docker-archive:PATH` or a path
-// to a tar file (saved archive), `oci:DIR[:REF]` or a directory holding index.json (OCI layout).
-import { promises as fs } from 'node:fs';
+// skopeo's transports: `docker://NAME` or a bare name/id (engine), `docker-archive:PATH[:REF]` or a
+// path to a tar file (saved archive), `oci:DIR[:REF]` or a directory holding index.json (OCI
+// layout). REF names one image of a source that holds several: a tag as a full reference
+// (`app` is `docker.io/library/app:latest`; `ghcr.io/org/app:1.0`), an OCI ref name, or `@N`.
+import { promises as fs, type Stats } from 'node:fs';
 import * as nodePath from 'node:path';
 import { assembleArchive, type ReadArchiveOptions } from '../core/image/tar/archive';
 import { ImageFormatError, throwIfAborted } from '../core/image/errors';
@@ -17,23 +19,30 @@ export type SourceSpec =
   | { kind: 'docker-archive'; path: string; ref?: string }
   | { kind: 'oci'; dir: string; ref?: string };
 
+/** A path (of a file or a directory) and a reference after it, split at the colon that ends an existing path. */
+async function splitPathAndRef(rest: string, isPath: (st: Stats) => boolean): Promise<{ path: string; ref?: string }> {
+  const whole = await fs.stat(rest).catch(() => null);
+  if (whole && isPath(whole)) return { path: rest };
+  for (let i = rest.indexOf(':'); i > 0; i = rest.indexOf(':', i + 1)) {
+    const st = await fs.stat(rest.slice(0, i)).catch(() => null);
+    if (st && isPath(st)) return { path: rest.slice(0, i), ref: rest.slice(i + 1) || undefined };
+  }
+  // Nothing exists: as skopeo reads it, the path ends at the first colon.
+  const i = rest.indexOf(':');
+  return i > 0 ? { path: rest.slice(0, i), ref: rest.slice(i + 1) || undefined } : { path: rest };
+}
+
 /** Parses a source string. Paths are checked on disk: a bare word that is a file or layout wins. */
 export async function parseSource(spec: string): Promise<SourceSpec> {
   if (spec.startsWith('docker://')) return { kind: 'engine', name: spec.slice('docker://'.length) };
   if (spec.startsWith('docker-daemon:')) return { kind: 'engine', name: spec.slice('docker-daemon:'.length) };
   if (spec.startsWith('docker-archive:')) {
-    const rest = spec.slice('docker-archive:'.length);
-    const m = /^(.*?):([^/:]+:[^/:]+)$/.exec(rest);
-    return m ? { kind: 'docker-archive', path: m[1], ref: m[2] } : { kind: 'docker-archive', path: rest };
+    const { path, ref } = await splitPathAndRef(spec.slice('docker-archive:'.length), (st) => !st.isDirectory());
+    return ref === undefined ? { kind: 'docker-archive', path } : { kind: 'docker-archive', path, ref };
   }
   if (spec.startsWith('oci:')) {
-    const rest = spec.slice('oci:'.length);
-    const i = rest.lastIndexOf(':');
-    if (i > 0 && !rest.slice(i + 1).includes('/')) {
-      const st = await fs.stat(rest).catch(() => null);
-      if (!st) return { kind: 'oci', dir: rest.slice(0, i), ref: rest.slice(i + 1) };
-    }
-    return { kind: 'oci', dir: rest };
+    const { path, ref } = await splitPathAndRef(spec.slice('oci:'.length), (st) => st.isDirectory());
+    return ref === undefined ? { kind: 'oci', dir: path } : { kind: 'oci', dir: path, ref };
   }
   const st = await fs.stat(spec).catch(() => null);
   if (st?.isDirectory()) {

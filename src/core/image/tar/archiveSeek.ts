@@ -9,7 +9,7 @@
 // Pure apart from the RandomAccess given (positional reads).
 import { CancelledError, ImageFormatError } from '../errors';
 import { LayerIndexBuilder } from './layerBuilder';
-import { BlobIndexer, archiveRel, labelled } from './archiveStream';
+import { BlobIndexer, archiveRel, isManifestName, labelled } from './archiveStream';
 import { sniffCompression, type Compression } from './decompress';
 import { TarSeekWalker, bufferAccess, type RandomAccess } from './tarWalk';
 import type { LayerIndex } from '../types';
@@ -78,9 +78,12 @@ export function scanArchive(access: RandomAccess, opts: ScanOptions = {}): Archi
         continue;
       }
       const head = readExact(access, e.dataOffset, Math.min(h.size, 512));
-      if ((h.size <= maxDoc && looksLikeDoc(head)) || (isDocName && h.size <= 4096)) {
+      // The archive's own manifests are documents whatever they hold (a manifest.json of `null`
+      // is a wrong manifest, not a layer).
+      const isManifest = isManifestName(path);
+      if ((h.size <= maxDoc && (looksLikeDoc(head) || isManifest)) || (isDocName && h.size <= 4096)) {
         const buf = h.size <= 512 ? head : readExact(access, e.dataOffset, h.size);
-        let isJson = isDocName;
+        let isJson = isDocName || isManifest;
         if (!isJson) { try { JSON.parse(buf.toString('utf8')); isJson = true; } catch { isJson = false; } }
         if (isJson) { docs.set(path, buf); continue; }
       }

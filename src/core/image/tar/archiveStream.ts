@@ -93,6 +93,11 @@ function looksLikeDoc(first: Buffer): boolean {
   return false;
 }
 
+/** An archive's own manifest (manifest.json, index.json at its root): a document whatever it holds. */
+export function isManifestName(path: string): boolean {
+  return path === 'manifest.json' || path === 'index.json';
+}
+
 export function archiveRel(name: string): string {
   return normaliseEntryPath(name).path.slice(1);
 }
@@ -386,7 +391,7 @@ class DocSink implements EntrySink {
   private decide(): void {
     const head = Buffer.concat(this.parts);
     const maxDoc = this.ctx.opts.maxDocBytes ?? 16 * 1024 * 1024;
-    if ((this.size <= maxDoc && looksLikeDoc(head)) || (this.isDocName && this.size <= 4096)) {
+    if ((this.size <= maxDoc && (looksLikeDoc(head) || isManifestName(this.path))) || (this.isDocName && this.size <= 4096)) {
       this.parts = [head];
       this.decided = 'doc';
       return;
@@ -402,7 +407,7 @@ class DocSink implements EntrySink {
     if (this.decided === 'layer') { this.layer!.end(); return; }
     const buf = Buffer.concat(this.parts);
     this.parts = [];
-    let isJson = this.isDocName;
+    let isJson = this.isDocName || isManifestName(this.path);
     if (!isJson) { try { JSON.parse(buf.toString('utf8')); isJson = true; } catch { isJson = false; } }
     if (isJson) { this.ctx.out.docs.set(this.path, buf); return; }
     // Not JSON after all: read it as a layer from memory (it is at most maxDocBytes).
