@@ -276,11 +276,16 @@ export class LayerIndexCache {
    * only verified entries count.
    */
   get(diffId: string, origin?: string): RecordIndex | undefined {
+    return this.lookup(diffId, origin)?.index;
+  }
+
+  /** get(), with the record's facts (verified: its tar was hashed and matched diffId when it was read). */
+  lookup(diffId: string, origin?: string): { index: RecordIndex; verified: boolean; meta: IndexMeta } | undefined {
     const d = this.read(diffId);
     if (!d) return undefined;
     if (origin !== undefined ? d.meta.origin === origin : d.meta.verified) {
       this.stats.hits++;
-      return d.index;
+      return { index: d.index, verified: d.meta.verified, meta: d.meta };
     }
     this.stats.misses++;
     return undefined;

@@ -209,12 +209,12 @@ function pickEntry(all: Array<{ d: Descriptor; i: number }>, top: boolean, ref: 
 /**
  * Walks an OCI index (and nested indexes) to one image manifest: the image `opts.ref` names (see
  * pickEntry), for `opts.platform` (default: this host's) when the index holds one image's
- * platforms.
+ * platforms. With `checkDigests`, every document read must hash to the digest it was read by.
  */
 export async function resolveOciIndex(
   index: { manifests?: Descriptor[]; mediaType?: string },
   readBlob: (digest: string) => Promise<Buffer>,
-  opts: { platform?: PlatformWanted; ref?: string } = {},
+  opts: { platform?: PlatformWanted; ref?: string; checkDigests?: boolean } = {},
 ): Promise<ResolvedManifest> {
   const want = opts.platform ?? hostPlatform();
   let current = index;
@@ -227,6 +227,7 @@ export async function resolveOciIndex(
     const pick = pickEntry(all, depth === 0, opts.ref, want);
     refName ??= namesOf(pick)[0];
     const buf = await readBlob(pick.digest);
+    if (opts.checkDigests) checkDigest(buf, pick.digest, `manifest ${pick.digest}`);
     const body = parseJson<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(buf, `manifest ${pick.digest}`);
     if (isIndex(body) || (pick.mediaType && (pick.mediaType === MEDIA.ociIndex || pick.mediaType === MEDIA.dockerList))) {
       current = body;
@@ -239,6 +240,12 @@ export async function resolveOciIndex(
     return { manifestDigest: pick.digest, configDigest: body.config.digest, layers: body.layers, refName };
   }
   throw new ImageFormatError('limit', 'image indexes nested too deeply');
+}
+
+/** Throws unless `buf` hashes to `digest` (a document or blob altered after it was named). */
+export function checkDigest(buf: Uint8Array, digest: string, what: string): void {
+  const got = digestOf(buf);
+  if (got !== digest) throw new ImageFormatError('corrupt', `${what} does not match its digest (its content hashes to ${got})`);
 }
 
 /**

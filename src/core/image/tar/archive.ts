@@ -6,7 +6,7 @@
 // path first and ordered once the manifest is known.
 import { ImageFormatError } from '../errors';
 import type { ArchiveContents } from './archiveStream';
-import { alignHistory, blobPath, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../oci';
+import { alignHistory, blobPath, checkDigest, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../oci';
 import { withFacts } from '../indexCodec';
 import { normaliseEntryPath } from './paths';
 import { ImageChoiceError, sameReference, sourceIndex } from '../reference';
@@ -53,6 +53,8 @@ export interface AssembleOptions {
   /** Pick this tag (a full reference, or `@N`) from a multi-image archive (`docker save a b`). */
   ref?: string;
   platform?: PlatformWanted;
+  /** Check that the OCI documents (manifests, config) hash to the digests they are read by. */
+  checkDigests?: boolean;
 }
 
 /** Turns an archive's contents into the image model (docker-save manifest first, else OCI index). */
@@ -92,6 +94,7 @@ export async function assembleArchive(
     }, opts);
     configBuf = doc(blobPath(resolved.configDigest));
     if (!configBuf) throw new ImageFormatError('missing', `the archive lacks the image config ${resolved.configDigest}`);
+    if (opts.checkDigests) checkDigest(configBuf, resolved.configDigest, `the image config ${resolved.configDigest}`);
     layerPaths = resolved.layers.map((l) => blobPath(l.digest));
     if (resolved.refName) repoTags = [resolved.refName];
   }

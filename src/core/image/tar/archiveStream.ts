@@ -75,6 +75,8 @@ export interface StreamArchiveOptions extends ReadArchiveOptions {
 export interface StreamArchiveContents extends ArchiveContents {
   /** sha256 ("sha256:…") of layer tars that were hashed (hashLayers, or verified known layers). */
   layerDigests: Map<string, string>;
+  /** sha256 of compressed layer members as stored (hashLayers): their blob digests. */
+  layerBlobDigests: Map<string, string>;
   /** sha256 of each parsed uncompressed layer's first HEAD_BYTES (for the cache). */
   layerHeads: Map<string, string>;
   /** sha256 of each layer's header blocks and long-name/PAX records (for the cache). */
@@ -135,6 +137,8 @@ class LayerSink implements EntrySink {
   private readonly builder: LayerIndexBuilder;
   private readonly parser: TarParser;
   private hash: Hash | null;
+  /** The member's bytes as stored, when it is compressed and layers are hashed. */
+  private blobHash: Hash | null = null;
   private headHash: Hash | null = null;
   private readonly hdrHash: Hash = createHash('sha256');
   private headSeen = 0;
@@ -178,6 +182,7 @@ class LayerSink implements EntrySink {
 
   private start(first: Buffer): void {
     this.compression = sniffCompression(first);
+    if (this.hash && this.compression !== 'none') this.blobHash = createHash('sha256');
     if (this.compression === 'gzip') {
       this.mode = 'gzip';
       // Big output chunks: one parser call per 128 KiB instead of per 16 KiB.
@@ -201,6 +206,7 @@ class LayerSink implements EntrySink {
   }
 
   private feed(chunk: Buffer): void {
+    this.blobHash?.update(chunk);
     switch (this.mode) {
       case 'none': case 'known': this.tar(chunk); return;
       // zlib and fzstd keep input they have not used yet: lent bytes are copied first.
@@ -302,6 +308,7 @@ class LayerSink implements EntrySink {
       }
       this.parser.end();
       if (this.hash) out.layerDigests.set(this.path, 'sha256:' + this.hash.digest('hex'));
+      if (this.blobHash) out.layerBlobDigests.set(this.path, 'sha256:' + this.blobHash.digest('hex'));
       if (this.headHash) out.layerHeads.set(this.path, this.headHash.digest('hex'));
       out.layerHdrs.set(this.path, this.hdrHash.digest('hex'));
       const layer = this.builder.finish({ diffId: '', tarBytes: this.tarBytes, compression: this.compression });
@@ -323,12 +330,13 @@ export class BlobIndexer {
   private readonly sink: LayerSink;
   private static readonly KEY = 'blob';
 
-  constructor(private readonly label: string, size: number, maxEntries?: number) {
+  /** `hash`: compute the sha256 of the uncompressed tar (tarDigest, after end()). */
+  constructor(private readonly label: string, size: number, maxEntries?: number, hash = false) {
     this.ctx = {
-      opts: { maxEntriesPerLayer: maxEntries },
+      opts: { maxEntriesPerLayer: maxEntries, hashLayers: hash },
       out: {
         docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
-        layerDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
+        layerDigests: new Map(), layerBlobDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
       },
       waits: [],
       fatal: null,
@@ -369,6 +377,11 @@ export class BlobIndexer {
     if (!layer) throw new ImageFormatError('truncated', `${this.label}: the layer ended early`);
     if (diffId) layer.diffId = diffId;
     return layer;
+  }
+
+  /** sha256 ("sha256:…") of the uncompressed tar, after end() (constructed with `hash`). */
+  get tarDigest(): string | undefined {
+    return this.ctx.out.layerDigests.get(BlobIndexer.KEY);
   }
 }
 
@@ -504,7 +517,7 @@ export async function readArchiveStream(source: ByteSource, opts: StreamArchiveO
   if (signal?.aborted) throw new CancelledError();
   const out: StreamArchiveContents = {
     docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
-    layerDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
+    layerDigests: new Map(), layerBlobDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
   };
   const lend = (source as LendingSource)[releaseChunk];
   const ctx: Ctx = { opts, out, waits: [], fatal: null, lent: typeof lend === 'function' };

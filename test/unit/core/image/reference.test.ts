@@ -106,3 +106,13 @@ test('OCI index: the image a ref name or @N names; one image\'s platforms chosen
   // The same image listed twice (two tags) is one image.
   assert.equal(await config({ manifests: [named(other, 'x'), named(other, 'y')] }, {}), 'other');
 });
+
+test('OCI index documents checked against their digests when asked', async () => {
+  const { blobs, put } = layout();
+  const d = image(put, 'x');
+  blobs.set(d, Buffer.from(blobs.get(d)!.toString().replace('"layers":[]', '"layers": []')));
+  const read = async (x: string): Promise<Buffer> => blobs.get(x)!;
+  await resolveOciIndex({ manifests: [{ digest: d }] }, read, {});
+  await assert.rejects(resolveOciIndex({ manifests: [{ digest: d }] }, read, { checkDigests: true }), (e: unknown) =>
+    e instanceof ImageFormatError && e.code === 'corrupt' && /does not match its digest/.test(e.message));
+});
