@@ -114,7 +114,7 @@ test('engine export stream: the layer is found by hashing; other layers of the w
   assert.equal(e2.data.toString(), 'two-and-longer\n');
 });
 
-test('docker-save files compressed as a whole (gzip, zstd): each layer\'s version, found by its digest', async () => {
+test('docker-save files compressed as a whole (gzip, zstd): each layer\'s version, found by its digest; damaged compressed bytes: a typed error', async () => {
   const s = await spec();
   const dir = tmp();
   try {
@@ -128,7 +128,18 @@ test('docker-save files compressed as a whole (gzip, zstd): each layer\'s versio
       assert.deepEqual((await readLayerEntry(src, { diffId: sha256(s.layers[0]), path: '/bin/tool' })).data, binary, name);
       await assert.rejects(readLayerEntry(src, { diffId: sha256(s.layers[1]), path: '/bin/tool' }), EntryNotFoundError, name);
       await assert.rejects(readLayerEntry(src, { diffId: 'sha256:' + '0'.repeat(64), path: '/etc/conf' }), (e: unknown) => e instanceof ImageFormatError && e.code === 'missing', name);
+      // Damaged compressed bytes: a typed error, not the decompressor's own.
+      const damaged = Buffer.from(bytes);
+      damaged.fill(0x55, 200, 260);
+      fs.writeFileSync(file, damaged);
+      await assert.rejects(readLayerEntry(src, { diffId: sha256(s.layers[1]), path: '/etc/conf' }), (e: unknown) => e instanceof ImageFormatError, `${name}, damaged`);
     }
+    // A damaged gzip blob of an OCI layout: the same.
+    const files = ociLayout(s, 'gzip');
+    const blob = [...files.keys()].find((k) => files.get(k)!.equals(gzip(s.layers[1])))!;
+    files.set(blob, Buffer.concat([files.get(blob)!.subarray(0, 40), Buffer.alloc(40, 0x55), files.get(blob)!.subarray(80)]));
+    writeLayout(path.join(dir, 'oci'), files);
+    await assert.rejects(openImageSource({ kind: 'oci', dir: path.join(dir, 'oci') }, { verify: false }).readFile(sha256(s.layers[1]), '/etc/conf'), (e: unknown) => e instanceof ImageFormatError, 'damaged gzip blob');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

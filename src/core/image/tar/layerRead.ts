@@ -10,7 +10,7 @@
 // A later entry at the same path wins, as it does in the merge.
 import { createHash, type Hash } from 'node:crypto';
 import { CancelledError, ImageFormatError } from '../errors';
-import { openDecompressed, sniffCompression, type ByteSource, type Compression } from './decompress';
+import { openDecompressed, sniffCompression, toFormatError, type ByteSource, type Compression } from './decompress';
 import { normaliseEntryPath } from './paths';
 import { TarParser, TarSeekWalker, type EntrySink, type RandomAccess, type TarHeader } from './tarWalk';
 import type { EntryType } from '../types';
@@ -187,11 +187,19 @@ export function layerTar(blob: ByteSource, opts: { hash?: boolean; signal?: Abor
       }
     }
     const dec = await openDecompressed(raw());
+    const out = (dec.stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     try {
-      for await (const c of dec.stream as AsyncIterable<Buffer>) {
+      for (;;) {
+        let r: IteratorResult<Buffer>;
+        try {
+          r = await out.next();
+        } catch (e) {
+          throw toFormatError(e, `a ${compression} layer`);
+        }
+        if (r.done) break;
         if (opts.signal?.aborted) throw new CancelledError();
-        tarHash?.update(c);
-        yield c;
+        tarHash?.update(r.value);
+        yield r.value;
       }
     } finally {
       dec.stream.destroy();
@@ -236,7 +244,12 @@ export async function* archiveMembers(source: ByteSource): AsyncGenerator<Stream
       queue = [];
       at = 0;
       if (ended) return undefined;
-      const r = await input.next();
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await input.next();
+      } catch (e) {
+        throw toFormatError(e, 'the image archive');
+      }
       if (r.done) {
         ended = true;
         parser.end();
