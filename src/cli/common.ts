@@ -4,8 +4,8 @@ import { parsePlatform } from '../core/image/oci';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import type { EngineClient } from '../engine/types';
 import { analyzeWithCache } from '../sources/analysisCache';
-import { cliCache } from '../sources/indexCache';
-import { loadImage, parseSource } from '../sources/load';
+import { cliCache, type LayerIndexCache } from '../sources/indexCache';
+import { openImageSource, parseSource, type ImageSource } from '../sources/load';
 
 export class UsageError extends Error {}
 
@@ -26,6 +26,11 @@ export class Out {
     this.size += s.length + 1;
     if (this.size > 64 * 1024) await this.flush();
   }
+  /** Bytes as they are (after the lines written so far). */
+  async bytes(b: Buffer): Promise<void> {
+    await this.flush();
+    if (b.length && !process.stdout.write(b)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+  }
   async flush(): Promise<void> {
     if (this.buf.length === 0) return;
     const text = this.buf.join('\n') + '\n';
@@ -35,19 +40,44 @@ export class Out {
   }
 }
 
-/** `dive: 'lazy'`: dive's figures only if the command reads them (see analyze()). */
-export async function load(source: string, args: Args, opts: { dive?: 'eager' | 'lazy' } = {}): Promise<Analysis> {
+/** The reader of a source as the command's options say (platform, engine, cache, --no-verify). */
+export async function openSource(source: string, args: Args): Promise<{ reader: ImageSource; cache?: LayerIndexCache }> {
   const spec = await parseSource(source);
   const platform = args.flags.get('platform');
   // Per-layer indexes by diffID, engine images' documents by digest, analysis summaries by stack
   // of layers ($XDG_CACHE_HOME/layerlens; --no-cache or LAYERLENS_CACHE=off: none).
   const cache = args.flags.has('no-cache') ? undefined : cliCache(process.env, process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined);
-  const image = await loadImage(spec, {
+  const reader = openImageSource(spec, {
     platform: typeof platform === 'string' ? parsePlatform(platform) : undefined,
     engine: engineFactory(args),
     cache,
+    verify: !args.flags.has('no-verify'),
   });
-  return analyzeWithCache(image, cache, opts);
+  return { reader, cache };
+}
+
+/**
+ * The analysis of a source, its warnings on stderr (every command that reads an image says what
+ * was odd about it). `dive: 'lazy'`: dive's figures only if the command reads them (see analyze()).
+ */
+export async function load(source: string, args: Args, opts: { dive?: 'eager' | 'lazy' } = {}): Promise<Analysis> {
+  return (await loadWithReader(source, args, opts)).analysis;
+}
+
+/** load(), and the reader it used (to read files from the same image, as checked). */
+export async function loadWithReader(source: string, args: Args, opts: { dive?: 'eager' | 'lazy' } = {}): Promise<{ analysis: Analysis; reader: ImageSource }> {
+  const { reader, cache } = await openSource(source, args);
+  const analysis = analyzeWithCache(await reader.load(), cache, opts);
+  printWarnings(analysis.warnings);
+  return { analysis, reader };
+}
+
+const MAX_WARNINGS = 20;
+
+function printWarnings(warnings: string[]): void {
+  const lines = warnings.slice(0, MAX_WARNINGS).map((w) => `layerlens: warning: ${w}\n`);
+  if (warnings.length > MAX_WARNINGS) lines.push(`layerlens: warning: … ${warnings.length - MAX_WARNINGS} more (analyze --json lists them all)\n`);
+  if (lines.length) process.stderr.write(lines.join(''));
 }
 
 export function needSource(args: Args): string {

@@ -6,6 +6,7 @@ import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { explainText } from '../core/present/explain';
 import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
+import { cmdCat } from './cat';
 import { Out, UsageError, load, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
@@ -13,6 +14,8 @@ const USAGE = `Usage: layerlens <command> [options]
 Commands:
   analyze SOURCE [--json]                 layers with sizes, changes and waste, then totals
   files SOURCE [--json] [--layer N]       the merged filesystem (or one layer's changes)
+  cat SOURCE PATH [--layer N]             the bytes of the file at PATH as the image shows it
+                                          (or as layer N ships it), to stdout
   lines DOCKERFILE [--image SOURCE] [--json] [--target STAGE]
         [--stage-image STAGE=SOURCE ...]  each instruction's layer size (and cache status);
                                           other stages' lines from their own images
@@ -22,16 +25,19 @@ Commands:
   explain SOURCE --layer N [--dockerfile PATH] [--target STAGE]
                                           one layer's copy-on-write costs and suggestions
 
-SOURCE: docker://NAME or NAME (engine), docker-archive:PATH or PATH.tar (docker save),
-        oci:DIR[:REF] or a directory holding index.json (OCI image layout)
+SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
+        plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
+        REF names one image of several: a tag (app = docker.io/library/app:latest), an OCI ref
+        name, or @N (the N-th); a source of several images needs one
 Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST)
          --no-cache (neither read nor fill the layer cache; also LAYERLENS_CACHE=off)
+         --no-verify (do not check layers read from files against their digests)
 Exit codes: 0 ok, 1 a CI rule failed, 2 error.`;
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
   'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile', 'target', 'build-arg', 'stage-image']);
 const LIST_FLAGS = new Set(['stage-image']);
-const BOOL_FLAGS = new Set(['json', 'help', 'no-cache']);
+const BOOL_FLAGS = new Set(['json', 'help', 'no-cache', 'no-verify']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
@@ -164,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
     return args.command === '' && !args.flags.has('help') ? 2 : 0;
   }
   const cmdLines = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdLines(a, o);
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, lines: cmdLines, ci: cmdCi, explain: cmdExplain };
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);

@@ -2,19 +2,28 @@
 // zlib or zstd stream keeps one core busy; a compressed OCI layout has several layers, so reading
 // them side by side uses every core, and each worker's heap holds only the layer it is reading
 // (the analysing thread is not slowed by the garbage of 1 GB of decompressed chunks). Results come
-// back as indexCodec records and are checked on decoding like a cache entry.
+// back as indexCodec records and are checked on decoding like a cache entry. The same workers hash
+// layers beside the caller's own reading (src/sources/digests.ts): a layer's digests are checked
+// while its headers are walked, not after.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as nodePath from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/image/errors';
 import { decodeIndex } from '../core/image/indexCodec';
+import type { LayerDigests } from '../core/image/tar/layerRead';
 import type { LayerIndex } from '../core/image/types';
 
-/** One job for a layer-blob worker (src/worker/blobWorker.ts), and its answer. */
-export interface BlobJob { id: number; path: string; label: string; diffId: string; maxEntries?: number }
+/**
+ * One job for a layer-blob worker (src/worker/blobWorker.ts), and its answer: index a blob file
+ * (and, with `digests`, hash it as it is read), or hash a byte range of a file (a layer blob
+ * there: its digests as stored and, decompressed, as a tar).
+ */
+export type BlobJob =
+  | { kind: 'index'; id: number; path: string; label: string; diffId: string; maxEntries?: number; digests?: boolean }
+  | { kind: 'digest'; id: number; path: string; label: string; offset: number; size: number };
 export type BlobResult =
-  | { id: number; ok: true; record: ArrayBuffer }
+  | { id: number; ok: true; record?: ArrayBuffer; digests?: LayerDigests }
   | { id: number; ok: false; message: string; code?: string };
 
 /** The worker script: next to the bundle (dist/blobworker.js), or the tsc output's layout (out/src/worker). */
@@ -37,7 +46,9 @@ export function blobWorkerCount(blobs: number, bytes: number, env: NodeJS.Proces
   return Math.min(blobs, Math.max(1, Math.min(availableParallelism(), 8)));
 }
 
-interface Pending { job: BlobJob; resolve: (l: LayerIndex) => void; reject: (e: Error) => void }
+type Done = Extract<BlobResult, { ok: true }>;
+interface Pending { job: BlobJob; resolve: (r: Done) => void; reject: (e: Error) => void }
+type JobOf<K extends BlobJob['kind']> = Omit<Extract<BlobJob, { kind: K }>, 'id' | 'kind'>;
 
 export class BlobIndexPool {
   private readonly idle: Worker[] = [];
@@ -64,10 +75,28 @@ export class BlobIndexPool {
   private readonly onAbort = (): void => this.close(new CancelledError());
 
   /** Indexes a blob file on a worker; the promise settles with the index or the reader's error. */
-  index(path: string, opts: { label: string; diffId: string; maxEntries?: number }): Promise<LayerIndex> {
+  async index(path: string, opts: { label: string; diffId: string; maxEntries?: number }): Promise<LayerIndex> {
+    return (await this.indexHashed(path, opts)).layer;
+  }
+
+  /** index(), and with `digests` the blob's digests, computed as it is read (compressed blobs only). */
+  async indexHashed(path: string, opts: Omit<JobOf<'index'>, 'path'>): Promise<{ layer: LayerIndex; digests?: LayerDigests }> {
+    const r = await this.submit({ kind: 'index', id: 0, path, ...opts });
+    if (!r.record) throw new Error(`${opts.label}: the layer worker sent no index`);
+    return { layer: decodeIndex(Buffer.from(r.record), opts.diffId).index, digests: r.digests };
+  }
+
+  /** The digests of the layer blob in [offset, offset+size) of a file, hashed on a worker. */
+  async digest(job: JobOf<'digest'>): Promise<LayerDigests> {
+    const r = await this.submit({ kind: 'digest', id: 0, ...job });
+    if (!r.digests) throw new Error(`${job.label}: the layer worker sent no digests`);
+    return r.digests;
+  }
+
+  private submit(job: BlobJob): Promise<Done> {
     if (this.closed) return Promise.reject(this.closed);
-    return new Promise<LayerIndex>((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, path, ...opts }, resolve, reject });
+    return new Promise<Done>((resolve, reject) => {
+      this.queue.push({ job: { ...job, id: this.nextId++ }, resolve, reject });
       this.pump();
     });
   }
@@ -89,11 +118,7 @@ export class BlobIndexPool {
     w.unref();
     this.idle.push(w);
     if (r.ok) {
-      try {
-        p.resolve(decodeIndex(Buffer.from(r.record), p.job.diffId).index);
-      } catch (e) {
-        p.reject(e as Error);
-      }
+      p.resolve(r);
     } else {
       p.reject(r.code ? new ImageFormatError(r.code as FormatErrorCode, r.message) : new Error(r.message));
     }

@@ -4,11 +4,13 @@
 // removed; the cache never makes a read fail. Trust:
 // - a `verified` entry's tar was hashed while it was read and matched its diffID: usable for any
 //   source of that diffID;
-// - an unverified entry read from a file (by seeking, so never hashed) is used only for the same
-//   bytes: the same file (path, size, mtime, inode) and member offset it was read from;
+// - an entry read from a file is used only for the same bytes: the same file (path, size, mtime,
+//   inode) and member offset it was read from; it is `verified` when the layer's bytes were
+//   checked against their digests as they were read (src/sources/digests.ts), so that an unchanged
+//   file is not hashed again, and one read without the check (--no-verify) is checked when next read;
 // - an unverified entry read from an engine's export: in a later export, for a member of the same
 //   size, first 64 KiB and header digest; with no export at all (getForEngine), for the diffID the
-//   engine itself named it by. An entry read from a file never stands for an engine layer.
+//   engine itself named it by. An unverified entry read from a file never stands for an engine layer.
 // Next to it, <dir>/docs-v1/ keeps engine images' documents (config, and the manifest or image
 // index an image id may name) by digest, each checked against its digest when read: with them
 // and every layer's entry, an engine image is not exported again (src/sources/load.ts).
@@ -194,8 +196,8 @@ export class LayerIndexCache {
   /**
    * The index of an engine's layer by diffID alone (no stream to compare with): a verified entry,
    * or one read from an engine's export, where the engine itself named the layer by its diffID
-   * (the sha256 of the tar it exports). Entries read from files are never taken here: a file's
-   * manifest can name any diffID.
+   * (the sha256 of the tar it exports). Unverified entries read from files are never taken here: a
+   * file's manifest can name any diffID.
    */
   getForEngine(diffId: string): RecordIndex | undefined {
     const d = this.read(diffId);
@@ -276,11 +278,16 @@ export class LayerIndexCache {
    * only verified entries count.
    */
   get(diffId: string, origin?: string): RecordIndex | undefined {
+    return this.lookup(diffId, origin)?.index;
+  }
+
+  /** get(), with the record's facts (verified: its tar was hashed and matched diffId when it was read). */
+  lookup(diffId: string, origin?: string): { index: RecordIndex; verified: boolean; meta: IndexMeta } | undefined {
     const d = this.read(diffId);
     if (!d) return undefined;
     if (origin !== undefined ? d.meta.origin === origin : d.meta.verified) {
       this.stats.hits++;
-      return d.index;
+      return { index: d.index, verified: d.meta.verified, meta: d.meta };
     }
     this.stats.misses++;
     return undefined;

@@ -11,9 +11,9 @@ import * as vscode from 'vscode';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import type { Analysis } from '../core/image/analysis';
 import type { LayerEntry, LayerIndex } from '../core/image/types';
-import { parseSource } from '../sources/load';
+import { openImageSource, parseSource } from '../sources/load';
 import type { LayerLensContext } from './context';
-import { DEFAULT_MAX_BYTES, EntryNotFoundError, readLayerEntry, type EntryContent } from '../sources/readEntry';
+import { DEFAULT_MAX_BYTES, EntryNotFoundError, type EntryContent } from '../sources/imageSource';
 
 export const LAYER_SCHEME = 'layerlens';
 
@@ -177,10 +177,8 @@ export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Dispos
     const spec = await parseSource(v.source);
     const hint = this.lookup(v);
     const ac = new AbortController();
-    const work = readLayerEntry(spec, {
-      diffId: v.diffId, path: v.path, tarBytes: hint?.layer.tarBytes, maxBytes: DEFAULT_MAX_BYTES, signal: ac.signal,
-      engine: async () => this.ll.engine.get(),
-    });
+    const work = openImageSource(spec, { engine: async () => this.ll.engine.get() })
+      .readFile(v.diffId, v.path, { tarBytes: hint?.layer.tarBytes, maxBytes: DEFAULT_MAX_BYTES, signal: ac.signal });
     // Only show progress when the read is slow (an engine export of a big image can take a while).
     let done = false;
     void work.finally(() => { done = true; }).catch(() => undefined);

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { assembleArchive } from '../../src/core/image/tar/archive';
 import { readArchiveStream } from '../../src/core/image/tar/archiveStream';
 import type { EngineClient } from '../../src/engine/types';
-import { readLayerEntry } from '../../src/sources/readEntry';
+import { openImageSource } from '../../src/sources/load';
 import { parseDockerfile, instructionAtLine } from '../../src/core/dockerfile/dockerfile';
 import { mapHistory } from '../../src/core/dockerfile/mapping';
 import { historyFromConfig } from '../support/history';
@@ -96,7 +96,7 @@ async function runReader(req: CaseRequest): Promise<Omit<CaseResult, 'id' | 'ms'
   try {
     for (const spec of [{ kind: 'docker-archive' as const, path: file }, { kind: 'engine' as const, name: 'fuzz' }]) {
       try {
-        await readLayerEntry(spec, { ...entryReq, engine: async () => fake });
+        await openImageSource(spec, { engine: async () => fake }).readFile(entryReq.diffId, entryReq.path, entryReq);
       } catch (e) {
         if (!READER_OK.has((e as Error)?.name)) throw e;
       }

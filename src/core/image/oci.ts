@@ -3,6 +3,7 @@
 // Pure: blobs are read through a callback, so layouts on disk and inside a tar share this code.
 import { createHash } from 'node:crypto';
 import { ImageFormatError } from './errors';
+import { ImageChoiceError, sameReference, sourceIndex } from './reference';
 import type { HistoryEntry, ImageConfigSummary } from './types';
 
 export const MEDIA = {
@@ -142,41 +143,92 @@ export interface ResolvedManifest {
   refName?: string;
 }
 
+/** The names an index entry carries (org.opencontainers.image.ref.name, io.containerd.image.name). */
+function namesOf(d: Descriptor): string[] {
+  const a = isObject(d.annotations) ? d.annotations : {};
+  return [a['org.opencontainers.image.ref.name'], a['io.containerd.image.name']].filter((n): n is string => typeof n === 'string' && n !== '');
+}
+
+function platformOf(d: Descriptor): string | undefined {
+  const p = d.platform;
+  if (!isObject(p) || typeof p.os !== 'string' || typeof p.architecture !== 'string') return undefined;
+  return `${p.os}/${p.architecture}${typeof p.variant === 'string' && p.variant ? '/' + p.variant : ''}`;
+}
+
+function matchesPlatform(d: Descriptor, want: PlatformWanted): boolean {
+  return !!d.platform && d.platform.os === want.os && d.platform.architecture === want.architecture
+    && (!want.variant || d.platform.variant === want.variant);
+}
+
 /**
- * Walks an OCI index (and nested indexes) to one image manifest. With several images, picks by
- * ref name (annotation org.opencontainers.image.ref.name or io.containerd.image.name) when given,
- * else by platform (attestation manifests with platform unknown/unknown are skipped).
+ * Entries that are one image's platforms: each has a platform, no two the same, and they carry one
+ * name or none. Only such a list may be chosen from by platform.
+ */
+function isOneImagesPlatforms(ds: Descriptor[]): boolean {
+  const platforms = ds.map(platformOf);
+  if (platforms.some((p) => p === undefined) || new Set(platforms).size !== platforms.length) return false;
+  return new Set(ds.map((d) => namesOf(d)[0] ?? '')).size === 1;
+}
+
+function noPlatform(want: PlatformWanted, ds: Descriptor[]): ImageFormatError {
+  const have = ds.map((d) => platformOf(d) ?? '?').join(', ');
+  return new ImageFormatError('missing', `no image for platform ${want.os}/${want.architecture} in the index (has ${have}); choose one with --platform`);
+}
+
+/**
+ * The entry of an index that names the image wanted:
+ * - by `ref` (top level only): an entry whose name is `ref` (or the same full reference), or the
+ *   N-th entry for `@N`; several matches must be one image's platforms;
+ * - without one: the only image, or one image's platforms;
+ * - among one image's platforms (a nested index always is), the one for `want`.
+ * Anything else is an error listing the names the index holds: never another image.
+ */
+function pickEntry(all: Array<{ d: Descriptor; i: number }>, top: boolean, ref: string | undefined, want: PlatformWanted): Descriptor {
+  const candidates = all.filter(({ d }) => !(d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown')
+    && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
+  if (candidates.length === 0) throw new ImageFormatError('missing', 'the image index lists no image manifest');
+  // Listed by the fullest name (containerd's image name is a whole reference, ref.name often a tag).
+  const held = [...new Set(candidates.map(({ d, i }) => namesOf(d).at(-1) ?? `@${i}${platformOf(d) ? ` (${platformOf(d)})` : ''}`))];
+  let set = candidates.map(({ d }) => d);
+  if (top && ref !== undefined) {
+    const n = sourceIndex(ref);
+    const found = n !== undefined ? candidates.filter(({ i }) => i === n).map(({ d }) => d)
+      : set.filter((d) => namesOf(d).some((name) => sameReference(name, ref)));
+    if (found.length === 0) throw new ImageChoiceError(`the image index has no image ${ref}`, held);
+    set = found;
+  }
+  if (new Set(set.map((d) => d.digest)).size === 1) return set[0];
+  if (!top || isOneImagesPlatforms(set)) {
+    const pick = set.find((d) => matchesPlatform(d, want)) ?? (top ? undefined : set.find((d) => !d.platform));
+    if (!pick) throw noPlatform(want, set);
+    return pick;
+  }
+  throw new ImageChoiceError(`the image index lists ${set.length} images${ref === undefined ? '' : ` named ${ref}`}: add :REF to the source to name one`, held);
+}
+
+/**
+ * Walks an OCI index (and nested indexes) to one image manifest: the image `opts.ref` names (see
+ * pickEntry), for `opts.platform` (default: this host's) when the index holds one image's
+ * platforms. With `checkDigests`, every document read must hash to the digest it was read by.
  */
 export async function resolveOciIndex(
   index: { manifests?: Descriptor[]; mediaType?: string },
   readBlob: (digest: string) => Promise<Buffer>,
-  opts: { platform?: PlatformWanted; ref?: string } = {},
+  opts: { platform?: PlatformWanted; ref?: string; checkDigests?: boolean } = {},
 ): Promise<ResolvedManifest> {
   const want = opts.platform ?? hostPlatform();
   let current = index;
   let refName: string | undefined;
   for (let depth = 0; depth < 8; depth++) {
     if (!isObject(current)) throw new ImageFormatError('corrupt', 'the image index is not a JSON object');
-    const all = (Array.isArray(current.manifests) ? current.manifests : []).filter((d) => d && typeof d.digest === 'string');
-    const candidates = all.filter((d) => !(d.platform?.os === 'unknown' && d.platform?.architecture === 'unknown')
-      && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
-    if (candidates.length === 0) throw new ImageFormatError('missing', 'the image index lists no image manifest');
-    let pick: Descriptor | undefined;
-    if (opts.ref) {
-      pick = candidates.find((d) => d.annotations?.['org.opencontainers.image.ref.name'] === opts.ref
-        || d.annotations?.['io.containerd.image.name'] === opts.ref);
-    }
-    pick ??= candidates.length === 1 ? candidates[0] : candidates.find((d) => d.platform
-      && d.platform.os === want.os && d.platform.architecture === want.architecture
-      && (!want.variant || d.platform.variant === want.variant));
-    pick ??= candidates.find((d) => !d.platform);
-    if (!pick) {
-      const have = candidates.map((d) => d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? '/' + d.platform.variant : ''}` : '?').join(', ');
-      throw new ImageFormatError('missing', `no image for platform ${want.os}/${want.architecture} in the index (has ${have}); choose one with --platform`);
-    }
-    refName ??= pick.annotations?.['org.opencontainers.image.ref.name'] ?? pick.annotations?.['io.containerd.image.name'];
-    const body = parseJson<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(
-      await readBlob(pick.digest), `manifest ${pick.digest}`);
+    const all = (Array.isArray(current.manifests) ? current.manifests : [])
+      .map((d, i) => ({ d, i }))
+      .filter(({ d }) => isObject(d) && typeof d.digest === 'string');
+    const pick = pickEntry(all, depth === 0, opts.ref, want);
+    refName ??= namesOf(pick)[0];
+    const buf = await readBlob(pick.digest);
+    if (opts.checkDigests) checkDigest(buf, pick.digest, `manifest ${pick.digest}`);
+    const body = parseJson<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(buf, `manifest ${pick.digest}`);
     if (isIndex(body) || (pick.mediaType && (pick.mediaType === MEDIA.ociIndex || pick.mediaType === MEDIA.dockerList))) {
       current = body;
       continue;
@@ -188,6 +240,12 @@ export async function resolveOciIndex(
     return { manifestDigest: pick.digest, configDigest: body.config.digest, layers: body.layers, refName };
   }
   throw new ImageFormatError('limit', 'image indexes nested too deeply');
+}
+
+/** Throws unless `buf` hashes to `digest` (a document or blob altered after it was named). */
+export function checkDigest(buf: Uint8Array, digest: string, what: string): void {
+  const got = digestOf(buf);
+  if (got !== digest) throw new ImageFormatError('corrupt', `${what} does not match its digest (its content hashes to ${got})`);
 }
 
 /**

@@ -1,14 +1,31 @@
 // Reading one file version out of one layer, from each kind of source (the `layerlens:` file
-// system's back end): docker-save files (header walk + byte range), OCI layouts (gzip, zstd), an
-// OCI layout packed in a tar, and an engine-like export stream (layer found by hashing).
+// system's back end and `layerlens cat`): docker-save files (header walk + byte range, or a stream
+// when compressed as a whole), OCI layouts (gzip, zstd), an OCI layout packed in a tar, and an
+// engine-like export stream (layer found by hashing).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { ImageFormatError } from '../../../src/core/image/errors';
-import { readLayerEntry, scanArchiveStream, tarMembers, EntryNotFoundError } from '../../../src/sources/readEntry';
-import { chunks, dockerSave, makeTar, ociLayout, writeLayout, sha256, tarOfFiles, type ImageSpec } from '../support/tars';
+import { EntryFinder, archiveMembers, scanArchiveForLayer, type EntryContent } from '../../../src/core/image/tar/layerRead';
+import type { EngineClient } from '../../../src/engine/types';
+import { EntryNotFoundError } from '../../../src/sources/imageSource';
+import { openImageSource, type SourceSpec } from '../../../src/sources/load';
+import { chunks, dockerSave, gzip, makeTar, ociLayout, writeLayout, sha256, tarOfFiles, zstd, type ImageSpec } from '../support/tars';
+
+const readLayerEntry = (src: SourceSpec, req: { diffId: string; path: string; maxBytes?: number }): Promise<EntryContent> =>
+  openImageSource(src).readFile(req.diffId, req.path, req);
+
+/** scanArchiveForLayer reading `path` from the layer: the entry (undefined: not in the layer), or 'no-layer'. */
+async function scanArchiveStream(source: Iterable<Buffer>, req: { diffId: string; path: string; tarBytes?: number }): Promise<EntryContent | undefined | 'no-layer'> {
+  const found = await scanArchiveForLayer(source, req, () => {
+    const f = new EntryFinder(req.path, 1 << 20);
+    return { write: (c: Buffer) => f.write(c), result: () => f.result() };
+  });
+  return found ? found.result : 'no-layer';
+}
 
 const binary = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x00, 0x7f, 0x80]);
 
@@ -97,18 +114,89 @@ test('engine export stream: the layer is found by hashing; other layers of the w
   assert.equal(e2.data.toString(), 'two-and-longer\n');
 });
 
-test('tar header walk: long member names (pax / prefix) and sizes', async () => {
+test('docker-save files compressed as a whole (gzip, zstd): each layer\'s version, found by its digest; damaged compressed bytes: a typed error', async () => {
+  const s = await spec();
   const dir = tmp();
   try {
-    const long = 'd'.repeat(120) + '/layer.tar';
-    const file = path.join(dir, 'x.tar');
-    fs.writeFileSync(file, await makeTar([{ name: 'a.json', body: '{}' }, { name: long, size: 3000 }, { name: 'z', body: 'zz' }]));
-    const m = await tarMembers(file);
-    assert.deepEqual([...m.keys()], ['a.json', long, 'z']);
-    assert.equal(m.get(long)!.size, 3000);
-    const z = m.get('z')!;
-    assert.equal(fs.readFileSync(file).subarray(z.offset, z.offset + z.size).toString(), 'zz');
+    const save = await dockerSave(s);
+    for (const [name, bytes] of [['gzip', gzip(save)], ['zstd', zstd(save)]] as const) {
+      const file = path.join(dir, `img.tar.${name}`);
+      fs.writeFileSync(file, bytes);
+      const src = { kind: 'docker-archive' as const, path: file };
+      assert.equal((await readLayerEntry(src, { diffId: sha256(s.layers[0]), path: '/etc/conf' })).data.toString(), 'one\n', name);
+      assert.equal((await readLayerEntry(src, { diffId: sha256(s.layers[1]), path: '/etc/hard' })).data.toString(), 'two-and-longer\n', name);
+      assert.deepEqual((await readLayerEntry(src, { diffId: sha256(s.layers[0]), path: '/bin/tool' })).data, binary, name);
+      await assert.rejects(readLayerEntry(src, { diffId: sha256(s.layers[1]), path: '/bin/tool' }), EntryNotFoundError, name);
+      await assert.rejects(readLayerEntry(src, { diffId: 'sha256:' + '0'.repeat(64), path: '/etc/conf' }), (e: unknown) => e instanceof ImageFormatError && e.code === 'missing', name);
+      // Damaged compressed bytes: a typed error, not the decompressor's own.
+      const damaged = Buffer.from(bytes);
+      damaged.fill(0x55, 200, 260);
+      fs.writeFileSync(file, damaged);
+      await assert.rejects(readLayerEntry(src, { diffId: sha256(s.layers[1]), path: '/etc/conf' }), (e: unknown) => e instanceof ImageFormatError, `${name}, damaged`);
+    }
+    // A damaged gzip blob of an OCI layout: the same.
+    const files = ociLayout(s, 'gzip');
+    const blob = [...files.keys()].find((k) => files.get(k)!.equals(gzip(s.layers[1])))!;
+    files.set(blob, Buffer.concat([files.get(blob)!.subarray(0, 40), Buffer.alloc(40, 0x55), files.get(blob)!.subarray(80)]));
+    writeLayout(path.join(dir, 'oci'), files);
+    await assert.rejects(openImageSource({ kind: 'oci', dir: path.join(dir, 'oci') }, { verify: false }).readFile(sha256(s.layers[1]), '/etc/conf'), (e: unknown) => e instanceof ImageFormatError, 'damaged gzip blob');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('archive members read as a stream: long member names (pax / prefix), sizes and bodies, bodies left unread skipped', async () => {
+  const long = 'd'.repeat(120) + '/layer.tar';
+  const tar = await makeTar([{ name: 'a.json', body: '{}' }, { name: long, size: 3000 }, { name: 'z', body: 'zz' }]);
+  for (const source of [tar, gzip(tar)]) {
+    const seen: Array<[string, number, string]> = [];
+    for await (const m of archiveMembers(chunks(source, 100))) {
+      let body = '';
+      // Only the first chunk of the long member's body is read: the rest is skipped.
+      for await (const c of m.body) { body += c.toString(); if (m.path === long) break; }
+      seen.push([m.path, m.header.size, m.path === long ? body.slice(0, 1) : body]);
+    }
+    assert.deepEqual(seen, [['a.json', 2, '{}'], [long, 3000, 'a'], ['z', 2, 'zz']]);
+  }
+});
+
+test('openLayer: the layer\'s uncompressed tar, byte for byte, from every kind of source', async () => {
+  const s = await spec();
+  const dir = tmp();
+  try {
+    const save = await dockerSave(s);
+    const sources: Array<[string, SourceSpec, EngineClient?]> = [];
+    for (const [name, bytes] of [['img.tar', save], ['img.tar.gz', gzip(save)], ['img.tar.zst', zstd(save)], ['oci.tar', await tarOfFiles(ociLayout(s, 'gzip'))]] as const) {
+      fs.writeFileSync(path.join(dir, name), bytes);
+      sources.push([name, { kind: 'docker-archive', path: path.join(dir, name) }]);
+    }
+    for (const compress of ['none', 'gzip', 'zstd'] as const) {
+      writeLayout(path.join(dir, compress), ociLayout(s, compress));
+      sources.push([`oci ${compress}`, { kind: 'oci', dir: path.join(dir, compress) }]);
+    }
+    let exports = 0;
+    const engine = { exportImage: async () => { exports++; return Readable.from(chunks(save, 1000)); } } as unknown as EngineClient;
+    sources.push(['engine', { kind: 'engine', name: 'img' }, engine]);
+    for (const [name, src, e] of sources) {
+      for (const [i, layer] of s.layers.entries()) {
+        const parts: Buffer[] = [];
+        for await (const c of await openImageSource(src, { engine: e ? async () => e : undefined }).openLayer(sha256(layer))) parts.push(c);
+        assert.ok(Buffer.concat(parts).equals(layer), `${name}: layer ${i}`);
+      }
+    }
+    assert.equal(exports, 4, 'the engine: one export to find each layer, one to read it');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('engine source: a file version from the export, found by its hash; a hardlink read in its layer', async () => {
+  const s = await spec();
+  const save = await dockerSave(s);
+  const engine = { exportImage: async () => Readable.from(chunks(save, 999)) } as unknown as EngineClient;
+  const src = openImageSource({ kind: 'engine', name: 'img' }, { engine: async () => engine });
+  assert.equal((await src.readFile(sha256(s.layers[1]), '/etc/hard', { tarBytes: s.layers[1].length })).data.toString(), 'two-and-longer\n');
+  assert.deepEqual((await src.readFile(sha256(s.layers[0]), '/bin/tool')).data, binary);
+  await assert.rejects(src.readFile(sha256(s.layers[0]), '/etc/hard'), EntryNotFoundError);
+  await assert.rejects(src.readFile('sha256:' + '2'.repeat(64), '/etc/conf'), (e: unknown) => e instanceof ImageFormatError && e.code === 'missing');
 });

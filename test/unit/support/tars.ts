@@ -60,21 +60,24 @@ export function configFor(spec: ImageSpec): Buffer {
   }));
 }
 
-/** A `docker save` archive in the 20.10 layout: <id>/layer.tar …, manifest.json last. */
-export async function dockerSave(spec: ImageSpec, opts: { manifestFirst?: boolean } = {}): Promise<Buffer> {
+/**
+ * A `docker save` archive in the 20.10 layout: <id>/layer.tar …, manifest.json last. `bodies`: the
+ * layer members' bytes where they are not spec.layers' (a layer rewritten after its config).
+ */
+export async function dockerSave(spec: ImageSpec, opts: { manifestFirst?: boolean; bodies?: Map<number, Buffer> } = {}): Promise<Buffer> {
   const config = configFor(spec);
   const configName = sha256(config).slice(7) + '.json';
   const seen = new Set<string>();
   const entries: TEntry[] = [];
   const layerPaths: string[] = [];
-  for (const l of spec.layers) {
+  spec.layers.forEach((l, i) => {
     const id = sha256(l).slice(7);
     layerPaths.push(`${id}/layer.tar`);
-    if (seen.has(id)) continue;
+    if (seen.has(id)) return;
     seen.add(id);
     entries.push({ name: `${id}/`, type: 'directory' }, { name: `${id}/VERSION`, body: '1.0' },
-      { name: `${id}/json`, body: '{}' }, { name: `${id}/layer.tar`, body: l });
-  }
+      { name: `${id}/json`, body: '{}' }, { name: `${id}/layer.tar`, body: opts.bodies?.get(i) ?? l });
+  });
   const manifest: TEntry = { name: 'manifest.json', body: JSON.stringify([{ Config: configName, RepoTags: [spec.tag ?? 'test:latest'], Layers: layerPaths }]) };
   entries.push({ name: configName, body: config });
   if (opts.manifestFirst) entries.unshift(manifest); else entries.push(manifest);

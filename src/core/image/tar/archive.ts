@@ -6,9 +6,10 @@
 // path first and ordered once the manifest is known.
 import { ImageFormatError } from '../errors';
 import type { ArchiveContents } from './archiveStream';
-import { alignHistory, blobPath, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../oci';
+import { alignHistory, blobPath, checkDigest, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../oci';
 import { withFacts } from '../indexCodec';
 import { archiveRel } from './paths';
+import { ImageChoiceError, sameReference, sourceIndex } from '../reference';
 import type { ImageData, LayerIndex } from '../types';
 
 export type { ArchiveContents, ReadArchiveOptions } from './archiveStream';
@@ -21,10 +22,35 @@ function resolveLink(links: Map<string, string>, path: string): string {
 
 interface SaveManifestEntry { Config?: string; RepoTags?: string[] | null; Layers?: string[] }
 
+/** The tags of a manifest.json entry (strings only; an entry of the wrong shape has none). */
+function tagsOf(e: SaveManifestEntry | null | undefined): string[] {
+  return Array.isArray(e?.RepoTags) ? e.RepoTags.filter((t): t is string => typeof t === 'string') : [];
+}
+
+/**
+ * The entry of a `docker save` manifest.json that `ref` names: by one of its tags (compared as
+ * full references: `app` is `docker.io/library/app:latest`), or `@N` for the N-th entry. Without a
+ * ref, the only entry. Anything else (no such tag, several images and no ref) is an error that
+ * lists the tags the archive holds.
+ */
+export function pickManifestEntry(manifest: SaveManifestEntry[], ref: string | undefined): SaveManifestEntry {
+  const held = manifest.flatMap((e, i) => (tagsOf(e).length ? tagsOf(e) : [`@${i}`]));
+  if (ref === undefined) {
+    if (manifest.length === 1) return manifest[0];
+    throw new ImageChoiceError(`the archive holds ${manifest.length} images: name one as docker-archive:FILE:REF`, held);
+  }
+  const n = sourceIndex(ref);
+  const pick = n !== undefined ? manifest[n] : manifest.find((e) => tagsOf(e).some((t) => sameReference(t, ref)));
+  if (pick === undefined) throw new ImageChoiceError(`the archive holds no image ${ref}`, held);
+  return pick;
+}
+
 export interface AssembleOptions {
-  /** Pick this tag from a multi-image archive (`docker save a b`). */
+  /** Pick this tag (a full reference, or `@N`) from a multi-image archive (`docker save a b`). */
   ref?: string;
   platform?: PlatformWanted;
+  /** Check that the OCI documents (manifests, config) hash to the digests they are read by. */
+  checkDigests?: boolean;
 }
 
 /** Turns an archive's contents into the image model (docker-save manifest first, else OCI index). */
@@ -43,12 +69,9 @@ export async function assembleArchive(
   const manifestBuf = doc('manifest.json');
   if (manifestBuf) {
     const manifest = parseJson<SaveManifestEntry[]>(manifestBuf, 'manifest.json');
-    if (!Array.isArray(manifest) || manifest.length === 0) throw new ImageFormatError('corrupt', 'manifest.json lists no image');
-    let pick = manifest[0];
-    if (opts.ref) {
-      const want = opts.ref.includes(':') ? opts.ref : opts.ref + ':latest';
-      pick = manifest.find((m) => Array.isArray(m?.RepoTags) && m.RepoTags.includes(want)) ?? pick;
-    }
+    if (!Array.isArray(manifest)) throw new ImageFormatError('corrupt', 'manifest.json is not a list of images');
+    if (manifest.length === 0) throw new ImageFormatError('corrupt', 'manifest.json lists no image');
+    const pick = pickManifestEntry(manifest, opts.ref);
     if (typeof pick?.Config !== 'string' || !Array.isArray(pick.Layers) || !pick.Layers.every((l) => typeof l === 'string')) {
       throw new ImageFormatError('corrupt', 'manifest.json entry has no Config or Layers');
     }
@@ -67,6 +90,7 @@ export async function assembleArchive(
     }, opts);
     configBuf = doc(blobPath(resolved.configDigest));
     if (!configBuf) throw new ImageFormatError('missing', `the archive lacks the image config ${resolved.configDigest}`);
+    if (opts.checkDigests) checkDigest(configBuf, resolved.configDigest, `the image config ${resolved.configDigest}`);
     layerPaths = resolved.layers.map((l) => blobPath(l.digest));
     if (resolved.refName) repoTags = [resolved.refName];
   }

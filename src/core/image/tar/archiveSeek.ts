@@ -7,9 +7,10 @@
 //   scanArchive(access)               outer headers, documents, links, layer members
 //   indexArchiveLayers(access, scan)  each layer member's index (or the cached one)
 // Pure apart from the RandomAccess given (positional reads).
+import { createHash } from 'node:crypto';
 import { CancelledError, ImageFormatError } from '../errors';
 import { LayerIndexBuilder } from './layerBuilder';
-import { BlobIndexer, labelled, looksLikeDoc } from './archiveStream';
+import { BlobIndexer, isManifestName, labelled, looksLikeDoc } from './archiveStream';
 import { archiveRel } from './paths';
 import { sniffCompression, type Compression } from './decompress';
 import { TarSeekWalker, type RandomAccess } from './tarWalk';
@@ -71,9 +72,12 @@ export function scanArchive(access: RandomAccess, opts: ScanOptions = {}): Archi
         continue;
       }
       const head = readExact(access, e.dataOffset, Math.min(h.size, 512));
-      if ((h.size <= maxDoc && looksLikeDoc(head)) || (isDocName && h.size <= 4096)) {
+      // The archive's own manifests are documents whatever they hold (a manifest.json of `null`
+      // is a wrong manifest, not a layer).
+      const isManifest = isManifestName(path);
+      if ((h.size <= maxDoc && (looksLikeDoc(head) || isManifest)) || (isDocName && h.size <= 4096)) {
         const buf = h.size <= 512 ? head : readExact(access, e.dataOffset, h.size);
-        let isJson = isDocName;
+        let isJson = isDocName || isManifest;
         if (!isJson) { try { JSON.parse(buf.toString('utf8')); isJson = true; } catch { isJson = false; } }
         if (isJson) { docs.set(path, buf); continue; }
       }
@@ -94,6 +98,10 @@ export interface IndexLayersOptions {
   onLayer?: (path: string, layer: LayerIndex) => void;
   /** Called with the file offset reached (for a percentage of the file size). */
   onProgress?: (position: number) => void;
+  /** Members to index only (default: every layer member). */
+  only?: Set<string>;
+  /** Filled with the digests of the compressed members indexed (see indexLayerAt). */
+  digests?: Map<string, BlobDigests>;
 }
 
 export interface IndexedLayers {
@@ -140,13 +148,14 @@ export async function indexTarAt(
  */
 export async function indexLayerAt(
   access: RandomAccess, offset: number, size: number,
-  opts: { label: string; maxEntries?: number; signal?: AbortSignal; diffId?: string },
+  opts: { label: string; maxEntries?: number; signal?: AbortSignal; diffId?: string; digests?: BlobDigests },
 ): Promise<LayerIndex> {
   const head = Buffer.allocUnsafe(Math.min(4, size));
   const n = size === 0 ? 0 : access.readInto(head, head.length, offset);
   const compression = sniffCompression(head.subarray(0, n));
   if (compression === 'none') return indexTarAt(access, offset, size, opts);
-  const bi = new BlobIndexer(opts.label, size, opts.maxEntries);
+  const blobHash = opts.digests ? createHash('sha256') : null;
+  const bi = new BlobIndexer(opts.label, size, opts.maxEntries, !!opts.digests);
   let sinceTick = 0;
   for (let at = offset; at < offset + size;) {
     const len = Math.min(1024 * 1024, offset + size - at);
@@ -154,7 +163,9 @@ export async function indexLayerAt(
     const got = access.readInto(b, len, at);
     if (got <= 0) break;
     at += got;
-    bi.write(got === len ? b : b.subarray(0, got));
+    const chunk = got === len ? b : b.subarray(0, got);
+    blobHash?.update(chunk);
+    bi.write(chunk);
     const p = bi.pending();
     if (p) await p;
     sinceTick += got;
@@ -164,7 +175,22 @@ export async function indexLayerAt(
       if (opts.signal?.aborted) throw new CancelledError();
     }
   }
-  return bi.end(opts.diffId);
+  const layer = await bi.end(opts.diffId);
+  if (opts.digests && blobHash) {
+    opts.digests.blob = 'sha256:' + blobHash.digest('hex');
+    opts.digests.tar = bi.tarDigest;
+  }
+  return layer;
+}
+
+/**
+ * Filled by indexLayerAt for a compressed blob (hashed as it is read and decompressed: an
+ * uncompressed one is walked by seeking, its bytes never read): the sha256 of the blob as stored
+ * and of its tar.
+ */
+export interface BlobDigests {
+  blob?: string;
+  tar?: string;
 }
 
 /** Phase 2: every layer member's index (cached, seek-walked, or decompressed as a stream). */
@@ -174,6 +200,7 @@ export async function indexArchiveLayers(access: RandomAccess, scan: ArchiveScan
   const fromCache = new Set<string>();
   for (const m of scan.layerMembers) {
     if (opts.signal?.aborted) throw new CancelledError();
+    if (opts.only && !opts.only.has(m.path)) continue;
     const known = opts.knownLayer?.(m);
     if (known) {
       layers.set(m.path, known);
@@ -183,7 +210,9 @@ export async function indexArchiveLayers(access: RandomAccess, scan: ArchiveScan
       continue;
     }
     try {
-      const layer = await indexLayerAt(access, m.offset, m.size, { label: `layer ${m.path}`, maxEntries: opts.maxEntriesPerLayer, signal: opts.signal });
+      const digests: BlobDigests | undefined = opts.digests ? {} : undefined;
+      const layer = await indexLayerAt(access, m.offset, m.size, { label: `layer ${m.path}`, maxEntries: opts.maxEntriesPerLayer, signal: opts.signal, digests });
+      if (digests?.tar) opts.digests!.set(m.path, digests);
       layers.set(m.path, layer);
       opts.onLayer?.(m.path, layer);
     } catch (e) {

@@ -75,6 +75,8 @@ export interface StreamArchiveOptions extends ReadArchiveOptions {
 export interface StreamArchiveContents extends ArchiveContents {
   /** sha256 ("sha256:…") of layer tars that were hashed (hashLayers, or verified known layers). */
   layerDigests: Map<string, string>;
+  /** sha256 of compressed layer members as stored (hashLayers): their blob digests. */
+  layerBlobDigests: Map<string, string>;
   /** sha256 of each parsed uncompressed layer's first HEAD_BYTES (for the cache). */
   layerHeads: Map<string, string>;
   /** sha256 of each layer's header blocks and long-name/PAX records (for the cache). */
@@ -92,6 +94,11 @@ export function looksLikeDoc(first: Buffer): boolean {
     return b === 0x7b /* { */ || b === 0x5b /* [ */;
   }
   return false;
+}
+
+/** An archive's own manifest (manifest.json, index.json at its root): a document whatever it holds. */
+export function isManifestName(path: string): boolean {
+  return path === 'manifest.json' || path === 'index.json';
 }
 
 /** A tar error from our parser names the layer it happened in. */
@@ -127,6 +134,8 @@ class LayerSink implements EntrySink {
   private readonly builder: LayerIndexBuilder;
   private readonly parser: TarParser;
   private hash: Hash | null;
+  /** The member's bytes as stored, when it is compressed and layers are hashed. */
+  private blobHash: Hash | null = null;
   private headHash: Hash | null = null;
   private readonly hdrHash: Hash = createHash('sha256');
   private headSeen = 0;
@@ -170,6 +179,7 @@ class LayerSink implements EntrySink {
 
   private start(first: Buffer): void {
     this.compression = sniffCompression(first);
+    if (this.hash && this.compression !== 'none') this.blobHash = createHash('sha256');
     if (this.compression === 'gzip') {
       this.mode = 'gzip';
       // Big output chunks: one parser call per 128 KiB instead of per 16 KiB.
@@ -193,6 +203,7 @@ class LayerSink implements EntrySink {
   }
 
   private feed(chunk: Buffer): void {
+    this.blobHash?.update(chunk);
     switch (this.mode) {
       case 'none': case 'known': this.tar(chunk); return;
       // zlib and fzstd keep input they have not used yet: lent bytes are copied first.
@@ -294,6 +305,7 @@ class LayerSink implements EntrySink {
       }
       this.parser.end();
       if (this.hash) out.layerDigests.set(this.path, 'sha256:' + this.hash.digest('hex'));
+      if (this.blobHash) out.layerBlobDigests.set(this.path, 'sha256:' + this.blobHash.digest('hex'));
       if (this.headHash) out.layerHeads.set(this.path, this.headHash.digest('hex'));
       out.layerHdrs.set(this.path, this.hdrHash.digest('hex'));
       const layer = this.builder.finish({ diffId: '', tarBytes: this.tarBytes, compression: this.compression });
@@ -315,12 +327,13 @@ export class BlobIndexer {
   private readonly sink: LayerSink;
   private static readonly KEY = 'blob';
 
-  constructor(private readonly label: string, size: number, maxEntries?: number) {
+  /** `hash`: compute the sha256 of the uncompressed tar (tarDigest, after end()). */
+  constructor(private readonly label: string, size: number, maxEntries?: number, hash = false) {
     this.ctx = {
-      opts: { maxEntriesPerLayer: maxEntries },
+      opts: { maxEntriesPerLayer: maxEntries, hashLayers: hash },
       out: {
         docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
-        layerDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
+        layerDigests: new Map(), layerBlobDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
       },
       waits: [],
       fatal: null,
@@ -362,6 +375,11 @@ export class BlobIndexer {
     if (diffId) layer.diffId = diffId;
     return layer;
   }
+
+  /** sha256 ("sha256:…") of the uncompressed tar, after end() (constructed with `hash`). */
+  get tarDigest(): string | undefined {
+    return this.ctx.out.layerDigests.get(BlobIndexer.KEY);
+  }
 }
 
 /** A small member kept in memory: a JSON document, or (if it is not JSON) a layer after all. */
@@ -383,7 +401,7 @@ class DocSink implements EntrySink {
   private decide(): void {
     const head = Buffer.concat(this.parts);
     const maxDoc = this.ctx.opts.maxDocBytes ?? 16 * 1024 * 1024;
-    if ((this.size <= maxDoc && looksLikeDoc(head)) || (this.isDocName && this.size <= 4096)) {
+    if ((this.size <= maxDoc && (looksLikeDoc(head) || isManifestName(this.path))) || (this.isDocName && this.size <= 4096)) {
       this.parts = [head];
       this.decided = 'doc';
       return;
@@ -399,7 +417,7 @@ class DocSink implements EntrySink {
     if (this.decided === 'layer') { this.layer!.end(); return; }
     const buf = Buffer.concat(this.parts);
     this.parts = [];
-    let isJson = this.isDocName;
+    let isJson = this.isDocName || isManifestName(this.path);
     if (!isJson) { try { JSON.parse(buf.toString('utf8')); isJson = true; } catch { isJson = false; } }
     if (isJson) { this.ctx.out.docs.set(this.path, buf); return; }
     // Not JSON after all: read it as a layer from memory (it is at most maxDocBytes).
@@ -496,7 +514,7 @@ export async function readArchiveStream(source: ByteSource, opts: StreamArchiveO
   if (signal?.aborted) throw new CancelledError();
   const out: StreamArchiveContents = {
     docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
-    layerDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
+    layerDigests: new Map(), layerBlobDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
   };
   const lend = (source as LendingSource)[releaseChunk];
   const ctx: Ctx = { opts, out, waits: [], fatal: null, lent: typeof lend === 'function' };

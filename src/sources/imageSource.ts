@@ -1,0 +1,107 @@
+// One reader per kind of image source (the Docker Engine, a `docker save` file, an OCI image
+// layout), with everything both the analysis and the file-version reader need from it:
+//   load()      the image: its documents and every layer's index (src/sources/load.ts)
+//   openLayer() one layer's uncompressed tar by diffID, checked against its digests
+//   readFile()  one entry of one layer (a hardlink read through to its target in that layer)
+// Each kind finds its image and layers one way for all three (the same reference and platform
+// choice, the same OCI index resolution, the same tar walker and decompression, the same cache).
+// The kinds: engineSource.ts, archiveSource.ts, ociSource.ts; openImageSource in load.ts.
+import { ImageFormatError } from '../core/image/errors';
+import type { ReadArchiveOptions } from '../core/image/tar/archive';
+import type { EntryContent } from '../core/image/tar/layerRead';
+import type { PlatformWanted } from '../core/image/oci';
+import type { ImageData } from '../core/image/types';
+import type { EngineClient } from '../engine/types';
+import type { ImagePlan } from './fastRead';
+import type { LayerIndexCache } from './indexCache';
+
+export type { EntryContent };
+
+export type SourceSpec =
+  | { kind: 'engine'; name: string }
+  | { kind: 'docker-archive'; path: string; ref?: string }
+  | { kind: 'oci'; dir: string; ref?: string };
+
+/** How a source is read: the same for loading it and for reading files from it. */
+export interface SourceOptions {
+  platform?: PlatformWanted;
+  /** Connects to the engine (only called for engine sources). */
+  engine?: () => Promise<EngineClient>;
+  /** The persistent per-layer index cache (src/sources/indexCache.ts); none: every layer is read. */
+  cache?: LayerIndexCache;
+  /**
+   * Check every layer read from a file against its digests (default true). false: not checked,
+   * and the image's warnings say so.
+   */
+  verify?: boolean;
+}
+
+export interface LoadOptions extends SourceOptions, Pick<ReadArchiveOptions, 'onLayer'> {
+  signal?: AbortSignal;
+  /** The stack order and image metadata, before layers are read (archive files, OCI layouts). */
+  onPlan?: (plan: ImagePlan) => void;
+  /** Bytes read so far and, when known, the total (file size, blob sizes, the engine's image size). */
+  onProgress?: (bytes: number, total?: number) => void;
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** Refuse files larger than this (default 256 MiB). */
+  maxBytes?: number;
+  /** Uncompressed size of the layer tar, when known (an engine's export skips other layers by it). */
+  tarBytes?: number;
+}
+
+export class EntryNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EntryNotFoundError';
+  }
+}
+
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+/** The warning an image carries when its layers were not checked. */
+export const NOT_VERIFIED = 'layer digests were not checked (--no-verify)';
+
+export interface ImageSource {
+  readonly spec: SourceSpec;
+  load(opts?: LoadOptions): Promise<ImageData>;
+  /**
+   * The uncompressed tar of layer `diffId`, in chunks. Its digests are checked as it is read: the
+   * iteration throws at the end when they differ, so act on the bytes only once it has ended.
+   */
+  openLayer(diffId: string, opts?: ReadOptions): Promise<AsyncIterable<Buffer>>;
+  /**
+   * The entry at `path` (absolute) in layer `diffId`, the last one if the layer has several; a
+   * hardlink is read through to its target in the same layer. EntryNotFoundError when the layer
+   * lacks it (or a hardlink's target).
+   */
+  readFile(diffId: string, path: string, opts?: ReadOptions): Promise<EntryContent>;
+}
+
+/** What every kind shares: readFile through the kind's single-entry read. */
+export abstract class BaseSource implements ImageSource {
+  constructor(readonly spec: SourceSpec, protected readonly options: SourceOptions) {}
+
+  abstract load(opts?: LoadOptions): Promise<ImageData>;
+  abstract openLayer(diffId: string, opts?: ReadOptions): Promise<AsyncIterable<Buffer>>;
+  /** The entry at `path` in layer `diffId` as the tar has it (undefined: not there). */
+  protected abstract readEntry(diffId: string, path: string, opts: ReadOptions & { maxBytes: number }): Promise<EntryContent | undefined>;
+
+  protected get verify(): boolean {
+    return this.options.verify !== false;
+  }
+
+  async readFile(diffId: string, path: string, opts: ReadOptions = {}): Promise<EntryContent> {
+    let p = path;
+    for (let hop = 0; hop < 8; hop++) {
+      const e = await this.readEntry(diffId, p, { ...opts, maxBytes: opts.maxBytes ?? DEFAULT_MAX_BYTES });
+      if (!e) throw new EntryNotFoundError(`${p} is not in layer ${diffId.slice(0, 19)}`);
+      if (e.type !== 'hardlink' || !e.linkname) return e;
+      // A hardlink's content is its target's, which the same layer carries earlier in the tar.
+      p = e.linkname;
+    }
+    throw new ImageFormatError('corrupt', `too many hardlink hops from ${path}`);
+  }
+}
