@@ -4,7 +4,7 @@
 // without VS Code:
 //   open    every fixture Dockerfile at once: parse, map to the image history, per-line infos and
 //           CodeLens labels, the hover's instruction lookup at every line
-//   analyse loadImage of the example archive (docker save, 76 MB) → analyze → Layers-view tree
+//   analyze loadImage of the example archive (docker save, 76 MB) → analyze → Layers-view tree
 //           model rows → explain of every layer (ImageService.show + tree + hovers)
 //   build   with DOCKER_HOST set: POST /build of the example (BuildKit, cached after the first)
 //           with the packed context, every message and trace decoded (the Build Image command);
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   let events = 0;
   for (let c = 1; c <= cycles; c++) {
     const t0 = Date.now();
-    // analyse (the shown image)
+    // analyze (the shown image)
     const image = await loadImage({ kind: 'docker-archive', path: archive });
     const a = analyze(image);
     const model = new TreeModel(a);
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     heapFirstMB: +first.heapMB.toFixed(1), heapLastMB: +last.heapMB.toFixed(1), heapRatio: +(last.heapMB / first.heapMB).toFixed(3),
     listenersFirst: first.listeners, listenersLast: last.listeners, resourcesFirst: first.resources, resourcesLast: last.resources,
   };
-  process.stdout.write(`bench-load: ${cycles} cycles × (${files.length} Dockerfiles open, analyse example${engine ? ', build, events' : ''}): `
+  process.stdout.write(`bench-load: ${cycles} cycles × (${files.length} Dockerfiles open, analyze example${engine ? ', build, events' : ''}): `
     + `RSS last/first ${result.rssRatio} (${result.rssFirstMB} → ${result.rssLastMB} MB), heap last/first ${result.heapRatio} `
     + `(${result.heapFirstMB} → ${result.heapLastMB} MB), listeners ${result.listenersFirst} → ${result.listenersLast}, `
     + `active resources ${result.resourcesFirst} → ${result.resourcesLast}\n`);

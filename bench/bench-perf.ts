@@ -446,7 +446,7 @@ async function benchOci(o: Options, layouts: Record<string, string>): Promise<vo
 }
 
 async function benchWorker(o: Options, img: { tag: string }, save: string): Promise<void> {
-  log('\n== extension host: event-loop delay while analysing through the worker API (dist/worker.js)');
+  log('\n== extension host: event-loop delay while analyzing through the worker API (dist/worker.js)');
   const client = new AnalysisWorkerClient(WORKER);
   try {
     const results: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
 // Benchmark helper: what an analysis keeps in memory. Reads a `docker save` file (no cache),
-// analyses it, forces a GC and prints the heap the analysis retains and the merged path count.
+// analyzes it, forces a GC and prints the heap the analysis retains and the merged path count.
 //
 //   node --expose-gc out/bench/heap.js FILE     prints {"paths":N,"entries":N,"retainedBytes":N,"bytesPerPath":N}
 import { analyze } from '../src/core/image/analysis';

@@ -4,7 +4,7 @@
 // file has bytes: anything else at PATH (a directory, a symlink, a device, a deletion, nothing) is
 // one line on stderr and exit 2. A hardlink is read through to its target in the same layer.
 import { EntryNotFoundError } from '../sources/imageSource';
-import { normaliseEntryPath } from '../core/image/tar/paths';
+import { normalizeEntryPath } from '../core/image/tar/paths';
 import type { Analysis } from '../core/image/analysis';
 import type { EntryType, LayerEntry } from '../core/image/types';
 import { UsageError, loadWithReader, type Args, type Out } from './common';
@@ -49,7 +49,7 @@ export async function cmdCat(args: Args, out: Out): Promise<number> {
   const [source, rawPath, extra] = args.positional;
   if (!source || !rawPath) throw new UsageError('cat needs a SOURCE and a PATH');
   if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-  const path = normaliseEntryPath(rawPath).path;
+  const path = normalizeEntryPath(rawPath).path;
   if (path === '/') throw new UsageError('/ is a directory, not a regular file');
   const layerFlag = args.flags.get('layer');
   const { analysis: a, reader } = await loadWithReader(source, args, { dive: 'lazy' });

@@ -1,7 +1,7 @@
 // Analysis with the cache's summaries (src/core/image/summary.ts): an image whose every layer index is a
 // cache record (read from the cache, or written to it by this analysis) is keyed by the stack of
 // record digests; a stored summary for that key stands for the merge's figures and dive's, and
-// the merged tree is built only if something reads it. Otherwise the image is analysed and the
+// the merged tree is built only if something reads it. Otherwise the image is analyzed and the
 // summary stored for next time.
 import { readFileSync, readdirSync, type Dirent } from 'node:fs';
 import * as nodePath from 'node:path';

@@ -1,7 +1,7 @@
 // Indexes compressed layer blobs on worker threads (src/worker/blobWorker.ts), a few at a time. One
 // zlib or zstd stream keeps one core busy; a compressed OCI layout has several layers, so reading
 // them side by side uses every core, and each worker's heap holds only the layer it is reading
-// (the analysing thread is not slowed by the garbage of 1 GB of decompressed chunks). Results come
+// (the analyzing thread is not slowed by the garbage of 1 GB of decompressed chunks). Results come
 // back as indexCodec records and are checked on decoding like a cache entry. The same workers hash
 // layers beside the caller's own reading (src/sources/digests.ts): a layer's digests are checked
 // while its headers are walked, not after.

@@ -33,7 +33,7 @@ export async function quickImageFromEngine(engine: EngineClient, name: string, s
 }
 
 export function quickImageFromAnalysis(a: Analysis): QuickImage {
-  return { id: a.image.id, repoTags: a.image.repoTags, history: a.image.history, layerSizes: a.layerSizes, alignment: 'analysed' };
+  return { id: a.image.id, repoTags: a.image.repoTags, history: a.image.history, layerSizes: a.layerSizes, alignment: 'analyzed' };
 }
 
 /** Size of each history entry (0 for entries without a layer). */

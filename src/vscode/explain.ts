@@ -30,7 +30,7 @@ export const EXPLAIN_COMMAND = COMMANDS.explainLayer;
 export const EXPLAIN_VIEW_TYPE = 'layerLens.explain';
 
 // ---------------------------------------------------------------------------------------------
-// Dockerfile ↔ analysed image
+// Dockerfile ↔ analyzed image
 
 /** A Dockerfile with the analysis of its image and the line ↔ layer mapping. */
 export interface DocLayers {
@@ -73,17 +73,17 @@ function buildDocLayers(doc: vscode.TextDocument, source: string, analysis: Anal
 }
 
 /**
- * The analysed image of a Dockerfile and its mapping. With `analyse`, reads the image when it is
- * known but not analysed yet (the shown image becomes that one); without, answers only from the
+ * The analyzed image of a Dockerfile and its mapping. With `analyze`, reads the image when it is
+ * known but not analyzed yet (the shown image becomes that one); without, answers only from the
  * analysis already shown. Null when no image belongs to the file.
  */
-export async function docLayers(ll: LayerLensContext, doc: vscode.TextDocument, opts: { analyse: boolean; stage?: StageRef }): Promise<DocLayers | null> {
+export async function docLayers(ll: LayerLensContext, doc: vscode.TextDocument, opts: { analyze: boolean; stage?: StageRef }): Promise<DocLayers | null> {
   if (opts.stage) return stageDocLayers(ll, doc, opts.stage);
   const img = await ll.dockerfiles.imageFor(doc);
   if (!img) return null;
   let shown = ll.images.current;
   if (!shown || shown.analysis.image.id !== img.image.id) {
-    if (!opts.analyse) return null;
+    if (!opts.analyze) return null;
     shown = await ll.images.show(img.source, { dockerfile: doc.uri });
     if (!shown || shown.analysis.image.id !== img.image.id) return null;
   }
@@ -340,12 +340,12 @@ export function registerExplain(ll: LayerLensContext): Contribution<'explainLaye
     if (uri) {
       // From a CodeLens: the layer of that Dockerfile's image.
       const doc = await openDoc(uri);
-      dl = doc ? await docLayers(ll, doc, { analyse: true, stage }) : null;
+      dl = doc ? await docLayers(ll, doc, { analyze: true, stage }) : null;
     } else if (layer === undefined) {
       // From the palette: the line under the cursor.
       const editor = vscode.window.activeTextEditor;
       if (editor && editor.document.languageId === 'dockerfile') {
-        dl = await docLayers(ll, editor.document, { analyse: true });
+        dl = await docLayers(ll, editor.document, { analyze: true });
         if (!dl && !ll.images.current) {
           void vscode.window.showInformationMessage('Layer Lens: no image for this Dockerfile yet. Build it (Layer Lens: Build Image) or open its image first.', 'Build Image', 'Open Image…')
             .then((a) => { if (a) void vscode.commands.executeCommand(a === 'Build Image' ? COMMANDS.buildImage : COMMANDS.openImage); });
@@ -360,7 +360,7 @@ export function registerExplain(ll: LayerLensContext): Contribution<'explainLaye
       const doc = cur?.dockerfile ? await openDoc(cur.dockerfile) : undefined;
       if (doc) {
         const stageOfShown = cur?.stage ? { stage: cur.stage.index, source: cur.source } : undefined;
-        const d = await docLayers(ll, doc, { analyse: false, stage: stageOfShown });
+        const d = await docLayers(ll, doc, { analyze: false, stage: stageOfShown });
         if (d && d.analysis === cur?.analysis) dl = d;
       }
     }

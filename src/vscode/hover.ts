@@ -1,5 +1,5 @@
 // Hovers on Dockerfile instructions: what the line costs under copy-on-write, with the numbers of
-// the layer it made in the analysed image (src/core/present/explain.ts writes the text). While no image
+// the layer it made in the analyzed image (src/core/present/explain.ts writes the text). While no image
 // belongs to the file, one line says so and how to get one.
 import * as vscode from 'vscode';
 import {
@@ -35,7 +35,7 @@ export class LayerHoverProvider implements vscode.HoverProvider {
       ? { stage: cur.stage.index, source: cur.source } : undefined;
     let dl;
     try {
-      dl = await docLayers(this.ll, doc, { analyse: true, stage: shownStage });
+      dl = await docLayers(this.ll, doc, { analyze: true, stage: shownStage });
     } catch (e) {
       this.ll.log(`hover: ${(e as Error).message}`);
       dl = null;

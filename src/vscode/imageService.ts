@@ -67,7 +67,7 @@ export class ImageService implements vscode.Disposable {
     };
     let ok = false;
     try {
-      const analysis = await this.analyse(source, cts.token, opts.force, onPartial);
+      const analysis = await this.analyze(source, cts.token, opts.force, onPartial);
       if (cts.token.isCancellationRequested) return undefined;
       ok = true;
       this.shown = { source, analysis, dockerfile: opts.dockerfile };
@@ -97,7 +97,7 @@ export class ImageService implements vscode.Disposable {
     this.emitter.fire(undefined);
   }
 
-  private async analyse(
+  private async analyze(
     source: string, token: vscode.CancellationToken, force?: boolean,
     onPartial?: (a: Analysis, layersMerged: number, layersTotal: number) => void,
   ): Promise<Analysis> {
@@ -133,7 +133,7 @@ export class ImageService implements vscode.Disposable {
                   pct = Math.max(pct, now);
                 },
               });
-              this.log(`analysed ${source}: ${a.image.layers.length} layers in ${Date.now() - t0} ms (worker ${stats.readMs} ms, ${stats.cacheHits} layer(s) from the cache; this thread ${Math.round(stats.mainThreadMs)} ms in slices of at most ${Math.round(stats.longestSliceMs)} ms)`);
+              this.log(`analyzed ${source}: ${a.image.layers.length} layers in ${Date.now() - t0} ms (worker ${stats.readMs} ms, ${stats.cacheHits} layer(s) from the cache; this thread ${Math.round(stats.mainThreadMs)} ms in slices of at most ${Math.round(stats.longestSliceMs)} ms)`);
               return a;
             }
             const image = await loadImage(spec, {
@@ -142,7 +142,7 @@ export class ImageService implements vscode.Disposable {
               onLayer: () => { layers++; progress.report({ message: `${layers} layer(s) read` }); },
             });
             const a = analyze(image);
-            this.log(`analysed ${source}: ${a.image.layers.length} layers in ${Date.now() - t0} ms`);
+            this.log(`analyzed ${source}: ${a.image.layers.length} layers in ${Date.now() - t0} ms`);
             return a;
           } finally {
             psub.dispose();

@@ -90,7 +90,7 @@ export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Dispos
     this.changeEmitter.dispose();
   }
 
-  /** The layer index and entry a URI names, when the image was analysed since the extension started. */
+  /** The layer index and entry a URI names, when the image was analyzed since the extension started. */
   private lookup(v: VersionRef): { layer: LayerIndex; entry?: LayerEntry } | undefined {
     const a = this.known.get(v.source);
     const i = a?.image.diffIds.indexOf(v.diffId) ?? -1;

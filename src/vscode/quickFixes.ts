@@ -1,4 +1,4 @@
-// Quick fixes on Dockerfile lines, offered only where the analysed image shows the cost and the
+// Quick fixes on Dockerfile lines, offered only where the analyzed image shows the cost and the
 // change is safe and local (the checks are pure, in src/core/present/explain.ts):
 // - "Add … to .dockerignore": on a COPY/ADD whose layer carries large or usually-unneeded
 //   build-context files, when no other instruction names those paths and the build context holding
@@ -91,7 +91,7 @@ export class ExplainCodeActions implements vscode.CodeActionProvider {
   async provideCodeActions(doc: vscode.TextDocument, range: vscode.Range | vscode.Selection): Promise<vscode.CodeAction[]> {
     let dl: DocLayers | null;
     try {
-      dl = await docLayers(this.ll, doc, { analyse: false });
+      dl = await docLayers(this.ll, doc, { analyze: false });
     } catch {
       return [];
     }

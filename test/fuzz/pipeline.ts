@@ -29,7 +29,7 @@ export interface PipelineOptions {
   maxExplain?: number;
 }
 
-/** Reads and analyses an archive exactly as `layerlens analyze/files/explain` and the views would. */
+/** Reads and analyzes an archive exactly as `layerlens analyze/files/explain` and the views would. */
 export async function runPipeline(source: ByteSource, opts: PipelineOptions = {}): Promise<PipelineResult> {
   const maxRows = opts.maxRows ?? 5000;
   const contents = await readArchiveStream(source, { signal: opts.signal });

@@ -82,7 +82,7 @@ for (const name of E.fixtureNames()) {
         const nLayers = (await config()).rootfs.diff_ids.length;
         const seen = new Set<string>();
         for (const e of entries) {
-          assert.match(e.path, /^\/(?:[^/]+(?:\/[^/]+)*)?$/, `path not absolute/normalised: ${e.path}`);
+          assert.match(e.path, /^\/(?:[^/]+(?:\/[^/]+)*)?$/, `path not absolute/normalized: ${e.path}`);
           assert.ok(!seen.has(e.path), `duplicate path ${e.path}`);
           seen.add(e.path);
           if (e.deleted) {

@@ -281,7 +281,7 @@ function tarType(t: string | null | undefined): EntryType {
   }
 }
 
-/** Every entry header of a tar stream (payloads skipped), with normalised paths. */
+/** Every entry header of a tar stream (payloads skipped), with normalized paths. */
 export async function tarEntries(stream: Readable): Promise<FsEntry[]> {
   const ex = tar.extract();
   const out: FsEntry[] = [];
@@ -311,7 +311,7 @@ export async function tarEntries(stream: Readable): Promise<FsEntry[]> {
  * Hardlinks become type "file" with their target's size (and mode), since which name of a link
  * group a tar writer emits first depends on its walk order. Returns a map path -> entry.
  */
-export function normaliseHardlinks(entries: Iterable<FsEntry>, lookup?: (target: string) => FsEntry | undefined): Map<string, FsEntry> {
+export function normalizeHardlinks(entries: Iterable<FsEntry>, lookup?: (target: string) => FsEntry | undefined): Map<string, FsEntry> {
   const m = new Map<string, FsEntry>();
   for (const e of entries) m.set(e.path, { ...e });
   for (const e of m.values()) {
@@ -341,8 +341,8 @@ export function isContainerAdded(p: string): boolean {
  * headers, `docker rm`. Leaves out what the engine adds for a container (/.dockerenv,
  * /etc/hostname, /etc/hosts, /etc/resolv.conf, /etc/mtab, /dev, /proc, /sys and below) unless
  * the image's own layers ship that path (BuildKit leaves /dev, /proc, /sys mount-point
- * directories in the first RUN layer). Hardlinks are normalised to files (see
- * normaliseHardlinks). The root "/" itself is not included.
+ * directories in the first RUN layer). Hardlinks are normalized to files (see
+ * normalizeHardlinks). The root "/" itself is not included.
  */
 export async function dockerExportSet(image: string, layerStats?: LayerTarStats[]): Promise<Map<string, FsEntry>> {
   const shipped = new Set<string>();
@@ -361,7 +361,7 @@ export async function dockerExportSet(image: string, layerStats?: LayerTarStats[
     const code = await exited;
     if (code !== 0) throw new Error(`docker export ${cid} exited ${code}: ${Buffer.concat(errs).toString().trim()}`);
     const kept = entries.filter((e) => e.path !== '/' && (!isContainerAdded(e.path) || shipped.has(e.path)));
-    return normaliseHardlinks(kept);
+    return normalizeHardlinks(kept);
   } finally {
     await run(DOCKER, ['rm', '-f', cid]);
   }
@@ -415,7 +415,7 @@ export function parseNdjson(text: string): FilesJsonEntry[] {
 }
 
 /**
- * The non-deleted entries of `files --json` as a path map, hardlinks normalised to files with
+ * The non-deleted entries of `files --json` as a path map, hardlinks normalized to files with
  * their target's size. The target is a field the CLI may print (`linkTarget`, `target`,
  * `linkname`, `link`) or else looked up in `hardlinkTargets` (from archiveLayerStats); without
  * either the entry keeps its own size.
@@ -433,7 +433,7 @@ export function filesJsonSet(entries: FilesJsonEntry[], hardlinkTargets?: Map<st
     }
     fs.push(f);
   }
-  return normaliseHardlinks(fs);
+  return normalizeHardlinks(fs);
 }
 
 export interface AnalyzeJson {
@@ -629,7 +629,7 @@ export interface LayerTarStats {
   regularBytes: number;
   symlinkTargetBytes: number;
   entries: number;
-  /** hardlink path -> target path, both normalised */
+  /** hardlink path -> target path, both normalized */
   hardlinks: Map<string, string>;
   /** every path in the layer tar except whiteout markers */
   paths: Set<string>;

@@ -1,4 +1,4 @@
-// An analysed image: the merged tree, per-layer statistics, waste by both definitions, and the
+// An analyzed image: the merged tree, per-layer statistics, waste by both definitions, and the
 // layer sizes by the definition that fits the source. Everything the CLI, the tree, hovers and
 // reports show comes from here.
 import { EMPTY_DIVE, type DiveEfficiency } from './efficiency';

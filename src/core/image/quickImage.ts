@@ -13,10 +13,10 @@ export interface QuickImage {
   layerSizes: number[];
   /**
    * 'exact': every row was unambiguous; 'by-size': some 0-byte rows had to be guessed (row sizes
-   * are still exact; a layer index may be off until the image is analysed); 'analysed': from the
+   * are still exact; a layer index may be off until the image is analyzed); 'analyzed': from the
    * image config itself.
    */
-  alignment: 'exact' | 'by-size' | 'analysed';
+  alignment: 'exact' | 'by-size' | 'analyzed';
 }
 
 const CONFIG_ONLY = new Set(['ENV', 'LABEL', 'CMD', 'ENTRYPOINT', 'EXPOSE', 'USER', 'ARG', 'STOPSIGNAL',

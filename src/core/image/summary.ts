@@ -1,6 +1,6 @@
 // The figures an analysis derives from its stack of layers — each layer's merge figures (added,
 // modified, deleted, hidden bytes…), the merge's warnings and dive's figures — kept as one small
-// document, so that re-analysing a stack whose every layer index is a known cache record costs no
+// document, so that re-analyzing a stack whose every layer index is a known cache record costs no
 // merge and no dive walk. The document is keyed by the stack itself: the digests of the layer
 // records in order (each record is the exact index, facts included: src/core/image/indexCodec.ts) and
 // the build of this code, so a summary is never used for other layers or by other code.

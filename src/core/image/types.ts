@@ -3,7 +3,7 @@
 /** Entry types as the CLI's JSON names them. */
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
-/** One entry of one layer tar, after path normalisation. Whiteout markers are kept as flags. */
+/** One entry of one layer tar, after path normalization. Whiteout markers are kept as flags. */
 export interface LayerEntry {
   /** Absolute path without trailing slash ("/" never appears: the root is implicit). */
   path: string;
@@ -14,7 +14,7 @@ export interface LayerEntry {
   mode: number;
   uid: number;
   gid: number;
-  /** Symlink target or hardlink target (hardlink targets are absolute, normalised paths). */
+  /** Symlink target or hardlink target (hardlink targets are absolute, normalized paths). */
   linkname?: string;
   /** mtime in seconds since the epoch. */
   mtime: number;

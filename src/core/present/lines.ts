@@ -49,7 +49,7 @@ export interface StageImageLines {
 
 /**
  * Joins a mapping with per-history-entry sizes and (optionally) cache facts by line.
- * `entrySizes[i]` is history entry i's size (the engine's history Size, or the analysed layer's).
+ * `entrySizes[i]` is history entry i's size (the engine's history Size, or the analyzed layer's).
  * `stageImages`: lines the main image does not contain take their sizes from the image of their
  * own stage when one is given, else from the image of a stage built on theirs (a stage image holds
  * its whole FROM chain); the rest, with `model` and `cache`, get the build trace's status only.

@@ -87,7 +87,7 @@ async function withArchive(seed: number, fn: (spec: SourceSpec, cache: LayerInde
   }
 }
 
-test('analysis summary: re-analysing a docker-save file is answered by the summary, with every output equal to a full analysis (random stacks)', async () => {
+test('analysis summary: re-analyzing a docker-save file is answered by the summary, with every output equal to a full analysis (random stacks)', async () => {
   const dir = tmpdir();
   try {
     let warned = 0;
@@ -143,7 +143,7 @@ test('analysis summary: keyed by the stack of layer records — another order, a
     // stack key no longer applies.
     utimesSync(ab, new Date(), new Date(Date.now() + 5000));
     await run(ab);
-    assert.equal(cache.stats.summaries, 1, 'a changed file is analysed again');
+    assert.equal(cache.stats.summaries, 1, 'a changed file is analyzed again');
     assert.equal(readdirSync(cache.summaryDir).length, 3);
     // The key names the records in order and the build.
     const image = await loadImage({ kind: 'docker-archive', path: ab }, { cache });
@@ -180,7 +180,7 @@ test('analysis summary: OCI layouts (plain, gzip, zstd) are answered by the summ
   }
 });
 
-test('analysis summary: a damaged, foreign or ill-typed summary is refused, removed, and the image analysed in full', () => withArchive(3, async (spec, cache) => {
+test('analysis summary: a damaged, foreign or ill-typed summary is refused, removed, and the image analyzed in full', () => withArchive(3, async (spec, cache) => {
   const reference = outputs(analyzeWithCache(await loadImage(spec, { cache }), cache));
   const [name] = readdirSync(cache.summaryDir);
   const f = path.join(cache.summaryDir, name);
@@ -203,7 +203,7 @@ test('analysis summary: a damaged, foreign or ill-typed summary is refused, remo
     const before = cache.stats.summaries;
     const a = analyzeWithCache(await loadImage(spec, { cache }), cache);
     assert.equal(cache.stats.summaries, before, `${label}: not used`);
-    assert.deepEqual(outputs(a), reference, `${label}: analysed in full`);
+    assert.deepEqual(outputs(a), reference, `${label}: analyzed in full`);
   }
   assert.ok(cache.stats.rejected >= bad.length, 'each counted as rejected');
   // The full analysis stored a good summary again: used next time.

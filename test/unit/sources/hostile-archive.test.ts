@@ -215,9 +215,9 @@ test('the file-version reader walks headers as the analysis does: PAX sizes that
     const same = async (file: string, label: string): Promise<void> => {
       const spec = { kind: 'docker-archive' as const, path: file };
       const t0 = Date.now();
-      const analysed = await expectFormatError(() => loadImage(spec), undefined, `${label}: analysis`);
-      const read = await expectFormatError(() => readLayerEntry(spec, { diffId: sha256('x'), path: '/a' }), analysed.code, `${label}: file version`);
-      assert.equal(read.message, analysed.message, `${label}: the same error`);
+      const analyzed = await expectFormatError(() => loadImage(spec), undefined, `${label}: analysis`);
+      const read = await expectFormatError(() => readLayerEntry(spec, { diffId: sha256('x'), path: '/a' }), analyzed.code, `${label}: file version`);
+      assert.equal(read.message, analyzed.message, `${label}: the same error`);
       assert.ok(Date.now() - t0 < 2000);
     };
     for (const size of ['-1024', '-512', 'abc', '1e400', '99999999999999999999']) {

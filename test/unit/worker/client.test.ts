@@ -135,7 +135,7 @@ test('worker analysis of compressed OCI layouts through the blob workers it star
 });
 
 test('the analysis worker lowers its own thread\'s priority on Linux, and only its own (not the thread pool it may be first to use)', { skip: process.platform !== 'linux' && 'per-thread nice values are a Linux feature' }, async () => {
-  // A fresh process (its libuv thread pool not started yet) analyses an archive through the worker,
+  // A fresh process (its libuv thread pool not started yet) analyzes an archive through the worker,
   // sampling the nice value of each of its threads (/proc/PID/task/TID/stat, field 19, counted
   // after the ")" that ends the thread's name) while the worker runs.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-worker-'));

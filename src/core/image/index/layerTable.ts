@@ -135,8 +135,8 @@ export class LayerTable implements LayerIndex {
 const MAX_WARNINGS = 50;
 
 /**
- * Builds a LayerTable from entries whose paths are already absolute and normalised (the tar
- * header walk normalises names first: src/core/image/tar/layerBuilder.ts), whiteouts and opaque
+ * Builds a LayerTable from entries whose paths are already absolute and normalized (the tar
+ * header walk normalizes names first: src/core/image/tar/layerBuilder.ts), whiteouts and opaque
  * directories.
  */
 export class LayerTableBuilder {
@@ -176,7 +176,7 @@ export class LayerTableBuilder {
     if (this.warnings.length < MAX_WARNINGS) this.warnings.push(w);
   }
 
-  /** The node of an absolute normalised path ("/" is node 0), created with its ancestors where missing. */
+  /** The node of an absolute normalized path ("/" is node 0), created with its ancestors where missing. */
   node(path: string): number {
     if (path === '/') return 0;
     const cut = path.lastIndexOf('/');

@@ -2,7 +2,7 @@
 // become paths, whiteout and opaque markers are recognised and entry types mapped. Every reader
 // (streaming, seeking, cached) goes through it, so all of them build the same index.
 import { ImageFormatError } from '../errors';
-import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, joinPath, normaliseEntryPath, parentPath } from './paths';
+import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, joinPath, normalizeEntryPath, parentPath } from './paths';
 import type { Compression } from './decompress';
 import type { EntryType } from '../types';
 import { LayerTableBuilder, type LayerTable } from '../index/layerTable';
@@ -37,7 +37,7 @@ export function entryType(t: string | null | undefined): EntryType | null {
 }
 
 /**
- * The tar header walk's side of the index: names become normalised paths, markers become
+ * The tar header walk's side of the index: names become normalized paths, markers become
  * whiteouts and opaque directories, types are mapped, and the rest goes into the layer's columns
  * (LayerTableBuilder): no object per entry is kept.
  */
@@ -61,12 +61,12 @@ export class LayerIndexBuilder {
     const c = n.charCodeAt(0);
     let path: string;
     // The common name (`a/b/c`, `a/b/`: no leading `/` or `.`, no `/.`, no `//`) without
-    // normaliseEntryPath's split and join; no part of it starts with '.', so it is no marker.
+    // normalizeEntryPath's split and join; no part of it starts with '.', so it is no marker.
     if (c !== 47 && c !== 46 && n.length > 0 && n.indexOf('/.') === -1 && n.indexOf('//') === -1) {
       path = '/' + (n.charCodeAt(n.length - 1) === 47 ? n.slice(0, n.length - 1) : n);
       if (path.length > MAX_PATH_BYTES) this.tooLong(path);
     } else {
-      const norm = normaliseEntryPath(n);
+      const norm = normalizeEntryPath(n);
       path = norm.path;
       if (norm.escaped) this.table.warn(`entry name '${n}' climbs above the root; read as ${path}`);
       if (path.length > MAX_PATH_BYTES) this.tooLong(path);
@@ -83,7 +83,7 @@ export class LayerIndexBuilder {
     }
     const type = entryType(h.type);
     if (type === null) { this.table.warn(`entry ${path} has unsupported type '${h.type}'; skipped`); return; }
-    const linkname = type === 'symlink' ? h.linkname ?? '' : type === 'hardlink' ? normaliseEntryPath(h.linkname ?? '').path : undefined;
+    const linkname = type === 'symlink' ? h.linkname ?? '' : type === 'hardlink' ? normalizeEntryPath(h.linkname ?? '').path : undefined;
     this.table.addEntry(path, type, type === 'file' ? (h.size ?? 0) : 0, (h.mode ?? 0) & 0o7777, h.uid ?? 0, h.gid ?? 0,
       Number.isFinite(h.mtime) ? Math.floor(h.mtime) : 0, linkname);
   }

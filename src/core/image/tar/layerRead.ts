@@ -11,7 +11,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { CancelledError, ImageFormatError } from '../errors';
 import { openDecompressed, sniffCompression, toFormatError, type ByteSource, type Compression } from './decompress';
-import { normaliseEntryPath } from './paths';
+import { normalizeEntryPath } from './paths';
 import { TarParser, TarSeekWalker, type EntrySink, type RandomAccess, type TarHeader } from './tarWalk';
 import type { EntryType } from '../types';
 
@@ -43,7 +43,7 @@ export interface FoundEntry {
 }
 
 function entryOf(header: TarHeader, type: EntryType, data: Buffer): EntryContent {
-  const linkname = type === 'hardlink' ? normaliseEntryPath(header.linkname ?? '').path
+  const linkname = type === 'hardlink' ? normalizeEntryPath(header.linkname ?? '').path
     : type === 'symlink' ? header.linkname ?? '' : undefined;
   return {
     type, size: type === 'file' ? header.size : 0, mode: header.mode & 0o7777, mtime: header.mtime, linkname,
@@ -58,11 +58,11 @@ export class EntryTooBigError extends ImageFormatError {
   }
 }
 
-/** The tar entry at `path` (normalised, absolute), the last one if the tar has several. */
+/** The tar entry at `path` (normalized, absolute), the last one if the tar has several. */
 function matcher(path: string): (h: TarHeader) => EntryType | undefined {
   return (h) => {
     const type = h.type ? TYPES[h.type] : undefined;
-    return type && normaliseEntryPath(h.name).path === path ? type : undefined;
+    return type && normalizeEntryPath(h.name).path === path ? type : undefined;
   };
 }
 
@@ -268,7 +268,7 @@ export async function* archiveMembers(source: ByteSource): AsyncGenerator<Stream
       const body = (async function* (): AsyncGenerator<Buffer> {
         for (let e = await next(); e && 'chunk' in e; e = await next()) yield e.chunk;
       })();
-      yield { header, path: normaliseEntryPath(header.name).path.slice(1), body };
+      yield { header, path: normalizeEntryPath(header.name).path.slice(1), body };
       await body.return(undefined);
     }
   } finally {

@@ -1,15 +1,15 @@
-// Path rules for layer tars: every entry name becomes an absolute, normalised path. Names that try
+// Path rules for layer tars: every entry name becomes an absolute, normalized path. Names that try
 // to leave the root (`../x`, `/../x`) are clamped at the root, as a union filesystem would see them,
 // and reported, never followed: nothing from a layer is ever written to disk.
 
-export interface NormalisedPath {
+export interface NormalizedPath {
   /** "/a/b" form; "/" for the root itself. */
   path: string;
   /** True when the name had `..` components that reached above the root. */
   escaped: boolean;
 }
 
-export function normaliseEntryPath(name: string): NormalisedPath {
+export function normalizeEntryPath(name: string): NormalizedPath {
   const out: string[] = [];
   let escaped = false;
   for (const part of name.split('/')) {
@@ -26,7 +26,7 @@ export function normaliseEntryPath(name: string): NormalisedPath {
 
 /** An archive member's name as a path relative to the archive root (`./a/../b` → `b`). */
 export function archiveRel(name: string): string {
-  return normaliseEntryPath(name).path.slice(1);
+  return normalizeEntryPath(name).path.slice(1);
 }
 
 export function parentPath(path: string): string {
@@ -57,7 +57,7 @@ export function globToRegExp(pattern: string): RegExp {
 }
 
 /**
- * Joins a POSIX path onto a directory and normalises it (`..` stops at the root). With
+ * Joins a POSIX path onto a directory and normalizes it (`..` stops at the root). With
  * `keepTrailingSlash`, a trailing `/` (or `.`) of `p` is kept, as COPY destinations need.
  */
 export function posixJoin(base: string, p: string, keepTrailingSlash = false): string {

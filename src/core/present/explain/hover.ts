@@ -90,7 +90,7 @@ export function notInImageHoverMarkdown(stage: string | null): string {
   return inlineMarkdown(`This stage${name} is not part of the shown image: only the final stage's layers ship, and this stage's files reach the image only through ${code('COPY --from')}.`) + '\n';
 }
 
-/** The one line shown while no analysed image belongs to the Dockerfile. */
+/** The one line shown while no analyzed image belongs to the Dockerfile. */
 export function unknownImageHoverMarkdown(): string {
   return inlineMarkdown(`Layer Lens: no image for this Dockerfile yet — run ${bold('Layer Lens: Build Image')} (or ${code('docker build -t NAME .')} then ${bold('Layer Lens: Open Image…')}) to see what each line costs.`) + '\n';
 }
