@@ -6,27 +6,17 @@
 // No engine = failure (requireEngine in before()), never a skip.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import * as E from '../support/engine';
-
-interface Raw { code: number | null; stdout: Buffer; stderr: string }
+import { runCli, type CliRun } from '../support/cliRun';
 
 /** node dist/cli.js ARGS with stdout as bytes. */
-function cliRaw(args: string[], env: NodeJS.ProcessEnv): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(E.repoRoot(), 'dist', 'cli.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
-  });
+function cliRaw(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  return runCli(path.join(E.repoRoot(), 'dist', 'cli.js'), args, env);
 }
 
 /** What one layer tar ships: regular files (a hardlink as its target's bytes in the same tar), and the other entries' types. */

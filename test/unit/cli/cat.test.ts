@@ -5,28 +5,18 @@
 // that does not match its digest is one line and exit 2; --no-verify says it did not check.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tar from 'tar-stream';
 import { OUT_ROOT } from '../../support/repo';
 import { dockerSave, gzip, makeTar, ociLayout, sha256, tarOfFiles, writeLayout, zstd, type ImageSpec } from '../support/tars';
+import { runCli, type CliRun } from '../../support/cliRun';
 
 const CLI = path.join(OUT_ROOT, 'src', 'cli', 'main.js');
 
-interface Run { code: number | null; stdout: Buffer; stderr: string }
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
-  });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runCli(CLI, args, env);
 }
 
 /** Regular files (and hardlinks, as their target's bytes) of a layer tar, by absolute path. */
