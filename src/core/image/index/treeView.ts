@@ -11,8 +11,10 @@ import { T_DIR } from './layerTable';
 class NodeView implements MergedNode {
   private kids: Map<string, MergedNode> | null | undefined;
   private copyList: Copy[] | undefined;
-  constructor(private readonly view: IndexTreeView, readonly id: number) {}
-  private get ix(): ImageIndex { return this.view.index; }
+  private readonly ix: ImageIndex;
+  constructor(private readonly view: IndexTreeView, readonly id: number) {
+    this.ix = view.index;
+  }
   get name(): string { return this.ix.nameOf(this.id); }
   get parent(): MergedNode | null { return this.id === 0 ? null : this.view.node(this.ix.nodeParent[this.id]); }
   get children(): Map<string, MergedNode> | null {
@@ -50,7 +52,8 @@ class NodeView implements MergedNode {
 
 /** The index as a merged tree of objects, made on demand. */
 export class IndexTreeView implements MergedTreeLike {
-  private readonly nodes = new Map<number, MergedNode>();
+  /** The objects made so far, by node id (a sparse array: only reached nodes have one). */
+  private readonly nodes: Array<MergedNode | undefined> = [];
   readonly root: MergedNode;
   readonly layers: LayerStats[];
 
@@ -68,8 +71,8 @@ export class IndexTreeView implements MergedTreeLike {
 
   /** The object of node id n (one per node, made once). */
   node(n: number): MergedNode {
-    let v = this.nodes.get(n);
-    if (!v) this.nodes.set(n, (v = new NodeView(this, n)));
+    let v = this.nodes[n];
+    if (!v) this.nodes[n] = v = new NodeView(this, n);
     return v;
   }
 
