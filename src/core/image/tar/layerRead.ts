@@ -152,41 +152,18 @@ export function layerTar(blob: ByteSource, opts: { hash?: boolean; signal?: Abor
   let done = false;
   const asBuffer = (c: Uint8Array): Buffer => (Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
   async function* tar(): AsyncGenerator<Buffer> {
-    const it = (Symbol.asyncIterator in blob ? (blob as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]() : (async function* () { yield* blob as Iterable<Uint8Array>; })()) as AsyncIterator<Uint8Array>;
-    const head: Buffer[] = [];
-    let len = 0;
-    let ended = false;
-    while (len < 4) {
-      const r = await it.next();
-      if (r.done) { ended = true; break; }
-      head.push(asBuffer(r.value));
-      len += r.value.length;
-    }
-    compression = sniffCompression(Buffer.concat(head));
-    if (compression === 'none') {
-      for (const c of head) { tarHash?.update(c); yield c; }
-      while (!ended) {
-        if (opts.signal?.aborted) throw new CancelledError();
-        const r = await it.next();
-        if (r.done) break;
-        const c = asBuffer(r.value);
-        tarHash?.update(c);
-        yield c;
-      }
-      done = true;
-      return;
-    }
-    async function* raw(): AsyncGenerator<Buffer> {
-      for (const c of head) { blobHash?.update(c); yield c; }
-      while (!ended) {
-        const r = await it.next();
-        if (r.done) return;
-        const c = asBuffer(r.value);
-        blobHash?.update(c);
-        yield c;
+    // Every blob byte is hashed as it passes into the decompressor's sniffing and decoding; a plain
+    // blob is its own tar (openDecompressed passes it through), so it is hashed once.
+    async function* blobChunks(): AsyncGenerator<Buffer> {
+      for await (const c of blob) {
+        const b = asBuffer(c);
+        blobHash?.update(b);
+        yield b;
       }
     }
-    const dec = await openDecompressed(raw());
+    const dec = await openDecompressed(blobChunks());
+    compression = dec.compression;
+    const plain = compression === 'none';
     const out = (dec.stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -194,11 +171,11 @@ export function layerTar(blob: ByteSource, opts: { hash?: boolean; signal?: Abor
         try {
           r = await out.next();
         } catch (e) {
-          throw toFormatError(e, `a ${compression} layer`);
+          throw plain ? e : toFormatError(e, `a ${compression} layer`);
         }
         if (r.done) break;
         if (opts.signal?.aborted) throw new CancelledError();
-        tarHash?.update(r.value);
+        if (!plain) tarHash?.update(r.value);
         yield r.value;
       }
     } finally {
@@ -210,8 +187,8 @@ export function layerTar(blob: ByteSource, opts: { hash?: boolean; signal?: Abor
     chunks: tar(),
     digests: () => {
       if (!done || !blobHash || !tarHash) throw new Error('layerTar: digests before the end of the layer, or without hashing');
-      const tarDigest = hex(tarHash);
-      return { blob: compression === 'none' ? tarDigest : hex(blobHash), tar: tarDigest, compression: compression ?? 'none' };
+      const blobDigest = hex(blobHash);
+      return { blob: blobDigest, tar: compression === 'none' ? blobDigest : hex(tarHash), compression: compression ?? 'none' };
     },
   };
 }
