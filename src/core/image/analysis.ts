@@ -2,7 +2,7 @@
 // layer sizes by the definition that fits the source. Everything the CLI, the tree, hovers and
 // reports show comes from here.
 import { EMPTY_DIVE, type DiveEfficiency } from './efficiency';
-import { MergedTree, type LayerStats, type MergedTreeLike } from './merge';
+import type { LayerStats, MergedTreeLike } from './merge';
 import { IndexTreeView } from './index/treeView';
 import { buildImageIndex, type ImageIndex, type IndexLayer } from './index/imageIndex';
 import { diveOfIndex } from './index/dive';
@@ -103,15 +103,6 @@ export function analysisFromFigures(image: ImageData, figures: { layerStats: Lay
   return a;
 }
 
-/**
- * The Analysis from parts computed elsewhere (the extension merges in slices on its own thread
- * and gets dive's figures from the analysis worker). `tree` holds image.layers, bottom first.
- */
-export function analysisOf(image: ImageData, tree: MergedTree, treeWarnings: string[], dive: DiveEfficiency): Analysis {
-  const a = { ...figuresOf(image, tree.layers, treeWarnings, dive), tree } as unknown as Analysis;
-  lazyIndex(a, image);
-  return a;
-}
 
 /** Everything but the tree. */
 function figuresOf(image: ImageData, layerStats: LayerFigures[], treeWarnings: string[], dive: DiveEfficiency): Omit<Analysis, 'tree' | 'index'> {

@@ -1,7 +1,9 @@
-// The union filesystem, computed: stacks layers bottom to top with OverlayFS rules and keeps, for
-// every path ever shipped, each copy that a layer carries, which layer provides the visible one,
-// and which layer deleted it. Pure and synchronous: layers can be added one at a time as they
-// finish streaming (partial results), then `finish()` resolves hardlinks and directory totals.
+// The union filesystem as a tree of objects: stacks layers bottom to top with OverlayFS rules and
+// keeps, for every path ever shipped, each copy that a layer carries, which layer provides the
+// visible one, and which layer deleted it; `finish()` resolves hardlinks and directory totals.
+// The shapes it defines (MergedNode, LayerStats, changes) are what the views read; analyses build
+// the image index (src/core/image/index) and read it through such a view, and this object merge is
+// the reference the index is tested against.
 //
 // Rules (as OverlayFS and the OCI image spec apply them):
 // - `.wh.NAME` in layer L deletes NAME and everything under it, as merged from layers below L.
@@ -336,25 +338,15 @@ export class MergedTree implements MergedTreeLike {
   *finishSteps(every = 8192): Generator<void, { warnings: string[] }> {
     if (this.finished) return { warnings: [] };
     this.finished = true;
-    return yield* this.totalsSteps(every, true);
+    return yield* this.totalsSteps(every);
   }
 
-  /**
-   * Directory totals and per-layer hidden bytes for the layers added so far, without finishing:
-   * layers can still be added (partial results while an image is read). Hardlink sizes are left
-   * alone (resolved by finish()), so that a partial look never changes what later layers compute.
-   */
-  *refreshSteps(every = 8192): Generator<void, void> {
-    if (this.finished) return;
-    yield* this.totalsSteps(every, false);
-  }
-
-  private *totalsSteps(every: number, resolveLinks: boolean): Generator<void, { warnings: string[] }> {
+  private *totalsSteps(every: number): Generator<void, { warnings: string[] }> {
     const warnings: string[] = [];
     for (const s of this.layers) s.hiddenBytes = 0;
     const visit = (n: MergedNode): void => {
       for (let i = 0, top = hiddenCount(n); i < top; i++) this.layers[n.copies[i].layer].hiddenBytes += n.copies[i].bytes;
-      if (resolveLinks && n.live && n.type === 'hardlink') {
+      if (n.live && n.type === 'hardlink') {
         const target = n.linkname ? this.lookup(n.linkname) : undefined;
         if (target && target.live && target.type === 'file') n.size = target.size;
         else if (warnings.length < 50) warnings.push(`hardlink ${nodePath(n)} points at missing ${n.linkname}`);

@@ -2,7 +2,6 @@
 // change) and its human renderings.
 import type { Analysis } from '../image/analysis';
 import { formatBytes, formatMode, formatPercent, shortCreatedBy } from './format';
-import { MergedTree, nodePath, type MergedNode } from '../image/merge';
 import { HOW, KINDS, type ImageIndex } from '../image/index/imageIndex';
 
 export const SCHEMA_VERSION = 1;
@@ -61,17 +60,6 @@ export type FileRecord =
   | { path: string; type: string; size: number; mode: string; layer: number; hides: number[]; linkname?: string }
   | { path: string; deleted: true; deletedBy: number | null; shippedIn: number[] };
 
-export function fileRecord(path: string, n: MergedNode): FileRecord {
-  if (!n.live) {
-    return { path, deleted: true, deletedBy: n.deletedBy, shippedIn: [...new Set(n.copies.map((c) => c.layer))] };
-  }
-  const r: FileRecord = {
-    path, type: n.type, size: n.size, mode: formatMode(n.mode), layer: n.layer,
-    hides: MergedTree.hiddenCopies(n).map((c) => c.layer),
-  };
-  if (n.linkname !== undefined) r.linkname = n.linkname;
-  return r;
-}
 
 /** The merged filesystem, one record per path, sorted depth-first. */
 export function fileRecords(a: Analysis): Generator<FileRecord> {
@@ -127,20 +115,6 @@ export function layerChangeRecords(a: Analysis, layer: number): Generator<LayerC
   return indexLayerChangeRecords(a.index, layer);
 }
 
-/** One layer's changes from the object tree, sorted by path (the index's answer must equal it). */
-export function* treeLayerChangeRecords(tree: MergedTree, layer: number): Generator<LayerChangeRecord> {
-  const stats = tree.layers[layer];
-  const rows = stats.changes.map((c) => ({ c, path: nodePath(c.node) })).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
-  for (const { c, path } of rows) {
-    const r: LayerChangeRecord = {
-      path, change: c.kind, type: c.node.type, size: c.bytes, mode: formatMode(c.node.mode),
-      layer, bytes: c.bytes,
-    };
-    if (c.metadataOnly) r.metadataOnly = true;
-    if (c.how) r.how = c.how;
-    yield r;
-  }
-}
 
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);

@@ -9,9 +9,38 @@ import { buildImageIndex } from '../../../src/core/image/index/imageIndex';
 import { diveOfIndex } from '../../../src/core/image/index/dive';
 import { layerTableOf } from '../../../src/core/image/index/layerTable';
 import type { LayerIndex } from '../../../src/core/image/types';
-import { fileRecord, indexFileRecords, indexLayerChangeRecords, treeLayerChangeRecords } from '../../../src/core/present/report';
+import { formatMode } from '../../../src/core/present/format';
+import { indexFileRecords, indexLayerChangeRecords, type FileRecord, type LayerChangeRecord } from '../../../src/core/present/report';
 
 /** Everything both models say about a stack of layers, the old way and the new. */
+/** The object tree's record of a path, as the CLI's `files` prints it. */
+function fileRecord(path: string, n: MergedNode): FileRecord {
+  if (!n.live) {
+    return { path, deleted: true, deletedBy: n.deletedBy, shippedIn: [...new Set(n.copies.map((c) => c.layer))] };
+  }
+  const r: FileRecord = {
+    path, type: n.type, size: n.size, mode: formatMode(n.mode), layer: n.layer,
+    hides: MergedTree.hiddenCopies(n).map((c) => c.layer),
+  };
+  if (n.linkname !== undefined) r.linkname = n.linkname;
+  return r;
+}
+
+/** One layer's changes from the object tree, sorted by path (the index's answer must equal it). */
+function* treeLayerChangeRecords(tree: MergedTree, layer: number): Generator<LayerChangeRecord> {
+  const stats = tree.layers[layer];
+  const rows = stats.changes.map((c) => ({ c, path: nodePath(c.node) })).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  for (const { c, path } of rows) {
+    const r: LayerChangeRecord = {
+      path, change: c.kind, type: c.node.type, size: c.bytes, mode: formatMode(c.node.mode),
+      layer, bytes: c.bytes,
+    };
+    if (c.metadataOnly) r.metadataOnly = true;
+    if (c.how) r.how = c.how;
+    yield r;
+  }
+}
+
 /** Every field of every node, children in the tree's own order, in the tree's post order. */
 function nodesOf(tree: MergedTreeLike): unknown[] {
   const dump = (n: MergedNode): unknown => ({

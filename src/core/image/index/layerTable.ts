@@ -12,13 +12,8 @@ import { Column, PairHash, StringTable } from './columns';
 export const ENTRY_TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo'];
 export const T_FILE = 0;
 export const T_DIR = 1;
-export const T_SYMLINK = 2;
 export const T_HARDLINK = 3;
 const TYPE_CODE = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
-
-export function typeCode(t: EntryType): number {
-  return TYPE_CODE.get(t)!;
-}
 
 /** The columns of one layer. Node 0 is the root ("/"). */
 export interface LayerColumns {
