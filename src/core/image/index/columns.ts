@@ -41,6 +41,10 @@ export class Column<T extends TypedArray> {
     this.length = i + 1;
     return i;
   }
+  /** The used part: a view when it fills most of the column (no copy), else a copy of its exact length. */
+  fit(): T {
+    return this.length * 5 >= this.a.length * 4 ? this.view() : this.trim();
+  }
   /** The used part, copied into an array of its exact length. */
   trim(): T {
     return this.a.slice(0, this.length) as T;
@@ -48,62 +52,202 @@ export class Column<T extends TypedArray> {
 }
 
 /**
- * Maps (parent id, name id) to a node id: open addressing with linear probing over three Int32
- * columns. Keys are never removed.
+ * Maps (parent id, name id) to a node id: open addressing with linear probing over one Int32Array
+ * of (parent, name, value) triples, so that a probe reads one cache line. Keys are never removed.
  */
 export class PairHash {
-  private parents: Int32Array;
-  private names: Int32Array;
-  private values: Int32Array;
+  private t: Int32Array;
   private mask: number;
   private size = 0;
   constructor(capacity = 1024) {
     let n = 16;
-    while (n < capacity * 2) n *= 2;
-    this.parents = new Int32Array(n);
-    this.names = new Int32Array(n);
-    this.values = new Int32Array(n).fill(-1);
+    while (n * 0.7 < capacity) n *= 2;
+    this.t = PairHash.table(n);
     this.mask = n - 1;
   }
+  private static table(slots: number): Int32Array {
+    const t = new Int32Array(slots * 3);
+    for (let i = 2; i < t.length; i += 3) t[i] = -1;
+    return t;
+  }
+  /** The triple's offset for the key: its own, or the empty one where it would go. */
   private slot(parent: number, name: number): number {
     let h = Math.imul(parent, 0x9e3779b1) ^ Math.imul(name + 0x632be5ab, 0x85ebca77);
     h ^= h >>> 15;
+    const t = this.t;
     let i = h & this.mask;
     for (;;) {
-      const v = this.values[i];
-      if (v === -1 || (this.parents[i] === parent && this.names[i] === name)) return i;
+      const at = i * 3;
+      if (t[at + 2] === -1 || (t[at] === parent && t[at + 1] === name)) return at;
       i = (i + 1) & this.mask;
     }
   }
   /** Makes room for `more` keys beyond those it holds, so that adding them never rehashes. */
   reserve(more: number): void {
-    while ((this.size + more) * 2 > this.values.length) this.grow();
+    while (this.size + more > (this.mask + 1) * 0.7) this.grow();
   }
   get(parent: number, name: number): number {
-    return this.values[this.slot(parent, name)];
+    return this.t[this.slot(parent, name) + 2];
+  }
+  /** The value of (parent, name); when the key is new, `value` after adding it (one probe sequence for both). */
+  intern(parent: number, name: number, value: number): number {
+    if (this.size + 1 > (this.mask + 1) * 0.7) this.grow();
+    const at = this.slot(parent, name);
+    const t = this.t;
+    const v = t[at + 2];
+    if (v !== -1) return v;
+    t[at] = parent;
+    t[at + 1] = name;
+    t[at + 2] = value;
+    this.size++;
+    return value;
   }
   /** Sets the value of a key that is not in the hash yet. */
   add(parent: number, name: number, value: number): void {
-    if ((this.size + 1) * 2 > this.values.length) this.grow();
-    const i = this.slot(parent, name);
-    if (this.values[i] === -1) this.size++;
-    this.parents[i] = parent;
-    this.names[i] = name;
-    this.values[i] = value;
+    if (this.size + 1 > (this.mask + 1) * 0.7) this.grow();
+    const at = this.slot(parent, name);
+    const t = this.t;
+    if (t[at + 2] === -1) this.size++;
+    t[at] = parent;
+    t[at + 1] = name;
+    t[at + 2] = value;
   }
   private grow(): void {
-    const { parents, names, values } = this;
-    const n = values.length * 2;
-    this.parents = new Int32Array(n);
-    this.names = new Int32Array(n);
-    this.values = new Int32Array(n).fill(-1);
+    const old = this.t;
+    const n = (this.mask + 1) * 2;
+    this.t = PairHash.table(n);
     this.mask = n - 1;
-    for (let i = 0; i < values.length; i++) {
-      if (values[i] === -1) continue;
-      const j = this.slot(parents[i], names[i]);
-      this.parents[j] = parents[i];
-      this.names[j] = names[i];
-      this.values[j] = values[i];
+    for (let at = 0; at < old.length; at += 3) {
+      if (old[at + 2] === -1) continue;
+      const to = this.slot(old[at], old[at + 1]);
+      this.t[to] = old[at];
+      this.t[to + 1] = old[at + 1];
+      this.t[to + 2] = old[at + 2];
+    }
+  }
+}
+
+/**
+ * Path component names interned to dense ids, from the bytes of a tar header (no string is made
+ * for a name seen before) or from strings. An ASCII name has the same id either way (its bytes are
+ * its char codes); other names are keyed by their string. `strings` holds each name once.
+ */
+export class NameTable {
+  readonly strings: string[] = [];
+  /** Per id: its bytes' offset in `bytes` (-1 for a name keyed by its string), length and hash. */
+  private readonly at = new Column(Int32Array, 1024);
+  private readonly len = new Column(Int32Array, 1024);
+  private readonly hash = new Column(Int32Array, 1024);
+  private bytes = new Uint8Array(1 << 16);
+  private used = 0;
+  private slots: Int32Array;
+  private mask: number;
+  private readonly other = new Map<string, number>();
+
+  constructor(expected = 1024) {
+    let n = 1024;
+    while (n < expected * 2 && n < 1 << 24) n *= 2;
+    this.slots = new Int32Array(n).fill(-1);
+    this.mask = n - 1;
+  }
+
+  get size(): number {
+    return this.strings.length;
+  }
+
+  /** The id of the ASCII name in b[from, to). */
+  idBytes(b: Uint8Array, from: number, to: number): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ b[i], 0x01000193);
+    const n = to - from;
+    const slots = this.slots, hashes = this.hash.a, lens = this.len.a, ats = this.at.a, bytes = this.bytes;
+    let s = (h ^ (h >>> 16)) & this.mask;
+    for (;;) {
+      const id = slots[s];
+      if (id < 0) break;
+      if (hashes[id] === h && lens[id] === n) {
+        const a = ats[id];
+        let i = 0;
+        while (i < n && bytes[a + i] === b[from + i]) i++;
+        if (i === n) return id;
+      }
+      s = (s + 1) & this.mask;
+    }
+    let str = '';
+    for (let i = from; i < to; i += 4096) str += String.fromCharCode.apply(null, b.subarray(i, Math.min(to, i + 4096)) as unknown as number[]);
+    return this.added(s, h, b, from, to, str);
+  }
+
+  /** The id of a name given as a string. */
+  id(str: string): number {
+    const n = str.length;
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < n; i++) {
+      const c = str.charCodeAt(i);
+      if (c >= 0x80) {
+        let id = this.other.get(str);
+        if (id === undefined) {
+          id = this.strings.length;
+          this.strings.push(str);
+          this.at.push(-1);
+          this.len.push(-1);
+          this.hash.push(0);
+          this.other.set(str, id);
+        }
+        return id;
+      }
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    const slots = this.slots, hashes = this.hash.a, lens = this.len.a, ats = this.at.a, bytes = this.bytes;
+    let s = (h ^ (h >>> 16)) & this.mask;
+    for (;;) {
+      const id = slots[s];
+      if (id < 0) break;
+      if (hashes[id] === h && lens[id] === n) {
+        const a = ats[id];
+        let i = 0;
+        while (i < n && bytes[a + i] === str.charCodeAt(i)) i++;
+        if (i === n) return id;
+      }
+      s = (s + 1) & this.mask;
+    }
+    const tmp = new Uint8Array(n);
+    for (let i = 0; i < n; i++) tmp[i] = str.charCodeAt(i);
+    return this.added(s, h, tmp, 0, n, str);
+  }
+
+  private added(slot: number, h: number, b: Uint8Array, from: number, to: number, str: string): number {
+    const id = this.strings.length;
+    const n = to - from;
+    if (this.used + n > this.bytes.length) {
+      let cap = this.bytes.length * 2;
+      while (cap < this.used + n) cap *= 2;
+      const grown = new Uint8Array(cap);
+      grown.set(this.bytes.subarray(0, this.used));
+      this.bytes = grown;
+    }
+    this.bytes.set(b.subarray(from, to), this.used);
+    this.strings.push(str);
+    this.at.push(this.used);
+    this.len.push(n);
+    this.hash.push(h);
+    this.used += n;
+    this.slots[slot] = id;
+    if ((id + 1) * 2 > this.slots.length) this.rehash();
+    return id;
+  }
+
+  private rehash(): void {
+    const n = this.slots.length * 2;
+    this.slots = new Int32Array(n).fill(-1);
+    this.mask = n - 1;
+    const hashes = this.hash.a, ats = this.at.a;
+    for (let id = 0; id < this.strings.length; id++) {
+      if (ats[id] < 0) continue;
+      const h = hashes[id];
+      let s = (h ^ (h >>> 16)) & this.mask;
+      while (this.slots[s] >= 0) s = (s + 1) & this.mask;
+      this.slots[s] = id;
     }
   }
 }
@@ -126,5 +270,9 @@ export class StringTable {
   }
   get size(): number {
     return this.strings.length;
+  }
+  /** The id of a string already interned, or undefined. */
+  has(s: string): number | undefined {
+    return this.ids.get(s);
   }
 }

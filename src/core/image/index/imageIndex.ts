@@ -42,12 +42,22 @@ export interface ChangeColumns {
 export type IndexLayer = Omit<LayerStats, 'changes'> & { changes: ChangeColumns };
 
 class ChangeBuilder {
-  node = new Column(Int32Array, 256);
-  kind = new Column(Uint8Array, 256);
-  bytes = new Column(Float64Array, 256);
-  how = new Column(Uint8Array, 256);
-  lower = new Column(Float64Array, 256);
-  meta = new Column(Uint8Array, 256);
+  node: Column<Int32Array>;
+  kind: Column<Uint8Array>;
+  bytes: Column<Float64Array>;
+  how: Column<Uint8Array>;
+  lower: Column<Float64Array>;
+  meta: Column<Uint8Array>;
+  /** `expected`: about how many changes the layer makes (one per entry and whiteout, at most, before opaque and replaced subtrees). */
+  constructor(expected: number) {
+    const n = Math.max(16, expected);
+    this.node = new Column(Int32Array, n);
+    this.kind = new Column(Uint8Array, n);
+    this.bytes = new Column(Float64Array, n);
+    this.how = new Column(Uint8Array, n);
+    this.lower = new Column(Float64Array, n);
+    this.meta = new Column(Uint8Array, n);
+  }
   push(node: number, kind: number, bytes: number, how = 0, lower = 0, meta = 0): number {
     this.node.push(node);
     this.kind.push(kind);
@@ -60,7 +70,7 @@ class ChangeBuilder {
     return this.node.length;
   }
   done(): ChangeColumns {
-    return { node: this.node.trim(), kind: this.kind.trim(), bytes: this.bytes.trim(), how: this.how.trim(), lower: this.lower.trim(), meta: this.meta.trim(), length: this.node.length };
+    return { node: this.node.fit(), kind: this.kind.fit(), bytes: this.bytes.fit(), how: this.how.fit(), lower: this.lower.fit(), meta: this.meta.fit(), length: this.node.length };
   }
 }
 
@@ -202,7 +212,7 @@ export class ImageIndex {
   }
 }
 
-function lookupPath(path: string, nameIds: Map<string, number>, child: (p: number, name: number) => number, ok: (n: number) => boolean): number {
+function lookupPath(path: string, nameIds: Pick<Map<string, number>, 'get'>, child: (p: number, name: number) => number, ok: (n: number) => boolean): number {
   let n = 0;
   let from = 1;
   while (from <= path.length) {
@@ -271,22 +281,25 @@ export class ImageIndexBuilder {
   }
 
   private capacity = 0;
-  /** Room for node i (doubling), or exactly for `exactly` nodes when the count is known. */
+  /** Room for node i (by half as much again), or exactly for `exactly` nodes when the count is known. */
   private grow(i: number, exactly?: number): void {
     if (i < this.capacity) return;
-    for (const c of this.perNode()) if (exactly !== undefined) c.reserveExactly(exactly); else c.ensure(i);
+    const n = exactly ?? Math.max(i + 1, Math.floor(this.capacity * 1.5));
+    for (const c of this.perNode()) c.reserveExactly(n);
+    this.nodeParent.reserveExactly(n);
+    this.nodeName.reserveExactly(n);
     this.capacity = this.exists.a.length;
   }
 
   /** The image-wide node of (parent, name), created (not yet in the merged tree) where new. */
   private intern(parent: number, name: number): number {
-    let n = this.hash.get(parent, name);
-    if (n < 0) {
-      n = this.nodes++;
+    const next = this.nodes;
+    const n = this.hash.intern(parent, name, next);
+    if (n === next) {
+      this.nodes++;
+      if (n >= this.capacity) this.grow(n);
       this.nodeParent.push(parent);
       this.nodeName.push(name);
-      this.hash.add(parent, name, n);
-      if (n >= this.capacity) this.grow(n);
     }
     return n;
   }
@@ -313,16 +326,22 @@ export class ImageIndexBuilder {
     for (let i = 0; i < c.names.length; i++) nameMap[i] = this.names.id(c.names[i]);
     const gmap = new Int32Array(c.nodeParent.length);
     this.hash.reserve(c.nodeParent.length);
-    this.grow(this.nodes + c.nodeParent.length - 1, this.nodes + c.nodeParent.length);
-    this.nodeParent.reserveExactly(this.nodes + c.nodeParent.length);
-    this.nodeName.reserveExactly(this.nodes + c.nodeParent.length);
+    // The first layer's nodes are all new: room for exactly them. Later layers mostly name nodes
+    // that exist: the columns grow only for new ones (intern), before the arrays are read below.
+    if (this.nodes === 1) this.grow(c.nodeParent.length - 1, c.nodeParent.length);
     for (let i = 1; i < c.nodeParent.length; i++) gmap[i] = this.intern(gmap[c.nodeParent[i]], nameMap[c.nodeName[i]]);
     this.layerNodes.push(gmap);
     const exists = this.exists.a, live = this.live.a, type = this.type.a, nextSibling = this.nextSibling.a;
     const linkMap = new Int32Array(c.links.length);
     for (let i = 0; i < c.links.length; i++) linkMap[i] = this.linkTable.id(c.links[i]);
 
-    const ch = new ChangeBuilder();
+    const ch = new ChangeBuilder(c.entNode.length + c.whiteNode.length);
+    // Room for one more copy per entry (a duplicate entry replaces its copy).
+    const copies = this.cLayer.length + c.entNode.length;
+    if (copies > this.cLayer.a.length) {
+      const room = Math.max(copies, Math.floor(this.cLayer.a.length * 1.25));
+      for (const col of [this.cLayer, this.cType, this.cBytes, this.cNext]) col.reserveExactly(room);
+    }
     const stats = {
       index: L, entries: t.tarEntries, added: 0, modified: 0, deleted: 0, addedBytes: 0, modifiedBytes: 0,
       deletedBytes: 0, hiddenBytes: 0, fileBytes: t.tarFileBytes, opaqueDirs: t.opaqueDirs,
@@ -525,14 +544,22 @@ export class ImageIndexBuilder {
     const names = this.names.strings;
     const nodeName = this.nodeName.a;
     {
+      // Each name's rank in sorted order; the nodes taken in rank order (a counting sort) fall into
+      // their parents' ranges already sorted by name.
+      const byName = Array.from(names.keys()).sort((x, y) => (names[x] < names[y] ? -1 : names[x] > names[y] ? 1 : 0));
+      const rank = new Int32Array(names.length);
+      for (let r = 0; r < byName.length; r++) rank[byName[r]] = r;
+      const rankStart = new Int32Array(names.length + 1);
+      for (let n = 1; n < N; n++) if (exists[n]) rankStart[rank[nodeName[n]] + 1]++;
+      for (let r = 0; r < names.length; r++) rankStart[r + 1] += rankStart[r];
+      const inRankOrder = new Int32Array(rankStart[names.length]);
+      const at = rankStart.slice(0, names.length);
+      for (let n = 1; n < N; n++) if (exists[n]) inRankOrder[at[rank[nodeName[n]]]++] = n;
       const fill = childStart.slice(0, N);
-      for (let p = 0; p < N; p++) for (let k = this.firstChild.a[p]; k >= 0; k = this.nextSibling.a[k]) childList[fill[p]++] = k;
-      for (let p = 0; p < N; p++) {
-        const a = childStart[p], b = childStart[p + 1];
-        if (b - a > 1) {
-          const sorted = Array.from(childList.subarray(a, b)).sort((x, y) => (names[nodeName[x]] < names[nodeName[y]] ? -1 : 1));
-          childList.set(sorted, a);
-        }
+      const parentOf = this.nodeParent.a;
+      for (let i = 0; i < inRankOrder.length; i++) {
+        const n = inRankOrder[i];
+        childList[fill[parentOf[n]]++] = n;
       }
     }
     // The columns were sized for the layers' nodes: views of them, not copies.
@@ -552,8 +579,7 @@ export class ImageIndexBuilder {
       for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) stack.push(k);
     }
     for (const s of this.layers) s.hiddenBytes = 0;
-    const nameIds = new Map<string, number>();
-    for (let i = 0; i < names.length; i++) nameIds.set(names[i], i);
+    const nameIds = { get: (x: string): number | undefined => this.names.has(x) };
     const total = index.total, count = index.count, link = index.link;
     for (let j = len - 1; j >= 0; j--) {
       const n = order[j];

@@ -7,12 +7,16 @@
 // readers that still want them (the record codec, the file-version reader).
 import type { Compression } from '../tar/decompress';
 import type { EntryType, LayerEntry, LayerIndex } from '../types';
-import { Column, PairHash, StringTable } from './columns';
+import { Column, NameTable, PairHash, StringTable } from './columns';
 
 export const ENTRY_TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo'];
 export const T_FILE = 0;
 export const T_DIR = 1;
+export const T_SYMLINK = 2;
 export const T_HARDLINK = 3;
+export const T_CHAR = 4;
+export const T_BLOCK = 5;
+export const T_FIFO = 6;
 const TYPE_CODE = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
 
 /** The columns of one layer. Node 0 is the root ("/"). */
@@ -121,7 +125,7 @@ export class LayerTable implements LayerIndex {
 
   /** The same table with other source facts (a spread would lose the entries getter). */
   with(over: { diffId?: string; compression?: LayerIndex['compression'] }): LayerTable {
-    const copy = Object.create(LayerTable.prototype) as LayerTable;
+    const copy = Object.create(Object.getPrototypeOf(this) as object) as LayerTable;
     Object.assign(copy, this, over, { kept: undefined });
     return copy;
   }
@@ -135,18 +139,18 @@ const MAX_WARNINGS = 50;
  * directories.
  */
 export class LayerTableBuilder {
-  private readonly names = new StringTable();
+  private readonly names: NameTable;
   private readonly children: PairHash;
-  private readonly nodeParent = new Column(Int32Array);
-  private readonly nodeName = new Column(Int32Array);
-  private readonly entNode = new Column(Int32Array);
-  private readonly entType = new Column(Uint8Array);
-  private readonly entMode = new Column(Uint16Array);
-  private readonly entUid = new Column(Float64Array);
-  private readonly entGid = new Column(Float64Array);
-  private readonly entSize = new Column(Float64Array);
-  private readonly entMtime = new Column(Float64Array);
-  private readonly entLink = new Column(Int32Array);
+  private readonly nodeParent: Column<Int32Array>;
+  private readonly nodeName: Column<Int32Array>;
+  private readonly entNode: Column<Int32Array>;
+  private readonly entType: Column<Uint8Array>;
+  private readonly entMode: Column<Uint16Array>;
+  private readonly entUid: Column<Float64Array>;
+  private readonly entGid: Column<Float64Array>;
+  private readonly entSize: Column<Float64Array>;
+  private readonly entMtime: Column<Float64Array>;
+  private readonly entLink: Column<Int32Array>;
   private readonly linkTable = new StringTable();
   private readonly whiteNode = new Column(Int32Array, 16);
   private readonly whiteRaw = new Column(Int32Array, 16);
@@ -160,9 +164,26 @@ export class LayerTableBuilder {
   private lastDir = '';
   private lastDirNode = 0;
 
+  /** The directory bytes of the previous raw path, and its node (nodeRaw's shortcut). */
+  private readonly lastRaw = new Uint8Array(512);
+  private lastRawLen = -1;
+  private lastRawNode = 0;
+
   /** `expected`: about how many entries the layer holds (sizes the tables, nothing else). */
   constructor(expected = 1024) {
-    this.children = new PairHash(Math.max(1024, Math.min(expected, 1 << 24)));
+    const cap = Math.max(1024, Math.min(Math.ceil(expected * 1.1), 1 << 24));
+    this.children = new PairHash(cap);
+    this.names = new NameTable(cap >> 3);
+    this.nodeParent = new Column(Int32Array, cap);
+    this.nodeName = new Column(Int32Array, cap);
+    this.entNode = new Column(Int32Array, cap);
+    this.entType = new Column(Uint8Array, cap);
+    this.entMode = new Column(Uint16Array, cap);
+    this.entUid = new Column(Float64Array, cap);
+    this.entGid = new Column(Float64Array, cap);
+    this.entSize = new Column(Float64Array, cap);
+    this.entMtime = new Column(Float64Array, cap);
+    this.entLink = new Column(Int32Array, cap);
     this.nodeParent.push(-1);
     this.nodeName.push(-1);
   }
@@ -193,14 +214,59 @@ export class LayerTableBuilder {
   }
 
   private child(parent: number, name: string): number {
-    const nameId = this.names.id(name);
-    let n = this.children.get(parent, nameId);
-    if (n < 0) {
-      n = this.nodeParent.push(parent);
+    return this.childId(parent, this.names.id(name));
+  }
+
+  private childId(parent: number, nameId: number): number {
+    const next = this.nodeParent.length;
+    const n = this.children.intern(parent, nameId, next);
+    if (n === next) {
+      this.nodeParent.push(parent);
       this.nodeName.push(nameId);
-      this.children.add(parent, nameId, n);
     }
     return n;
+  }
+
+  /**
+   * The node of a relative ASCII path given as bytes, p[0, len): no leading or trailing '/', no
+   * empty, '.' or '..' component (the caller checked). The same node `node('/' + path)` gives.
+   */
+  nodeRaw(p: Uint8Array, len: number): number {
+    let cut = len - 1;
+    while (cut >= 0 && p[cut] !== 47) cut--;
+    let parent = 0;
+    if (cut > 0) {
+      const last = this.lastRaw;
+      let same = cut === this.lastRawLen;
+      for (let i = 0; same && i < cut; i++) same = p[i] === last[i];
+      if (same) parent = this.lastRawNode;
+      else {
+        let from = 0;
+        for (let i = 0; i <= cut; i++) {
+          if (i === cut || p[i] === 47) {
+            parent = this.childId(parent, this.names.idBytes(p, from, i));
+            from = i + 1;
+          }
+        }
+        last.set(p.subarray(0, cut));
+        this.lastRawLen = cut;
+        this.lastRawNode = parent;
+      }
+    }
+    return this.childId(parent, this.names.idBytes(p, cut + 1, len));
+  }
+
+  /** An entry whose path is given as nodeRaw takes it, its type as a code (ENTRY_TYPES). */
+  addRaw(p: Uint8Array, len: number, type: number, size: number, mode: number, uid: number, gid: number, mtime: number, linkname: string | undefined): void {
+    this.entNode.push(this.nodeRaw(p, len));
+    this.entType.push(type);
+    this.entSize.push(size);
+    this.entMode.push(mode);
+    this.entUid.push(uid);
+    this.entGid.push(gid);
+    this.entMtime.push(mtime);
+    this.entLink.push(linkname === undefined ? -1 : this.linkTable.id(linkname));
+    if (type === T_FILE) this.tarFileBytes += size;
   }
 
   addEntry(path: string, type: EntryType, size: number, mode: number, uid: number, gid: number, mtime: number, linkname: string | undefined): void {
@@ -230,20 +296,20 @@ export class LayerTableBuilder {
   finish(meta: { diffId: string; tarBytes: number; compression: Compression }): LayerTable {
     return new LayerTable({
       names: this.names.strings,
-      nodeParent: this.nodeParent.trim(),
-      nodeName: this.nodeName.trim(),
-      entNode: this.entNode.trim(),
-      entType: this.entType.trim(),
-      entMode: this.entMode.trim(),
-      entUid: this.entUid.trim(),
-      entGid: this.entGid.trim(),
-      entSize: this.entSize.trim(),
-      entMtime: this.entMtime.trim(),
-      entLink: this.entLink.trim(),
+      nodeParent: this.nodeParent.fit(),
+      nodeName: this.nodeName.fit(),
+      entNode: this.entNode.fit(),
+      entType: this.entType.fit(),
+      entMode: this.entMode.fit(),
+      entUid: this.entUid.fit(),
+      entGid: this.entGid.fit(),
+      entSize: this.entSize.fit(),
+      entMtime: this.entMtime.fit(),
+      entLink: this.entLink.fit(),
       links: this.linkTable.strings,
-      whiteNode: this.whiteNode.trim(),
-      whiteRaw: this.whiteRaw.trim(),
-      opaqueNode: this.opaqueNode.trim(),
+      whiteNode: this.whiteNode.fit(),
+      whiteRaw: this.whiteRaw.fit(),
+      opaqueNode: this.opaqueNode.fit(),
     }, {
       diffId: meta.diffId, tarBytes: meta.tarBytes, compression: meta.compression, tarFileBytes: this.tarFileBytes,
       tarEntries: this.tarEntries, warnings: this.warnings, whiteouts: this.whiteouts, opaqueDirs: this.opaqueDirs,

@@ -13,7 +13,7 @@ import { LayerIndexBuilder } from './layerBuilder';
 import { BlobIndexer, isManifestName, labelled, looksLikeDoc } from './archiveStream';
 import { archiveRel } from './paths';
 import { sniffCompression, type Compression } from './decompress';
-import { TarSeekWalker, type RandomAccess } from './tarWalk';
+import { RAW_TAKEN, TarSeekWalker, type RandomAccess } from './tarWalk';
 import type { LayerIndex } from '../types';
 
 export interface ArchiveMember {
@@ -127,8 +127,8 @@ export async function indexTarAt(
   const walker = new TarSeekWalker(access, offset, offset + size);
   let n = 0;
   try {
-    for (let e = walker.next(); e; e = walker.next()) {
-      builder.add(e.header);
+    for (let e = walker.nextOrRaw(builder); e; e = walker.nextOrRaw(builder)) {
+      if (e !== RAW_TAKEN) builder.add(e.header);
       if (++n % YIELD_EVERY === 0) {
         await tick();
         if (opts.signal?.aborted) throw new CancelledError();

@@ -149,9 +149,11 @@ class LayerSink implements EntrySink {
 
   constructor(private readonly ctx: Ctx, private readonly path: string, private readonly size: number, label?: string) {
     this.label = label ?? `layer ${path}`;
-    this.builder = new LayerIndexBuilder(this.label, ctx.opts.maxEntriesPerLayer);
+    this.builder = new LayerIndexBuilder(this.label, ctx.opts.maxEntriesPerLayer, size / 1024);
     // A known layer's headers are walked but not turned into entries.
-    this.parser = new TarParser((h: TarHeader) => { if (this.mode !== 'known') this.builder.add(h); }, (b) => this.hdrHash.update(b));
+    this.parser = new TarParser((h: TarHeader) => { if (this.mode !== 'known') this.builder.add(h); }, (b) => this.hdrHash.update(b), {
+      raw: (buf, off) => this.mode === 'known' || this.builder.raw(buf, off),
+    });
     this.hash = ctx.opts.hashLayers ? createHash('sha256') : null;
   }
 

@@ -5,7 +5,8 @@ import { ImageFormatError } from '../errors';
 import { AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX, joinPath, normalizeEntryPath, parentPath } from './paths';
 import type { Compression } from './decompress';
 import type { EntryType } from '../types';
-import { LayerTableBuilder, type LayerTable } from '../index/layerTable';
+import { LayerTableBuilder, T_BLOCK, T_CHAR, T_DIR, T_FIFO, T_FILE, T_HARDLINK, T_SYMLINK, type LayerTable } from '../index/layerTable';
+import { headerNumber, isUstar, latin1String, type RawHeaderSink } from './tarWalk';
 
 const AUFS_META_DIR = '/' + AUFS_META_PREFIX;
 /** No Linux file system holds a longer path (PATH_MAX); deeper trees only cost time. */
@@ -41,8 +42,10 @@ export function entryType(t: string | null | undefined): EntryType | null {
  * whiteouts and opaque directories, types are mapped, and the rest goes into the layer's columns
  * (LayerTableBuilder): no object per entry is kept.
  */
-export class LayerIndexBuilder {
+export class LayerIndexBuilder implements RawHeaderSink {
   private readonly table: LayerTableBuilder;
+  /** A raw header's path, prefix and name joined (ustar: at most 155 + 1 + 100 bytes). */
+  private readonly path = new Uint8Array(512);
 
   /** `expected`: about how many entries the layer holds, if known (sizes the tables). */
   constructor(private readonly label = 'layer', private readonly maxEntries = 10_000_000, expected?: number) {
@@ -88,6 +91,45 @@ export class LayerIndexBuilder {
       Number.isFinite(h.mtime) ? Math.floor(h.mtime) : 0, linkname);
   }
 
+  /**
+   * A plain header (checked, no long name or PAX record pending) read from its bytes: taken when
+   * its type is a plain one and its name is ASCII and ordinary (no leading '/' or '.', no empty,
+   * '.' or '..' part, no part starting with '.': so no marker); otherwise false, and the caller
+   * hands the decoded header to add(). The index is the same either way.
+   */
+  raw(buf: Buffer, off: number): boolean {
+    let type: number;
+    switch (buf[off + 156]) {
+      case 0: case 48: case 55: type = T_FILE; break;
+      case 49: type = T_HARDLINK; break;
+      case 50: type = T_SYMLINK; break;
+      case 51: type = T_CHAR; break;
+      case 52: type = T_BLOCK; break;
+      case 53: type = T_DIR; break;
+      case 54: type = T_FIFO; break;
+      default: return false;
+    }
+    const p = this.path;
+    let len = 0;
+    let high = 0;
+    if (buf[off + 345] !== 0 && isUstar(buf, off)) {
+      for (let i = off + 345, e = off + 500, c: number; i < e && (c = buf[i]) !== 0; i++) { p[len++] = c; high |= c; }
+      p[len++] = 47;
+    }
+    for (let i = off, e = off + 100, c: number; i < e && (c = buf[i]) !== 0; i++) { p[len++] = c; high |= c; }
+    if (high >= 0x80 || len === 0 || p[0] === 47 || p[0] === 46) return false;
+    for (let i = 0; i < len - 1; i++) if (p[i] === 47 && (p[i + 1] === 46 || p[i + 1] === 47)) return false;
+    if (p[len - 1] === 47) len--;
+    if (++this.table.tarEntries > this.maxEntries) {
+      throw new ImageFormatError('limit', `${this.label} has more than ${this.maxEntries} entries`);
+    }
+    const mtime = headerNumber(buf, off + 136, 12);
+    const linkname = type === T_SYMLINK ? latin1OrUtf8(buf, off + 157) : type === T_HARDLINK ? normalizeEntryPath(latin1OrUtf8(buf, off + 157)).path : undefined;
+    this.table.addRaw(p, len, type, type === T_FILE ? headerNumber(buf, off + 124, 12) : 0, headerNumber(buf, off + 100, 8) & 0o7777,
+      headerNumber(buf, off + 108, 8), headerNumber(buf, off + 116, 8), Number.isFinite(mtime) ? Math.floor(mtime) : 0, linkname);
+    return true;
+  }
+
   private tooLong(path: string): never {
     throw new ImageFormatError('limit', `${this.label} has an entry name of ${path.length} characters (the limit is ${MAX_PATH_BYTES})`);
   }
@@ -95,4 +137,12 @@ export class LayerIndexBuilder {
   finish(meta: { diffId: string; tarBytes: number; compression: Compression }): LayerTable {
     return this.table.finish(meta);
   }
+}
+
+/** A header's NUL-terminated link name field (100 bytes) as decodeHeader reads it. */
+function latin1OrUtf8(buf: Buffer, off: number): string {
+  let end = off;
+  let high = 0;
+  for (let c: number; end < off + 100 && (c = buf[end]) !== 0; end++) high |= c;
+  return high < 0x80 ? latin1String(buf, off, end) : buf.toString('utf8', off, end);
 }

@@ -148,23 +148,52 @@ function magicIs(buf: Uint8Array, off: number, gnu: boolean): boolean {
 }
 
 /**
+ * Checks the 512-byte header at `off`: false for a block whose checksum field sums like an all-zero
+ * block (tar-stream skips those), true for a header. Throws ImageFormatError('corrupt') on a bad
+ * checksum or an unknown format.
+ */
+export function checkHeader(buf: Uint8Array, off: number): boolean {
+  const c = checksum(buf, off);
+  if (c === 8 * 32) return false;
+  if (c !== decodeOct(buf, off + 148, 8)) {
+    throw new ImageFormatError('corrupt', 'invalid tar header checksum (the tar is corrupt, or compressed in an unknown way)');
+  }
+  if (!magicIs(buf, off, false) && !magicIs(buf, off, true)) throw new ImageFormatError('corrupt', 'invalid tar header: unknown format');
+  return true;
+}
+
+/** True for a ustar header (its name may have a prefix field), false for GNU. */
+export function isUstar(buf: Uint8Array, off: number): boolean {
+  return magicIs(buf, off, false);
+}
+
+/** An octal (or base-256) number field, as tar-stream reads it. */
+export const headerNumber = decodeOct;
+
+/** The typeflag bytes of entries that carry no long name or PAX record: '\0' and '0'…'7'. */
+export function isPlainFlag(flag: number): boolean {
+  return flag === 0 || (flag >= 48 && flag <= 55);
+}
+
+/**
+ * What an index takes straight from a header's bytes: `raw` gets a checked header with a plain
+ * typeflag and no long name or PAX record pending, and returns false to have it decoded instead
+ * (the entry then comes back as a TarHeader).
+ */
+export interface RawHeaderSink {
+  raw(buf: Buffer, off: number): boolean;
+}
+
+/**
  * Decodes one 512-byte header at `off`. Returns null for a block whose checksum field sums like an
  * all-zero block (tar-stream skips those). Throws ImageFormatError('corrupt') on a bad checksum or
  * an unknown format.
  */
 export function decodeHeader(buf: Uint8Array, off = 0): TarHeader | null {
-  const c = checksum(buf, off);
-  if (c === 8 * 32) return null;
-  if (c !== decodeOct(buf, off + 148, 8)) {
-    throw new ImageFormatError('corrupt', 'invalid tar header checksum (the tar is corrupt, or compressed in an unknown way)');
-  }
+  if (!checkHeader(buf, off)) return null;
   const typeflag = buf[off + 156] === 0 ? 0 : buf[off + 156] - 48;
   let name = decodeStr(buf, off, 100);
-  if (magicIs(buf, off, false)) {
-    if (buf[off + 345]) name = decodeStr(buf, off + 345, 155) + '/' + name;
-  } else if (!magicIs(buf, off, true)) {
-    throw new ImageFormatError('corrupt', 'invalid tar header: unknown format');
-  }
+  if (magicIs(buf, off, false) && buf[off + 345]) name = decodeStr(buf, off + 345, 155) + '/' + name;
   // tar-stream turns a type-0 name ending in '/' into typeflag 5 only after it has computed the
   // type, so such an entry stays a 'file'; we read it the same way.
   return {
@@ -211,6 +240,11 @@ class LongHeaders {
   private paxGlobal: Record<string, string> | null = null;
 
   /** True when `h` is a special record whose body must be collected and given to take(). */
+  /** A long name or PAX record waits for the next header. */
+  get pending(): boolean {
+    return this.gnuPath !== null || this.gnuLink !== null || this.pax !== null;
+  }
+
   static isLong(h: TarHeader): boolean {
     return h.type === 'gnu-long-path' || h.type === 'gnu-long-link-path' || h.type === 'pax-header' || h.type === 'pax-global-header';
   }
@@ -274,6 +308,8 @@ export class TarParser {
   constructor(
     private readonly onEntry: (h: TarHeader, dataOffset: number) => EntrySink | null | void,
     private readonly onBlock?: (bytes: Uint8Array) => void,
+    /** Takes plain headers as bytes (no TarHeader is made for one it takes; onEntry gets the rest). */
+    private readonly rawSink?: RawHeaderSink,
   ) {}
 
   push(chunk: Buffer): void {
@@ -283,7 +319,23 @@ export class TarParser {
       if (this.state === 'header') {
         let h: TarHeader | null;
         const hdrAt = this.position;
-        if (this.staged === 0 && n - i >= BLOCK) {
+        if (this.rawSink && this.staged === 0 && n - i >= BLOCK && isPlainFlag(chunk[i + 156]) && !this.long.pending) {
+          if (!checkHeader(chunk, i)) { i += BLOCK; this.position += BLOCK; continue; }
+          const size = chunk[i + 156] === 53 ? 0 : decodeOct(chunk, i + 124, 12);
+          if (!(size >= 0)) throw new ImageFormatError('corrupt', 'invalid tar header: the entry size is not a number');
+          this.onBlock?.(chunk.subarray(i, i + BLOCK));
+          if (this.rawSink.raw(chunk, i)) {
+            i += BLOCK;
+            this.position += BLOCK;
+            this.sink = null;
+            this.padAfter = padOf(size);
+            this.begin('body', size);
+            continue;
+          }
+          h = decodeHeader(chunk, i);
+          i += BLOCK;
+          this.position += BLOCK;
+        } else if (this.staged === 0 && n - i >= BLOCK) {
           h = decodeHeader(chunk, i);
           if (h && this.onBlock) this.onBlock(chunk.subarray(i, i + BLOCK));
           i += BLOCK;
@@ -389,6 +441,9 @@ export interface SeekEntry {
   dataOffset: number;
 }
 
+/** What TarSeekWalker.nextOrRaw returns for an entry its RawHeaderSink took. */
+export const RAW_TAKEN = 1;
+
 const DENSE_READ = 64 * 1024;
 const SPARSE_READ = 4 * 1024;
 
@@ -445,12 +500,33 @@ export class TarSeekWalker {
 
   /** The next real entry, or null at the end of the region. */
   next(): SeekEntry | null {
+    return this.nextOrRaw(undefined) as SeekEntry | null;
+  }
+
+  /**
+   * The next real entry, or null at the end of the region, or RAW_TAKEN when `raw` took the entry's
+   * header as bytes (see RawHeaderSink).
+   */
+  nextOrRaw(raw: RawHeaderSink | undefined): SeekEntry | null | typeof RAW_TAKEN {
     for (;;) {
       if (this.pos === this.end) return null;
       // Past the end: the last body's padding was missing (tar-stream reports that entry, then fails).
       if (this.pos > this.end) throw new ImageFormatError('truncated', 'unexpected end of data: the tar ends inside an entry');
       if (this.pos + BLOCK > this.end) throw new ImageFormatError('truncated', 'unexpected end of data: the tar ends inside a header');
-      const h = decodeHeader(this.buf, this.block(this.pos));
+      const at = this.block(this.pos);
+      if (raw && isPlainFlag(this.buf[at + 156]) && !this.long.pending) {
+        if (!checkHeader(this.buf, at)) { this.pos += BLOCK; continue; }
+        const size = this.buf[at + 156] === 53 ? 0 : decodeOct(this.buf, at + 124, 12);
+        if (!(size >= 0)) throw new ImageFormatError('corrupt', 'invalid tar header: the entry size is not a number');
+        const dataOffset = this.pos + BLOCK;
+        if (dataOffset + size > this.end) throw new ImageFormatError('truncated', 'unexpected end of data: the tar ends inside an entry');
+        if (raw.raw(this.buf, at)) {
+          this.dense = size < this.reads_.dense / 2;
+          this.pos = dataOffset + size + padOf(size);
+          return RAW_TAKEN;
+        }
+      }
+      const h = decodeHeader(this.buf, at);
       this.pos += BLOCK;
       if (!h) continue;
       const dataOffset = this.pos;
