@@ -9,7 +9,7 @@ import { parentPort } from 'node:worker_threads';
 import { buildImageIndex } from '../core/image/index/imageIndex';
 import { diveOfIndex } from '../core/image/index/dive';
 import { LayerTable, layerTableOf } from '../core/image/index/layerTable';
-import { indexParts, tableParts } from '../core/image/index/transfer';
+import { indexParts } from '../core/image/index/transfer';
 import { ImageFormatError } from '../core/image/errors';
 import { transferableIndex } from '../core/image/indexCodec';
 import type { LayerIndex } from '../core/image/types';
@@ -47,14 +47,9 @@ async function run(req: AnalyzeRequest): Promise<void> {
     let extra = 0;
     const send = (key: string, layer: LayerIndex): string => {
       keyOf.set(layer, key);
-      // A table goes as its columns (copied by the clone: the worker still merges it); anything else
-      // (a cache record, as it is) as a record.
-      if (layer instanceof LayerTable) {
-        post({ type: 'layer', id: req.id, key, table: tableParts(layer) });
-      } else {
-        const ab = transferableIndex(layer);
-        post({ type: 'layer', id: req.id, key, record: ab }, [ab]);
-      }
+      // A record (a table's columns in one buffer of their own: encodeIndex) is transferred, not copied.
+      const ab = transferableIndex(layer);
+      post({ type: 'layer', id: req.id, key, record: ab }, [ab]);
       return key;
     };
     let layersRead = 0;

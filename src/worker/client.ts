@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { analysisFromIndex, type Analysis } from '../core/image/analysis';
-import { indexFromParts, tableFromParts } from '../core/image/index/transfer';
+import { indexFromParts } from '../core/image/index/transfer';
 import type { LayerTable } from '../core/image/index/layerTable';
 import { EMPTY_DIVE, type DiveEfficiency } from '../core/image/efficiency';
 import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/image/errors';
@@ -190,7 +190,7 @@ export class AnalysisWorkerClient {
         }
         if (m.type === 'error') throw errorFrom(m);
         if (m.type === 'plan') plan = { image: m.image, keys: m.keys };
-        else if (m.type === 'layer') records.set(m.key, m.table ? tableFromParts(m.table) : new RecordIndex(Buffer.from(m.record!)));
+        else if (m.type === 'layer') records.set(m.key, new RecordIndex(Buffer.from(m.record), undefined, { checkDigest: false }));
         else if (m.type === 'partial' && !done && plan) {
           merged = m.layers;
           const layers = Array.from({ length: m.layers }, (_, i) => layerAt(i));

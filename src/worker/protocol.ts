@@ -3,7 +3,7 @@
 // data; layer indexes travel as index records (src/core/image/indexCodec.ts) and the image index
 // as its columns (src/core/image/index/transfer.ts), in transferred buffers.
 import type { DiveEfficiency } from '../core/image/efficiency';
-import type { IndexParts, TableParts } from '../core/image/index/transfer';
+import type { IndexParts } from '../core/image/index/transfer';
 import type { PlatformWanted } from '../core/image/oci';
 import type { ImageData } from '../core/image/types';
 import type { EngineEndpoint } from '../engine/types';
@@ -41,9 +41,8 @@ export interface LayerMessage {
   type: 'layer';
   id: number;
   key: string;
-  /** A cache record (encodeIndex) in its own ArrayBuffer (transferred), or the layer's table (copied). */
-  record?: ArrayBuffer;
-  table?: TableParts;
+  /** The layer's record (encodeIndex: its table's columns) in its own ArrayBuffer, transferred. */
+  record: ArrayBuffer;
 }
 
 /** The image index of the bottom `layers` layers (their records went out before), transferred. */

@@ -1,9 +1,9 @@
 // The image index handed from one thread to another: its columns travel as they are (their
 // ArrayBuffers are transferred, not copied), its strings as one joined string each, and the other
-// side puts the same index together again without rebuilding anything.
+// side puts the same index together again without rebuilding anything. (A layer's table travels as
+// its record: src/core/image/indexCodec.ts.)
 import type { TypedArray } from './columns';
 import { ImageIndex, type IndexLayer } from './imageIndex';
-import { LayerTable, type LayerColumns } from './layerTable';
 
 const COLUMNS = [
   'nodeParent', 'nodeName', 'exists', 'live', 'type', 'size', 'mode', 'uid', 'gid', 'link', 'layer', 'deletedBy', 'deletedHow',
@@ -61,32 +61,4 @@ export function indexFromParts(p: IndexParts): ImageIndex {
     c.gid, c.link, c.layer, c.deletedBy, c.deletedHow, c.total, c.count, c.copyStart, c.copyLayer, c.copyType, c.copyBytes,
     c.childStart, c.childList, new Map(p.opaqueIn), p.layers, p.warnings, p.layerNodes, c.firstChild, c.nextSibling,
   );
-}
-
-/** A layer table as structured-clone data (its columns are copied by the clone). */
-export interface TableParts {
-  columns: Omit<LayerColumns, 'names' | 'links'>;
-  names: string | string[];
-  links: string | string[];
-  nameCount: number;
-  linkCount: number;
-  facts: {
-    diffId: string; tarBytes: number; compression: LayerTable['compression']; tarFileBytes: number; tarEntries: number;
-    warnings: string[]; whiteouts: string[]; opaqueDirs: string[];
-  };
-}
-
-export function tableParts(t: LayerTable): TableParts {
-  const { names, links, ...columns } = t.cols;
-  return {
-    columns, names: joined(names), links: joined(links), nameCount: names.length, linkCount: links.length,
-    facts: {
-      diffId: t.diffId, tarBytes: t.tarBytes, compression: t.compression, tarFileBytes: t.tarFileBytes, tarEntries: t.tarEntries,
-      warnings: t.warnings, whiteouts: t.whiteouts, opaqueDirs: t.opaqueDirs,
-    },
-  };
-}
-
-export function tableFromParts(p: TableParts): LayerTable {
-  return new LayerTable({ ...p.columns, names: split(p.names, p.nameCount), links: split(p.links, p.linkCount) }, p.facts);
 }
