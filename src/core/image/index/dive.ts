@@ -17,15 +17,10 @@ const FEW_WHITEOUTS = 64;
 export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): DiveEfficiency {
   const N = ix.nodeCount;
   const parentOf = ix.nodeParent;
-  // Children of every node of the trie (for the stacked tree's subtree sizes and removals).
-  const kidStart = new Int32Array(N + 1);
-  for (let n = 1; n < N; n++) kidStart[parentOf[n] + 1]++;
-  for (let n = 0; n < N; n++) kidStart[n + 1] += kidStart[n];
-  const kids = new Int32Array(kidStart[N]);
-  {
-    const fill = kidStart.slice(0, N);
-    for (let n = 1; n < N; n++) kids[fill[parentOf[n]]++] = n;
-  }
+  // The stacked tree holds entries of the layers and their directories: nodes the merged tree has
+  // had, whose children the index lists (for subtree sizes and removals).
+  const kidStart = ix.childStart;
+  const kids = ix.childList;
 
   // Which entries the stacked tree needs: it is read only to size whiteouts, and a whiteout's
   // size depends only on the nodes at or under its own path.
@@ -101,30 +96,31 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     sSize[n] = size;
   };
 
-  // Per path: cumulative, min, count, and the last layer that visited it with the size it gave and min before that layer.
+  // Per path: cumulative, min, count, and the last layer that visited it. A path a tar names twice
+  // is visited twice in one layer, the later entry replacing the earlier: for those (rare) the size
+  // the layer gave and the min before the layer are kept aside.
   const cumulative = new Float64Array(N);
   const min = new Float64Array(N);
   const count = new Int32Array(N);
   const lastLayer = new Int32Array(N).fill(-1);
-  const last = new Float64Array(N);
-  const minBefore = new Float64Array(N);
-  const visited: number[] = [];
+  const again = new Map<number, { last: number; minBefore: number }>();
+  let repeated: Set<number> | null = null;
   const inefficient: number[] = [];
   const visit = (n: number, li: number, size: number): void => {
     if (count[n] === 0) {
-      cumulative[n] = size; min[n] = size; count[n] = 1; lastLayer[n] = li; last[n] = size; minBefore[n] = -1;
-      visited.push(n);
+      cumulative[n] = size; min[n] = size; count[n] = 1; lastLayer[n] = li;
+      if (repeated?.has(n)) again.set(n, { last: size, minBefore: -1 });
       return;
     }
     if (lastLayer[n] === li) {
-      cumulative[n] += size - last[n];
-      last[n] = size;
-      min[n] = minBefore[n] < 0 || size < minBefore[n] ? size : minBefore[n];
+      const a = again.get(n)!;
+      cumulative[n] += size - a.last;
+      a.last = size;
+      min[n] = a.minBefore < 0 || size < a.minBefore ? size : a.minBefore;
       return;
     }
-    minBefore[n] = min[n];
+    if (repeated?.has(n)) again.set(n, { last: size, minBefore: min[n] });
     lastLayer[n] = li;
-    last[n] = size;
     cumulative[n] += size;
     if (size < min[n]) min[n] = size;
     count[n]++;
@@ -141,6 +137,17 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     };
     for (let i = 0; i < c.entNode.length; i++) mark(c.entNode[i]);
     for (let i = 0; i < c.whiteRaw.length; i++) mark(c.whiteRaw[i]);
+    // Paths this tar names more than once.
+    repeated = null;
+    {
+      const seen = new Uint8Array(c.nodeParent.length);
+      for (let i = 0; i < c.entNode.length; i++) {
+        const local = c.entNode[i];
+        if (seen[local]) (repeated ??= new Set()).add(g[local]);
+        seen[local] = 1;
+      }
+    }
+    again.clear();
     // Whiteout nodes replace an entry of the same path in dive's tree; the last one added wins.
     const whiteoutVisits = new Map<number, number>();
     for (let i = 0; i < c.whiteRaw.length; i++) {
@@ -170,7 +177,7 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
 
   const data = {
     *values(): Generator<{ cumulative: number; min: number; count: number }> {
-      for (const n of visited) yield { cumulative: cumulative[n], min: min[n], count: count[n] };
+      for (let n = 0; n < N; n++) if (count[n] > 0) yield { cumulative: cumulative[n], min: min[n], count: count[n] };
     },
     get(path: string): { cumulative: number; min: number; count: number } {
       const n = byPath.get(path)!;

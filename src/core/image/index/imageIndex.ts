@@ -250,13 +250,11 @@ export class ImageIndexBuilder {
   private readonly firstChild = new Column(Int32Array, 4096, -1);
   private readonly lastChild = new Column(Int32Array, 4096, -1);
   private readonly nextSibling = new Column(Int32Array, 4096, -1);
-  private readonly copyHead = new Column(Int32Array, 4096, -1);
-  private readonly copyTail = new Column(Int32Array, 4096, -1);
+  /** Per node: how many layers ship a copy of it, and the last layer that did (-1: none yet). */
   private readonly copyN = new Column(Int32Array, 4096);
-  private readonly cLayer = new Column(Int32Array, 4096);
-  private readonly cType = new Column(Uint8Array, 4096);
-  private readonly cBytes = new Column(Float64Array, 4096);
-  private readonly cNext = new Column(Int32Array, 4096);
+  private readonly lastCopy = new Column(Int32Array, 4096, -1);
+  /** The layers merged, bottom first (finish() reads their entries again for the copies). */
+  private readonly tables: LayerTable[] = [];
   private readonly opaqueIn = new Map<number, number[]>();
   private readonly layers: IndexLayer[] = [];
   private readonly layerNodes: Int32Array[] = [];
@@ -277,7 +275,7 @@ export class ImageIndexBuilder {
   /** Columns sized per node; all grow together when a node id reaches their capacity. */
   private perNode(): Array<Column<Int32Array | Uint8Array | Uint16Array | Uint32Array | Float64Array>> {
     return [this.exists, this.live, this.type, this.size, this.mode, this.uid, this.gid, this.link, this.layerOf,
-      this.deletedBy, this.deletedHow, this.firstChild, this.lastChild, this.nextSibling, this.copyHead, this.copyTail, this.copyN];
+      this.deletedBy, this.deletedHow, this.firstChild, this.lastChild, this.nextSibling, this.copyN, this.lastCopy];
   }
 
   private capacity = 0;
@@ -336,12 +334,7 @@ export class ImageIndexBuilder {
     for (let i = 0; i < c.links.length; i++) linkMap[i] = this.linkTable.id(c.links[i]);
 
     const ch = new ChangeBuilder(c.entNode.length + c.whiteNode.length);
-    // Room for one more copy per entry (a duplicate entry replaces its copy).
-    const copies = this.cLayer.length + c.entNode.length;
-    if (copies > this.cLayer.a.length) {
-      const room = Math.max(copies, Math.floor(this.cLayer.a.length * 1.25));
-      for (const col of [this.cLayer, this.cType, this.cBytes, this.cNext]) col.reserveExactly(room);
-    }
+    this.tables.push(t);
     const stats = {
       index: L, entries: t.tarEntries, added: 0, modified: 0, deleted: 0, addedBytes: 0, modifiedBytes: 0,
       deletedBytes: 0, hiddenBytes: 0, fileBytes: t.tarFileBytes, opaqueDirs: t.opaqueDirs,
@@ -382,7 +375,7 @@ export class ImageIndexBuilder {
     let lastDir = -1;
     const E = c.entNode.length;
     // Per-node columns do not grow during the loop (grown for the layer's nodes above).
-    const mode = this.mode.a, uid = this.uid.a, gid = this.gid.a, size = this.size.a, copyTail = this.copyTail.a, firstChild = this.firstChild.a;
+    const mode = this.mode.a, uid = this.uid.a, gid = this.gid.a, size = this.size.a, lastCopy = this.lastCopy.a, firstChild = this.firstChild.a;
     for (let i = 0; i < E; i++) {
       const local = c.entNode[i];
       const lp = c.nodeParent[local];
@@ -405,8 +398,7 @@ export class ImageIndexBuilder {
         record(n, K_ADDED, bytes);
         continue;
       }
-      const tail = copyTail[n];
-      if (tail >= 0 && this.cLayer.a[tail] === L) {
+      if (lastCopy[n] === L) {
         // Duplicate entry in one tar: the later one wins, nothing is counted twice.
         this.set(n, et, emode, euid, egid, elink, L, bytes, true);
         if (!changeOf) {
@@ -481,19 +473,9 @@ export class ImageIndexBuilder {
     this.live.a[n] = 1;
     this.deletedBy.a[n] = -1;
     this.deletedHow.a[n] = 0;
-    if (replaceTail) {
-      const t = this.copyTail.a[n];
-      this.cType.a[t] = type;
-      this.cBytes.a[t] = bytes;
-      return;
-    }
-    const k = this.cLayer.push(L);
-    this.cType.push(type);
-    this.cBytes.push(bytes);
-    this.cNext.push(-1);
-    if (this.copyTail.a[n] < 0) this.copyHead.a[n] = k;
-    else this.cNext.a[this.copyTail.a[n]] = k;
-    this.copyTail.a[n] = k;
+    // Every entry ships a copy (finish() lists them); a duplicate entry in one tar replaces its own.
+    if (replaceTail) return;
+    this.lastCopy.a[n] = L;
     this.copyN.a[n]++;
   }
 
@@ -527,13 +509,24 @@ export class ImageIndexBuilder {
     const copyLayer = new Int32Array(copies);
     const copyType = new Uint8Array(copies);
     const copyBytes = new Float64Array(copies);
-    for (let n = 0; n < N; n++) {
-      let at = copyStart[n];
-      for (let k = this.copyHead.a[n]; k >= 0; k = this.cNext.a[k]) {
-        copyLayer[at] = this.cLayer.a[k];
-        copyType[at] = this.cType.a[k];
-        copyBytes[at] = this.cBytes.a[k];
-        at++;
+    {
+      // Each layer's entries in tar order, as the merge took them: a copy each, a duplicate entry
+      // in the same tar replacing its node's copy (lastCopy is reused to tell which layer wrote last).
+      const next = copyStart.slice(0, N);
+      const wrote = this.lastCopy.a.fill(-1);
+      for (let L = 0; L < this.tables.length; L++) {
+        const c = this.tables[L].cols;
+        const g = this.layerNodes[L];
+        for (let i = 0; i < c.entNode.length; i++) {
+          const n = g[c.entNode[i]];
+          let k: number;
+          if (wrote[n] === L) k = next[n] - 1;
+          else { k = next[n]++; wrote[n] = L; }
+          const et = c.entType[i];
+          copyLayer[k] = L;
+          copyType[k] = et;
+          copyBytes[k] = et === T_FILE ? c.entSize[i] : 0;
+        }
       }
     }
     // Children sorted by name, as CSR.
