@@ -57,15 +57,24 @@ export async function openSource(source: string, args: Args): Promise<{ reader: 
 }
 
 /**
- * The analysis of a source, its warnings on stderr (every command that reads an image says what
- * was odd about it). `dive: 'lazy'`: dive's figures only if the command reads them (see analyze()).
+ * `dive: 'lazy'`: dive's figures only if the command reads them (see analyze()). `index: 'keep'`:
+ * the command reads the merged tree, so the image index is kept in the cache for the next run.
  */
-export async function load(source: string, args: Args, opts: { dive?: 'eager' | 'lazy' } = {}): Promise<Analysis> {
+export interface LoadAnalysisOptions {
+  dive?: 'eager' | 'lazy';
+  index?: 'keep';
+}
+
+/**
+ * The analysis of a source, its warnings on stderr (every command that reads an image says what
+ * was odd about it).
+ */
+export async function load(source: string, args: Args, opts: LoadAnalysisOptions = {}): Promise<Analysis> {
   return (await loadWithReader(source, args, opts)).analysis;
 }
 
 /** load(), and the reader it used (to read files from the same image, as checked). */
-export async function loadWithReader(source: string, args: Args, opts: { dive?: 'eager' | 'lazy' } = {}): Promise<{ analysis: Analysis; reader: ImageSource }> {
+export async function loadWithReader(source: string, args: Args, opts: LoadAnalysisOptions = {}): Promise<{ analysis: Analysis; reader: ImageSource }> {
   const { reader, cache } = await openSource(source, args);
   const analysis = analyzeWithCache(await reader.load(), cache, opts);
   printWarnings(analysis.warnings);

@@ -1,12 +1,15 @@
-// Analysis with the cache's summaries (src/core/image/summary.ts): an image whose every layer index is a
-// cache record (read from the cache, or written to it by this analysis) is keyed by the stack of
-// record digests; a stored summary for that key stands for the merge's figures and dive's, and
-// the merged tree is built only if something reads it. Otherwise the image is analyzed and the
-// summary stored for next time.
+// Analysis with the cache's summaries (src/core/image/summary.ts) and image indexes
+// (src/core/image/index/indexRecord.ts): an image whose every layer index is a cache record (read
+// from the cache, or written to it by this analysis) is keyed by the stack of record digests; a
+// stored summary for that key stands for the merge's figures and dive's, and a stored image index
+// for the merge itself, loaded only if something reads it. Otherwise the image is analyzed and the
+// summary (and, when asked, the index) stored for next time.
 import { readFileSync, readdirSync, type Dirent } from 'node:fs';
 import * as nodePath from 'node:path';
 import { createHash } from 'node:crypto';
-import { analysisFromFigures, analyze, type Analysis } from '../core/image/analysis';
+import { analysisFromFigures, analysisFromIndex, analyze, type Analysis } from '../core/image/analysis';
+import { buildImageIndex, type ImageIndex } from '../core/image/index/imageIndex';
+import { layerTableOf } from '../core/image/index/layerTable';
 import { summarize, summaryKey } from '../core/image/summary';
 import type { ImageData } from '../core/image/types';
 import type { LayerIndexCache } from './indexCache';
@@ -52,20 +55,41 @@ export function stackKey(image: ImageData, cache: LayerIndexCache): string | und
 }
 
 /**
- * analyze(), with the cache's summary when it has one for this stack of layers (counted in
- * cache.stats.summaries); stores one when it had none, unless dive's figures are lazy (they may
- * never be computed).
+ * analyze(), with the cache's summary and image index when it has them for this stack of layers
+ * (counted in cache.stats.summaries and .indexes). Stores a summary when it had none, unless dive's
+ * figures are lazy (they may never be computed); `index: 'keep'` (commands that read the merged
+ * tree) stores the image index too.
  */
-export function analyzeWithCache(image: ImageData, cache: LayerIndexCache | undefined, opts: { dive?: 'eager' | 'lazy' } = {}): Analysis {
+export function analyzeWithCache(image: ImageData, cache: LayerIndexCache | undefined, opts: { dive?: 'eager' | 'lazy'; index?: 'keep' } = {}): Analysis {
   const key = cache && image.layers.length > 0 ? stackKey(image, cache) : undefined;
-  if (cache && key) {
-    const s = cache.getSummary(key, image.layers.length);
-    if (s) {
-      cache.stats.summaries++;
-      return analysisFromFigures(image, s);
+  if (!cache || !key) return analyze(image, opts);
+  const stored = (): ImageIndex | undefined => {
+    const ix = cache.getIndex(key);
+    if (ix) cache.stats.indexes++;
+    return ix;
+  };
+  const s = cache.getSummary(key, image.layers.length);
+  if (s) {
+    cache.stats.summaries++;
+    return analysisFromFigures(image, s, () => {
+      const ix = stored();
+      if (ix) return ix;
+      const built = buildImageIndex(image.layers.map(layerTableOf));
+      if (opts.index === 'keep') cache.putIndex(key, built);
+      return built;
+    });
+  }
+  const ix = stored();
+  if (ix) {
+    const a = analysisFromIndex(image, ix, 'lazy');
+    if (opts.dive !== 'lazy') {
+      void a.dive;
+      cache.putSummary(key, summarize(a));
     }
+    return a;
   }
   const a = analyze(image, opts);
-  if (cache && key && opts.dive !== 'lazy') cache.putSummary(key, summarize(a));
+  if (opts.dive !== 'lazy') cache.putSummary(key, summarize(a));
+  if (opts.index === 'keep') cache.putIndex(key, a.index);
   return a;
 }

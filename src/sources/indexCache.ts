@@ -17,14 +17,19 @@
 // And <dir>/analyses-v1/ keeps analysis summaries (src/core/image/summary.ts) by the stack of layer
 // records they were computed from: a re-analysis of known layers needs no merge and no dive walk
 // (src/sources/analysisCache.ts). A summary that does not read back for its key is removed.
+// And <dir>/indexes-v1/ keeps image indexes (src/core/image/index/indexRecord.ts) by the same
+// stack key, for commands that read the merged tree: an image the cache knows is loaded with no
+// merge. Each is checked against its digest and key when read, and bounded (2 GiB, oldest out).
 // CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
 // its global storage. LAYERLENS_CACHE=off (or --no-cache) disables it.
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { CODEC_VERSION, RecordIndex, encodeIndex, recordDigest, withFacts, type IndexMeta } from '../core/image/indexCodec';
 import { digestOf, isDigest } from '../core/image/oci';
 import { SUMMARY_FORMAT, decodeSummary, encodeSummary, type AnalysisSummary } from '../core/image/summary';
+import { INDEX_RECORD_VERSION, decodeImageIndex, imageIndexRecordParts } from '../core/image/index/indexRecord';
+import type { ImageIndex } from '../core/image/index/imageIndex';
 import type { LayerIndex } from '../core/image/types';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -60,6 +65,8 @@ export interface CacheStats {
   writes: number;
   /** Analyses answered by a stored summary (no merge, no dive walk). */
   summaries: number;
+  /** Image indexes loaded from the cache (no merge). */
+  indexes: number;
 }
 
 /** A file record's name under files-v1/: the sha256 (hex) of the file's origin. */
@@ -69,10 +76,18 @@ const fileRecordName = (origin: string): string => digestOf(Buffer.from(origin))
 const isStackKey = (key: string): boolean => /^[0-9a-f]{64}$/.test(key);
 
 /** Writes `f` in `dir` whole or not at all: a temp file, then a rename (readers never see half a file). */
-function writeAtomically(dir: string, f: string, buf: Buffer): void {
+function writeAtomically(dir: string, f: string, data: Uint8Array | readonly Uint8Array[]): void {
   mkdirSync(dir, { recursive: true });
   const tmp = `${f}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, buf);
+  if (data instanceof Uint8Array) writeFileSync(tmp, data);
+  else {
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const part of data) for (let at = 0; at < part.length;) at += writeSync(fd, part, at);
+    } finally {
+      closeSync(fd);
+    }
+  }
   renameSync(tmp, f);
 }
 
@@ -90,7 +105,9 @@ export class LayerIndexCache {
    * origin>.json): a compressed archive known whole is not decompressed again (src/sources/fastRead.ts).
    */
   readonly fileDir: string;
-  readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0, summaries: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0, summaries: 0, indexes: 0 };
+  /** Image indexes by stack key (<root>/indexes-v<version>/<key>.llii: src/core/image/index/indexRecord.ts). */
+  readonly imageIndexDir: string;
 
   /**
    * Bounds, each kept once per process when the directory is first written (oldest written first
@@ -98,11 +115,47 @@ export class LayerIndexCache {
    * summaries ≤ maxDocs files and ≤ maxSummaryBytes (default 128 MiB: a summary lists every path
    * dive found in two or more layers, megabytes for an image that rewrote all its files).
    */
-  constructor(root: string, private readonly opts: { maxBytes?: number; maxDocs?: number; maxSummaryBytes?: number; log?: (line: string) => void } = {}) {
+  constructor(root: string, private readonly opts: { maxBytes?: number; maxDocs?: number; maxSummaryBytes?: number; maxIndexBytes?: number; log?: (line: string) => void } = {}) {
     this.dir = nodePath.join(root, `layers-v${CODEC_VERSION}`);
     this.docDir = nodePath.join(root, 'docs-v1');
     this.summaryDir = nodePath.join(root, `analyses-v${SUMMARY_FORMAT}`);
     this.fileDir = nodePath.join(root, 'files-v1');
+    this.imageIndexDir = nodePath.join(root, `indexes-v${INDEX_RECORD_VERSION}`);
+  }
+
+  /**
+   * The image index stored for a stack key, if its record reads back for that key (its columns
+   * views of the file's bytes); anything else is removed.
+   */
+  getIndex(key: string): ImageIndex | undefined {
+    if (!isStackKey(key)) return undefined;
+    const f = nodePath.join(this.imageIndexDir, key + '.llii');
+    let buf: Buffer;
+    try {
+      buf = readFileSync(f);
+    } catch {
+      return undefined;
+    }
+    try {
+      return decodeImageIndex(buf, key);
+    } catch (e) {
+      this.stats.rejected++;
+      this.opts.log?.(`image index cache: ignoring ${f}: ${(e as Error).message}`);
+      unlinkQuietly(f);
+      return undefined;
+    }
+  }
+
+  /** Stores an image index under its stack key (never throws); the directory keeps to maxIndexBytes (default 2 GiB). */
+  putIndex(key: string, ix: ImageIndex): void {
+    if (!isStackKey(key)) return;
+    const f = nodePath.join(this.imageIndexDir, key + '.llii');
+    try {
+      writeAtomically(this.imageIndexDir, f, imageIndexRecordParts(ix, key));
+      this.pruneOnce(this.imageIndexDir, { bytes: this.opts.maxIndexBytes ?? 2 * 1024 * 1024 * 1024 });
+    } catch (e) {
+      this.opts.log?.(`image index cache: cannot write ${f}: ${(e as Error).message}`);
+    }
   }
 
   /**

@@ -56,10 +56,14 @@ export function analyze(image: ImageData, opts: { dive?: 'eager' | 'lazy' } = {}
  * The Analysis of an image whose index was built elsewhere (the analysis worker hands it over):
  * nothing is merged again.
  */
-export function analysisFromIndex(image: ImageData, index: ImageIndex, dive: DiveEfficiency): Analysis {
-  const a = figuresOf(image, index.layers.map(figuresOfLayer), index.warnings, dive) as Analysis;
+export function analysisFromIndex(image: ImageData, index: ImageIndex, dive: DiveEfficiency | 'lazy'): Analysis {
+  const a = figuresOf(image, index.layers.map(figuresOfLayer), index.warnings, dive === 'lazy' ? EMPTY_DIVE : dive) as Analysis;
   a.index = index;
   lazyTree(a);
+  if (dive === 'lazy') {
+    let computed: DiveEfficiency | undefined;
+    Object.defineProperty(a, 'dive', { enumerable: true, get: () => (computed ??= diveOfIndex(image.layers.map(layerTableOf), index)) });
+  }
   return a;
 }
 
@@ -79,13 +83,13 @@ function lazyTree(a: Analysis): void {
   });
 }
 
-/** Defines `index` on the analysis: the image index of its layers, built on first read. */
-function lazyIndex(a: Analysis, image: ImageData): void {
+/** Defines `index` on the analysis: the image index of its layers (`make`, or merged), on first read. */
+function lazyIndex(a: Analysis, image: ImageData, make?: () => ImageIndex): void {
   let index: ImageIndex | undefined;
   Object.defineProperty(a, 'index', {
     enumerable: true,
     configurable: true,
-    get: (): ImageIndex => (index ??= buildImageIndex(image.layers.map(layerTableOf))),
+    get: (): ImageIndex => (index ??= make ? make() : buildImageIndex(image.layers.map(layerTableOf))),
   });
 }
 
@@ -93,12 +97,14 @@ function lazyIndex(a: Analysis, image: ImageData): void {
 
 /**
  * The Analysis of an image whose merged figures and dive's are known (a cached summary of the
- * same stack of layer records: src/core/image/summary.ts). The merged tree itself is built only if
- * something reads `tree`.
+ * same stack of layer records: src/core/image/summary.ts). The image index is made (`index`: from a
+ * cache, say; else merged) and the tree view of it only if something reads them.
  */
-export function analysisFromFigures(image: ImageData, figures: { layerStats: LayerFigures[]; treeWarnings: string[]; dive: DiveEfficiency }): Analysis {
+export function analysisFromFigures(
+  image: ImageData, figures: { layerStats: LayerFigures[]; treeWarnings: string[]; dive: DiveEfficiency }, index?: () => ImageIndex,
+): Analysis {
   const a = figuresOf(image, figures.layerStats, figures.treeWarnings, figures.dive) as Analysis;
-  lazyIndex(a, image);
+  lazyIndex(a, image, index);
   lazyTree(a);
   return a;
 }

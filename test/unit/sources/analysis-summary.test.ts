@@ -4,16 +4,18 @@
 // for, and a damaged one is removed and recomputed.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyze, type Analysis } from '../../../src/core/image/analysis';
 import { plainIndex } from '../../../src/core/image/indexCodec';
 import { DIVE_DEFAULT_RULES, evaluateCi } from '../../../src/core/present/ci';
 import { digestOf } from '../../../src/core/image/oci';
-import { analyzeJson, fileRecords, layerChangeRecords } from '../../../src/core/present/report';
+import { analyzeJson, fileJsonLines, fileRecords, layerChangeRecords } from '../../../src/core/present/report';
 import { SUMMARY_FORMAT, decodeSummary, encodeSummary, summarize, summaryKey } from '../../../src/core/image/summary';
 import { analyzeWithCache, buildId, stackKey } from '../../../src/sources/analysisCache';
+import { decodeImageIndex, encodeImageIndex } from '../../../src/core/image/index/indexRecord';
 import { LayerIndexCache } from '../../../src/sources/indexCache';
 import { loadImage, type SourceSpec } from '../../../src/sources/load';
 import { dockerSave, ociLayout, writeLayout } from '../support/tars';
@@ -103,6 +105,7 @@ test('analysis summary: re-analyzing a docker-save file is answered by the summa
       const warm = analyzeWithCache(await loadImage(spec, { cache }), cache);
       assert.equal(cache.stats.summaries, 1, `case ${c}: the re-analysis is answered by the summary`);
       assert.deepEqual(outputs(cold), reference, `case ${c}: cold`);
+      assert.deepEqual([...fileJsonLines(cold)], [...fileRecords(cold)].map((r) => JSON.stringify(r)), `case ${c}: files --json lines`);
       assert.deepEqual(outputs(warm), reference, `case ${c}: from the summary (the tree built when read)`);
       if (warm.treeWarnings.length) warned++;
       if (warm.image.layers.some((l) => l.warnings.length)) layerWarned++;
@@ -217,6 +220,65 @@ test('analysis summary: without a cache, or with lazy dive figures, nothing is s
   assert.throws(() => readdirSync(cache.summaryDir), /ENOENT/, 'lazy: no summary');
   const b = analyzeWithCache(await loadImage(spec, {}), undefined);
   assert.deepEqual(outputs(b), outputs(a));
+}));
+
+test('image index cache: a command that keeps the index is answered without a merge the next time, with every output equal (random stacks)', async () => {
+  const dir = tmpdir();
+  try {
+    for (let c = 0; c < 30; c++) {
+      const file = await writeSave(dir, `img-${c}.tar`, randomLayers(20261207 + c));
+      const spec: SourceSpec = { kind: 'docker-archive', path: file };
+      const cache = new LayerIndexCache(path.join(dir, `cache-${c}`));
+      const reference = outputs(analyze(await loadImage(spec, {})));
+      // files/explain: lazy dive, index kept; then the same again; then analyze (eager dive, summary).
+      const cold = analyzeWithCache(await loadImage(spec, { cache }), cache, { dive: 'lazy', index: 'keep' });
+      assert.deepEqual(outputs(cold), reference, `case ${c}: cold`);
+      assert.equal(readdirSync(cache.imageIndexDir).length, 1, `case ${c}: the index is stored`);
+      const warm = analyzeWithCache(await loadImage(spec, { cache }), cache, { dive: 'lazy', index: 'keep' });
+      assert.equal(cache.stats.indexes, 1, `case ${c}: loaded from the cache`);
+      assert.deepEqual(outputs(warm), reference, `case ${c}: from the stored index`);
+      assert.deepEqual(warm.index, cold.index, `case ${c}: the same index, column for column`);
+      const eager = analyzeWithCache(await loadImage(spec, { cache }), cache);
+      assert.equal(cache.stats.indexes, 2, `case ${c}: an eager analysis reads the stored index too`);
+      assert.deepEqual(outputs(eager), reference, `case ${c}: dive's figures from the stored index`);
+      assert.equal(readdirSync(cache.summaryDir).length, 1, `case ${c}: and stores its summary`);
+      const fromSummary = analyzeWithCache(await loadImage(spec, { cache }), cache, { dive: 'lazy', index: 'keep' });
+      assert.equal(cache.stats.summaries, 1);
+      assert.deepEqual(outputs(fromSummary), reference, `case ${c}: summary, then the stored index when the tree is read`);
+      assert.equal(cache.stats.indexes, 3, `case ${c}: the tree came from the stored index`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('image index cache: a damaged record, or one made for another stack, is refused and removed; the image is merged again', () => withArchive(11, async (spec, cache) => {
+  const first = analyzeWithCache(await loadImage(spec, { cache }), cache, { dive: 'lazy', index: 'keep' });
+  const [name] = readdirSync(cache.imageIndexDir);
+  const file = path.join(cache.imageIndexDir, name);
+  const good = readFileSync(file);
+  const key = name.replace(/\.llii$/, '');
+  assert.deepEqual(decodeImageIndex(good, key), first.index);
+  assert.throws(() => decodeImageIndex(good, 'f'.repeat(64)), /another stack/);
+  for (let i = 0; i < good.length; i += Math.max(1, Math.floor(good.length / 200))) {
+    const bad = Buffer.from(good);
+    bad[i] ^= 0x41;
+    assert.throws(() => decodeImageIndex(bad, key), /damaged/, `byte ${i} flipped`);
+  }
+  assert.throws(() => decodeImageIndex(good.subarray(0, good.length - 1), key), /damaged/);
+  // Damage behind a valid digest: a node whose parent comes after it.
+  const ix = first.index;
+  const broken = Buffer.from(encodeImageIndex(ix, key));
+  const at = broken.indexOf(Buffer.from(new Int32Array(ix.nodeParent).buffer), 16);
+  assert.ok(at > 0);
+  broken.writeInt32LE(ix.nodeCount + 5, at + 4);
+  createHash('sha256').update(broken.subarray(0, broken.length - 32)).digest().copy(broken, broken.length - 32);
+  assert.throws(() => decodeImageIndex(broken, key), /damaged \(node table\)/);
+  writeFileSync(file, broken);
+  const again = analyzeWithCache(await loadImage(spec, { cache }), cache, { dive: 'lazy', index: 'keep' });
+  assert.equal(cache.stats.rejected, 1);
+  assert.deepEqual(outputs(again), outputs(first));
+  assert.deepEqual(decodeImageIndex(readFileSync(file), key), first.index, 'stored again, sound');
 }));
 
 test('cache bounds: layer records by bytes, documents by count, summaries by count and bytes; oldest first, stale temp files too, young ones kept', async () => {

@@ -1,0 +1,190 @@
+// The image index as one binary record, for the persistent cache: its columns byte for byte (the
+// same parts a thread hand-over carries: transfer.ts), so that an image the cache knows is loaded
+// as views over the record's bytes, with no reading of layers and no merge. The record ends with
+// the sha256 of everything before it and names the stack key it was made for; a record is
+// refused — wrong magic, version, length, digest, key, or columns that do not hold together.
+//
+//   "LLII" u16 version u16 0 u32 total-length u32 facts-length | facts (JSON) | pad to 8
+//   | columns, each padded to 8 (the facts list them: name, element type, length)
+//   | names and link targets (UTF-8, NUL-separated) | sha256(all before) (32 bytes)
+import { createHash } from 'node:crypto';
+import type { TypedArray } from './columns';
+import type { ImageIndex, IndexLayer } from './imageIndex';
+import { indexFromParts, indexParts, type IndexParts } from './transfer';
+
+export const INDEX_RECORD_VERSION = 1;
+const MAGIC = 0x49494c4c; // "LLII" little-endian
+const HEADER = 16;
+const TRAILER = 32;
+
+const TYPES = { i32: Int32Array, u8: Uint8Array, u16: Uint16Array, f64: Float64Array } as const;
+type TypeName = keyof typeof TYPES;
+
+function typeName(a: TypedArray): TypeName {
+  if (a instanceof Int32Array) return 'i32';
+  if (a instanceof Uint8Array) return 'u8';
+  if (a instanceof Uint16Array) return 'u16';
+  if (a instanceof Float64Array) return 'f64';
+  throw new Error('image index record: a column of an unexpected type');
+}
+
+const CHANGE_COLUMNS = ['node', 'kind', 'bytes', 'how', 'lower', 'meta'] as const;
+
+interface Facts {
+  key: string;
+  /** Every column in record order: [name, element type, length]. */
+  columns: Array<[string, TypeName, number]>;
+  layers: Array<Omit<IndexLayer, 'changes'> & { changeCount: number }>;
+  warnings: string[];
+  opaqueIn: Array<[number, number[]]>;
+  names: number;
+  nameBytes: number;
+  nameList?: string[];
+  links: number;
+  linkBytes: number;
+  linkList?: string[];
+}
+
+const pad8 = (n: number): number => (n + 7) & ~7;
+
+function joinedBytes(xs: string[]): Buffer | null {
+  if (xs.some((x) => x.includes('\0'))) return null;
+  return Buffer.from(xs.join('\0'), 'utf8');
+}
+
+/** The index as a record for the stack `key` (the index itself stays usable). */
+export function encodeImageIndex(ix: ImageIndex, key: string): Buffer {
+  return Buffer.concat(imageIndexRecordParts(ix, key));
+}
+
+/**
+ * The record as consecutive pieces (its header, each column as a view of the index's own memory,
+ * padding, strings, digest): written one after another they are the record, with no copy of the
+ * columns made.
+ */
+export function imageIndexRecordParts(ix: ImageIndex, key: string): Uint8Array[] {
+  const { parts } = indexParts(ix);
+  const cols: Array<[string, TypedArray]> = Object.entries(parts.columns);
+  parts.layerNodes.forEach((g, i) => cols.push([`layerNodes.${i}`, g]));
+  ix.layers.forEach((l, i) => { for (const c of CHANGE_COLUMNS) cols.push([`changes.${i}.${c}`, l.changes[c]]); });
+  const names = joinedBytes(ix.names);
+  const links = joinedBytes(ix.links);
+  const facts: Facts = {
+    key, columns: cols.map(([n, a]) => [n, typeName(a), a.length]),
+    layers: ix.layers.map(({ changes, ...rest }) => ({ ...rest, changeCount: changes.length })),
+    warnings: ix.warnings, opaqueIn: parts.opaqueIn,
+    names: ix.names.length, nameBytes: names?.length ?? 0, links: ix.links.length, linkBytes: links?.length ?? 0,
+  };
+  if (!names) facts.nameList = ix.names;
+  if (!links) facts.linkList = ix.links;
+  const json = Buffer.from(JSON.stringify(facts), 'utf8');
+  let total = pad8(HEADER + json.length);
+  for (const [, a] of cols) total = pad8(total + a.byteLength);
+  total += facts.nameBytes + facts.linkBytes + TRAILER;
+  const head = Buffer.alloc(pad8(HEADER + json.length));
+  head.writeUInt32LE(MAGIC, 0);
+  head.writeUInt16LE(INDEX_RECORD_VERSION, 4);
+  head.writeUInt32LE(total, 8);
+  head.writeUInt32LE(json.length, 12);
+  json.copy(head, HEADER);
+  const out: Uint8Array[] = [head];
+  const zeros = new Uint8Array(8);
+  for (const [, a] of cols) {
+    out.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    const pad = pad8(a.byteLength) - a.byteLength;
+    if (pad) out.push(zeros.subarray(0, pad));
+  }
+  if (names) out.push(names);
+  if (links) out.push(links);
+  const h = createHash('sha256');
+  for (const p of out) h.update(p);
+  out.push(h.digest());
+  return out;
+}
+
+function damaged(why: string): never {
+  throw new Error(`image index record is damaged (${why})`);
+}
+
+/**
+ * The index a record holds, its columns views of the record's bytes; throws (with the reason) on
+ * any damage or when the record was made for another stack key.
+ */
+export function decodeImageIndex(buf: Buffer, key: string): ImageIndex {
+  if (buf.length < HEADER + TRAILER) damaged('too short');
+  if (buf.readUInt32LE(0) !== MAGIC) damaged('not an image index record');
+  if (buf.readUInt16LE(4) !== INDEX_RECORD_VERSION) damaged(`version ${buf.readUInt16LE(4)}, expected ${INDEX_RECORD_VERSION}`);
+  if (buf.readUInt32LE(8) !== buf.length) damaged('length');
+  const digest = createHash('sha256').update(buf.subarray(0, buf.length - TRAILER)).digest();
+  if (!digest.equals(buf.subarray(buf.length - TRAILER))) damaged('digest');
+  const jsonLen = buf.readUInt32LE(12);
+  if (HEADER + jsonLen > buf.length - TRAILER) damaged('facts run past the end');
+  let facts: Facts;
+  try {
+    facts = JSON.parse(buf.toString('utf8', HEADER, HEADER + jsonLen)) as Facts;
+  } catch {
+    return damaged('facts are not JSON');
+  }
+  if (facts.key !== key) damaged(`made for another stack of layers`);
+  const bytes = buf.byteOffset % 8 === 0 ? buf : Buffer.from(buf);
+  const end = bytes.length - TRAILER;
+  let at = pad8(HEADER + jsonLen);
+  const cols = new Map<string, TypedArray>();
+  for (const [name, type, n] of facts.columns) {
+    const ctor = TYPES[type];
+    if (!ctor || !Number.isSafeInteger(n) || n < 0 || at + n * ctor.BYTES_PER_ELEMENT > end) damaged(`column ${name}`);
+    cols.set(name, new ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset + at, n));
+    at = pad8(at + n * ctor.BYTES_PER_ELEMENT);
+  }
+  const strings = (list: string[] | undefined, count: number, len: number, what: string): string[] => {
+    if (list) {
+      if (!Array.isArray(list) || list.length !== count) damaged(what);
+      return list;
+    }
+    if (!Number.isSafeInteger(len) || len < 0 || at + len > end) damaged(what);
+    const out = count === 0 ? [] : bytes.toString('utf8', at, at + len).split('\0');
+    at += len;
+    if (out.length !== count) damaged(what);
+    return out;
+  };
+  const names = strings(facts.nameList, facts.names, facts.nameBytes, 'names');
+  const links = strings(facts.linkList, facts.links, facts.linkBytes, 'link targets');
+  if (at !== end) damaged('trailing bytes');
+  const col = (name: string): TypedArray => cols.get(name) ?? damaged(`no column ${name}`);
+  const layers: IndexLayer[] = facts.layers.map(({ changeCount, ...rest }, i) => {
+    const c = Object.fromEntries(CHANGE_COLUMNS.map((k) => [k, col(`changes.${i}.${k}`)])) as unknown as IndexLayer['changes'];
+    if (c.node.length !== changeCount) damaged('changes');
+    return { ...rest, changes: { ...c, length: changeCount } };
+  });
+  const parts: IndexParts = {
+    names, links, nameCount: names.length, linkCount: links.length,
+    columns: Object.fromEntries([...cols].filter(([n]) => !n.includes('.'))) as IndexParts['columns'],
+    layers, warnings: facts.warnings, opaqueIn: facts.opaqueIn,
+    layerNodes: layers.map((_, i) => col(`layerNodes.${i}`) as Int32Array),
+  };
+  const ix = indexFromParts(parts);
+  check(ix);
+  return ix;
+}
+
+/** The columns hold together: one length per node, parents before children, ids in range. */
+function check(ix: ImageIndex): void {
+  const N = ix.nodeParent.length;
+  if (N < 1 || ix.nodeParent[0] !== -1) damaged('root');
+  for (const [name, a] of Object.entries(indexParts(ix).parts.columns)) {
+    const want = name === 'copyStart' || name === 'childStart' ? N + 1 : name.startsWith('copy') ? ix.copyStart[N] : name === 'childList' ? ix.childStart[N] : N;
+    if (a.length !== want) damaged(`column ${name} length`);
+  }
+  for (let n = 1; n < N; n++) {
+    const p = ix.nodeParent[n];
+    if (p < 0 || p >= n || ix.nodeName[n] < 0 || ix.nodeName[n] >= ix.names.length || ix.link[n] >= ix.links.length) damaged('node table');
+  }
+  for (let i = 0; i < ix.childList.length; i++) if (ix.childList[i] < 1 || ix.childList[i] >= N) damaged('children');
+  for (let n = 0; n < N; n++) {
+    if (ix.copyStart[n] > ix.copyStart[n + 1] || ix.childStart[n] > ix.childStart[n + 1]) damaged('offsets');
+    if (ix.firstChild[n] >= N || ix.nextSibling[n] >= N) damaged('siblings');
+  }
+  for (let i = 0; i < ix.copyLayer.length; i++) if (ix.copyLayer[i] < 0 || ix.copyLayer[i] >= ix.layers.length) damaged('copies');
+  for (const l of ix.layers) for (let i = 0; i < l.changes.length; i++) if (l.changes.node[i] < 0 || l.changes.node[i] >= N) damaged('changes');
+  for (const g of ix.layerNodes) for (let i = 0; i < g.length; i++) if (g[i] < 0 || g[i] >= N) damaged('layer nodes');
+}
