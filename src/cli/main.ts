@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import { DIVE_DEFAULT_RULES, evaluateCi, parseRuleValue, rulesFromDocument, type CiRules } from '../core/present/ci';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { explainText } from '../core/present/explain';
-import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
+import { SCHEMA_VERSION, analyzeJson, analyzeText, fileJsonLines, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
 import { Out, UsageError, load, needSource, type Args } from './common';
@@ -71,7 +71,7 @@ async function cmdAnalyze(args: Args, out: Out): Promise<number> {
 }
 
 async function cmdFiles(args: Args, out: Out): Promise<number> {
-  const a = await load(needSource(args), args, { dive: 'lazy' });
+  const a = await load(needSource(args), args, { dive: 'lazy', index: 'keep' });
   const json = args.flags.has('json');
   const layerFlag = args.flags.get('layer');
   if (typeof layerFlag === 'string') {
@@ -84,7 +84,8 @@ async function cmdFiles(args: Args, out: Out): Promise<number> {
     }
     return 0;
   }
-  for (const r of fileRecords(a)) await out.line(json ? JSON.stringify(r) : fileLine(r));
+  if (json) for (const line of fileJsonLines(a)) await out.line(line);
+  else for (const r of fileRecords(a)) await out.line(fileLine(r));
   return 0;
 }
 
@@ -130,7 +131,7 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
   const dockerfileText = typeof dockerfileFlag === 'string'
     ? await fs.readFile(dockerfileFlag, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`cannot read Dockerfile ${dockerfileFlag}: ${e.message}`); })
     : undefined;
-  const a = await load(source, args, { dive: 'lazy' });
+  const a = await load(source, args, { dive: 'lazy', index: 'keep' });
   const n = Number(layerFlag);
   if (!Number.isInteger(n) || n < 0 || n >= a.layerStats.length) {
     throw new UsageError(`--layer must be a layer index from 0 to ${a.layerStats.length - 1}`);
