@@ -241,7 +241,7 @@ export function growthText(g: GrowthReport): string[] {
   }
   if (shrank.length) out.push(`    Lines that shrank or went: ${shrank.length}, ${signedBytes(shrank.reduce((t, l) => t + l.growth, 0))}`);
   if (g.largestAdded.length) {
-    out.push('    Largest files the lines that grew ship:');
+    out.push('    Largest files of the lines that grew:');
     for (const p of g.largestAdded) out.push(`      ${formatBytes(p.bytes).padStart(9)}  L${p.layer}  ${p.path}${p.change === 'modified' ? '  (modified)' : ''}`);
   }
   return out;
@@ -271,7 +271,7 @@ export function growthMarkdown(g: GrowthReport): string[] {
     out.push('');
   }
   if (g.largestAdded.length) {
-    out.push('| Largest files the lines that grew ship | Size | Layer |');
+    out.push('| Largest files of the lines that grew | Size | Layer |');
     out.push('| --- | ---: | ---: |');
     for (const p of g.largestAdded) out.push(`| ${mdCell(p.path, true)}${p.change === 'modified' ? ' (modified)' : ''} | ${formatBytes(p.bytes)} | ${p.layer} |`);
     out.push('');
