@@ -159,8 +159,11 @@ export function compareWithBaseline(a: Analysis, base: BaselineFacts, limit: Gro
   const baseSize = sum(baseSizes);
   const growth = size - baseSize;
 
-  const keys = a.layerHistory.map((h, i) => (h ? alignmentKey(h.createdBy) : `(layer ${i}: no history entry)`));
-  const baseKeys = base.layerCreatedBy.map((c, i) => (c ? alignmentKey(c) : `(layer ${i}: no history entry)`));
+  // A layer without a history entry or with an empty created_by (an imported base) has the key ''.
+  const createdBy = a.layerHistory.map((h) => h?.createdBy ?? '');
+  const keys = createdBy.map(alignmentKey);
+  const baseKeys = base.layerCreatedBy.map(alignmentKey);
+  const shown = (c: string, i: number): string => shortCreatedBy(c) || `(layer ${i}: no created_by)`;
   const pairs = align(keys, baseKeys);
   const matchOf = new Int32Array(keys.length).fill(-1);
   const baseMatched = new Uint8Array(baseKeys.length);
@@ -169,10 +172,10 @@ export function compareWithBaseline(a: Analysis, base: BaselineFacts, limit: Gro
   for (let i = 0; i < keys.length; i++) {
     const j = matchOf[i];
     const bs = j >= 0 ? baseSizes[j] : 0;
-    if (sizes[i] !== bs || j < 0) lines.push({ line: shortCreatedBy(a.layerHistory[i]?.createdBy ?? keys[i]), layerIndex: i, baseLayerIndex: j >= 0 ? j : null, size: sizes[i], baseSize: bs, growth: sizes[i] - bs });
+    if (sizes[i] !== bs || j < 0) lines.push({ line: shown(createdBy[i], i), layerIndex: i, baseLayerIndex: j >= 0 ? j : null, size: sizes[i], baseSize: bs, growth: sizes[i] - bs });
   }
   for (let j = 0; j < baseKeys.length; j++) {
-    if (!baseMatched[j]) lines.push({ line: shortCreatedBy(base.layerCreatedBy[j] || baseKeys[j]), layerIndex: null, baseLayerIndex: j, size: 0, baseSize: baseSizes[j], growth: -baseSizes[j] });
+    if (!baseMatched[j]) lines.push({ line: shown(base.layerCreatedBy[j], j), layerIndex: null, baseLayerIndex: j, size: 0, baseSize: baseSizes[j], growth: -baseSizes[j] });
   }
   const changed = lines.filter((l) => l.growth !== 0 || l.layerIndex === null || l.baseLayerIndex === null);
   changed.sort((x, y) => y.growth - x.growth);
