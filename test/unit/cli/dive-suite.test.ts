@@ -289,3 +289,71 @@ test('dive\'s release check: every archive passes .data/.dive-ci, its plugin key
   assert.deepEqual(diffIds[0], diffIds[1]);
   assert.deepEqual(diffIds[0], diffIds[3]);
 });
+
+/** go-humanize's Bytes (SI), as dive's tree prints sizes. */
+function humanizeBytes(n: number): string {
+  if (n < 10) return `${n} B`;
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  const e = Math.floor(Math.log(n) / Math.log(1000));
+  const val = Math.floor((n / 1000 ** e) * 10 + 0.5) / 10;
+  return `${val < 10 ? val.toFixed(1) : val.toFixed(0)} ${units[e]}`;
+}
+
+/** `ls -l`-style mode, as dive's tree prints it (drwxrwxrwt for /tmp). */
+function lsMode(type: string, mode: number): string {
+  const t = { dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p' }[type] ?? '-';
+  const bit = (m: number, c: string): string => (mode & m ? c : '-');
+  let s = t + bit(0o400, 'r') + bit(0o200, 'w') + bit(0o100, 'x') + bit(0o40, 'r') + bit(0o20, 'w') + bit(0o10, 'x') + bit(0o4, 'r') + bit(0o2, 'w') + bit(0o1, 'x');
+  const set = (i: number, on: boolean, lower: string): void => { if (on) s = s.slice(0, i) + (s[i] === 'x' ? lower : lower.toUpperCase()) + s.slice(i + 1); };
+  set(3, (mode & 0o4000) !== 0, 's');
+  set(6, (mode & 0o2000) !== 0, 's');
+  set(9, (mode & 0o1000) !== 0, 't');
+  return s;
+}
+
+interface TreeRow { depth: number; name: string; attrs?: string }
+
+/** dive's rendered tree (testdata/*.txt): each row's depth, name (with `→ target`) and attributes. */
+function diveTree(file: string, attributes: boolean): TreeRow[] {
+  const rows: TreeRow[] = [];
+  for (const line of fs.readFileSync(path.join(DIVE, 'viewmodel', file), 'utf8').split('\n')) {
+    if (!line) continue;
+    const m = attributes ? /^(\S{10} +\d+:\d+ +[\d.]+ \w+) {2}(.*)$/.exec(line) : /^()(.*)$/.exec(line);
+    assert.ok(m, line);
+    const tree = /^((?:│ {3}| {4})*)(?:├|└)(?:──|─⊕) (.*)$/.exec(m[2]);
+    assert.ok(tree, line);
+    rows.push({ depth: tree[1].length / 4, name: tree[2], ...(attributes ? { attrs: m[1].replace(/ +/g, ' ') } : {}) });
+  }
+  return rows;
+}
+
+/** The merged filesystem of layers 0..top as dive's tree shows it: name-sorted, directories' sizes summed. */
+async function ourTree(top: number, collapsed: string[], attributes: boolean): Promise<TreeRow[]> {
+  const image = await loadImage(await parseSource(IMAGE));
+  const ix = analyze({ ...image, layers: image.layers.slice(0, top + 1), diffIds: image.diffIds.slice(0, top + 1) }).index;
+  const own = (n: number): number => (ix.typeOf(n) === 'file' ? ix.size[n] : 0);
+  const sizes = new Map<string, number>();
+  const live = [...ix.walk()].filter(([, n]) => ix.live[n]);
+  for (const [p, n] of live) for (let d = p; d !== '/'; d = path.posix.dirname(d)) sizes.set(d, (sizes.get(d) ?? 0) + own(n));
+  const rows: TreeRow[] = [];
+  for (const [p, n] of live) {
+    if (collapsed.some((c) => p.startsWith(c + '/'))) continue;
+    const type = ix.typeOf(n);
+    const link = ix.linkOf(n);
+    // dive writes a hardlink's target as the tar has it (relative), Layer Lens as an absolute path.
+    const name = path.posix.basename(p) + (link !== undefined ? ` → ${type === 'hardlink' ? link.replace(/^\//, '') : link}` : '');
+    const attrs = `${lsMode(type, ix.mode[n])} ${ix.uid[n]}:${ix.gid[n]} ${humanizeBytes(type === 'dir' ? sizes.get(p) ?? 0 : own(n))}`;
+    rows.push({ depth: p.split('/').length - 2, name, ...(attributes ? { attrs } : {}) });
+  }
+  return rows;
+}
+
+// cmd/dive/cli/internal/ui/v1/viewmodel/filetree_test.go with its testdata: TestFileTreeGoCase and
+// TestFileTreeNoAttributes (layer 0's tree, every row with its mode, uid:gid and size, or its name
+// only) and TestFileTreeSelectLayer (layers 0 and 1 merged, /bin collapsed). The other tests of
+// that file render the same trees through UI state (paging, collapsing, filters, diff markers).
+test('dive\'s file tree view tests: the merged tree at a layer, each path\'s mode, owner and size', async () => {
+  assert.deepEqual(await ourTree(0, [], true), diveTree('TestFileTreeGoCase.txt', true));
+  assert.deepEqual(await ourTree(0, [], false), diveTree('TestFileTreeNoAttributes.txt', false));
+  assert.deepEqual(await ourTree(1, ['/bin'], true), diveTree('TestFileTreeSelectLayer.txt', true));
+});
