@@ -1,12 +1,12 @@
 // layerlens: the terminal face of the Layer Lens core. Every command reads the image through the
 // same parser as the extension. Errors print one line and exit 2; a failed CI rule exits 1.
 import { promises as fs } from 'node:fs';
-import { DIVE_DEFAULT_RULES, evaluateCi, parseRuleValue, rulesFromDocument, type CiRules } from '../core/present/ci';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { explainText } from '../core/present/explain';
-import { SCHEMA_VERSION, analyzeJson, analyzeText, fileJsonLines, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
+import { analyzeJson, analyzeText, fileJsonLines, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
+import { cmdCi } from './ci';
 import { Out, UsageError, load, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
@@ -21,7 +21,11 @@ Commands:
                                           other stages' lines from their own images
   ci SOURCE [--lowest-efficiency F] [--highest-wasted-bytes N]
             [--highest-user-wasted-percent P] [--ci-config FILE]
-                                          dive's CI rules; exit 1 when one fails
+            [--baseline BASE [--highest-size-growth N|P%]]
+            [--format text|json|markdown]
+                                          dive's CI rules, and the size growth against BASE
+                                          (a source or a saved analyze --json); exit 1 when
+                                          one fails
   explain SOURCE --layer N [--dockerfile PATH] [--target STAGE]
                                           one layer's copy-on-write costs and suggestions
 
@@ -35,7 +39,7 @@ Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST
 Exit codes: 0 ok, 1 a CI rule failed, 2 error.`;
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
-  'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile', 'target', 'build-arg', 'stage-image']);
+  'highest-user-wasted-percent', 'ci-config', 'baseline', 'highest-size-growth', 'format', 'image', 'dockerfile', 'target', 'build-arg', 'stage-image']);
 const LIST_FLAGS = new Set(['stage-image']);
 const BOOL_FLAGS = new Set(['json', 'help', 'no-cache', 'no-verify']);
 
@@ -80,47 +84,13 @@ async function cmdFiles(args: Args, out: Out): Promise<number> {
       throw new UsageError(`--layer must be a layer index from 0 to ${a.layerStats.length - 1}`);
     }
     for (const r of layerChangeRecords(a, n)) {
-      await out.line(json ? JSON.stringify(r) : `${r.change.padEnd(8)} ${r.mode} ${r.type.padEnd(8)} ${String(r.bytes).padStart(12)}  ${r.path}${r.metadataOnly ? '  (metadata only: whole file copied up)' : ''}`);
+      await out.line(json ? JSON.stringify(r) : `${r.change.padEnd(8)} ${r.mode} ${`${r.uid}:${r.gid}`.padEnd(11)} ${r.type.padEnd(8)} ${String(r.bytes).padStart(12)}  ${r.path}${r.linkname !== undefined ? (r.type === 'symlink' ? ` -> ${r.linkname}` : ` => ${r.linkname}`) : ''}${r.metadataOnly ? '  (metadata only: whole file copied up)' : ''}`);
     }
     return 0;
   }
   if (json) for (const line of fileJsonLines(a)) await out.line(line);
   else for (const r of fileRecords(a)) await out.line(fileLine(r));
   return 0;
-}
-
-async function cmdCi(args: Args, out: Out): Promise<number> {
-  const source = needSource(args);
-  let rules: CiRules = { ...DIVE_DEFAULT_RULES };
-  const cfgFlag = args.flags.get('ci-config');
-  const cfgPath = typeof cfgFlag === 'string' ? cfgFlag : '.layerlens-ci.yaml';
-  const text = await fs.readFile(cfgPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT' && typeof cfgFlag !== 'string') return null;
-    throw new UsageError(`cannot read CI config ${cfgPath}: ${e.message}`);
-  });
-  if (text !== null) {
-    // yaml (dist/vendor/yaml.js) is loaded only when there is a config to read.
-    const { parse: parseYaml } = await import('yaml');
-    try { rules = rulesFromDocument(parseYaml(text)); } catch (e) { throw new UsageError(`${cfgPath}: ${(e as Error).message}`); }
-  }
-  const flagRule = (flag: string, rule: keyof CiRules): void => {
-    const v = args.flags.get(flag);
-    if (typeof v === 'string') {
-      try { rules[rule] = parseRuleValue(rule, v); } catch (e) { throw new UsageError(`--${flag}: ${(e as Error).message}`); }
-    }
-  };
-  flagRule('lowest-efficiency', 'lowestEfficiency');
-  flagRule('highest-wasted-bytes', 'highestWastedBytes');
-  flagRule('highest-user-wasted-percent', 'highestUserWastedPercent');
-  const a = await load(source, args);
-  const res = evaluateCi(a, rules);
-  if (args.flags.has('json')) {
-    await out.line(JSON.stringify({ schemaVersion: SCHEMA_VERSION, pass: res.pass, rules: res.results, efficiency: a.dive.efficiency, wastedBytes: a.dive.wastedBytes, userWastedPercent: a.dive.userWastedPercent }));
-  } else {
-    await out.line(`layerlens ci: ${a.image.repoTags[0] ?? a.image.id.slice(0, 19)}`);
-    for (const l of res.lines) await out.line(l);
-  }
-  return res.pass ? 0 : 1;
 }
 
 async function cmdExplain(args: Args, out: Out): Promise<number> {

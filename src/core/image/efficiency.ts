@@ -237,9 +237,13 @@ export function diveSummary(data: PathFigures, inefficient: string[], layers: re
   let minSum = 0;
   let cumSum = 0;
   for (const d of data.values()) { minSum += d.min; cumSum += d.cumulative; }
+  // dive sorts its paths (in the order each met its second layer) by cumulative size, then lists
+  // them in reverse: of two paths with the same size, the one that met its second layer later comes
+  // first (dive's export and CI report; Go's sort keeps that order for the few paths of a report).
   const inefficiencies = inefficient
-    .map((path) => ({ path, cumulative: data.get(path)!.cumulative, count: data.get(path)!.count }))
-    .sort((a, b) => b.cumulative - a.cumulative || (a.path < b.path ? -1 : 1));
+    .map((path, order) => ({ path, cumulative: data.get(path)!.cumulative, count: data.get(path)!.count, order }))
+    .sort((a, b) => b.cumulative - a.cumulative || b.order - a.order)
+    .map(({ order: _order, ...x }) => x);
   const wastedBytes = inefficiencies.reduce((a, x) => a + x.cumulative, 0);
   const sizes = layers.map((l) => l.tarFileBytes);
   const sizeBytes = sizes.reduce((a, b) => a + b, 0);

@@ -3,6 +3,7 @@
 import type { Analysis } from '../image/analysis';
 import { formatBytes, formatMode, formatPercent, shortCreatedBy } from './format';
 import { HOW, KINDS, type ImageIndex } from '../image/index/imageIndex';
+import { ENTRY_TYPES, layerTableOf, type LayerTable } from '../image/index/layerTable';
 
 export const SCHEMA_VERSION = 1;
 
@@ -10,7 +11,7 @@ export interface AnalyzeJson {
   schemaVersion: number;
   image: { id: string; repoTags: string[]; os: string; architecture: string; size: number; source: string; sizeDefinition: string };
   layers: Array<{
-    index: number; diffId: string; size: number; createdBy: string; entries: number; added: number;
+    index: number; diffId: string; size: number; fileBytes: number; createdBy: string; entries: number; added: number;
     modified: number; deleted: number; hiddenBytes: number; addedBytes: number; modifiedBytes: number; deletedBytes: number;
   }>;
   history: Array<{ index: number; createdBy: string; emptyLayer: boolean; layerIndex: number | null }>;
@@ -37,6 +38,7 @@ export function analyzeJson(a: Analysis): AnalyzeJson {
       index: i,
       diffId: a.image.layers[i].diffId,
       size: a.layerSizes[i],
+      fileBytes: a.image.layers[i].tarFileBytes,
       createdBy: a.layerHistory[i]?.createdBy ?? '',
       entries: s.entries,
       added: s.added,
@@ -112,16 +114,56 @@ export function* indexFileRecords(ix: ImageIndex): Generator<FileRecord> {
   for (const [path, n] of ix.walk()) yield indexFileRecord(ix, path, n);
 }
 
-/** One layer's changes from the image index, sorted by path. */
-export function* indexLayerChangeRecords(ix: ImageIndex, layer: number): Generator<LayerChangeRecord> {
+const K_DELETED_CODE = KINDS.indexOf('deleted');
+
+/**
+ * One layer's changes from the image index, sorted by path. The type, mode, owner and link of an
+ * added or modified path are those of the layer's own entry (a later chmod does not show here);
+ * those of a deleted path are the deleted copy's, from the highest layer below that ships it.
+ * `tableOf(i)` gives layer i's table (the columns the index was built from).
+ */
+export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf: (i: number) => LayerTable): Generator<LayerChangeRecord> {
   const c = ix.layers[layer].changes;
   const rows = Array.from({ length: c.length }, (_, i) => ({ i, path: ix.pathOf(c.node[i]) }))
     .sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  // Per layer read: the entry (its last one, as tar order wins) of each node asked for.
+  const wanted = new Map<number, Set<number>>();
+  const shipper = new Int32Array(c.length);
+  for (let i = 0; i < c.length; i++) {
+    const n = c.node[i];
+    let at = layer;
+    if (c.kind[i] === K_DELETED_CODE) {
+      at = -1;
+      for (let k = ix.copyStart[n]; k < ix.copyStart[n + 1]; k++) if (ix.copyLayer[k] < layer && ix.copyLayer[k] > at) at = ix.copyLayer[k];
+    }
+    shipper[i] = at;
+    if (at >= 0) {
+      let s = wanted.get(at);
+      if (!s) wanted.set(at, (s = new Set()));
+      s.add(n);
+    }
+  }
+  const entryOf = new Map<number, Map<number, number>>();
+  for (const [l, nodes] of wanted) {
+    const cols = tableOf(l).cols;
+    const g = ix.layerNodes[l];
+    const m = new Map<number, number>();
+    for (let e = 0; e < cols.entNode.length; e++) if (nodes.has(g[cols.entNode[e]])) m.set(g[cols.entNode[e]], e);
+    entryOf.set(l, m);
+  }
   for (const { i, path } of rows) {
     const n = c.node[i];
+    const at = shipper[i];
+    const e = at >= 0 ? entryOf.get(at)?.get(n) : undefined;
+    // A path no layer ships as an entry (a directory implied by its children): the merge's.
+    const cols = e !== undefined ? tableOf(at).cols : undefined;
+    const meta = cols && e !== undefined
+      ? { type: ENTRY_TYPES[cols.entType[e]], mode: cols.entMode[e], uid: cols.entUid[e], gid: cols.entGid[e], link: cols.entLink[e] >= 0 ? cols.links[cols.entLink[e]] : undefined }
+      : { type: ix.typeOf(n), mode: ix.mode[n], uid: ix.uid[n], gid: ix.gid[n], link: ix.linkOf(n) };
     const r: LayerChangeRecord = {
-      path, change: KINDS[c.kind[i]], type: ix.typeOf(n), size: c.bytes[i], mode: formatMode(ix.mode[n]), layer, bytes: c.bytes[i],
+      path, change: KINDS[c.kind[i]], type: meta.type, size: c.bytes[i], mode: formatMode(meta.mode), uid: meta.uid, gid: meta.gid, layer, bytes: c.bytes[i],
     };
+    if (meta.link !== undefined) r.linkname = meta.link;
     if (c.meta[i]) r.metadataOnly = true;
     const how = HOW[c.how[i]];
     if (how) r.how = how;
@@ -130,13 +172,13 @@ export function* indexLayerChangeRecords(ix: ImageIndex, layer: number): Generat
 }
 
 export interface LayerChangeRecord {
-  path: string; change: 'added' | 'modified' | 'deleted'; type: string; size: number; mode: string;
-  layer: number; bytes: number; metadataOnly?: boolean; how?: string;
+  path: string; change: 'added' | 'modified' | 'deleted'; type: string; size: number; mode: string; uid: number; gid: number;
+  layer: number; bytes: number; linkname?: string; metadataOnly?: boolean; how?: string;
 }
 
-/** One layer's changes, sorted by path. */
+/** One layer's changes, sorted by path, with the layer's own metadata for each path. */
 export function layerChangeRecords(a: Analysis, layer: number): Generator<LayerChangeRecord> {
-  return indexLayerChangeRecords(a.index, layer);
+  return indexLayerChangeRecords(a.index, layer, (i) => layerTableOf(a.image.layers[i]));
 }
 
 

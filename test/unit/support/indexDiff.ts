@@ -27,14 +27,19 @@ function fileRecord(path: string, n: MergedNode): FileRecord {
 }
 
 /** One layer's changes from the object tree, sorted by path (the index's answer must equal it). */
-function* treeLayerChangeRecords(tree: MergedTree, layer: number): Generator<LayerChangeRecord> {
+function* treeLayerChangeRecords(tree: MergedTree, layers: readonly LayerIndex[], layer: number): Generator<LayerChangeRecord> {
   const stats = tree.layers[layer];
   const rows = stats.changes.map((c) => ({ c, path: nodePath(c.node) })).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   for (const { c, path } of rows) {
+    // The layer's own entry; for a deletion, the deleted copy's (the highest layer below shipping it).
+    const at = c.kind !== 'deleted' ? layer : Math.max(-1, ...c.node.copies.map((x) => x.layer).filter((l) => l < layer));
+    const e = at >= 0 ? [...layers[at].entries].reverse().find((x) => x.path === path) : undefined;
+    const meta = e ?? { type: c.node.type, mode: c.node.mode, uid: c.node.uid, gid: c.node.gid, linkname: c.node.linkname };
     const r: LayerChangeRecord = {
-      path, change: c.kind, type: c.node.type, size: c.bytes, mode: formatMode(c.node.mode),
+      path, change: c.kind, type: meta.type, size: c.bytes, mode: formatMode(meta.mode), uid: meta.uid, gid: meta.gid,
       layer, bytes: c.bytes,
     };
+    if (meta.linkname !== undefined) r.linkname = meta.linkname;
     if (c.metadataOnly) r.metadataOnly = true;
     if (c.how) r.how = c.how;
     yield r;
@@ -64,7 +69,7 @@ export function both(layers: readonly LayerIndex[]): { old: unknown; now: unknow
   const old = {
     files: [...tree.walk()].map(([p, n]) => fileRecord(p, n)),
     layers: tree.layers.map(({ changes: _c, ...figures }) => figures),
-    changes: tree.layers.map((_, i) => [...treeLayerChangeRecords(tree, i)]),
+    changes: tree.layers.map((_, i) => [...treeLayerChangeRecords(tree, plain, i)]),
     warnings,
     hiddenBytes: tree.hiddenBytes,
     dive: diveEfficiency(plain),
@@ -78,7 +83,7 @@ export function both(layers: readonly LayerIndex[]): { old: unknown; now: unknow
   const now = {
     files: [...indexFileRecords(ix)],
     layers: ix.layers.map(({ changes: _c, ...figures }) => figures),
-    changes: ix.layers.map((_, i) => [...indexLayerChangeRecords(ix, i)]),
+    changes: ix.layers.map((_, i) => [...indexLayerChangeRecords(ix, i, (l) => tables[l])]),
     warnings: ix.warnings,
     hiddenBytes: ix.hiddenBytes,
     dive: diveOfIndex(tables, ix),

@@ -4,12 +4,26 @@ import { DIVE_DEFAULT_RULES, parseRuleValue, rulesFromDocument } from '../../../
 import { formatBytes, parseBytes, shortCreatedBy } from '../../../../src/core/present/format';
 
 test('CI rules: dive defaults, "disabled" forms, sizes and ratios', () => {
-  assert.deepEqual(rulesFromDocument(null), DIVE_DEFAULT_RULES);
-  assert.deepEqual(rulesFromDocument({ rules: { lowestEfficiency: 0.95, highestWastedBytes: '20MB', highestUserWastedPercent: 'disabled' } }),
+  assert.deepEqual(rulesFromDocument(null).rules, DIVE_DEFAULT_RULES);
+  assert.deepEqual(rulesFromDocument({ rules: { lowestEfficiency: 0.95, highestWastedBytes: '20MB', highestUserWastedPercent: 'disabled' } }).rules,
     { lowestEfficiency: 0.95, highestWastedBytes: 20_000_000, highestUserWastedPercent: null });
   for (const off of ['', 'off', 'false', 'Disabled']) assert.equal(parseRuleValue('lowestEfficiency', off), null);
   assert.throws(() => parseRuleValue('lowestEfficiency', '1.5'), /between 0 and 1/);
-  assert.throws(() => rulesFromDocument({ rules: { nope: 1 } }), /unknown CI rule 'nope'/);
+  assert.throws(() => rulesFromDocument({ rules: ['lowestEfficiency'] }), /"rules" must be a map/);
+  assert.throws(() => rulesFromDocument('rules'), /must be a YAML map/);
+});
+
+test('CI rules: dive\'s config-file spellings, the size-growth rule, and unknown keys ignored and named', () => {
+  const r = rulesFromDocument({
+    plugins: ['plugin1'], ci: true,
+    rules: { 'lowest-efficiency': '0.8', 'highest-wasted-bytes': '19Mb', 'highest-user-wasted-percent': 0.6, 'plugin1/rule1': 'error', highestSizeGrowth: '5%', nope: 1 },
+  });
+  assert.deepEqual(r.rules, { lowestEfficiency: 0.8, highestWastedBytes: 19_000_000, highestUserWastedPercent: 0.6 });
+  assert.deepEqual(r.highestSizeGrowth, { percent: 5 });
+  assert.deepEqual(r.ignored, ['plugins', 'ci', 'rules.plugin1/rule1', 'rules.nope']);
+  assert.deepEqual(rulesFromDocument({ rules: { 'highest-size-growth': '2MB' } }).highestSizeGrowth, { bytes: 2_000_000 });
+  assert.equal(rulesFromDocument({ rules: { highestSizeGrowth: 'disabled' } }).highestSizeGrowth, null);
+  assert.throws(() => rulesFromDocument({ rules: { highestSizeGrowth: 'lots' } }), /highestSizeGrowth must be a size/);
 });
 
 test('sizes parse and print like docker and dive', () => {
