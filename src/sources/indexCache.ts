@@ -22,7 +22,7 @@
 // merge. Each is checked against its digest and key when read, and bounded (2 GiB, oldest out).
 // CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
 // its global storage. LAYERLENS_CACHE=off (or --no-cache) disables it.
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { CODEC_VERSION, RecordIndex, encodeIndex, recordDigest, withFacts, type IndexMeta } from '../core/image/indexCodec';
@@ -263,6 +263,17 @@ export class LayerIndexCache {
   }
 
   private readonly prunedDirs = new Set<string>();
+  private droppedOld = false;
+
+  /** Layer records of an older codec are never read again: their directories go (once per process, best effort). */
+  private dropOldVersions(): void {
+    if (this.droppedOld) return;
+    this.droppedOld = true;
+    const root = nodePath.dirname(this.dir);
+    for (let v = 1; v < CODEC_VERSION; v++) {
+      try { rmSync(nodePath.join(root, `layers-v${v}`), { recursive: true, force: true }); } catch { /* best effort */ }
+    }
+  }
 
   /**
    * Keeps dir within its bounds (files, bytes), oldest written first out; temp files left by a
@@ -371,6 +382,7 @@ export class LayerIndexCache {
       this.written.set(layer, recordDigest(rec));
       this.stats.writes++;
       this.pruneOnce(this.dir, { bytes: this.opts.maxBytes ?? 1024 * 1024 * 1024 });
+      this.dropOldVersions();
     } catch (e) {
       this.opts.log?.(`layer cache: cannot write ${f}: ${(e as Error).message}`);
     }

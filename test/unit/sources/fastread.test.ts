@@ -3,7 +3,7 @@
 // only used for the bytes they were read from, engine-stream candidates must hash to their diffID.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { assembleArchive } from '../../../src/core/image/tar/archive';
@@ -426,6 +426,23 @@ test('engine image named by its manifest or image index digest (Docker\'s contai
       assert.deepEqual({ ...warm, layers: plain(warm) }, { ...cold, layers: plain(cold) }, label);
       if (!named) assert.throws(() => readdirSync(cache.docDir), /ENOENT/, 'nothing stored for an image the export does not name');
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cache store: records of an older codec version are dropped on the first write', async () => {
+  const dir = tmpdir();
+  try {
+    const old = path.join(dir, `layers-v${CODEC_VERSION - 1}`);
+    mkdirSync(old, { recursive: true });
+    writeFileSync(path.join(old, 'x.llix'), 'an old record');
+    const cache = new LayerIndexCache(dir);
+    assert.ok(existsSync(old), 'reading alone leaves it');
+    const layer = await indexLayer([(await spec()).layers[0]], { hash: true });
+    cache.put(layer.diffId, layer, { verified: true, head: '', hdr: '', origin: '' });
+    assert.ok(!existsSync(old));
+    assert.ok(cache.get(layer.diffId));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
