@@ -6,7 +6,9 @@
 // here.
 import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
+import { analysisFromIndex } from '../core/image/analysis';
 import { buildImageIndex } from '../core/image/index/imageIndex';
+import { summarize } from '../core/image/summary';
 import { diveOfIndex } from '../core/image/index/dive';
 import { LayerTable, layerTableOf } from '../core/image/index/layerTable';
 import { indexParts } from '../core/image/index/transfer';
@@ -15,6 +17,7 @@ import { transferableIndex } from '../core/image/indexCodec';
 import type { LayerIndex } from '../core/image/types';
 import { resolveEndpointFromProcess } from '../engine/endpoint';
 import { EngineError } from '../engine/types';
+import { stackKey } from '../sources/analysisCache';
 import { LayerIndexCache } from '../sources/indexCache';
 import { loadImage, parseSource } from '../sources/load';
 import type { AnalyzeRequest, FromWorker, ToWorker } from './protocol';
@@ -101,10 +104,19 @@ async function run(req: AnalyzeRequest): Promise<void> {
     });
     // Layers the source shares or copied (another diffID for the same blob) go out under a new key.
     const keys = image.layers.map((l) => keyOf.get(l) ?? send(`#${extra++}`, l));
-    // The image index (cache hits, which are records, become tables once), and dive's figures over it.
+    // The image index and dive's figures: from the cache when it holds them for this stack of layer
+    // records (an index as views over its file, the figures from the analysis summary), else
+    // merged and computed here, and stored for the next analysis.
     const tables = image.layers.map(table);
-    const index = buildImageIndex(tables);
-    const dive = diveOfIndex(tables, index);
+    const key = cache && image.layers.length > 0 ? stackKey(image, cache) : undefined;
+    let index = key ? cache!.getIndex(key) : undefined;
+    if (!index) {
+      index = buildImageIndex(tables);
+      if (key) cache!.putIndex(key, index);
+    }
+    const summary = key ? cache!.getSummary(key, image.layers.length) : undefined;
+    const dive = summary?.dive ?? diveOfIndex(tables, index);
+    if (key && !summary) cache!.putSummary(key, summarize(analysisFromIndex(image, index, dive)));
     tableOf.clear();
     byKey.clear();
     // A long list of paths clones slowly on the receiving thread: pack it into one string and two

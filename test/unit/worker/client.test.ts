@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { analyze } from '../../../src/core/image/analysis';
@@ -12,6 +12,7 @@ import { analyzeJson, fileRecords } from '../../../src/core/present/report';
 import type { LayerIndex } from '../../../src/core/image/types';
 import { loadImage } from '../../../src/sources/load';
 import { AnalysisWorkerClient } from '../../../src/worker/client';
+import { decodeImageIndex, encodeImageIndex } from '../../../src/core/image/index/indexRecord';
 import { dockerSave, makeTar, ociLayout, writeLayout, type ImageSpec } from '../support/tars';
 import { repoRoot, OUT_ROOT } from '../../support/repo';
 
@@ -77,6 +78,19 @@ test('worker analysis equals analyze() (archive file and OCI layout), with progr
     assert.equal(cold.stats.cacheHits, 0);
     assert.equal(warm.stats.cacheHits, 6);
     same(warm.analysis, cold.analysis);
+    // ...and the image index and dive's figures as the cold analysis stored them (no merge): a
+    // stored index altered on disk (re-signed) is what the warm analysis shows.
+    const [ixFile] = readdirSync(path.join(cacheDir, 'indexes-v1'));
+    assert.ok(ixFile, 'the cold analysis stored its image index');
+    assert.equal(readdirSync(path.join(cacheDir, 'analyses-v1')).length, 1, 'and its summary');
+    const key = ixFile.replace(/\.llii$/, '');
+    const stored = decodeImageIndex(readFileSync(path.join(cacheDir, 'indexes-v1', ixFile)), key);
+    const n = stored.lookup('/shared/file');
+    assert.ok(n > 0);
+    stored.size[n] += 1;
+    writeFileSync(path.join(cacheDir, 'indexes-v1', ixFile), encodeImageIndex(stored, key));
+    const again = await client.analyzeWithStats(file, { cacheDir });
+    assert.equal(again.analysis.index.size[again.analysis.index.lookup('/shared/file')], 601, 'the size the stored index holds');
   } finally {
     client.dispose();
     rmSync(dir, { recursive: true, force: true });
