@@ -190,7 +190,7 @@ export class AnalysisWorkerClient {
         }
         if (m.type === 'error') throw errorFrom(m);
         if (m.type === 'plan') plan = { image: m.image, keys: m.keys };
-        else if (m.type === 'layer') records.set(m.key, new RecordIndex(Buffer.from(m.record), undefined, { checkDigest: false }));
+        else if (m.type === 'layer') records.set(m.key, new RecordIndex(Buffer.from(m.record), undefined, { trusted: true }));
         else if (m.type === 'partial' && !done && plan) {
           merged = m.layers;
           const layers = Array.from({ length: m.layers }, (_, i) => layerAt(i));
