@@ -45,8 +45,8 @@ const CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Per-layer entry lists and path → entry maps, built on first use of a layer (WeakMap: dropped with
- * the analysis). The extension's analyses keep entries encoded (RecordIndex decodes them on each
- * read of `entries`), so a layer that is browsed is decoded once here.
+ * the analysis). The extension's analyses keep each layer as columns (a LayerTable makes entry
+ * objects on a read of `entries`), so a layer that is browsed gets its objects once here.
  */
 const entryMaps = new WeakMap<LayerIndex, { list: LayerEntry[]; byPath: Map<string, LayerEntry> }>();
 function layerEntries(layer: LayerIndex): { list: LayerEntry[]; byPath: Map<string, LayerEntry> } {

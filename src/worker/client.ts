@@ -1,8 +1,9 @@
 // Analysis through the worker thread, for a thread that must stay responsive (the extension host;
 // the benchmark measures its event-loop delay through this same API). The worker reads, parses and
-// merges; this side keeps each layer's index record encoded (RecordIndex) and takes the image index
-// the worker hands over (its columns transferred, not copied), so nothing is merged or decoded on
-// this thread: the views make objects only for the rows they show. Partial analyses (the bottom
+// merges; this side takes each layer's record (RecordIndex: the layer's table columns as views of
+// the transferred buffer) and the image index the worker hands over (its columns transferred, not
+// copied), so nothing is merged or decoded on this thread: the views make objects only for the rows
+// they show. Partial analyses (the bottom
 // layers read so far, merged by the worker) arrive while an archive file or OCI layout is read;
 // an engine export tells its order only at its end.
 // Plain Node: no vscode import.
