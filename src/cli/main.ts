@@ -7,6 +7,7 @@ import { explainText } from '../core/present/explain';
 import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
+import { cmdDiff } from './diff';
 import { Out, UsageError, load, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
@@ -24,6 +25,8 @@ Commands:
                                           dive's CI rules; exit 1 when one fails
   explain SOURCE --layer N [--dockerfile PATH] [--target STAGE]
                                           one layer's copy-on-write costs and suggestions
+  diff OLD NEW [--json]                   two images compared: layers aligned, files added,
+                                          removed and modified (contents hashed)
 
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
@@ -170,7 +173,7 @@ export async function main(argv: string[]): Promise<number> {
     return args.command === '' && !args.flags.has('help') ? 2 : 0;
   }
   const cmdLines = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdLines(a, o);
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain };
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, diff: cmdDiff };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);
