@@ -135,6 +135,8 @@ export function lensLabel(i: LineInfo): string {
   }
   if (i.cache === 'cached') parts.push('cached');
   else if (i.cache === 'built') parts.push(i.durationMs !== undefined ? `rebuilt in ${seconds(i.durationMs)}` : 'rebuilt');
+  // Predicted neither way: files the line reads changed after the image was built, before Layer Lens saw it.
+  else if (i.cache === 'unknown' && i.reason) parts.push(`cache unknown · ${i.reason}`);
   return parts.join(' · ');
 }
 
