@@ -14,7 +14,7 @@ import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine
 import { HistoryCache } from '../sources/historyCache';
 import { cliCacheRoot } from '../sources/indexCache';
 import { parseSource } from '../sources/load';
-import { recordSeenBuild } from '../sources/buildStore';
+import { FULL_MATCH, recordSeenBuild } from '../sources/buildStore';
 import { contextManifest } from '../sources/contextManifest';
 import { buildArgsOf, cliBuildStore } from './build';
 import { UsageError, engineFactory, load, needSource, type Args, type Out } from './common';
@@ -101,8 +101,6 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
   return 0;
 }
 
-/** A history that matches every instruction of its stage chain: the image was built from this text. */
-const FULL_MATCH = 0.999;
 
 /**
  * Each line's cache status, from the build store of the cache directory: the record of the image

@@ -26,6 +26,9 @@ export interface StoredBuild {
 }
 
 export const BUILD_HISTORY = 20;
+
+/** A mapping score at which an image's history matches every instruction of its stage chain: built from this text. */
+export const FULL_MATCH = 0.999;
 const FORMAT = 1;
 
 interface StoreFile { format: number; dockerfile: string; builds: StoredBuild[] }
