@@ -9,7 +9,10 @@ import { CancelledError } from '../core/image/errors';
 import { runBuild } from '../engine/build';
 import { findStage, parseDockerfile } from '../core/dockerfile/dockerfile';
 import { targetBuildInput } from '../core/dockerfile/stageImages';
+import { mapImageHistory } from '../core/dockerfile/mapping';
 import { seconds } from '../core/present/format';
+import { lineInfos, sizesByInstruction } from '../core/present/lines';
+import { entrySizes, quickImageFromEngine } from '../sources/dockerfileImage';
 import { SCHEMA_VERSION } from '../core/present/report';
 import { BuildStore } from '../sources/buildStore';
 import { packContext } from '../sources/contextManifest';
@@ -98,6 +101,17 @@ export async function cmdBuild(args: Args, out: Out): Promise<number> {
   const rec = outcome.record;
   rec.origin = 'layerlens';
   store?.add(file, { record: rec, contextDir, dockerfileRel, mtimes: outcome.mtimes });
+  if (store && rec.imageId && !outcome.failed) {
+    // The image's layer sizes per line, kept with the record: the next build's lines compare with them.
+    try {
+      const q = await quickImageFromEngine(engine, rec.imageId);
+      const sizes = entrySizes(q);
+      const m = mapImageHistory(model, q.history, { target, entrySizes: sizes });
+      store.setSizes(file, rec.imageId, sizesByInstruction(lineInfos(m, sizes), model));
+    } catch (e) {
+      if (process.env.LAYERLENS_DEBUG) process.stderr.write(`layerlens: sizes of ${tag}: ${(e as Error).message}\n`);
+    }
+  }
   const lines = Object.entries(rec.lines).map(([line, l]) => ({
     line: Number(line), endLine: l.endLine, instruction: l.keyword, stage: l.stage,
     cache: l.failed ? 'failed' : l.cache, durationMs: l.durationMs,

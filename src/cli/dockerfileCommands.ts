@@ -7,7 +7,7 @@ import type { Analysis } from '../core/image/analysis';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
 import { instructionsByLayer, type InstructionRef } from '../core/present/explain';
 import { bestStageMapping, mapHistory, type MappingResult } from '../core/dockerfile/mapping';
-import { lineInfos, linesMargin, type StageImageLines } from '../core/present/lines';
+import { lineInfos, linesMargin, sizesByInstruction, withSizeDeltas, type StageImageLines } from '../core/present/lines';
 import type { QuickImage } from '../core/image/quickImage';
 import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
@@ -88,11 +88,19 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
   const facts = await cacheStatus(args, { file, text, model, mapping, image: q, name: source, fromEngine });
   if (facts.note) note += `; ${facts.note}`;
   const infos = lineInfos(mapping, entrySizes(q), facts.facts, model, stageLines);
+  // Sizes against the previous build of the file: this image's sizes are kept with its record.
+  const store = cliBuildStore();
+  if (store) {
+    const abs = path.resolve(file);
+    if (store.byImage(abs, q.id)) store.setSizes(abs, q.id, sizesByInstruction(infos, model));
+    const previous = store.previousSizes(abs, q.id);
+    if (previous) withSizeDeltas(infos, model, previous);
+  }
   if (args.flags.has('json')) {
     // `image`: the image whose layers `layerIndex` counts (a stage image for lines mapped from one).
     await out.line(JSON.stringify(infos.map((i) => ({
       line: i.line, endLine: i.endLine, instruction: i.instruction, stage: i.stage, layerIndex: i.layerIndex,
-      size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind, image: i.stageImage ?? source,
+      size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind, image: i.stageImage ?? source, sizeDelta: i.sizeDelta ?? null,
     }))));
   } else {
     await out.line(`# ${file}: ${note}`);

@@ -23,6 +23,8 @@ export interface StoredBuild {
   dockerfileRel: string;
   /** mtime per context file when the manifest was made (lets the next manifest skip unchanged files). */
   mtimes: Record<string, number>;
+  /** The image's layer sizes by instruction (core/present/lines sizesByInstruction), once its lines were shown. */
+  sizes?: Record<string, number>;
 }
 
 export const BUILD_HISTORY = 20;
@@ -88,11 +90,33 @@ export class BuildStore {
     return this.history(dockerfile).find((b) => b.record.imageId === id);
   }
 
+  /** Keeps the layer sizes of a recorded image's lines (once: an image's sizes never change). */
+  setSizes(dockerfile: string, imageId: string, sizes: Record<string, number>): void {
+    const b = this.byImage(dockerfile, imageId);
+    if (!b || b.sizes) return;
+    this.write(dockerfile, this.history(dockerfile).map((x) => (x === b ? { ...x, sizes } : x)));
+  }
+
+  /**
+   * The sizes of the last build with sizes before the one that made `imageId` (undefined when
+   * `imageId` is not recorded, or no build before it has sizes): what "since last build" compares with.
+   */
+  previousSizes(dockerfile: string, imageId: string): Record<string, number> | undefined {
+    const h = this.history(dockerfile);
+    let i = h.findIndex((b) => b.record.imageId === imageId);
+    if (i < 0) return undefined;
+    for (i--; i >= 0; i--) if (h[i].sizes && h[i].record.imageId !== imageId) return h[i].sizes;
+    return undefined;
+  }
+
   /** Adds a build (a build of an image already recorded replaces that record). */
   add(dockerfile: string, s: StoredBuild): void {
-    const f = this.file(dockerfile);
     const id = s.record.imageId;
-    const builds = [...this.history(dockerfile).filter((b) => id === null || b.record.imageId !== id), s].slice(-BUILD_HISTORY);
+    this.write(dockerfile, [...this.history(dockerfile).filter((b) => id === null || b.record.imageId !== id), s].slice(-BUILD_HISTORY));
+  }
+
+  private write(dockerfile: string, builds: StoredBuild[]): void {
+    const f = this.file(dockerfile);
     const doc: StoreFile = { format: FORMAT, dockerfile: nodePath.resolve(dockerfile), builds };
     try {
       mkdirSync(this.dir, { recursive: true });

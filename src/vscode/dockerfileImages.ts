@@ -5,7 +5,7 @@
 // new engine starts with none.
 import * as vscode from 'vscode';
 import { parseDockerfile } from '../core/dockerfile/dockerfile';
-import { lineInfos, type LineInfo } from '../core/present/lines';
+import { lineInfos, sizesByInstruction, withSizeDeltas, type LineInfo } from '../core/present/lines';
 import { mapImageHistory, type MappingResult } from '../core/dockerfile/mapping';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
 import type { QuickImage } from '../core/image/quickImage';
@@ -197,6 +197,10 @@ export class DockerfileImages {
       this.deps.log(`stage images of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
       return { images: [], missing: [] };
     });
-    return { img, model, infos: lineInfos(mapping, sizes, this.deps.builds.cacheFacts(doc), model, stages.images), missingStages: stages.missing };
+    const infos = lineInfos(mapping, sizes, this.deps.builds.cacheFacts(doc), model, stages.images);
+    // Each layer line against the same instruction's layer in the previous build of the file.
+    const previous = this.deps.builds.sizesSinceLastBuild(doc.uri, img.image.id, () => sizesByInstruction(infos, model));
+    if (previous) withSizeDeltas(infos, model, previous);
+    return { img, model, infos, missingStages: stages.missing };
   }
 }

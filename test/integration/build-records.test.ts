@@ -20,7 +20,7 @@ let work = '';
 let cacheDir = '';
 let serial = 0;
 
-interface LineJson { line: number; instruction: string; cache: string; reason: string | null }
+interface LineJson { line: number; instruction: string; cache: string; reason: string | null; size: number | null; sizeDelta: number | null }
 
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, LAYERLENS_CACHE_DIR: cacheDir });
 
@@ -108,6 +108,19 @@ describe('build records (real engine)', () => {
     assert.deepEqual(now.filter((l) => l.instruction !== 'ENV').map((l) => l.cache), b.lines.map((l) => l.cache));
     await writeFile(path.join(dir, 'app', 'b.txt'), `b edited ${NONCE}\n`);
     assert.deepEqual(byLine(await lines(dockerfile)), { 1: 'cached', 2: 'cached', 3: 'will-rebuild', 4: 'will-rebuild', 5: 'will-rebuild', 6: 'will-rebuild' });
+
+    // Built again: each layer line's size against the previous build's (the COPY grew).
+    const copyBefore = now.find((l) => l.line === 3)!.size!;
+    const again = await E.cli(['build', dockerfile, '-t', `layerlens-test/llbuild-${process.pid}:2`], { env: env() });
+    assert.equal(again.code, 0, again.stderr);
+    const after2 = await lines(dockerfile);
+    const copy = after2.find((l) => l.line === 3)!;
+    assert.ok(copy.size! > copyBefore, `${copy.size} > ${copyBefore}`);
+    assert.equal(copy.sizeDelta, copy.size! - copyBefore);
+    assert.equal(after2.find((l) => l.line === 2)!.sizeDelta, 0, 'the cached RUN: the same layer');
+    assert.equal(after2.find((l) => l.line === 5)!.sizeDelta, null, 'config-only lines carry none');
+    const margin = await E.cli(['lines', dockerfile], { env: env() });
+    assert.match(margin.stdout, new RegExp(`\\(\\+${copy.sizeDelta} B since last build\\)[^\\n]*│ COPY app/ /app/`));
     // Bad input: one line on stderr, exit 2.
     const bad = await E.cli(['build', dockerfile, '--target', 'nope'], { env: env() });
     assert.equal(bad.code, 2);

@@ -80,6 +80,18 @@ export class BuildRecords implements vscode.Disposable {
     return this.stored(uri)?.record;
   }
 
+  /**
+   * Keeps the sizes of `imageId`'s lines with its record (when it has one) and returns those of
+   * the build before it: what each lens compares with (`+3.2 MB since last build`).
+   */
+  sizesSinceLastBuild(uri: vscode.Uri, imageId: string, sizes: () => Record<string, number>): Record<string, number> | undefined {
+    if (uri.scheme !== 'file') return undefined;
+    const b = this.store.byImage(uri.fsPath, imageId);
+    if (!b) return undefined;
+    if (!b.sizes) this.store.setSizes(uri.fsPath, imageId, sizes());
+    return this.store.previousSizes(uri.fsPath, imageId);
+  }
+
   /** Every stored build of this Dockerfile, oldest first. */
   history(uri: vscode.Uri): StoredBuild[] {
     return uri.scheme === 'file' ? this.store.history(uri.fsPath) : [];
