@@ -30,6 +30,8 @@ Commands:
   build DOCKERFILE [-t TAG] [--target STAGE] [--build-arg K=V ...] [--context DIR] [--json]
                                           build through the engine and record each line's
                                           cache result (shared with the extension)
+  history DOCKERFILE [--json]             the recorded builds of a Dockerfile: time, size
+                                          of the layers above the base, each line's result
 
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
@@ -183,7 +185,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmdLines = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdLines(a, o);
   const cmdBuild = async (a: Args, o: Out): Promise<number> => (await import('./build')).cmdBuild(a, o);
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, diff: cmdDiff, build: cmdBuild };
+  const cmdHistory = async (a: Args, o: Out): Promise<number> => (await import('./build')).cmdHistory(a, o);
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, diff: cmdDiff, build: cmdBuild, history: cmdHistory };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);

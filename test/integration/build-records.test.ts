@@ -119,6 +119,16 @@ describe('build records (real engine)', () => {
     assert.equal(copy.sizeDelta, copy.size! - copyBefore);
     assert.equal(after2.find((l) => l.line === 2)!.sizeDelta, 0, 'the cached RUN: the same layer');
     assert.equal(after2.find((l) => l.line === 5)!.sizeDelta, null, 'config-only lines carry none');
+    // The file's build history: both builds, oldest first, their sizes showing the COPY's growth.
+    const hist = await E.cli(['history', dockerfile, '--json'], { env: env() });
+    assert.equal(hist.code, 0, hist.stderr);
+    const h = JSON.parse(hist.stdout) as { schemaVersion: number; builds: Array<{ imageId: string; origin: string; size: number | null; lines: unknown[] }> };
+    assert.equal(h.schemaVersion, 1);
+    assert.deepEqual(h.builds.map((x) => x.origin), ['layerlens', 'layerlens']);
+    assert.equal(h.builds[1].imageId, await E.imageId(`layerlens-test/llbuild-${process.pid}:2`));
+    assert.equal(h.builds[1].size! - h.builds[0].size!, copy.sizeDelta);
+    const histText = await E.cli(['history', dockerfile], { env: env() });
+    assert.match(histText.stdout, new RegExp(`█+ +\\d+ B \\(\\+${copy.sizeDelta} B\\)  layerlens-test/llbuild-${process.pid}:2`));
     const margin = await E.cli(['lines', dockerfile], { env: env() });
     assert.match(margin.stdout, new RegExp(`\\(\\+${copy.sizeDelta} B since last build\\)[^\\n]*│ COPY app/ /app/`));
     // Bad input: one line on stderr, exit 2.
