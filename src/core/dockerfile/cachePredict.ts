@@ -62,7 +62,7 @@ export interface RecordedLine {
   failed?: boolean;
 }
 
-/** Everything the prediction needs from one build; plain JSON (kept in workspace state). */
+/** Everything the prediction needs from one build; plain JSON (kept in the build store: src/sources/buildStore.ts). */
 export interface BuildRecord {
   version: 1;
   builder: BuilderKind;
