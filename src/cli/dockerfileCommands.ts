@@ -1,17 +1,22 @@
 // The Dockerfile side of the CLI (`lines`, and `explain --dockerfile`): loaded on first use, so
 // that \`analyze\` and \`files\` never load the Dockerfile parser (dist/vendor/dockerfile-ast.js).
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { cacheFacts, type LineCacheFact } from '../core/dockerfile/cachePredict';
 import type { Analysis } from '../core/image/analysis';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
 import { instructionsByLayer, type InstructionRef } from '../core/present/explain';
-import { bestStageMapping, mapHistory } from '../core/dockerfile/mapping';
-import { lineInfos, linesMargin, type StageImageLines } from '../core/present/lines';
+import { bestStageMapping, mapHistory, type MappingResult } from '../core/dockerfile/mapping';
+import { lineInfos, linesMargin, sizesByInstruction, withSizeDeltas, type StageImageLines } from '../core/present/lines';
 import type { QuickImage } from '../core/image/quickImage';
 import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import { HistoryCache } from '../sources/historyCache';
 import { cliCacheRoot } from '../sources/indexCache';
 import { parseSource } from '../sources/load';
+import { FULL_MATCH, recordSeenBuild } from '../sources/buildStore';
+import { contextManifest } from '../sources/contextManifest';
+import { buildArgsOf, cliBuildStore } from './build';
 import { UsageError, engineFactory, load, needSource, type Args, type Out } from './common';
 
 /** `--target STAGE` (a stage name, or an index for any stage): its index; undefined without the flag. */
@@ -49,11 +54,14 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
   let q: QuickImage;
   let note: string;
   let source: string;
+  let fromEngine = false;
   if (typeof imageFlag === 'string') {
     q = await quick(imageFlag);
     source = imageFlag;
     note = `image ${imageFlag}`;
+    fromEngine = (await parseSource(imageFlag)).kind === 'engine';
   } else {
+    fromEngine = true;
     // Image histories are cached by id next to the layer indexes (an id's history never changes).
     const cache = new HistoryCache(cliCacheRoot(process.env), { log: process.env.LAYERLENS_DEBUG ? (l) => process.stderr.write(l + '\n') : undefined });
     const match = await findBestImage(await engineFactory(args)(), model, { stage, cache });
@@ -77,18 +85,84 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
     stageLines.push({ source: si.source, mapping: m, entrySizes: sizes });
     note += `; stage ${stageLabel(st)}: ${si.source}`;
   }
-  const infos = lineInfos(mapping, entrySizes(q), undefined, model, stageLines);
+  const facts = await cacheStatus(args, { file, text, model, mapping, image: q, name: source, fromEngine });
+  if (facts.note) note += `; ${facts.note}`;
+  const infos = lineInfos(mapping, entrySizes(q), facts.facts, model, stageLines);
+  // Sizes against the previous build of the file: this image's sizes are kept with its record.
+  const store = cliBuildStore();
+  if (store) {
+    const abs = path.resolve(file);
+    if (store.byImage(abs, q.id)) store.setSizes(abs, q.id, sizesByInstruction(infos, model));
+    const previous = store.previousSizes(abs, q.id);
+    if (previous) withSizeDeltas(infos, model, previous);
+  }
   if (args.flags.has('json')) {
     // `image`: the image whose layers `layerIndex` counts (a stage image for lines mapped from one).
     await out.line(JSON.stringify(infos.map((i) => ({
       line: i.line, endLine: i.endLine, instruction: i.instruction, stage: i.stage, layerIndex: i.layerIndex,
-      size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind, image: i.stageImage ?? source,
+      size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind, image: i.stageImage ?? source, sizeDelta: i.sizeDelta ?? null,
     }))));
   } else {
     await out.line(`# ${file}: ${note}`);
     await out.line(linesMargin(text.replace(/\n$/, ''), infos));
   }
   return 0;
+}
+
+
+/**
+ * Each line's cache status, from the build store of the cache directory: the record of the image
+ * shown, else the last build of the file. An engine image whose history matches the Dockerfile
+ * fully and that no record knows is a build seen through the engine: it is recorded now, with a
+ * snapshot of its context (files modified after the image was created are unknown).
+ */
+async function cacheStatus(args: Args, x: {
+  file: string; text: string; model: DockerfileModel; mapping: MappingResult; image: QuickImage; name: string; fromEngine: boolean;
+}): Promise<{ facts?: Map<number, LineCacheFact>; note?: string }> {
+  const store = cliBuildStore();
+  if (!store) return {};
+  const file = path.resolve(x.file);
+  const contextFlag = args.flags.get('context');
+  let stored = store.byImage(file, x.image.id);
+  let note: string | undefined;
+  const engine = x.fromEngine ? await engineFactory(args)() : undefined;
+  if (!stored && engine && x.mapping.score >= FULL_MATCH) {
+    const inspect = await engine.inspectImage(x.image.id);
+    const seen = await recordSeenBuild(store, {
+      dockerfile: file, dockerfileText: x.text, model: x.model, stage: x.mapping.stage,
+      contextDir: path.resolve(typeof contextFlag === 'string' ? contextFlag : path.dirname(file)),
+      image: { id: x.image.id, name: x.name, createdMs: inspect.created ? Date.parse(inspect.created) : NaN, history: x.image.history },
+      engine,
+    });
+    if (seen.skipped) process.stderr.write(`layerlens: warning: not recording ${x.name} as a build of ${x.file}: ${seen.skipped}\n`);
+    else {
+      stored = seen.stored;
+      note = 'build seen through the engine recorded';
+    }
+  }
+  stored ??= store.last(file);
+  if (!stored) return { note };
+  const s = stored;
+  const contextDir = typeof contextFlag === 'string' ? path.resolve(contextFlag) : s.contextDir;
+  const current = await contextManifest(contextDir, {
+    keep: [s.dockerfileRel],
+    previous: s.record.context ? { manifest: s.record.context, mtimes: s.mtimes } : null,
+  }).catch((e: Error) => {
+    process.stderr.write(`layerlens: warning: cannot read the build context ${contextDir}: ${e.message}\n`);
+    return null;
+  });
+  // Base images' current ids (a re-pulled or rebuilt base rebuilds everything).
+  const baseImageIds: Record<string, string> = {};
+  if (engine) {
+    for (const ref of Object.keys(s.record.baseImages ?? {})) {
+      try { baseImageIds[ref] = (await engine.inspectImage(ref)).id; } catch { /* gone: nothing to compare */ }
+    }
+  }
+  const given = buildArgsOf(args);
+  const buildArgs = (args.lists.get('build-arg') ?? []).length > 0 ? given : { ...s.record.buildArgs };
+  const facts = cacheFacts(s.record, x.text, current?.manifest ?? null, buildArgs, { target: s.record.target, baseImageIds });
+  const when = new Date(s.record.finishedAt).toISOString().replace(/\.\d+Z$/, 'Z');
+  return { facts, note: note ?? `cache status from the ${s.record.origin === 'engine' ? 'build seen through the engine' : 'Layer Lens build'} of ${s.record.tag} (${when})` };
 }
 
 /** explain --dockerfile: each layer's instruction, by the stage's history mapping. */

@@ -7,6 +7,7 @@ import { analyzeJson, analyzeText, fileJsonLines, fileLine, fileRecords, layerCh
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
 import { cmdCi } from './ci';
+import { cmdDiff } from './diff';
 import { Out, UsageError, load, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
@@ -28,6 +29,13 @@ Commands:
                                           one fails
   explain SOURCE --layer N [--dockerfile PATH] [--target STAGE]
                                           one layer's copy-on-write costs and suggestions
+  diff OLD NEW [--json]                   two images compared: layers aligned, files added,
+                                          removed and modified (contents hashed)
+  build DOCKERFILE [-t TAG] [--target STAGE] [--build-arg K=V ...] [--context DIR] [--json]
+                                          build through the engine and record each line's
+                                          cache result (shared with the extension)
+  history DOCKERFILE [--json]             the recorded builds of a Dockerfile: time, size
+                                          of the layers above the base, each line's result
 
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
@@ -39,8 +47,9 @@ Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST
 Exit codes: 0 ok, 1 a CI rule failed, 2 error.`;
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
-  'highest-user-wasted-percent', 'ci-config', 'baseline', 'highest-size-growth', 'format', 'image', 'dockerfile', 'target', 'build-arg', 'stage-image']);
-const LIST_FLAGS = new Set(['stage-image']);
+  'highest-user-wasted-percent', 'ci-config', 'baseline', 'highest-size-growth', 'format', 'image', 'dockerfile', 'target', 'build-arg',
+  'stage-image', 'tag', 'context']);
+const LIST_FLAGS = new Set(['stage-image', 'build-arg']);
 const BOOL_FLAGS = new Set(['json', 'help', 'no-cache', 'no-verify']);
 
 export function parseArgs(argv: string[]): Args {
@@ -62,6 +71,12 @@ export function parseArgs(argv: string[]): Args {
       continue;
     }
     if (a === '-h') { flags.set('help', true); continue; }
+    if (a === '-t') {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError('-t needs a value');
+      flags.set('tag', v);
+      continue;
+    }
     positional.push(a);
   }
   return { command: positional.shift() ?? '', positional, flags, lists };
@@ -141,7 +156,9 @@ export async function main(argv: string[]): Promise<number> {
     return args.command === '' && !args.flags.has('help') ? 2 : 0;
   }
   const cmdLines = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdLines(a, o);
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain };
+  const cmdBuild = async (a: Args, o: Out): Promise<number> => (await import('./build')).cmdBuild(a, o);
+  const cmdHistory = async (a: Args, o: Out): Promise<number> => (await import('./build')).cmdHistory(a, o);
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, diff: cmdDiff, build: cmdBuild, history: cmdHistory };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);

@@ -256,7 +256,7 @@ export async function contextManifest(root: string, opts: ManifestOptions = {}):
       continue;
     }
     const was = prev?.manifest.files[e.rel];
-    if (was && (was.type ?? 'file') === 'file' && was.size === e.size && prev!.mtimes[e.rel] === e.mtimeMs) {
+    if (was && !was.unknown && (was.type ?? 'file') === 'file' && was.size === e.size && prev!.mtimes[e.rel] === e.mtimeMs) {
       files[e.rel] = info(e, was.sha256);
       continue;
     }

@@ -5,6 +5,7 @@
 // answers (so it is checked by the same token); the export is abandoned there.
 import { assembleArchive } from '../core/image/tar/archive';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
+import { EntryDigests } from '../core/image/tar/entryDigests';
 import { EntryFinder, memberTar, scanArchiveForLayer, type EntryContent } from '../core/image/tar/layerRead';
 import { toFormatError } from '../core/image/tar/decompress';
 import { withFacts } from '../core/image/indexCodec';
@@ -36,6 +37,25 @@ export class EngineSource extends BaseSource {
       const found = await scanArchiveForLayer(stream, { diffId, tarBytes: opts.tarBytes }, () => {
         const f = new EntryFinder(path, opts.maxBytes);
         return { write: (c: Buffer) => f.write(c), result: () => f.result() };
+      }, opts.signal);
+      if (!found) throw new ImageFormatError('missing', `the engine's export of ${this.name} has no layer ${diffId}`);
+      return found.result;
+    } catch (e) {
+      if (opts.signal?.aborted) throw new CancelledError();
+      throw toFormatError(e, 'the image export');
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  /** One export: the layer is found by hashing every candidate member, its entries hashed on the way. */
+  override async hashEntries(diffId: string, paths: ReadonlySet<string>, opts: ReadOptions = {}): Promise<Map<string, string>> {
+    const engine = await this.engine();
+    const stream = await engine.exportImage(this.name, opts.signal);
+    try {
+      const found = await scanArchiveForLayer(stream, { diffId, tarBytes: opts.tarBytes }, () => {
+        const d = new EntryDigests(paths);
+        return { write: (c: Buffer) => d.write(c), result: () => d.result() };
       }, opts.signal);
       if (!found) throw new ImageFormatError('missing', `the engine's export of ${this.name} has no layer ${diffId}`);
       return found.result;

@@ -8,6 +8,7 @@
 // The kinds: engineSource.ts, archiveSource.ts, ociSource.ts; openImageSource in load.ts.
 import { ImageFormatError } from '../core/image/errors';
 import type { ReadArchiveOptions } from '../core/image/tar/archive';
+import { EntryDigests } from '../core/image/tar/entryDigests';
 import type { EntryContent } from '../core/image/tar/layerRead';
 import type { PlatformWanted } from '../core/image/oci';
 import type { ImageData } from '../core/image/types';
@@ -78,6 +79,12 @@ export interface ImageSource {
    * lacks it (or a hardlink's target).
    */
   readFile(diffId: string, path: string, opts?: ReadOptions): Promise<EntryContent>;
+  /**
+   * The sha256 of the contents of the regular files at `paths` in layer `diffId` (the last entry
+   * at a path wins; a path the layer does not hold as a regular file has none), from one read of
+   * the layer, checked against its digests like openLayer.
+   */
+  hashEntries(diffId: string, paths: ReadonlySet<string>, opts?: ReadOptions): Promise<Map<string, string>>;
 }
 
 /** What every kind shares: readFile through the kind's single-entry read. */
@@ -91,6 +98,13 @@ export abstract class BaseSource implements ImageSource {
 
   protected get verify(): boolean {
     return this.options.verify !== false;
+  }
+
+  async hashEntries(diffId: string, paths: ReadonlySet<string>, opts: ReadOptions = {}): Promise<Map<string, string>> {
+    const d = new EntryDigests(paths);
+    // The layer's digests are checked at the end of the iteration: the result counts only after it.
+    for await (const chunk of await this.openLayer(diffId, opts)) d.write(chunk);
+    return d.result();
   }
 
   async readFile(diffId: string, path: string, opts: ReadOptions = {}): Promise<EntryContent> {

@@ -8,7 +8,9 @@
 // view shown (or the first use of `dockerfiles`), not at activation, and is disposed and created
 // again as one unit when `layerLens.engine.*` changes.
 import * as vscode from 'vscode';
+import { BuildStore } from '../sources/buildStore';
 import { HistoryCache } from '../sources/historyCache';
+import { cliCacheRoot } from '../sources/indexCache';
 import { BuildRecords } from './build/records';
 import { StageImageStore } from './build/stageStore';
 import type { DockerfileImages } from './dockerfileImages';
@@ -22,7 +24,7 @@ export class LayerLensContext implements vscode.Disposable {
   readonly engine: EngineConnection;
   /** The image the views show, and its analysis. */
   readonly images: ImageService;
-  /** The last build of each Dockerfile, and what the next build will do (workspace state). */
+  /** The builds of each Dockerfile, and what the next build will do (the build store, shared with the CLI). */
   readonly builds: BuildRecords;
   /** The images built for single stages of each Dockerfile (workspace state). */
   readonly stageStore: StageImageStore;
@@ -45,7 +47,10 @@ export class LayerLensContext implements vscode.Disposable {
       workerFile: vscode.Uri.joinPath(extension.extensionUri, 'dist', 'worker.js').fsPath,
       cacheDir: vscode.Uri.joinPath(extension.globalStorageUri, 'layer-index-cache').fsPath,
     });
-    this.builds = new BuildRecords(extension.workspaceState, this.log, () => this.engine.get());
+    // Build records live in the CLI's cache directory (~/.cache/layerlens…), so that `layerlens
+    // build` and `layerlens lines` in a terminal and the lenses share them; global storage when
+    // LAYERLENS_CACHE turns that directory off.
+    this.builds = new BuildRecords(new BuildStore(cliCacheRoot(process.env) ?? extension.globalStorageUri.fsPath, this.log), this.log, () => this.engine.get());
     this.stageStore = new StageImageStore(extension.workspaceState);
     this.histories = new HistoryCache(vscode.Uri.joinPath(extension.globalStorageUri, 'image-history-cache').fsPath, { log: this.log });
     this.subscriptions.push(

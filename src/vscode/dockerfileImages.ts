@@ -5,14 +5,15 @@
 // new engine starts with none.
 import * as vscode from 'vscode';
 import { parseDockerfile } from '../core/dockerfile/dockerfile';
-import { lineInfos, type LineInfo } from '../core/present/lines';
+import { lineInfos, sizesByInstruction, withSizeDeltas, type LineInfo } from '../core/present/lines';
 import { mapImageHistory, type MappingResult } from '../core/dockerfile/mapping';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
 import type { QuickImage } from '../core/image/quickImage';
 import { parseSource } from '../sources/load';
 import { globToRegExp } from '../core/image/tar/paths';
-import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
+import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine, type ImageMatch } from '../sources/dockerfileImage';
 import type { HistoryCache } from '../sources/historyCache';
+import { FULL_MATCH } from '../sources/buildStore';
 import type { BuildRecords } from './build/records';
 import { resolveStageImages, type StageImageStore, type StageWithoutImage } from './build/stageStore';
 import type { EngineConnection } from './engine';
@@ -135,19 +136,38 @@ export class DockerfileImages {
     const record = this.deps.builds.lastBuild(doc.uri);
     // The image of the last build was built for that build's target (whatever the setting says now).
     const withTarget = (d: DocImage): DocImage => (record?.imageId && record.imageId === d.image.id ? { ...d, target: record.target } : d);
+    const model = parseDockerfile(doc.getText());
     for (const [source, matchedBy] of candidates) {
       try {
-        return withTarget({ source, matchedBy, image: await this.quick(source) });
+        const found = withTarget({ source, matchedBy, image: await this.quick(source) });
+        // The image shown is the remembered or configured one; a newer build made elsewhere is still recorded.
+        void this.noticeBuild(doc, model);
+        return found;
       } catch (e) {
         this.deps.log(`image ${source} for ${vscode.workspace.asRelativePath(doc.uri)} unavailable: ${(e as Error).message}`);
       }
     }
-    const model = parseDockerfile(doc.getText());
     const best = await findBestImage(this.deps.engine.get(), model, { cache: this.deps.histories });
     if (!best) return null;
+    void this.noticeBuild(doc, model, best);
     const st = model.stages[best.stage];
     const of = best.stage === model.stages.length - 1 || !st ? '' : ` (stage ${st.name ?? best.stage})`;
     return withTarget({ source: best.name, matchedBy: `history matches ${Math.round(best.score * 100)} %${of}`, image: best.image });
+  }
+
+  /**
+   * Builds made anywhere (a terminal, compose, a task): the engine image whose history matches the
+   * saved Dockerfile fully, when no record knows it, is recorded as a build seen through the engine
+   * (resolutions run again on the engine's image events, so a new image is noticed as it appears).
+   */
+  private async noticeBuild(doc: vscode.TextDocument, model: DockerfileModel, best?: ImageMatch | null): Promise<void> {
+    if (doc.uri.scheme !== 'file' || doc.isDirty) return;
+    try {
+      const match = best ?? await findBestImage(this.deps.engine.get(), model, { cache: this.deps.histories });
+      if (match && match.score >= FULL_MATCH) await this.deps.builds.recordSeen(doc.uri, model, match);
+    } catch (e) {
+      this.deps.log(`looking for builds of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
+    }
   }
 
   /** The error that kept the last resolution of `doc` from finding an image, if any. */
@@ -177,6 +197,10 @@ export class DockerfileImages {
       this.deps.log(`stage images of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
       return { images: [], missing: [] };
     });
-    return { img, model, infos: lineInfos(mapping, sizes, this.deps.builds.cacheFacts(doc), model, stages.images), missingStages: stages.missing };
+    const infos = lineInfos(mapping, sizes, this.deps.builds.cacheFacts(doc), model, stages.images);
+    // Each layer line against the same instruction's layer in the previous build of the file.
+    const previous = this.deps.builds.sizesSinceLastBuild(doc.uri, img.image.id, () => sizesByInstruction(infos, model));
+    if (previous) withSizeDeltas(infos, model, previous);
+    return { img, model, infos, missingStages: stages.missing };
   }
 }

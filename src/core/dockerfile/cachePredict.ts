@@ -37,6 +37,11 @@ export interface ContextFileInfo {
   mode?: number;
   /** Absent for regular files. */
   type?: 'dir' | 'symlink';
+  /**
+   * The content the build saw is not known (a build seen through the engine: the file was
+   * modified after the image was created, before the context was snapshotted); sha256 is ''.
+   */
+  unknown?: true;
 }
 
 /** The build context after .dockerignore: context-relative POSIX paths (no `./`, no trailing `/`). */
@@ -57,7 +62,7 @@ export interface RecordedLine {
   failed?: boolean;
 }
 
-/** Everything the prediction needs from one build; plain JSON (kept in workspace state). */
+/** Everything the prediction needs from one build; plain JSON (kept in the build store: src/sources/buildStore.ts). */
 export interface BuildRecord {
   version: 1;
   builder: BuilderKind;
@@ -82,6 +87,12 @@ export interface BuildRecord {
   durationMs: number;
   /** The build failed; lines after the failing one were not built. */
   failed?: boolean;
+  /**
+   * `engine`: a build seen through the engine (an image whose history matches the Dockerfile),
+   * recorded without the builder's trace: `lines` is empty and unknown context files are marked.
+   * Absent: a Layer Lens build.
+   */
+  origin?: 'layerlens' | 'engine';
 }
 
 /** The stages a build of `target` runs. */
@@ -110,7 +121,8 @@ export function recordLines(results: readonly StepResult[]): Record<number, Reco
 // ---------------------------------------------------------------------------------------------
 // Predictions
 
-export type PredictedCache = 'cached' | 'will-rebuild';
+/** `unknown`: the line reads context files whose content at the last build is not known (and nothing before it rebuilds). */
+export type PredictedCache = 'cached' | 'will-rebuild' | 'unknown';
 
 export interface LinePrediction {
   /** 1-based lines of the instruction in the current text. */
@@ -171,8 +183,9 @@ export function cacheFacts(
 ): Map<number, LineCacheFact> {
   const out = new Map<number, LineCacheFact>();
   const preds = predict(record, currentDockerfileText, currentContextManifest, buildArgs, options);
+  // A record with per-line results (a Layer Lens build) shows them while nothing changed.
   const unchanged = currentDockerfileText === record.dockerfileText && preds.every((p) => p.cache === 'cached');
-  if (unchanged) {
+  if (unchanged && Object.keys(record.lines).length > 0) {
     for (const [line, r] of Object.entries(record.lines)) {
       out.set(Number(line), { cache: r.cache, durationMs: r.durationMs });
     }
@@ -201,6 +214,8 @@ interface Cause {
 interface StageOutcome {
   /** The stage's result will differ from the last build (null: same). */
   cause: Cause | null;
+  /** Whether it differs is not known (context files of unknown content), when not `cause`. */
+  uncertain: Cause | null;
   user: string;
   workdir: string;
 }
@@ -234,10 +249,11 @@ class Predictor {
     return this.out.sort((a, b) => a.line - b.line);
   }
 
-  private push(ins: DockerfileInstruction, cause: Cause | null, changedFiles?: string[]): void {
+  private push(ins: DockerfileInstruction, cause: Cause | null, changedFiles?: string[], uncertain: Cause | null = null): void {
+    const why = cause ?? uncertain;
     const p: LinePrediction = {
       line: ins.line, endLine: ins.endLine, stage: ins.stage, keyword: ins.keyword,
-      cache: cause ? 'will-rebuild' : 'cached', reason: cause ? (cause.line === ins.line ? cause.reason : cause.downstream) : null,
+      cache: cause ? 'will-rebuild' : uncertain ? 'unknown' : 'cached', reason: why ? (why.line === ins.line ? why.reason : why.downstream) : null,
     };
     if (changedFiles && changedFiles.length > 0) p.changedFiles = changedFiles;
     this.out.push(p);
@@ -266,6 +282,8 @@ class Predictor {
     }
 
     let broken: Cause | null = null;
+    // Set once a line reads context files of unknown content: later lines are unknown too, unless a known cause comes first.
+    let uncertain: Cause | null = null;
     const from = st.instructions[0];
     if (!wasBuilt) {
       const reason = oldSt ? `stage ${this.stageLabel(st.index)} was not built last time` : `stage ${this.stageLabel(st.index)} is new`;
@@ -277,6 +295,9 @@ class Predictor {
       } else if (base?.cause) {
         const r = `stage ${this.stageLabel(st.baseStage)} rebuilds`;
         broken = { reason: r, line: from.line, downstream: r };
+      } else if (base?.uncertain) {
+        const r = `stage ${this.stageLabel(st.baseStage)} may rebuild`;
+        uncertain = { reason: r, line: from.line, downstream: r };
       }
     } else if (oldSt!.baseStage !== null || fromKey(from, st) !== fromKey(oldSt!.instructions[0], oldSt!)) {
       broken = this.explainTextChange(from, oldSt!.instructions[0]);
@@ -286,7 +307,7 @@ class Predictor {
       const now = this.options.baseImageIds?.[ref];
       if (was && now && was !== now) broken = { reason: 'base image changed', line: from.line, downstream: 'base image changed' };
     }
-    if (emit) this.push(from, broken);
+    if (emit) this.push(from, broken, undefined, uncertain);
 
     // Align the rest with the old stage: BuildKit by vertex position (metadata lines by text),
     // legacy by position over every instruction.
@@ -319,13 +340,17 @@ class Predictor {
         let files: string[] | undefined;
         if (!broken) {
           const c = this.sourcesChanged(ins, old);
-          if (c) {
+          if (c?.cause) {
             broken = c.cause;
+            files = c.files;
+          } else if (c?.uncertain && !uncertain) {
+            uncertain = c.uncertain;
             files = c.files;
           }
         }
         if (!broken) broken = this.dependencyRebuilds(ins);
-        if (emit) this.push(ins, broken, files);
+        if (!broken && !uncertain) uncertain = this.dependencyUncertain(ins);
+        if (emit) this.push(ins, broken, files, uncertain);
         continue;
       }
 
@@ -337,7 +362,7 @@ class Predictor {
           if (!old) cause = lineChanged(ins);
           else if (ins.expanded !== old.expanded) cause = this.explainValueChange(ins, old);
         }
-        if (emit) this.push(ins, cause);
+        if (emit) this.push(ins, cause, undefined, uncertain);
         continue;
       }
 
@@ -356,8 +381,11 @@ class Predictor {
       }
       if (!broken) {
         const c = this.sourcesChanged(ins, old);
-        if (c) {
+        if (c?.cause) {
           broken = c.cause;
+          files = c.files;
+        } else if (c?.uncertain && !uncertain) {
+          uncertain = c.uncertain;
           files = c.files;
         }
       }
@@ -365,9 +393,10 @@ class Predictor {
         const dep = this.dependencyRebuilds(ins);
         if (dep) broken = dep;
       }
-      if (emit) this.push(ins, broken, files);
+      if (!broken && !uncertain) uncertain = this.dependencyUncertain(ins);
+      if (emit) this.push(ins, broken, files, uncertain);
     }
-    this.outcomes.set(st.index, { cause: broken, user, workdir });
+    this.outcomes.set(st.index, { cause: broken, uncertain: broken ? null : uncertain, user, workdir });
   }
 
   /** Final user and workdir of an old stage (following its FROM chain). */
@@ -453,23 +482,42 @@ class Predictor {
     return null;
   }
 
-  /** COPY/ADD from the context: files under its sources that changed since the build. */
-  private sourcesChanged(ins: DockerfileInstruction, old: DockerfileInstruction | undefined): { cause: Cause; files: string[] } | null {
+  /**
+   * COPY/ADD from the context: files under its sources that changed since the build (`cause`), else
+   * files under them whose content at the build is not known (`uncertain`).
+   */
+  private sourcesChanged(ins: DockerfileInstruction, old: DockerfileInstruction | undefined): { cause?: Cause; uncertain?: Cause; files: string[] } | null {
     const before = this.record.context;
     const now = this.manifest;
     if (!before || !now || !old) return null;
     const patterns = contextSources(ins);
     if (patterns.length === 0) return null;
     const changed = changedUnder(before, now, patterns);
-    if (changed.length === 0) return null;
+    if (changed.length === 0) {
+      const unknown = unknownUnder(before, patterns);
+      if (unknown.length === 0) return null;
+      const u = unknown.length;
+      const reason = `${u} file${u === 1 ? '' : 's'} modified after the image was built: ${unknown.slice(0, 3).join(', ')}${u > 3 ? ', …' : ''}`;
+      return { uncertain: { reason, line: ins.line, downstream: `line ${ins.line}: ${u} file${u === 1 ? '' : 's'} of unknown content` }, files: unknown };
+    }
     const n = changed.length;
     const names = changed.slice(0, 3).join(', ') + (n > 3 ? ', …' : '');
     const reason = `${n} file${n === 1 ? '' : 's'} changed: ${names}`;
     return { cause: { reason, line: ins.line, downstream: `line ${ins.line}: ${n} file${n === 1 ? '' : 's'} changed` }, files: changed };
   }
 
-  /** COPY --from=stage / RUN --mount from=stage when that stage rebuilds. */
-  private dependencyRebuilds(ins: DockerfileInstruction): Cause | null {
+  /** COPY --from=stage / RUN --mount from=stage when whether that stage rebuilds is not known. */
+  private dependencyUncertain(ins: DockerfileInstruction): Cause | null {
+    for (const d of this.dependencies(ins)) {
+      if (this.outcomes.get(d)?.uncertain) {
+        const r = `stage ${this.stageLabel(d)} may rebuild`;
+        return { reason: r, line: ins.line, downstream: r };
+      }
+    }
+    return null;
+  }
+
+  private dependencies(ins: DockerfileInstruction): number[] {
     const deps: number[] = [];
     if (ins.copy?.fromStage !== null && ins.copy?.fromStage !== undefined) deps.push(ins.copy.fromStage);
     for (const f of ins.mountFrom) {
@@ -477,7 +525,12 @@ class Predictor {
       const i = this.newModel.stages.findIndex((s, j) => j < ins.stage && ((s.name !== null && s.name.toLowerCase() === lower) || String(j) === f));
       if (i >= 0) deps.push(i);
     }
-    for (const d of deps) {
+    return deps;
+  }
+
+  /** COPY --from=stage / RUN --mount from=stage when that stage rebuilds. */
+  private dependencyRebuilds(ins: DockerfileInstruction): Cause | null {
+    for (const d of this.dependencies(ins)) {
       const o = this.outcomes.get(d);
       if (o?.cause) {
         const r = `stage ${this.stageLabel(d)} rebuilds`;
@@ -754,15 +807,23 @@ export function changedPaths(before: ContextManifest, now: ContextManifest): str
     if (was === undefined) out.push(p);
     else {
       kept++;
-      if (!sameFile(was, n[p])) out.push(p);
+      // A file of unknown content at the build is neither changed nor the same (unknownUnder).
+      if (!was.unknown && !sameFile(was, n[p])) out.push(p);
     }
   }
   // Something was removed only if `before` has more paths than the ones still there.
   const beforeKeys = Object.keys(b);
-  if (beforeKeys.length !== kept) for (const p of beforeKeys) if (n[p] === undefined) out.push(p);
+  if (beforeKeys.length !== kept) for (const p of beforeKeys) if (n[p] === undefined && !b[p].unknown) out.push(p);
   out.sort();
   inner.set(before, out);
   return out;
+}
+
+/** Paths under the patterns whose content at the build is not known (sorted). */
+export function unknownUnder(before: ContextManifest, patterns: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const [p, f] of Object.entries(before.files)) if (f.unknown && patterns.some((pat) => coveredBy(pat, p))) out.push(p);
+  return out.sort();
 }
 
 /** Paths under the patterns that were added, removed or modified (sorted). Directories only count when added or removed. */

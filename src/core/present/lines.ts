@@ -35,6 +35,48 @@ export interface LineInfo {
   durationMs?: number;
   /** FROM lines: what the base image holds. */
   base?: { size: number | null; layers: number };
+  /** Layer lines: bytes more (or fewer) than the same instruction's layer in the previous build of the file. */
+  sizeDelta?: number;
+}
+
+/**
+ * The key of each instruction for comparing builds of one Dockerfile: its stage's name (or index),
+ * keyword and text, and which occurrence of that text it is (edited lines have no counterpart).
+ */
+export function instructionKeys(model: DockerfileModel): Map<number, string> {
+  const seen = new Map<string, number>();
+  const out = new Map<number, string>();
+  for (const ins of model.instructions) {
+    if (ins.stage < 0) continue;
+    const st = model.stages[ins.stage];
+    const base = `${st?.name ?? ins.stage}\u0000${ins.keyword}\u0000${ins.raw.replace(/\s+/g, ' ').trim()}`;
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    out.set(ins.line, `${base}\u0000${n}`);
+  }
+  return out;
+}
+
+/** Layer sizes of the image's lines by instruction key (what a build record keeps to compare the next build with). */
+export function sizesByInstruction(infos: readonly LineInfo[], model: DockerfileModel): Record<string, number> {
+  const keys = instructionKeys(model);
+  const out: Record<string, number> = {};
+  for (const i of infos) {
+    const k = keys.get(i.line);
+    if (k !== undefined && i.stageImage === undefined && (i.kind === 'layer' || i.kind === 'empty-layer') && i.size !== null) out[k] = i.size;
+  }
+  return out;
+}
+
+/** Sets `sizeDelta` on the layer lines whose instruction the previous build also had (its sizesByInstruction). */
+export function withSizeDeltas(infos: LineInfo[], model: DockerfileModel, previous: Readonly<Record<string, number>>): LineInfo[] {
+  const keys = instructionKeys(model);
+  for (const i of infos) {
+    const k = keys.get(i.line);
+    const was = k === undefined ? undefined : previous[k];
+    if (was !== undefined && i.stageImage === undefined && (i.kind === 'layer' || i.kind === 'empty-layer') && i.size !== null) i.sizeDelta = i.size - was;
+  }
+  return infos;
 }
 
 /** The image of a stage the main image does not contain (that stage built as a target), mapped. */
@@ -127,7 +169,7 @@ export function lensLabel(i: LineInfo): string {
     case 'base':
       parts.push(`base ${i.base!.size === null ? '' : formatBytes(i.base!.size) + ' in '}${i.base!.layers} layer${i.base!.layers === 1 ? '' : 's'}`);
       break;
-    case 'layer': parts.push(formatBytes(i.size ?? 0)); break;
+    case 'layer': parts.push(formatBytes(i.size ?? 0) + (i.sizeDelta ? ` (${i.sizeDelta > 0 ? '+' : ''}${formatBytes(i.sizeDelta)} since last build)` : '')); break;
     case 'empty-layer': parts.push('0 B · empty layer'); break;
     case 'config': parts.push('0 B · config only'); break;
     case 'unmapped': parts.push(i.stageImage !== undefined ? 'not in the stage image' : 'not in the image'); break;
@@ -135,6 +177,8 @@ export function lensLabel(i: LineInfo): string {
   }
   if (i.cache === 'cached') parts.push('cached');
   else if (i.cache === 'built') parts.push(i.durationMs !== undefined ? `rebuilt in ${seconds(i.durationMs)}` : 'rebuilt');
+  // Predicted neither way: files the line reads changed after the image was built, before Layer Lens saw it.
+  else if (i.cache === 'unknown' && i.reason) parts.push(`cache unknown · ${i.reason}`);
   return parts.join(' · ');
 }
 

@@ -1,29 +1,27 @@
-// The last successful Layer Lens build of each Dockerfile (workspace state), and what the next
-// build of it will do: per line, the recorded results while the file and its build context are
-// unchanged, else predictions (core/dockerfile/cachePredict) from the current text, the context's
-// file manifest (kept fresh by file watchers and rechecks) and the current ids of the base images.
+// The last build of each Dockerfile (the build store in the cache directory, shared with the CLI:
+// Layer Lens builds, and builds seen through the engine), and what the next build of it will do:
+// per line, the recorded results while the file and its build context are unchanged, else
+// predictions (core/dockerfile/cachePredict) from the current text, the context's file manifest
+// (kept fresh by file watchers and rechecks) and the current ids of the base images.
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
   cacheFacts, changedPaths, predict,
   type BuildRecord, type ContextManifest, type LineCacheFact, type LinePrediction,
 } from '../../core/dockerfile/cachePredict';
+import type { DockerfileModel } from '../../core/dockerfile/dockerfile';
 import type { EngineClient } from '../../engine/types';
 import { BaseImageIds } from '../../sources/baseImages';
-import { contextManifest } from '../../sources/contextManifest';
+import { FULL_MATCH, recordSeenBuild, type BuildStore, type StoredBuild } from '../../sources/buildStore';
+import { chooseContextDir, contextManifest } from '../../sources/contextManifest';
+import type { ImageMatch } from '../../sources/dockerfileImage';
+
+export type { StoredBuild };
 
 // ---------------------------------------------------------------------------------------------
 // Records
 
-/** What workspace state keeps per Dockerfile (key `build:<uri>`). */
-export interface StoredBuild {
-  record: BuildRecord;
-  /** Absolute context directory and the Dockerfile's path inside it (POSIX). */
-  contextDir: string;
-  dockerfileRel: string;
-  /** mtime per context file at build time (lets the next manifest skip unchanged files). */
-  mtimes: Record<string, number>;
-}
 
 interface LiveContext {
   manifest: ContextManifest | null;
@@ -51,7 +49,7 @@ export class BuildRecords implements vscode.Disposable {
   /** Current ids of the records' base images (looked up in the background, refreshed on engine image events and saves). */
   private readonly bases: BaseImageIds;
 
-  constructor(private readonly state: vscode.Memento, private readonly log: (line: string) => void, engine: () => EngineClient) {
+  constructor(private readonly store: BuildStore, private readonly log: (line: string) => void, private readonly engine: () => EngineClient) {
     this.bases = new BaseImageIds(engine, () => {
       // A base image now has another id (or none): predictions of every open record may change.
       for (const key of this.live.keys()) this.emitter.fire(vscode.Uri.parse(key));
@@ -73,24 +71,74 @@ export class BuildRecords implements vscode.Disposable {
     return this.bases.settled();
   }
 
-  private key(uri: vscode.Uri): string {
-    return `build:${uri.toString()}`;
-  }
-
   private stored(uri: vscode.Uri): StoredBuild | undefined {
-    const s = this.state.get<StoredBuild>(this.key(uri));
-    return s && s.record && s.record.version === 1 ? s : undefined;
+    return uri.scheme === 'file' ? this.store.last(uri.fsPath) : undefined;
   }
 
-  /** The record of the last successful Layer Lens build of this Dockerfile. */
+  /** The record of the last successful build of this Dockerfile (Layer Lens's, or one seen through the engine). */
   lastBuild(uri: vscode.Uri): BuildRecord | undefined {
     return this.stored(uri)?.record;
+  }
+
+  /**
+   * Keeps the sizes of `imageId`'s lines with its record (when it has one) and returns those of
+   * the build before it: what each lens compares with (`+3.2 MB since last build`).
+   */
+  sizesSinceLastBuild(uri: vscode.Uri, imageId: string, sizes: () => Record<string, number>): Record<string, number> | undefined {
+    if (uri.scheme !== 'file') return undefined;
+    const b = this.store.byImage(uri.fsPath, imageId);
+    if (!b) return undefined;
+    if (!b.sizes) this.store.setSizes(uri.fsPath, imageId, sizes());
+    return this.store.previousSizes(uri.fsPath, imageId);
+  }
+
+  /** Every stored build of this Dockerfile, oldest first. */
+  history(uri: vscode.Uri): StoredBuild[] {
+    return uri.scheme === 'file' ? this.store.history(uri.fsPath) : [];
+  }
+
+  /**
+   * An engine image whose history matches the Dockerfile on disk fully (`match`, from the image
+   * search) and that no record knows: a build made elsewhere (a terminal, compose, a task). It is
+   * recorded with a snapshot of its context taken now (files modified after the image was created
+   * are unknown). Never throws.
+   */
+  async recordSeen(uri: vscode.Uri, model: DockerfileModel, match: ImageMatch): Promise<void> {
+    if (uri.scheme !== 'file' || match.score < FULL_MATCH || this.store.byImage(uri.fsPath, match.image.id)) return;
+    try {
+      const engine = this.engine();
+      const text = await readFile(uri.fsPath, 'utf8');
+      const folder = vscode.workspace.getWorkspaceFolder(uri);
+      const sources = model.instructions.flatMap((i) => (i.copy && i.copy.from === null ? i.copy.sources : []));
+      const root = folder?.uri.fsPath;
+      const contextDir = await chooseContextDir(path.dirname(uri.fsPath), typeof root === 'string' ? root : undefined, sources);
+      const inspect = await engine.inspectImage(match.image.id);
+      const r = await recordSeenBuild(this.store, {
+        dockerfile: uri.fsPath, dockerfileText: text, model, stage: match.stage, contextDir, engine,
+        image: { id: match.image.id, name: match.name, createdMs: inspect.created ? Date.parse(inspect.created) : NaN, history: match.image.history },
+      });
+      if (r.skipped) {
+        this.log(`not recording ${match.name} as a build of ${path.basename(uri.fsPath)}: ${r.skipped}`);
+        return;
+      }
+      const unknown = Object.values(r.stored?.record.context?.files ?? {}).filter((f) => f.unknown).length;
+      this.log(`recorded ${match.name} as a build of ${uri.fsPath} seen through the engine${unknown ? ` (${unknown} context file(s) modified after it was created: unknown)` : ''}`);
+      const l = this.live.get(uri.toString());
+      if (l && r.stored) {
+        l.watcher.dispose();
+        if (l.timer) clearTimeout(l.timer);
+        this.live.delete(uri.toString());
+      }
+      this.emitter.fire(uri);
+    } catch (e) {
+      this.log(`cannot record ${match.name} as a build of ${uri.fsPath}: ${(e as Error).message}`);
+    }
   }
 
   async save(uri: vscode.Uri, s: StoredBuild): Promise<void> {
     // The build just inspected its base images: their ids are current.
     if (s.record.baseImages) this.bases.set(s.record.baseImages);
-    await this.state.update(this.key(uri), s);
+    if (uri.scheme === 'file') this.store.add(uri.fsPath, { ...s, record: { ...s.record, origin: 'layerlens' } });
     let l = this.live.get(uri.toString());
     if (l && l.contextDir !== s.contextDir) {
       l.watcher.dispose();

@@ -91,7 +91,8 @@ describe('Build Image from the command palette, then the lenses', () => {
   }
 
   const BASE = /^base [\d.]+ MB in 1 layer · cached$/;
-  const REBUILT = /^\d+ B · rebuilt in [\d.]+ m?s$/;
+  // A rebuilt layer of another size says so against the previous build (`17 B (+11 B since last build)`).
+  const REBUILT = /^\d+ B( \([+-][\d.]+ [kMG]?B since last build\))? · rebuilt in [\d.]+ m?s$/;
   const CACHED = /^\d+ B · cached$/;
   const CONFIG = '0 B · config only';
 

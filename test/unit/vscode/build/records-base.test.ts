@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BuildRecords } from '../../../../src/vscode/build/records';
+import { BuildStore } from '../../../../src/sources/buildStore';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
 import { stagesToBuild, type BuildRecord } from '../../../../src/core/dockerfile/cachePredict';
 import { EngineError, type EngineClient } from '../../../../src/engine/types';
@@ -34,9 +35,8 @@ test('cache facts say "base image changed" once the lookup finds another id; ref
         return { id, repoTags: [name], size: 1, os: 'linux', architecture: 'amd64', diffIds: [] };
       },
     } as unknown as EngineClient;
-    const state = new Map<string, unknown>();
-    const memento = { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => { state.set(k, v); }, keys: () => [...state.keys()] } as unknown as vscode.Memento;
-    const records = new BuildRecords(memento, () => undefined, () => engine);
+    const store = new BuildStore(path.join(dir, 'cache'));
+    const records = new BuildRecords(store, () => undefined, () => engine);
     subs.push(records);
     let changes = 0;
     subs.push(records.onDidChange(() => { changes++; }));
@@ -75,7 +75,7 @@ test('cache facts say "base image changed" once the lookup finds another id; ref
 
     // A fresh start (no ids known): the first facts claim nothing, the lookup then tells.
     ids.set(REF, 'sha256:newer');
-    const fresh = new BuildRecords(memento, () => undefined, () => engine);
+    const fresh = new BuildRecords(new BuildStore(path.join(dir, 'cache')), () => undefined, () => engine);
     subs.push(fresh);
     let freshChanges = 0;
     subs.push(fresh.onDidChange(() => { freshChanges++; }));
