@@ -22,6 +22,8 @@ export interface RemoteImage {
   configDigest: string;
   configBuf: Buffer;
   layers: Descriptor[];
+  /** The reference named an image index, resolved to one platform's manifest. */
+  fromIndex: boolean;
 }
 
 /** A stream's end came before the blob's size: resumed like a dropped connection. */
@@ -55,7 +57,7 @@ export class RegistryClient {
     }
     const type = String(res.headers['content-type'] ?? '').split(';')[0].trim();
     const buf = await readBody(res, MAX_MANIFEST, `the manifest of ${this.ref.repo}:${reference}`);
-    if (/manifest\.v1\+/.test(type)) {
+    if (/^application\/vnd\.docker\.distribution\.manifest\.v1\+/.test(type)) {
       throw new RegistryError('protocol', `${this.what}: ${this.ref.repo}:${reference} has only a Docker schema 1 manifest, which Layer Lens does not read (push it again with a current docker or skopeo)`);
     }
     const named = isDigest(reference) ? reference : String(res.headers['docker-content-digest'] ?? '');
@@ -89,7 +91,7 @@ export class RegistryClient {
       throw new RegistryError('protocol', `${this.what}: the manifest of ${this.ref.repo} has no config or layers with sha256 digests`);
     }
     const configBuf = await this.blobBuffer(config.digest, MAX_CONFIG, 'the image config', signal);
-    return { manifestDigest, configDigest: config.digest, configBuf, layers };
+    return { manifestDigest, configDigest: config.digest, configBuf, layers, fromIndex: Array.isArray(doc.manifests) };
   }
 
   /** A small blob (the config) whole, checked against its digest. */

@@ -85,7 +85,7 @@ export class RegistrySource extends BaseSource {
       // A single-platform image asked for another platform by name: no such image (an index
       // chose by platform already; without --platform the one image is read, as docker does).
       const want = this.options.platform;
-      if (want && (cfg.os !== want.os || cfg.architecture !== want.architecture || (want.variant && cfg.variant !== want.variant))) {
+      if (want && !r.fromIndex && (cfg.os !== want.os || cfg.architecture !== want.architecture || (want.variant && cfg.variant !== want.variant))) {
         const have = `${cfg.os ?? '?'}/${cfg.architecture ?? '?'}${cfg.variant ? '/' + cfg.variant : ''}`;
         throw new ImageFormatError('missing', `${this.source} is one image for ${have}: no image for platform ${want.os}/${want.architecture}${want.variant ? '/' + want.variant : ''}`);
       }
