@@ -7,7 +7,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 
-export interface LoggedRequest { method: string; path: string; range?: string; authorization?: string; status?: number }
+export interface LoggedRequest { method: string; path: string; range?: string; authorization?: string; status?: number; at: number }
 
 /** What to do with one request (called for every registry request, not for /token). */
 export type Fault =
@@ -55,7 +55,7 @@ export async function startRegistryProxy(upstream: string, opts: { token?: Token
   };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname, range: req.headers.range, authorization: req.headers.authorization };
+    const entry: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname, range: req.headers.range, authorization: req.headers.authorization, at: Date.now() };
     const t = opts.token;
     if (t && url.pathname === '/token') {
       const want = t.user !== undefined ? 'Basic ' + Buffer.from(`${t.user}:${t.password}`).toString('base64') : undefined;

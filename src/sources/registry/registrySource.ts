@@ -130,13 +130,24 @@ export class RegistrySource extends BaseSource {
     const d = r.layers[i];
     const want = this.want(r, i);
     const bi = new BlobIndexer(want.label, typeof d.size === 'number' ? d.size : 0, undefined, true);
+    // Bytes the walker refuses (corrupt gzip, a broken tar) are read to the end all the same: a
+    // blob that is not the one its digest names is reported as that, whatever else failed on it.
+    let refused: unknown;
     for await (const c of this.registry().blob(d.digest, typeof d.size === 'number' ? d.size : undefined, want.label, signal)) {
-      bi.write(c);
-      const p = bi.pending();
-      if (p) await p;
+      if (refused === undefined) {
+        try {
+          bi.write(c);
+          const p = bi.pending();
+          if (p) await p;
+        } catch (e) {
+          if (!(e instanceof ImageFormatError)) throw e;
+          refused = e;
+        }
+      }
       onBytes(c.length);
       if (signal?.aborted) throw new CancelledError();
     }
+    if (refused !== undefined) throw refused;
     const layer = await bi.end(want.diffId);
     if (bi.tarDigest !== want.diffId) throw new LayerDigestError(want, 'diffID', bi.tarDigest ?? '?');
     return layer;
