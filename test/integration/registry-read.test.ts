@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import * as E from '../support/engine';
 import { runCli, type CliRun } from '../support/cliRun';
 import { dockerLoginConfig, push, startRegistries, type RegistryPair } from '../support/registry';
-import { startRegistryProxy, type RegistryProxy } from '../support/registryProxy';
+import { startRegistryProxy } from '../support/registryProxy';
 
 interface Fixture { name: string; archive: string }
 
