@@ -249,7 +249,7 @@ export class RegistryTransport {
         res = await this.send(url, headers, method, o.signal);
       } catch (e) {
         if (e instanceof CancelledError || o.signal?.aborted) throw new CancelledError();
-        if (sameHost && this.scheme === undefined && url.protocol === 'https:' && this.mayUseHttp) {
+        if (sameHost && this.scheme !== 'https' && url.protocol === 'https:' && this.mayUseHttp) {
           // docker's order for an insecure registry: https first, then plain http.
           this.scheme = 'http';
           url = this.url(path);
