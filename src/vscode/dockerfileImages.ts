@@ -9,14 +9,14 @@ import { lineInfos, type LineInfo } from '../core/present/lines';
 import { mapImageHistory, type MappingResult } from '../core/dockerfile/mapping';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
 import type { QuickImage } from '../core/image/quickImage';
-import { parseSource } from '../sources/load';
+import { openImageSource, parseSource } from '../sources/load';
 import { globToRegExp } from '../core/image/tar/paths';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
 import type { HistoryCache } from '../sources/historyCache';
 import type { BuildRecords } from './build/records';
 import { resolveStageImages, type StageImageStore, type StageWithoutImage } from './build/stageStore';
 import type { EngineConnection } from './engine';
-import type { ImageService } from './imageService';
+import { registrySettings, type ImageService } from './imageService';
 
 export const DOCKERFILE_SELECTOR: vscode.DocumentSelector = [{ language: 'dockerfile' }];
 
@@ -106,6 +106,9 @@ export class DockerfileImages {
   async quick(source: string): Promise<QuickImage> {
     const spec = await parseSource(source);
     if (spec.kind === 'engine') return quickImageFromEngine(this.deps.engine.get(), spec.name);
+    // A registry image: its manifest and config only (compressed sizes); layers wait for the Layers view.
+    const reader = openImageSource(spec, { registry: registrySettings() });
+    if (reader.quickImage) return reader.quickImage();
     const shown = await this.deps.images.show(source);
     if (!shown) throw new Error('cancelled');
     return quickImageFromAnalysis(shown.analysis);

@@ -73,3 +73,23 @@ export function isLoopback(host: string): boolean {
   const h = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
   return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h);
 }
+
+/**
+ * The registry reference of an image name as docker reads it (a FROM line's base):
+ * `alpine:3.20` → `registry://docker.io/library/alpine:3.20`, `ghcr.io/org/app` →
+ * `registry://ghcr.io/org/app:latest`. The first component is a registry host when it has a dot
+ * or a port, or is `localhost`. Undefined for `scratch` and anything that is no image name.
+ */
+export function registryRefOfImageName(name: string): string | undefined {
+  if (!name || name === 'scratch' || name.includes('$')) return undefined;
+  const slash = name.indexOf('/');
+  const first = slash > 0 ? name.slice(0, slash) : '';
+  const hasHost = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const s = REGISTRY_PREFIX + (hasHost ? name : `docker.io/${name}`);
+  try {
+    parseRegistryRef(s);
+    return s;
+  } catch {
+    return undefined;
+  }
+}

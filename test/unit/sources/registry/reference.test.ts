@@ -42,3 +42,14 @@ test('loopback hosts', () => {
   for (const h of ['localhost', 'localhost:5000', '127.0.0.1:5000', '127.1.2.3', '[::1]:5000']) assert.ok(isLoopback(h), h);
   for (const h of ['10.0.0.1:5000', 'registry.local', 'localhost.example.com', '128.0.0.1']) assert.ok(!isLoopback(h), h);
 });
+
+test('a FROM image name as docker reads it', async () => {
+  const { registryRefOfImageName } = await import('../../../../src/sources/registry/reference');
+  assert.equal(registryRefOfImageName('alpine:3.20'), 'registry://docker.io/alpine:3.20');
+  assert.equal(parseRegistryRef(registryRefOfImageName('alpine')!).repo, 'library/alpine');
+  assert.equal(registryRefOfImageName('org/app'), 'registry://docker.io/org/app');
+  assert.equal(registryRefOfImageName('ghcr.io/org/app:1'), 'registry://ghcr.io/org/app:1');
+  assert.equal(registryRefOfImageName('localhost/app'), 'registry://localhost/app');
+  assert.equal(registryRefOfImageName('127.0.0.1:5000/app@' + D), `registry://127.0.0.1:5000/app@${D}`);
+  for (const n of ['scratch', '$BASE', 'Upper/Case', '']) assert.equal(registryRefOfImageName(n), undefined, n);
+});
