@@ -129,7 +129,8 @@ export class RegistrySource extends BaseSource {
   private async indexBlob(r: Resolved, i: number, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<LayerIndex> {
     const d = r.layers[i];
     const want = this.want(r, i);
-    const bi = new BlobIndexer(want.label, typeof d.size === 'number' ? d.size : 0, undefined, true);
+    // The tar is hashed here (the diffID); the blob by the registry client as it arrives.
+    const bi = new BlobIndexer(want.label, typeof d.size === 'number' ? d.size : 0, undefined, true, false);
     // Bytes the walker refuses (corrupt gzip, a broken tar) are read to the end all the same: a
     // blob that is not the one its digest names is reported as that, whatever else failed on it.
     let refused: unknown;
