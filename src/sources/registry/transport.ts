@@ -416,6 +416,10 @@ export class RegistryTransport {
     const err = e as NodeJS.ErrnoException;
     const tlsHint = /certificate|self[- ]signed|unable to verify|SSL|EPROTO/i.test(`${err?.code ?? ''} ${err?.message ?? ''}`)
       ? ` (a private CA goes in /etc/docker/certs.d/${this.ref.host}/ca.crt${this.mayUseHttp ? '' : `; a plain-http registry must be listed as insecure: --insecure-registry ${this.ref.host}`})` : '';
-    return new RegistryError('unreachable', `cannot reach ${this.what} at ${url.origin}: ${err?.code ? `${err.code} ` : ''}${err?.message ?? String(e)}${tlsHint}`);
+    // One line: OpenSSL's messages carry a newline and its source location; keep the reason.
+    let msg = (err?.message ?? String(e)).replace(/\s+/g, ' ').trim();
+    const ssl = /SSL routines:[^:]*:([^:]+):/.exec(msg);
+    if (ssl) msg = `TLS handshake failed: ${ssl[1]}`;
+    return new RegistryError('unreachable', `cannot reach ${this.what} at ${url.origin}: ${err?.code && !msg.includes(err.code) ? `${err.code} ` : ''}${msg}${tlsHint}`);
   }
 }

@@ -182,3 +182,25 @@ test('a blob is checked against its digest and size as it streams', async () => 
     await s.close();
   }
 });
+
+test('a registry on another host speaks plain http only when listed as insecure', async () => {
+  const ip = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  assert.ok(ip, 'this test needs a non-loopback IPv4 address on this machine');
+  const server = http.createServer((_req, res) => res.writeHead(200).end('{}'));
+  await new Promise<void>((r) => server.listen(0, '0.0.0.0', () => r()));
+  const host = `${ip}:${(server.address() as AddressInfo).port}`;
+  try {
+    const strict = transport(host, { retries: 0 });
+    await assert.rejects(strict.request("/v2/"), /^RegistryError: cannot reach registry [\d.:]+ at https:\/\/[\d.:]+: EPROTO TLS handshake failed: wrong version number \(a private CA goes in \/etc\/docker\/certs\.d\/[\d.:]+\/ca\.crt; a plain-http registry must be listed as insecure: --insecure-registry [\d.:]+\)$/);
+    strict.close();
+    const listed = transport(host, { insecure: [host] });
+    const res = await listed.request('/v2/');
+    res.resume();
+    assert.equal(res.statusCode, 200);
+    assert.equal((res as unknown as { req: { protocol: string } }).req.protocol, 'http:');
+    listed.close();
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
