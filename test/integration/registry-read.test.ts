@@ -12,6 +12,8 @@ import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as path from 'node:path';
+import { analyzeJson, fileRecords } from '../../src/core/present/report';
+import { AnalysisWorkerClient } from '../../src/worker/client';
 import * as E from '../support/engine';
 import { runCli, type CliRun } from '../support/cliRun';
 import { dockerLoginConfig, push, startRegistries, type RegistryPair } from '../support/registry';
@@ -76,6 +78,26 @@ describe('registry sources: docker-registry, open and with basic auth', () => {
       });
     }
   }
+
+  it('the extension\'s path (analysis worker, its cache): the auth registry\'s image equals the docker save file\'s; the second read takes every layer from the cache', async () => {
+    const client = new AnalysisWorkerClient(path.join(E.repoRoot(), 'dist', 'worker.js'));
+    try {
+      const f = fixtures.find((x) => x.name === 'fs-changes')!;
+      const opts = { cacheDir: path.join(work, 'cache-worker'), registry: { dockerConfigDir: env.DOCKER_CONFIG } };
+      const src = `registry://${pair.auth.host}/fixtures/${f.name}:v2s2`;
+      let partials = 0;
+      const first = await client.analyzeWithStats(src, { ...opts, onPartial: () => { partials++; }, partialEveryMs: 0 });
+      const second = await client.analyzeWithStats(src, opts);
+      const fromFile = JSON.parse((await json(['analyze', '--json', f.archive])).out);
+      assert.deepEqual(JSON.parse(JSON.stringify(analyzeJson(first.analysis).layers)), fromFile.layers);
+      assert.deepEqual([...fileRecords(first.analysis)], [...fileRecords(second.analysis)]);
+      assert.equal(first.stats.cacheHits, 0);
+      assert.equal(second.stats.cacheHits, second.analysis.image.layers.length);
+      assert.ok(partials >= 1, 'partial results while layers arrive');
+    } finally {
+      client.dispose();
+    }
+  });
 
   it('cat reads one file version from a registry layer', async () => {
     const src = `registry://${pair.auth.host}/fixtures/fs-changes:v2s2`;
