@@ -134,20 +134,32 @@ export class RegistrySource extends BaseSource {
     // Bytes the walker refuses (corrupt gzip, a broken tar) are read to the end all the same: a
     // blob that is not the one its digest names is reported as that, whatever else failed on it.
     let refused: unknown;
-    for await (const c of this.registry().blob(d.digest, typeof d.size === 'number' ? d.size : undefined, want.label, signal)) {
-      if (refused === undefined) {
-        try {
-          bi.write(c);
-          const p = bi.pending();
-          if (p) await p;
-        } catch (e) {
-          if (!(e instanceof ImageFormatError)) throw e;
-          refused = e;
-        }
+    // The socket's 16–64 KiB chunks are written to the walker 1 MiB at a time: one decompression
+    // job per MiB instead of per chunk.
+    let held: Buffer[] = [];
+    let heldBytes = 0;
+    const feed = async (): Promise<void> => {
+      const c = held.length === 1 ? held[0] : Buffer.concat(held, heldBytes);
+      held = [];
+      heldBytes = 0;
+      if (refused !== undefined) return;
+      try {
+        bi.write(c);
+        const p = bi.pending();
+        if (p) await p;
+      } catch (e) {
+        if (!(e instanceof ImageFormatError)) throw e;
+        refused = e;
       }
+    };
+    for await (const c of this.registry().blob(d.digest, typeof d.size === 'number' ? d.size : undefined, want.label, signal)) {
+      held.push(c);
+      heldBytes += c.length;
+      if (heldBytes >= 1024 * 1024) await feed();
       onBytes(c.length);
       if (signal?.aborted) throw new CancelledError();
     }
+    if (heldBytes > 0) await feed();
     if (refused !== undefined) throw refused;
     const layer = await bi.end(want.diffId);
     if (bi.tarDigest !== want.diffId) throw new LayerDigestError(want, 'diffID', bi.tarDigest ?? '?');
