@@ -181,8 +181,12 @@ export class RegistrySource extends BaseSource {
     const limiter = new Limiter(Math.max(1, o.registry?.parallel ?? 3));
     // Started bottom first, a few at a time; one job per blob (an image may ship a blob twice).
     const jobs = new Map<string, Promise<{ layer: LayerIndex; fresh: boolean }>>();
+    // One failed layer stops the others (and so does the caller's signal).
     const ac = new AbortController();
-    const signal = o.signal ? AbortSignal.any([o.signal, ac.signal]) : ac.signal;
+    const signal = ac.signal;
+    const onAbort = (): void => ac.abort();
+    if (o.signal?.aborted) ac.abort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
     for (let i = 0; i < r.layers.length; i++) {
       const d = r.layers[i];
       if (jobs.has(d.digest)) continue;
@@ -211,6 +215,8 @@ export class RegistrySource extends BaseSource {
       ac.abort();
       throwIfAborted(o.signal);
       throw e;
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
     }
     return image;
   }

@@ -242,7 +242,7 @@ export class RegistryTransport {
       if (o.accept) headers.accept = o.accept;
       if (o.rangeFrom) headers.range = `bytes=${o.rangeFrom}-`;
       const sameHost = url.host === this.ref.apiHost;
-      const auth = this.authorization ?? (await this.initialAuthorization());
+      const auth = this.authorization;
       if (sameHost && auth) headers.authorization = auth;
       let res: Response;
       try {
@@ -294,13 +294,6 @@ export class RegistryTransport {
     }
   }
 
-  private async initialAuthorization(): Promise<string | undefined> {
-    // A registry token in config.json is sent from the start; anything else waits for a challenge.
-    const c = await this.credentials();
-    if (c?.registryToken && !this.authorization) this.authorization = `Bearer ${c.registryToken}`;
-    return this.authorization;
-  }
-
   /** After a 401: a new Authorization from the challenge (one refresh at a time, shared). */
   private async refreshAuthorization(used: string | undefined, challengeHeader: string | string[] | undefined): Promise<void> {
     if (this.authorization !== used) return; // another request refreshed it meanwhile
@@ -312,8 +305,14 @@ export class RegistryTransport {
 
   private async authorize(challengeHeader: string | string[] | undefined): Promise<void> {
     const challenge = parseChallenge(challengeHeader);
+    // Credentials are looked up (a helper run) only once the registry asks for them.
     const creds = await this.credentials();
     if (!challenge) throw this.unauthorized(creds, 'it asked for authentication without a challenge it could follow');
+    // A registry token from config.json is tried as is, before the challenge's own flow.
+    if (challenge.scheme === 'bearer' && creds?.registryToken && this.authorization !== `Bearer ${creds.registryToken}`) {
+      this.authorization = `Bearer ${creds.registryToken}`;
+      return;
+    }
     if (challenge.scheme === 'basic') {
       if (creds?.username === undefined || creds.password === undefined) throw this.unauthorized(creds, 'it wants a user name and password');
       if (this.authorization?.startsWith('Basic ')) throw this.unauthorized(creds, 'it refused the user name and password');

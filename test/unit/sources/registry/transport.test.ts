@@ -204,3 +204,24 @@ test('a registry on another host speaks plain http only when listed as insecure'
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('a registrytoken from config.json answers a bearer challenge without the token endpoint', async () => {
+  let tokenCalls = 0;
+  const s = await serve((req, res) => {
+    if (req.url?.startsWith('/token')) { tokenCalls++; res.writeHead(500).end(); return; }
+    if (req.headers.authorization === 'Bearer RT') { res.writeHead(200).end('{}'); return; }
+    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token"` }).end();
+  });
+  const d = fs.mkdtempSync(path.join(dir, 'rt-'));
+  fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ auths: { [s.host]: { registrytoken: 'RT' } } }));
+  const t = transport(s.host, { dockerConfigDir: d });
+  try {
+    const res = await t.request('/v2/');
+    res.resume();
+    assert.equal(res.statusCode, 200);
+    assert.equal(tokenCalls, 0);
+  } finally {
+    t.close();
+    await s.close();
+  }
+});
