@@ -5,7 +5,7 @@ import { resolveEndpointFromProcess } from '../engine/endpoint';
 import type { EngineClient } from '../engine/types';
 import { analyzeWithCache } from '../sources/analysisCache';
 import { cliCache, type LayerIndexCache } from '../sources/indexCache';
-import { openImageSource, parseSource, type ImageSource } from '../sources/load';
+import { openImageSource, parseSource, type ImageSource, type SourceOptions } from '../sources/load';
 
 export class UsageError extends Error {}
 
@@ -52,6 +52,7 @@ export async function openSource(source: string, args: Args): Promise<{ reader: 
     engine: engineFactory(args),
     cache,
     verify: !args.flags.has('no-verify'),
+    registry: registryOptions(args),
   });
   return { reader, cache };
 }
@@ -87,6 +88,15 @@ function printWarnings(warnings: string[]): void {
   const lines = warnings.slice(0, MAX_WARNINGS).map((w) => `layerlens: warning: ${w}\n`);
   if (warnings.length > MAX_WARNINGS) lines.push(`layerlens: warning: … ${warnings.length - MAX_WARNINGS} more (analyze --json lists them all)\n`);
   if (lines.length) process.stderr.write(lines.join(''));
+}
+
+/** --insecure-registry HOST (repeatable), and LAYERLENS_REGISTRY_PARALLEL (blobs read at once). */
+export function registryOptions(args: Args): SourceOptions['registry'] {
+  const parallel = Number(process.env.LAYERLENS_REGISTRY_PARALLEL);
+  return {
+    insecure: args.lists.get('insecure-registry') ?? [],
+    parallel: Number.isInteger(parallel) && parallel > 0 ? parallel : undefined,
+  };
 }
 
 export function needSource(args: Args): string {

@@ -17,7 +17,7 @@ import { parseSource } from '../sources/load';
 import { FULL_MATCH, recordSeenBuild } from '../sources/buildStore';
 import { contextManifest } from '../sources/contextManifest';
 import { buildArgsOf, cliBuildStore } from './build';
-import { UsageError, engineFactory, load, needSource, type Args, type Out } from './common';
+import { UsageError, engineFactory, load, needSource, openSource, type Args, type Out } from './common';
 
 /** `--target STAGE` (a stage name, or an index for any stage): its index; undefined without the flag. */
 function targetFlag(args: Args, model: DockerfileModel, file: string): number | undefined {
@@ -49,6 +49,9 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
   const quick = async (source: string): Promise<QuickImage> => {
     const spec = await parseSource(source);
     if (spec.kind === 'engine') return quickImageFromEngine(await engineFactory(args)(), spec.name);
+    // A registry image: the manifest and the config only (compressed sizes), no layer read.
+    const reader = (await openSource(source, args)).reader;
+    if (reader.quickImage) return reader.quickImage();
     return quickImageFromAnalysis(await load(source, args, { dive: 'lazy' }));
   };
   let q: QuickImage;

@@ -40,16 +40,18 @@ Commands:
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
         REF names one image of several: a tag (app = docker.io/library/app:latest), an OCI ref
-        name, or @N (the N-th); a source of several images needs one
+        name, or @N (the N-th); a source of several images needs one.
+        registry://HOST[:PORT]/REPO[:TAG|@DIGEST]: an image in a registry, read without pulling
 Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST)
          --no-cache (neither read nor fill the layer cache; also LAYERLENS_CACHE=off)
          --no-verify (do not check layers read from files against their digests)
+         --insecure-registry HOST[:PORT] (repeatable: may use plain http; loopback always may)
 Exit codes: 0 ok, 1 a CI rule failed, 2 error.`;
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
   'highest-user-wasted-percent', 'ci-config', 'baseline', 'highest-size-growth', 'format', 'image', 'dockerfile', 'target', 'build-arg',
-  'stage-image', 'tag', 'context']);
-const LIST_FLAGS = new Set(['stage-image', 'build-arg']);
+  'stage-image', 'tag', 'context', 'insecure-registry']);
+const LIST_FLAGS = new Set(['stage-image', 'build-arg', 'insecure-registry']);
 const BOOL_FLAGS = new Set(['json', 'help', 'no-cache', 'no-verify']);
 
 export function parseArgs(argv: string[]): Args {

@@ -5,23 +5,28 @@
 //   readFile()  one entry of one layer (a hardlink read through to its target in that layer)
 // Each kind finds its image and layers one way for all three (the same reference and platform
 // choice, the same OCI index resolution, the same tar walker and decompression, the same cache).
-// The kinds: engineSource.ts, archiveSource.ts, ociSource.ts; openImageSource in load.ts.
+// The kinds: engineSource.ts, archiveSource.ts, ociSource.ts, registry/registrySource.ts;
+// openImageSource in load.ts.
 import { ImageFormatError } from '../core/image/errors';
 import type { ReadArchiveOptions } from '../core/image/tar/archive';
 import { EntryDigests } from '../core/image/tar/entryDigests';
 import type { EntryContent } from '../core/image/tar/layerRead';
 import type { PlatformWanted } from '../core/image/oci';
+import type { QuickImage } from '../core/image/quickImage';
 import type { ImageData } from '../core/image/types';
 import type { EngineClient } from '../engine/types';
 import type { ImagePlan } from './fastRead';
 import type { LayerIndexCache } from './indexCache';
+import type { RegistryOptions } from './registry/transport';
 
 export type { EntryContent };
 
 export type SourceSpec =
   | { kind: 'engine'; name: string }
   | { kind: 'docker-archive'; path: string; ref?: string }
-  | { kind: 'oci'; dir: string; ref?: string };
+  | { kind: 'oci'; dir: string; ref?: string }
+  /** `ref`: the whole source string, `registry://HOST[:PORT]/REPO[:TAG|@DIGEST]`. */
+  | { kind: 'registry'; ref: string };
 
 /** How a source is read: the same for loading it and for reading files from it. */
 export interface SourceOptions {
@@ -35,6 +40,8 @@ export interface SourceOptions {
    * and the image's warnings say so.
    */
   verify?: boolean;
+  /** How registries are reached: insecure hosts, parallel blobs, retries (registry sources only). */
+  registry?: RegistryOptions;
 }
 
 export interface LoadOptions extends SourceOptions, Pick<ReadArchiveOptions, 'onLayer'> {
@@ -85,6 +92,11 @@ export interface ImageSource {
    * the layer, checked against its digests like openLayer.
    */
   hashEntries(diffId: string, paths: ReadonlySet<string>, opts?: ReadOptions): Promise<Map<string, string>>;
+  /**
+   * The history and layer sizes without reading a layer, where the source can tell them from its
+   * documents alone (a registry: the manifest and the config).
+   */
+  quickImage?(signal?: AbortSignal): Promise<QuickImage>;
 }
 
 /** What every kind shares: readFile through the kind's single-entry read. */

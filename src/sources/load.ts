@@ -1,7 +1,7 @@
 // Opens an image from any source and reads it through the one core parser. Source strings follow
 // skopeo's transports: `docker://NAME` or a bare name/id (engine), `docker-archive:PATH[:REF]` or a
 // path to a tar file (saved archive), `oci:DIR[:REF]` or a directory holding index.json (OCI
-// layout). REF names one image of a source that holds several: a tag as a full reference
+// layout), `registry://HOST[:PORT]/REPO[:TAG|@DIGEST]` (a registry, read without pulling). REF names one image of a source that holds several: a tag as a full reference
 // (`app` is `docker.io/library/app:latest`; `ghcr.io/org/app:1.0`), an OCI ref name, or `@N`.
 // Each kind of source is one ImageSource (src/sources/imageSource.ts), for the analysis and the
 // file-version reader alike.
@@ -12,6 +12,8 @@ import type { ImageData } from '../core/image/types';
 import { ArchiveFileSource } from './archiveSource';
 import { EngineSource } from './engineSource';
 import { OciLayoutSource } from './ociSource';
+import { RegistrySource } from './registry/registrySource';
+import { REGISTRY_PREFIX, parseRegistryRef } from './registry/reference';
 import type { ImageSource, LoadOptions, SourceOptions, SourceSpec } from './imageSource';
 
 export type { ImageSource, LoadOptions, SourceOptions, SourceSpec };
@@ -32,6 +34,10 @@ async function splitPathAndRef(rest: string, isPath: (st: Stats) => boolean): Pr
 
 /** Parses a source string. Paths are checked on disk: a bare word that is a file or layout wins. */
 export async function parseSource(spec: string): Promise<SourceSpec> {
+  if (spec.startsWith(REGISTRY_PREFIX)) {
+    parseRegistryRef(spec); // a malformed reference is one error here, before anything is read
+    return { kind: 'registry', ref: spec };
+  }
   if (spec.startsWith('docker://')) return { kind: 'engine', name: spec.slice('docker://'.length) };
   if (spec.startsWith('docker-daemon:')) return { kind: 'engine', name: spec.slice('docker-daemon:'.length) };
   if (spec.startsWith('docker-archive:')) {
@@ -60,6 +66,7 @@ export function openImageSource(spec: SourceSpec, opts: SourceOptions = {}): Ima
     case 'docker-archive': return new ArchiveFileSource(spec.path, spec.ref, opts);
     case 'oci': return new OciLayoutSource(spec.dir, spec.ref, opts);
     case 'engine': return new EngineSource(spec.name, opts);
+    case 'registry': return new RegistrySource(spec.ref, opts);
   }
 }
 

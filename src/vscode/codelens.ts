@@ -99,7 +99,8 @@ export function registerCodeLens(ll: LayerLensContext): Contribution {
       // The Layers view follows the active Dockerfile's image (or one of its stage images, opened from a lens).
       const cur = ll.images.current;
       const ownStage = cur?.stage !== undefined && cur.dockerfile?.toString() === doc.uri.toString();
-      if (cur?.analysis.image.id !== res.img.image.id && !ownStage) {
+      // A registry image's layers are downloaded only when asked for (a lens click, Open Image…).
+      if (cur?.analysis.image.id !== res.img.image.id && !ownStage && !res.img.source.startsWith('registry://')) {
         void ll.images.show(res.img.source, { dockerfile: doc.uri }).catch((e: unknown) => ll.log(`cannot show ${res.img.source}: ${(e as Error).message}`));
       }
     }

@@ -9,7 +9,7 @@ import { lineInfos, sizesByInstruction, withSizeDeltas, type LineInfo } from '..
 import { mapImageHistory, type MappingResult } from '../core/dockerfile/mapping';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
 import type { QuickImage } from '../core/image/quickImage';
-import { parseSource } from '../sources/load';
+import { openImageSource, parseSource } from '../sources/load';
 import { globToRegExp } from '../core/image/tar/paths';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine, type ImageMatch } from '../sources/dockerfileImage';
 import type { HistoryCache } from '../sources/historyCache';
@@ -17,7 +17,7 @@ import { FULL_MATCH } from '../sources/buildStore';
 import type { BuildRecords } from './build/records';
 import { resolveStageImages, type StageImageStore, type StageWithoutImage } from './build/stageStore';
 import type { EngineConnection } from './engine';
-import type { ImageService } from './imageService';
+import { registrySettings, type ImageService } from './imageService';
 
 export const DOCKERFILE_SELECTOR: vscode.DocumentSelector = [{ language: 'dockerfile' }];
 
@@ -107,6 +107,9 @@ export class DockerfileImages {
   async quick(source: string): Promise<QuickImage> {
     const spec = await parseSource(source);
     if (spec.kind === 'engine') return quickImageFromEngine(this.deps.engine.get(), spec.name);
+    // A registry image: its manifest and config only (compressed sizes); layers wait for the Layers view.
+    const reader = openImageSource(spec, { registry: registrySettings() });
+    if (reader.quickImage) return reader.quickImage();
     const shown = await this.deps.images.show(source);
     if (!shown) throw new Error('cancelled');
     return quickImageFromAnalysis(shown.analysis);

@@ -5,9 +5,19 @@ import * as vscode from 'vscode';
 import { analyze, type Analysis } from '../core/image/analysis';
 import { formatBytes } from '../core/present/format';
 import { CancelledError } from '../core/image/errors';
-import { loadImage, parseSource, type SourceSpec } from '../sources/load';
+import { loadImage, parseSource, type SourceOptions, type SourceSpec } from '../sources/load';
 import { AnalysisWorkerClient } from '../worker/client';
 import type { EngineConnection } from './engine';
+
+/**
+ * How registry sources are reached: `layerLens.registry.insecureHosts` (machine-scoped, like the
+ * engine host: a workspace cannot make Layer Lens use plain http).
+ */
+export function registrySettings(): SourceOptions['registry'] {
+  const info = vscode.workspace.getConfiguration('layerLens').inspect<string[]>('registry.insecureHosts');
+  const hosts = info?.globalValue ?? info?.defaultValue ?? [];
+  return { insecure: Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [] };
+}
 
 export interface ShownImage {
   /** The source string as the user or a build gave it (e.g. "myapp:dev", "oci:/x"). */
@@ -124,6 +134,7 @@ export class ImageService implements vscode.Disposable {
                 signal: ac.signal,
                 endpoint: engine?.endpoint,
                 cacheDir: this.options.cacheDir,
+                registry: registrySettings(),
                 onPartial,
                 onProgress: (p) => {
                   const read = `${p.layersRead} layer(s) read`;
@@ -139,6 +150,7 @@ export class ImageService implements vscode.Disposable {
             const image = await loadImage(spec, {
               signal: ac.signal,
               engine: async () => engine!,
+              registry: registrySettings(),
               onLayer: () => { layers++; progress.report({ message: `${layers} layer(s) read` }); },
             });
             const a = analyze(image);

@@ -81,6 +81,7 @@ async function run(req: AnalyzeRequest): Promise<void> {
     const image = await loadImage(spec, {
       signal: ac.signal,
       platform: req.platform,
+      registry: req.registry,
       cache,
       // The engine client (dockerode: dist/vendor/) is loaded only when an engine source needs it.
       engine: async () => (await import('../engine/docker')).createEngineClient(req.endpoint ?? resolveEndpointFromProcess({})),

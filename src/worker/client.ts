@@ -18,6 +18,7 @@ import { RecordIndex } from '../core/image/indexCodec';
 import type { PlatformWanted } from '../core/image/oci';
 import type { ImageData } from '../core/image/types';
 import { EngineError, type EngineEndpoint } from '../engine/types';
+import type { RegistryOptions } from '../sources/registry/transport';
 import type { DoneMessage, FromWorker, ToWorker } from './protocol';
 
 export interface AnalysisProgress {
@@ -36,6 +37,8 @@ export interface WorkerAnalyzeOptions {
   endpoint?: EngineEndpoint;
   cacheDir?: string;
   platform?: PlatformWanted;
+  /** How registry sources are reached (insecure hosts). */
+  registry?: RegistryOptions;
   signal?: AbortSignal;
   onProgress?: (p: AnalysisProgress) => void;
   /** An analysis of the layers merged so far (dive's figures are zero until the end). */
@@ -177,7 +180,7 @@ export class AnalysisWorkerClient {
     };
 
     try {
-      this.send({ type: 'analyze', id, source, endpoint: opts.endpoint, cacheDir: opts.cacheDir, platform: opts.platform, partialEveryMs: opts.onPartial ? (opts.partialEveryMs ?? 400) : undefined });
+      this.send({ type: 'analyze', id, source, endpoint: opts.endpoint, cacheDir: opts.cacheDir, platform: opts.platform, registry: opts.registry, partialEveryMs: opts.onPartial ? (opts.partialEveryMs ?? 400) : undefined });
       this.worker?.ref();
       for (;;) {
         if (failure) throw failure;

@@ -7,6 +7,7 @@ import type { IndexParts } from '../core/image/index/transfer';
 import type { PlatformWanted } from '../core/image/oci';
 import type { ImageData } from '../core/image/types';
 import type { EngineEndpoint } from '../engine/types';
+import type { RegistryOptions } from '../sources/registry/transport';
 
 export interface AnalyzeRequest {
   type: 'analyze';
@@ -18,6 +19,8 @@ export interface AnalyzeRequest {
   /** The persistent layer index cache's directory; none: no cache. */
   cacheDir?: string;
   platform?: PlatformWanted;
+  /** How registry sources are reached (insecure hosts). */
+  registry?: RegistryOptions;
   /** Send the index of the layers read so far, bottom first, at most this often (ms); none: never. */
   partialEveryMs?: number;
 }

@@ -83,7 +83,7 @@ export interface ImageData {
    */
   engineLayerSizes?: number[];
   /** Which source the data came from, for messages and size definitions. */
-  source: { kind: 'engine' | 'docker-archive' | 'oci'; ref: string };
+  source: { kind: 'engine' | 'docker-archive' | 'oci' | 'registry'; ref: string };
   /** Oddities met while reading (history/layer count mismatches and the like). */
   warnings: string[];
 }

@@ -56,11 +56,11 @@ function age(seconds: number): string {
   return `${Math.round(d / 86400)} days ago`;
 }
 
-/** Quick pick of engine images + Open Archive… + Open OCI Layout…; a typed value is taken as a source. */
+/** Quick pick of engine images + Open Archive… + Open OCI Layout…; a typed value (a registry:// reference too) is taken as a source. */
 async function pickSource(ll: LayerLensContext): Promise<string | undefined> {
   const qp = vscode.window.createQuickPick<SourcePick>();
   qp.title = 'Layer Lens: Open Image';
-  qp.placeholder = 'Pick an image, or type a name, docker-archive:PATH or oci:DIR';
+  qp.placeholder = 'Pick an image, or type a name, docker-archive:PATH, oci:DIR or registry://HOST/REPO:TAG';
   qp.matchOnDescription = true;
   const fixed: SourcePick[] = [
     { label: '$(file-zip) Open Archive…', detail: 'A `docker save` tar (or an OCI layout packed in a tar)', action: 'archive', alwaysShow: true },

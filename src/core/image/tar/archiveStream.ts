@@ -70,6 +70,11 @@ export interface StreamArchiveOptions extends ReadArchiveOptions {
   knownLayer?: (q: KnownLayerQuery) => KnownLayer | undefined;
   /** Compute the sha256 of every layer tar read (uncompressed bytes). */
   hashLayers?: boolean;
+  /**
+   * With hashLayers, also the sha256 of compressed members as stored (default true); false when
+   * the caller hashes the blob itself as it arrives.
+   */
+  hashBlobs?: boolean;
 }
 
 export interface StreamArchiveContents extends ArchiveContents {
@@ -181,7 +186,7 @@ class LayerSink implements EntrySink {
 
   private start(first: Buffer): void {
     this.compression = sniffCompression(first);
-    if (this.hash && this.compression !== 'none') this.blobHash = createHash('sha256');
+    if (this.hash && this.compression !== 'none' && this.ctx.opts.hashBlobs !== false) this.blobHash = createHash('sha256');
     if (this.compression === 'gzip') {
       this.mode = 'gzip';
       // Big output chunks: one parser call per 128 KiB instead of per 16 KiB.
@@ -329,10 +334,13 @@ export class BlobIndexer {
   private readonly sink: LayerSink;
   private static readonly KEY = 'blob';
 
-  /** `hash`: compute the sha256 of the uncompressed tar (tarDigest, after end()). */
-  constructor(private readonly label: string, size: number, maxEntries?: number, hash = false) {
+  /**
+   * `hash`: compute the sha256 of the uncompressed tar (tarDigest, after end()); `hashBlob: false`:
+   * not of the blob as stored too (the caller hashes the bytes it writes).
+   */
+  constructor(private readonly label: string, size: number, maxEntries?: number, hash = false, hashBlob = true) {
     this.ctx = {
-      opts: { maxEntriesPerLayer: maxEntries, hashLayers: hash },
+      opts: { maxEntriesPerLayer: maxEntries, hashLayers: hash, hashBlobs: hashBlob },
       out: {
         docs: new Map(), layers: new Map(), links: new Map(), layerErrors: new Map(), warnings: [],
         layerDigests: new Map(), layerBlobDigests: new Map(), layerHeads: new Map(), layerHdrs: new Map(), fromCache: new Set(), cacheMismatches: [],
