@@ -5,6 +5,7 @@ import type { Analysis } from '../core/image/analysis';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
 import { instructionsByLayer, type InstructionRef } from '../core/present/explain';
 import { bestStageMapping, mapHistory } from '../core/dockerfile/mapping';
+import { lineOfMapping, type LineOf } from '../core/contents/secrets';
 import { lineInfos, linesMargin, type StageImageLines } from '../core/present/lines';
 import type { QuickImage } from '../core/image/quickImage';
 import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
@@ -97,4 +98,13 @@ export function instructionsOfLayers(args: Args, a: Analysis, dockerfileText: st
   const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
   const stage = targetFlag(args, model, dockerfile);
   return instructionsByLayer(model, stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes }));
+}
+
+/** The Dockerfile line of each layer and history entry (base image layers and entries: the stage's FROM line). */
+export function linesOfImage(args: Args, a: Analysis, dockerfileText: string, dockerfile: string): LineOf {
+  const model = parseDockerfile(dockerfileText);
+  const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
+  const stage = targetFlag(args, model, dockerfile);
+  const mapping = stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes });
+  return lineOfMapping(mapping);
 }

@@ -7,7 +7,8 @@ import { explainText } from '../core/present/explain';
 import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
-import { Out, UsageError, load, needSource, type Args } from './common';
+import { cmdSecrets, secretsOf } from './contents';
+import { Out, UsageError, load, loadWithReader, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
 
@@ -20,10 +21,14 @@ Commands:
         [--stage-image STAGE=SOURCE ...]  each instruction's layer size (and cache status);
                                           other stages' lines from their own images
   ci SOURCE [--lowest-efficiency F] [--highest-wasted-bytes N]
-            [--highest-user-wasted-percent P] [--ci-config FILE]
-                                          dive's CI rules; exit 1 when one fails
+            [--highest-user-wasted-percent P] [--highest-secrets N] [--ci-config FILE]
+                                          dive's CI rules (and, when set, the most secrets
+                                          the image may ship); exit 1 when one fails
   explain SOURCE --layer N [--dockerfile PATH] [--target STAGE]
                                           one layer's copy-on-write costs and suggestions
+  secrets SOURCE [--json] [--dockerfile PATH [--target STAGE]]
+                                          credentials the image ships, in any layer or its
+                                          history (values masked); exit 1 when one is found
 
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
@@ -32,10 +37,10 @@ SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (d
 Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST)
          --no-cache (neither read nor fill the layer cache; also LAYERLENS_CACHE=off)
          --no-verify (do not check layers read from files against their digests)
-Exit codes: 0 ok, 1 a CI rule failed, 2 error.`;
+Exit codes: 0 ok, 1 a CI rule failed or a secret was found, 2 error.`;
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
-  'highest-user-wasted-percent', 'ci-config', 'image', 'dockerfile', 'target', 'build-arg', 'stage-image']);
+  'highest-user-wasted-percent', 'highest-secrets', 'ci-config', 'image', 'dockerfile', 'target', 'build-arg', 'stage-image']);
 const LIST_FLAGS = new Set(['stage-image']);
 const BOOL_FLAGS = new Set(['json', 'help', 'no-cache', 'no-verify']);
 
@@ -111,8 +116,11 @@ async function cmdCi(args: Args, out: Out): Promise<number> {
   flagRule('lowest-efficiency', 'lowestEfficiency');
   flagRule('highest-wasted-bytes', 'highestWastedBytes');
   flagRule('highest-user-wasted-percent', 'highestUserWastedPercent');
-  const a = await load(source, args);
-  const res = evaluateCi(a, rules);
+  flagRule('highest-secrets', 'highestSecrets');
+  const { analysis: a, reader } = await loadWithReader(source, args);
+  const secrets = rules.highestSecrets === null ? undefined
+    : (await secretsOf(a, reader)).findings.length;
+  const res = evaluateCi(a, rules, secrets);
   if (args.flags.has('json')) {
     await out.line(JSON.stringify({ schemaVersion: SCHEMA_VERSION, pass: res.pass, rules: res.results, efficiency: a.dive.efficiency, wastedBytes: a.dive.wastedBytes, userWastedPercent: a.dive.userWastedPercent }));
   } else {
@@ -170,7 +178,7 @@ export async function main(argv: string[]): Promise<number> {
     return args.command === '' && !args.flags.has('help') ? 2 : 0;
   }
   const cmdLines = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdLines(a, o);
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain };
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, secrets: cmdSecrets };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);

@@ -8,14 +8,14 @@
 // The kinds: engineSource.ts, archiveSource.ts, ociSource.ts; openImageSource in load.ts.
 import { ImageFormatError } from '../core/image/errors';
 import type { ReadArchiveOptions } from '../core/image/tar/archive';
-import type { EntryContent } from '../core/image/tar/layerRead';
+import { FilesCollector, type CollectedFile, type EntryContent } from '../core/image/tar/layerRead';
 import type { PlatformWanted } from '../core/image/oci';
 import type { ImageData } from '../core/image/types';
 import type { EngineClient } from '../engine/types';
 import type { ImagePlan } from './fastRead';
 import type { LayerIndexCache } from './indexCache';
 
-export type { EntryContent };
+export type { CollectedFile, EntryContent };
 
 export type SourceSpec =
   | { kind: 'engine'; name: string }
@@ -78,6 +78,11 @@ export interface ImageSource {
    * lacks it (or a hardlink's target).
    */
   readFile(diffId: string, path: string, opts?: ReadOptions): Promise<EntryContent>;
+  /**
+   * The regular files of layer `diffId` that `want(path, size)` picks, up to `maxBytes` each, in
+   * one pass over the layer (checked against its digests like openLayer). Held in memory only.
+   */
+  readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]>;
 }
 
 /** What every kind shares: readFile through the kind's single-entry read. */
@@ -103,5 +108,12 @@ export abstract class BaseSource implements ImageSource {
       p = e.linkname;
     }
     throw new ImageFormatError('corrupt', `too many hardlink hops from ${path}`);
+  }
+
+  async readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]> {
+    const c = new FilesCollector(want, opts.maxBytes);
+    // The iteration throws at its end when the layer's digests differ: the result is used only after.
+    for await (const chunk of await this.openLayer(diffId, opts)) c.write(chunk);
+    return c.result();
   }
 }
