@@ -9,6 +9,7 @@ import { registerQuickFixes } from './vscode/quickFixes';
 import { registerBuild } from './vscode/build/buildImage';
 import { registerStageImages } from './vscode/build/stageImages';
 import { registerLensClick } from './vscode/lensClick';
+import { registerSecrets } from './vscode/secrets';
 
 // Thin activation: the context builds the services, each contribution registers itself with them
 // and hands back the handlers of its commands, and the command table is registered once. The
@@ -26,9 +27,10 @@ export function activate(context: vscode.ExtensionContext): LayerLensContext {
   const build = registerBuild(ll);
   const stageImages = registerStageImages(ll);
   const lensClick = registerLensClick(ll);
-  for (const c of [codeLens, sidebar, explain, hover, quickFixes, build, stageImages, lensClick]) ll.own(...c.disposables);
+  const secrets = registerSecrets(ll);
+  for (const c of [codeLens, sidebar, explain, hover, quickFixes, build, stageImages, lensClick, secrets]) ll.own(...c.disposables);
   const commands: CommandHandlers = {
-    ...sidebar.commands, ...explain.commands, ...build.commands, ...stageImages.commands, ...lensClick.commands,
+    ...sidebar.commands, ...explain.commands, ...build.commands, ...stageImages.commands, ...lensClick.commands, ...secrets.commands,
   };
   ll.own(...registerCommands(commands));
   ll.log('Layer Lens activated');

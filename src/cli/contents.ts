@@ -34,7 +34,7 @@ function where(f: SecretFinding): string {
 
 export function secretRecord(f: SecretFinding): Record<string, unknown> {
   const place = f.path !== undefined ? { path: f.path } : { history: f.history };
-  return { rule: f.rule, ...place, layer: f.layer, line: f.line, deletedBy: f.deletedBy, at: f.at, message: f.message };
+  return { rule: f.rule, ...place, layer: f.layer, line: f.line, deletedBy: f.deletedBy, at: f.at, message: f.message, ...(f.name !== undefined ? { name: f.name } : {}) };
 }
 
 export async function cmdSecrets(args: Args, out: Out): Promise<number> {

@@ -41,6 +41,8 @@ export interface SecretFinding {
   at: number;
   /** What was found, with the value masked. */
   message: string;
+  /** build-arg findings: the argument's name. */
+  name?: string;
 }
 
 /** A hit inside one text, before it is placed in the image. */
@@ -50,6 +52,8 @@ export interface SecretHit {
   message: string;
   /** A digest of the value (to tell one value found twice), never shown. */
   fingerprint?: string;
+  /** build-arg hits: the argument's name. */
+  name?: string;
 }
 
 /** The digest a hit carries of its value. */
@@ -165,7 +169,7 @@ export async function historyHits(history: readonly HistoryEntry[], linter: Secr
       const fp = fingerprint(arg.value);
       if (seen.has(fp)) continue;
       seen.add(fp);
-      out.push({ history: h.index, rule: 'build-arg', at: 1, message: `build argument ${arg.key} is recorded in the image's history: ${mask(arg.value)}`, fingerprint: fp });
+      out.push({ history: h.index, rule: 'build-arg', at: 1, message: `build argument ${arg.key} is recorded in the image's history: ${mask(arg.value)}`, fingerprint: fp, name: arg.key });
     }
     for (const hit of await linter.lint(`history/${h.index}`, h.createdBy)) {
       const fp = hit.fingerprint;
@@ -252,7 +256,10 @@ export async function scanSecrets(ix: ImageIndex, history: readonly HistoryEntry
   findings.sort((x, y) => (x.layer ?? -1) - (y.layer ?? -1) || (x.path! < y.path! ? -1 : x.path! > y.path! ? 1 : 0) || x.at - y.at);
   for (const h of await historyHits(history, linter)) {
     const entry = history[h.history];
-    findings.push({ rule: h.rule, history: h.history, layer: entry?.layerIndex ?? null, line: lineOf?.history(h.history) ?? null, deletedBy: null, at: h.at, message: h.message });
+    findings.push({
+      rule: h.rule, history: h.history, layer: entry?.layerIndex ?? null, line: lineOf?.history(h.history) ?? null, deletedBy: null, at: h.at, message: h.message,
+      ...(h.name !== undefined ? { name: h.name } : {}),
+    });
   }
   return { findings, layersRead: layers.length, filesRead, bytesRead };
 }
