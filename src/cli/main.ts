@@ -7,7 +7,7 @@ import { explainText } from '../core/present/explain';
 import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
-import { cmdSecrets, secretsOf } from './contents';
+import { cmdPackages, cmdSecrets, secretsOf } from './contents';
 import { Out, UsageError, load, loadWithReader, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
@@ -29,6 +29,8 @@ Commands:
   secrets SOURCE [--json] [--dockerfile PATH [--target STAGE]]
                                           credentials the image ships, in any layer or its
                                           history (values masked); exit 1 when one is found
+  packages SOURCE [--layer N] [--json]    the packages dpkg, apk, pip and npm installed, with
+                                          their bytes and the layer that installed them
 
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
@@ -178,7 +180,7 @@ export async function main(argv: string[]): Promise<number> {
     return args.command === '' && !args.flags.has('help') ? 2 : 0;
   }
   const cmdLines = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdLines(a, o);
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, secrets: cmdSecrets };
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, secrets: cmdSecrets, packages: cmdPackages };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);
