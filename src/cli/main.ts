@@ -7,7 +7,7 @@ import { explainText } from '../core/present/explain';
 import { SCHEMA_VERSION, analyzeJson, analyzeText, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
-import { cmdPackages, cmdSecrets, secretsOf } from './contents';
+import { cmdPackages, cmdSecrets, packagesOf, secretsOf } from './contents';
 import { Out, UsageError, load, loadWithReader, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
@@ -140,7 +140,7 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
   const dockerfileText = typeof dockerfileFlag === 'string'
     ? await fs.readFile(dockerfileFlag, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`cannot read Dockerfile ${dockerfileFlag}: ${e.message}`); })
     : undefined;
-  const a = await load(source, args, { dive: 'lazy' });
+  const { analysis: a, reader } = await loadWithReader(source, args, { dive: 'lazy' });
   const n = Number(layerFlag);
   if (!Number.isInteger(n) || n < 0 || n >= a.layerStats.length) {
     throw new UsageError(`--layer must be a layer index from 0 to ${a.layerStats.length - 1}`);
@@ -151,6 +151,7 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
   const text = explainText(a, n, {
     instructionOf: byLayer ? (l) => byLayer.get(l) : undefined,
     dockerfile: typeof dockerfileFlag === 'string' ? dockerfileFlag : undefined,
+    packages: await packagesOf(a, reader),
     width: Math.min(120, process.stdout.columns ?? 100),
   });
   await out.line(text.trimEnd());

@@ -76,3 +76,12 @@ test('apk, npm, pip egg-info and dist-info', async () => {
   assert.equal(by.get('pip:old')!.version, '0.9');
   assert.equal(by.get('pip:old')!.bytes, 11 + len('Name: old\nVersion: 0.9\n') + len('../old.py\nPKG-INFO\n'));
 });
+
+test('a layer\'s packages in a sentence, by bytes', async () => {
+  const { packagesSentence } = await import('../../../../src/core/present/explain/sentences');
+  const row = (name: string, bytes: number, layer = 2): PackageRow => ({ manager: 'dpkg', name, version: '1', layer, bytes, files: 1, pulledInBy: null, bytesWithDeps: bytes });
+  const rows = [row('a', 1_000_000), row('b', 18_000_000), row('c', 500), row('z', 5, 1)];
+  assert.equal(packagesSentence(rows, 2, 2), '19 MB in 3 packages: b 18 MB, a 1 MB, …');
+  assert.equal(packagesSentence(rows, 1), '5 B in 1 package: z 5 B');
+  assert.equal(packagesSentence(rows, 0), undefined);
+});
