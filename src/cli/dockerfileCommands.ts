@@ -1,9 +1,13 @@
 // The Dockerfile side of the CLI (`lines`, and `explain --dockerfile`): loaded on first use, so
 // that \`analyze\` and \`files\` never load the Dockerfile parser (dist/vendor/dockerfile-ast.js).
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import type { Analysis } from '../core/image/analysis';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
-import { instructionsByLayer, type InstructionRef } from '../core/present/explain';
+import { explainLayer, instructionsByLayer, type InstructionRef } from '../core/present/explain';
+import { editSuggestions } from '../core/present/edits';
+import { formatBytes } from '../core/present/format';
+import { SCHEMA_VERSION } from '../core/present/report';
 import { bestStageMapping, mapHistory } from '../core/dockerfile/mapping';
 import { lineOfMapping, type LineOf } from '../core/contents/secrets';
 import { lineInfos, linesMargin, type StageImageLines } from '../core/present/lines';
@@ -107,4 +111,33 @@ export function linesOfImage(args: Args, a: Analysis, dockerfileText: string, do
   const stage = targetFlag(args, model, dockerfile);
   const mapping = stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes });
   return lineOfMapping(mapping);
+}
+
+/** `suggest DOCKERFILE --image SOURCE [--target STAGE] [--json]`: suggestions with their savings and edits. */
+export async function cmdSuggest(args: Args, out: Out): Promise<number> {
+  const file = needSource(args);
+  const imageFlag = args.flags.get('image');
+  if (typeof imageFlag !== 'string') throw new UsageError('suggest needs --image SOURCE (the image the Dockerfile built)');
+  const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  const model = parseDockerfile(text);
+  const stage = targetFlag(args, model, file);
+  const a = await load(imageFlag, args, { dive: 'lazy' });
+  const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
+  const mapping = stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes });
+  const byLayer = instructionsByLayer(model, mapping);
+  // BuildKit reads <Dockerfile>.dockerignore next to the Dockerfile instead, when it exists.
+  const specific = file + '.dockerignore';
+  const ignoreFile = (await fs.stat(specific).then(() => true, () => false)) ? specific : path.join(path.dirname(file), '.dockerignore');
+  const ignore = await fs.readFile(ignoreFile, 'utf8').catch(() => undefined);
+  const rows = editSuggestions(model, mapping, text, path.basename(file), ignore, (layer) => explainLayer(a, layer, { instructionOf: (l) => byLayer.get(l) }))
+    .map((s) => ({ ...s, edits: s.edits.map((e) => (e.file === '.dockerignore' ? { ...e, file: path.relative(path.dirname(file), ignoreFile) } : e)) }));
+  if (args.flags.has('json')) {
+    await out.line(JSON.stringify({ schemaVersion: SCHEMA_VERSION, suggestions: rows.map(({ title: _t, ...r }) => r) }));
+  } else {
+    for (const r of rows) await out.line(`line ${r.line}: ${r.title}: saves ${formatBytes(r.savesBytes)}`);
+    if (!rows.length) await out.line('No suggestion with edits for this image');
+  }
+  return 0;
 }

@@ -29,6 +29,9 @@ Commands:
   secrets SOURCE [--json] [--dockerfile PATH [--target STAGE]]
                                           credentials the image ships, in any layer or its
                                           history (values masked); exit 1 when one is found
+  suggest DOCKERFILE --image SOURCE [--target STAGE] [--json]
+                                          suggestions with the bytes each saves and the
+                                          edits that apply it
   packages SOURCE [--layer N] [--json]    the packages dpkg, apk, pip and npm installed, with
                                           their bytes and the layer that installed them
 
@@ -181,7 +184,8 @@ export async function main(argv: string[]): Promise<number> {
     return args.command === '' && !args.flags.has('help') ? 2 : 0;
   }
   const cmdLines = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdLines(a, o);
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, secrets: cmdSecrets, packages: cmdPackages };
+  const cmdSuggest = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdSuggest(a, o);
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, secrets: cmdSecrets, packages: cmdPackages, suggest: cmdSuggest };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);

@@ -96,7 +96,7 @@ export class SecretDiagnostics implements vscode.CodeActionProvider {
       for (const fix of secretFixes(f, model, doc.getText(), readText(ignoreFile), path.basename(doc.uri.fsPath))) {
         const action = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
         action.diagnostics = [d];
-        action.edit = workspaceEdit(fix.edits, dir, ignoreFile);
+        action.edit = workspaceEdit(fix.edits, doc, ignoreFile);
         out.push(action);
       }
     }
@@ -108,14 +108,21 @@ export class SecretDiagnostics implements vscode.CodeActionProvider {
   }
 }
 
-/** FileEdits (relative to the Dockerfile's directory) as a WorkspaceEdit; `.dockerignore` goes to `ignoreFile`. */
-export function workspaceEdit(edits: readonly FileEdit[], dir: string, ignoreFile?: string): vscode.WorkspaceEdit {
+/**
+ * FileEdits (relative to the Dockerfile's directory) as a WorkspaceEdit: the Dockerfile's own edits
+ * go to its document (`doc`, any scheme), `.dockerignore` to `ignoreFile`.
+ */
+export function workspaceEdit(edits: readonly FileEdit[], doc: vscode.TextDocument, ignoreFile?: string): vscode.WorkspaceEdit {
   const we = new vscode.WorkspaceEdit();
+  const dir = path.dirname(doc.uri.fsPath);
+  const name = path.basename(doc.uri.fsPath);
   for (const e of edits) {
+    const range = new vscode.Range(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character);
+    if (e.file === name) { we.replace(doc.uri, range, e.newText); continue; }
     const file = e.file === '.dockerignore' && ignoreFile ? ignoreFile : path.join(dir, e.file);
     const uri = vscode.Uri.file(file);
     if (!existsSync(file)) we.createFile(uri, { ignoreIfExists: true });
-    we.replace(uri, new vscode.Range(e.range.start.line, e.range.start.character, e.range.end.line, e.range.end.character), e.newText);
+    we.replace(uri, range, e.newText);
   }
   return we;
 }

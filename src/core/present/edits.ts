@@ -3,7 +3,8 @@
 // `suggest` use the same edits; creating a file is an edit on an empty file.
 import type { DockerfileInstruction, DockerfileModel } from '../dockerfile/dockerfile';
 import type { SecretFinding } from '../contents/secrets';
-import { contextPathFor, instructionRefOf } from './explain';
+import type { MappingResult } from '../dockerfile/mapping';
+import { contextPathFor, dockerignoreEntries, foldCleanupPlan, instructionRefOf, type FoldPlan, type LayerExplanation } from './explain';
 
 export interface Position { line: number; character: number }
 export interface FileEdit { file: string; range: { start: Position; end: Position }; newText: string }
@@ -83,4 +84,63 @@ function buildArgFix(name: string, run: DockerfileInstruction, model: Dockerfile
   if (!edits.length) return [];
   if (arg) edits.push(deleteLines(dockerfile, lines, arg.line, arg.endLine));
   return [{ title: `Pass ${name} as a build secret (RUN --mount=type=secret,id=${id},env=${name}; build with --secret id=${id},env=${name})`, edits }];
+}
+
+/** A suggestion with the bytes it saves and the edits that apply it (`layerlens suggest`, the quick fixes). */
+export interface EditSuggestion {
+  /** `<kind>:<line>`: stable while the Dockerfile does not change. */
+  id: string;
+  /** The Dockerfile line it is offered on, 1-based. */
+  line: number;
+  kind: 'fold-cleanup' | 'dockerignore';
+  /** Bytes the image would no longer ship, from the image index. */
+  savesBytes: number;
+  title: string;
+  edits: FileEdit[];
+}
+
+/** The fold of a cleanup RUN into the RUN that created its files, as edits of the Dockerfile. */
+export function foldEdits(plan: FoldPlan, lines: readonly string[], dockerfile: string): FileEdit[] {
+  const lastK = lines[plan.appendLine - 1].replace(/\r$/, '');
+  return [
+    { file: dockerfile, range: { start: { line: plan.appendLine - 1, character: plan.appendColumn }, end: { line: plan.appendLine - 1, character: lastK.length } }, newText: plan.appendText },
+    deleteLines(dockerfile, lines, plan.deleteFrom, plan.deleteTo),
+  ];
+}
+
+/**
+ * Every suggestion of the image's layers that has edits: folding a `RUN rm …` into the RUN that
+ * created the files, and `.dockerignore` entries for build-context files a COPY carried.
+ * `explain(layer)`: the layer's explanation with the Dockerfile's instructions.
+ */
+export function editSuggestions(
+  model: DockerfileModel, mapping: MappingResult, text: string, dockerfile: string, dockerignore: string | undefined,
+  explain: (layer: number) => LayerExplanation,
+): EditSuggestion[] {
+  const lines = text.split('\n');
+  const out: EditSuggestion[] = [];
+  for (const m of mapping.lines) {
+    if (m.layerIndex === null || m.base) continue;
+    const ins = model.instructions.find((i) => i.line === m.line);
+    if (!ins) continue;
+    const x = explain(m.layerIndex);
+    if (ins.keyword === 'RUN') {
+      const plan = foldCleanupPlan(lines, model, mapping, ins, x);
+      if (plan) {
+        out.push({
+          id: `fold-cleanup:${ins.line}`, line: ins.line, kind: 'fold-cleanup', savesBytes: plan.bytes,
+          title: `Fold this cleanup into the RUN on line ${plan.creator.line}`, edits: foldEdits(plan, lines, dockerfile),
+        });
+      }
+    } else if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {
+      const add = dockerignoreEntries(model, ins, x, dockerignore ?? '');
+      if (!add.length) continue;
+      const bytes = x.copiedCandidates.filter((c) => c.contextPath !== null && add.includes(c.contextPath)).reduce((n, c) => n + c.bytes, 0);
+      out.push({
+        id: `dockerignore:${ins.line}`, line: ins.line, kind: 'dockerignore', savesBytes: bytes,
+        title: `Add ${add.join(', ')} to .dockerignore`, edits: [appendLines('.dockerignore', dockerignore, add)],
+      });
+    }
+  }
+  return out;
 }

@@ -406,3 +406,15 @@ test('a directory replaced by a file counts as a deletion, credited to the layer
   assert.deepEqual(x.deletedShipped.map((d) => [d.layer, d.bytes]), [[1, a.tree.layers[2].deletedBytes]]);
   assert.ok(x.deletions.some((d) => d.path === '/d' && d.how === 'replaced'));
 });
+
+test('suggestions with edits: the fold as LSP edits, its savings the bytes the creator layer would not ship', async () => {
+  const { editSuggestions, applyEdits } = await import('../../../../src/core/present/edits');
+  const text = 'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar\nLABEL stage=cleanup\nRUN rm -rf /build\n';
+  const { a, model, mapping, instructionOf } = await mapped(text, BUILD_STEPS);
+  const rows = editSuggestions(model, mapping, text, 'Dockerfile', undefined, (l) => explainLayer(a, l, { instructionOf }));
+  assert.equal(rows.length, 1);
+  const [s] = rows;
+  assert.deepEqual([s.id, s.line, s.kind, s.savesBytes], ['fold-cleanup:4', 4, 'fold-cleanup', a.tree.layers[1].hiddenBytes]);
+  assert.ok(s.edits.every((e) => e.file === 'Dockerfile'));
+  assert.equal(applyEdits(text, s.edits), 'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar \\\n && rm -rf /build\nLABEL stage=cleanup\n');
+});
