@@ -10,7 +10,7 @@ import { formatBytes } from '../core/present/format';
 import { SCHEMA_VERSION } from '../core/present/report';
 import { bestStageMapping, mapHistory } from '../core/dockerfile/mapping';
 import { lineOfMapping, type LineOf } from '../core/contents/secrets';
-import { lineInfos, linesMargin, type StageImageLines } from '../core/present/lines';
+import { lineInfos, linesMargin, withDeletions, type StageImageLines } from '../core/present/lines';
 import type { QuickImage } from '../core/image/quickImage';
 import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
@@ -46,10 +46,14 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
     if (index < 0) throw new UsageError(`--stage-image: ${file} has no stage '${ref}' (stages: ${model.stages.map((s) => s.name ?? String(s.index)).join(', ')})`);
     return { ref, index, source: v.slice(eq + 1) };
   });
+  // The analysis of --image when it was read whole (an archive or layout): lines that only delete say what they failed to save.
+  let analyzed: Analysis | undefined;
   const quick = async (source: string): Promise<QuickImage> => {
     const spec = await parseSource(source);
     if (spec.kind === 'engine') return quickImageFromEngine(await engineFactory(args)(), spec.name);
-    return quickImageFromAnalysis(await load(source, args, { dive: 'lazy' }));
+    const a = await load(source, args, { dive: 'lazy' });
+    if (source === imageFlag) analyzed = a;
+    return quickImageFromAnalysis(a);
   };
   let q: QuickImage;
   let note: string;
@@ -82,12 +86,15 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
     stageLines.push({ source: si.source, mapping: m, entrySizes: sizes });
     note += `; stage ${stageLabel(st)}: ${si.source}`;
   }
-  const infos = lineInfos(mapping, entrySizes(q), undefined, model, stageLines);
+  const plain = lineInfos(mapping, entrySizes(q), undefined, model, stageLines);
+  const a = analyzed;
+  const infos = a ? withDeletions(plain, (layer) => { const x = explainLayer(a, layer); return { count: x.deleted.count, shipped: x.deletedShipped }; }) : plain;
   if (args.flags.has('json')) {
     // `image`: the image whose layers `layerIndex` counts (a stage image for lines mapped from one).
     await out.line(JSON.stringify(infos.map((i) => ({
       line: i.line, endLine: i.endLine, instruction: i.instruction, stage: i.stage, layerIndex: i.layerIndex,
       size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind, image: i.stageImage ?? source,
+      ...(i.deletes ? { deletes: i.deletes } : {}),
     }))));
   } else {
     await out.line(`# ${file}: ${note}`);
