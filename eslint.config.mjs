@@ -16,11 +16,12 @@ const IO_MODULES = ['fs', 'fs/promises', 'child_process', 'net', 'http', 'https'
 // The folders of src/ and the patterns a file in each may not import. Patterns match the import as
 // written (a relative path), so they name a folder by its last part.
 const FOLDERS = [
-  { files: ['src/core/image/**/*.ts'], forbid: ['**/dockerfile/**', '**/present/**'], why: 'core/image imports nothing outside core/image' },
-  { files: ['src/core/dockerfile/**/*.ts'], forbid: ['**/present/**'], why: 'core/dockerfile may import core/image only' },
-  { files: ['src/core/present/**/*.ts'], forbid: [], why: 'core/present may import core/image and core/dockerfile' },
-  { files: ['src/engine/**/*.ts'], forbid: ['**/sources/**', '**/worker/**', '**/cli/**', '**/vscode/**', '**/present/**'], why: 'engine may import core/image and core/dockerfile only' },
-  { files: ['src/sources/**/*.ts'], forbid: ['**/worker/**', '**/cli/**', '**/vscode/**', '**/present/**'], why: 'sources may import core/image, core/dockerfile and engine' },
+  { files: ['src/core/image/**/*.ts'], forbid: ['**/dockerfile/**', '**/present/**', '**/contents/**'], why: 'core/image imports nothing outside core/image' },
+  { files: ['src/core/dockerfile/**/*.ts'], forbid: ['**/present/**', '**/contents/**'], why: 'core/dockerfile may import core/image only' },
+  { files: ['src/core/contents/**/*.ts'], forbid: ['**/present/**'], why: 'core/contents may import core/image and core/dockerfile' },
+  { files: ['src/core/present/**/*.ts'], forbid: [], why: 'core/present may import core/image, core/dockerfile and core/contents' },
+  { files: ['src/engine/**/*.ts'], forbid: ['**/sources/**', '**/worker/**', '**/cli/**', '**/vscode/**', '**/present/**', '**/contents/**'], why: 'engine may import core/image and core/dockerfile only' },
+  { files: ['src/sources/**/*.ts'], forbid: ['**/worker/**', '**/cli/**', '**/vscode/**', '**/present/**', '**/contents/**'], why: 'sources may import core/image, core/dockerfile and engine' },
   { files: ['src/worker/**/*.ts'], forbid: ['**/cli/**', '**/vscode/**'], why: 'worker may import core, engine and sources' },
   { files: ['src/cli/**/*.ts'], forbid: ['**/worker/**', '**/vscode/**'], why: 'cli may import core, engine and sources' },
   { files: ['src/vscode/**/*.ts'], forbid: ['**/cli/**'], why: 'vscode may import core, engine, sources and worker' },

@@ -40,19 +40,32 @@ const common = {
 // checks on our error classes keep working).
 const VENDOR = ['dockerode', 'ssh2'];
 const CLI_VENDOR = ['yaml', 'dockerfile-ast'];
+// secretlint (the secrets check: src/core/contents/secretlint.ts) is loaded only by that check, in
+// the CLI and the extension alike.
+const SECRETLINT = ['@secretlint/core', '@secretlint/secretlint-rule-preset-recommend'];
+// A scoped name is one flat file: @secretlint/core → vendor/secretlint-core.js.
+const flat = (name) => name.replace(/^@/, '').replace(/\//g, '-');
 const vendorExternal = (prefix, names = VENDOR) => ({
   name: 'vendor-external',
   setup(build) {
-    build.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => ({ path: `${prefix}${args.path}.js`, external: true }));
+    build.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => ({ path: `${prefix}${flat(args.path)}.js`, external: true }));
   },
 });
 
+// secretlint's profiler is replaced by one that records nothing (scripts/secretlint-profiler-off.mjs says why).
+const profilerOff = {
+  name: 'secretlint-profiler-off',
+  setup(build) {
+    build.onResolve({ filter: /^@secretlint\/profiler$/ }, () => ({ path: join(process.cwd(), 'scripts', 'secretlint-profiler-off.mjs') }));
+  },
+};
+
 await Promise.all([
-  esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', plugins: [vendorExternal('./vendor/')] }),
+  esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', plugins: [vendorExternal('./vendor/', [...VENDOR, ...SECRETLINT])] }),
   // The CLI also keeps the Dockerfile parser and the YAML reader out of its bundle (~0.5 MB of its
   // 0.8 MB): `lines`, `explain --dockerfile` and `ci` with a config load them on first use
   // (src/cli/dockerfileCommands.ts, a dynamic import of yaml), `analyze` and `files` never do.
-  esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, plugins: [vendorExternal('./vendor/', [...VENDOR, ...CLI_VENDOR])] }),
+  esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, plugins: [vendorExternal('./vendor/', [...VENDOR, ...CLI_VENDOR, ...SECRETLINT])] }),
   // The analysis worker thread the extension starts (src/vscode/imageService.ts).
   esbuild.build({ ...common, entryPoints: ['src/worker/analysisWorker.ts'], outfile: 'dist/worker.js', plugins: [vendorExternal('./vendor/')] }),
   // The layer-blob workers (src/sources/blobPool.ts) that the CLI, the analysis worker and the
@@ -61,7 +74,7 @@ await Promise.all([
   // dockerode's own use of ssh2 (docker-modem's ssh agent) shares dist/vendor/ssh2.js.
   esbuild.build({ ...common, entryPoints: { dockerode: 'node_modules/dockerode/lib/docker.js' }, outdir: 'dist/vendor', plugins: [vendorExternal('./', ['ssh2'])] }),
   esbuild.build({ ...common, entryPoints: { ssh2: 'node_modules/ssh2/lib/index.js' }, outdir: 'dist/vendor' }),
-  ...CLI_VENDOR.map((name) => esbuild.build({ ...common, entryPoints: { [name]: createRequire(import.meta.url).resolve(name) }, outdir: 'dist/vendor' })),
+  ...[...CLI_VENDOR, ...SECRETLINT].map((name) => esbuild.build({ ...common, entryPoints: { [flat(name)]: createRequire(import.meta.url).resolve(name) }, outdir: 'dist/vendor', plugins: [profilerOff] })),
 ]);
 chmodSync('dist/cli.js', 0o755);
 

@@ -10,6 +10,7 @@ import { registerBuild } from './vscode/build/buildImage';
 import { registerStageImages } from './vscode/build/stageImages';
 import { registerLensClick } from './vscode/lensClick';
 import { registerRegistryBase } from './vscode/registryBase';
+import { registerSecrets } from './vscode/secrets';
 
 // Thin activation: the context builds the services, each contribution registers itself with them
 // and hands back the handlers of its commands, and the command table is registered once. The
@@ -28,9 +29,10 @@ export function activate(context: vscode.ExtensionContext): LayerLensContext {
   const stageImages = registerStageImages(ll);
   const lensClick = registerLensClick(ll);
   const registryBase = registerRegistryBase(ll);
-  for (const c of [codeLens, sidebar, explain, hover, quickFixes, build, stageImages, lensClick, registryBase]) ll.own(...c.disposables);
+  const secrets = registerSecrets(ll);
+  for (const c of [codeLens, sidebar, explain, hover, quickFixes, build, stageImages, lensClick, registryBase, secrets]) ll.own(...c.disposables);
   const commands: CommandHandlers = {
-    ...sidebar.commands, ...explain.commands, ...build.commands, ...stageImages.commands, ...lensClick.commands,
+    ...sidebar.commands, ...explain.commands, ...build.commands, ...stageImages.commands, ...lensClick.commands, ...secrets.commands,
   };
   ll.own(...registerCommands(commands));
   ll.log('Layer Lens activated');

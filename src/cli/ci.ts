@@ -5,7 +5,8 @@ import { promises as fs } from 'node:fs';
 import { baselineOfAnalysis, baselineOfAnalyzeJson, compareWithBaseline, parseGrowthLimit, type BaselineFacts, type GrowthLimit } from '../core/present/baseline';
 import { DIVE_DEFAULT_RULES, ciMarkdown, evaluateCi, parseRuleValue, rulesFromDocument, type CiRules } from '../core/present/ci';
 import { SCHEMA_VERSION } from '../core/present/report';
-import { Out, UsageError, load, needSource, type Args } from './common';
+import { Out, UsageError, load, loadWithReader, needSource, type Args } from './common';
+import { secretsOf } from './contents';
 
 /** Rule files read from the current directory when --ci-config is not given, first found wins. */
 const DEFAULT_CONFIGS = ['.layerlens-ci.yaml', '.dive-ci'];
@@ -74,6 +75,7 @@ export async function cmdCi(args: Args, out: Out): Promise<number> {
   flagRule('lowest-efficiency', 'lowestEfficiency');
   flagRule('highest-wasted-bytes', 'highestWastedBytes');
   flagRule('highest-user-wasted-percent', 'highestUserWastedPercent');
+  flagRule('highest-secrets', 'highestSecrets');
   const growthFlag = args.flags.get('highest-size-growth');
   if (typeof growthFlag === 'string') {
     try { growthLimit = parseGrowthLimit(growthFlag); } catch (e) { throw new UsageError(`--highest-size-growth: ${(e as Error).message}`); }
@@ -85,10 +87,12 @@ export async function cmdCi(args: Args, out: Out): Promise<number> {
   if (typeof baselineFlag === 'string') {
     baseline = (await readJsonBaseline(baselineFlag)) ?? baselineOfAnalysis(await load(baselineFlag, args), baselineFlag);
   }
-  const a = await load(source, args);
+  const { analysis: a, reader } = await loadWithReader(source, args);
   let growth;
   try { growth = baseline ? compareWithBaseline(a, baseline, growthLimit) : undefined; } catch (e) { throw new UsageError((e as Error).message); }
-  const res = evaluateCi(a, rules, growth);
+  // The secrets check reads the image's candidate files: only when its rule is set.
+  const secrets = rules.highestSecrets === null ? undefined : (await secretsOf(a, reader)).findings.length;
+  const res = evaluateCi(a, rules, growth, secrets);
   const name = a.image.repoTags[0] ?? a.image.id.slice(0, 19);
   if (format === 'json') {
     await out.line(JSON.stringify({

@@ -5,9 +5,13 @@ import * as path from 'node:path';
 import { cacheFacts, type LineCacheFact } from '../core/dockerfile/cachePredict';
 import type { Analysis } from '../core/image/analysis';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
-import { instructionsByLayer, type InstructionRef } from '../core/present/explain';
+import { explainLayer, instructionsByLayer, type InstructionRef } from '../core/present/explain';
+import { editSuggestions } from '../core/present/edits';
+import { formatBytes } from '../core/present/format';
+import { SCHEMA_VERSION } from '../core/present/report';
 import { bestStageMapping, mapHistory, type MappingResult } from '../core/dockerfile/mapping';
-import { lineInfos, linesMargin, sizesByInstruction, withSizeDeltas, type StageImageLines } from '../core/present/lines';
+import { lineOfMapping, type LineOf } from '../core/contents/secrets';
+import { lineInfos, linesMargin, sizesByInstruction, withDeletions, withSizeDeltas, type StageImageLines } from '../core/present/lines';
 import type { QuickImage } from '../core/image/quickImage';
 import { findStage, stageImageMatches, stageLabel, stagesOutside } from '../core/dockerfile/stageImages';
 import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine } from '../sources/dockerfileImage';
@@ -46,13 +50,17 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
     if (index < 0) throw new UsageError(`--stage-image: ${file} has no stage '${ref}' (stages: ${model.stages.map((s) => s.name ?? String(s.index)).join(', ')})`);
     return { ref, index, source: v.slice(eq + 1) };
   });
+  // The analysis of --image when it was read whole (an archive or layout): lines that only delete say what they failed to save.
+  let analyzed: Analysis | undefined;
   const quick = async (source: string): Promise<QuickImage> => {
     const spec = await parseSource(source);
     if (spec.kind === 'engine') return quickImageFromEngine(await engineFactory(args)(), spec.name);
     // A registry image: the manifest and the config only (compressed sizes), no layer read.
     const reader = (await openSource(source, args)).reader;
     if (reader.quickImage) return reader.quickImage();
-    return quickImageFromAnalysis(await load(source, args, { dive: 'lazy' }));
+    const a = await load(source, args, { dive: 'lazy' });
+    if (source === imageFlag) analyzed = a;
+    return quickImageFromAnalysis(a);
   };
   let q: QuickImage;
   let note: string;
@@ -90,7 +98,9 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
   }
   const facts = await cacheStatus(args, { file, text, model, mapping, image: q, name: source, fromEngine });
   if (facts.note) note += `; ${facts.note}`;
-  const infos = lineInfos(mapping, entrySizes(q), facts.facts, model, stageLines);
+  const plain = lineInfos(mapping, entrySizes(q), facts.facts, model, stageLines);
+  const a = analyzed;
+  const infos = a ? withDeletions(plain, (layer) => { const x = explainLayer(a, layer); return { count: x.deleted.count, shipped: x.deletedShipped }; }) : plain;
   // Sizes against the previous build of the file: this image's sizes are kept with its record.
   const store = cliBuildStore();
   if (store) {
@@ -104,6 +114,7 @@ export async function cmdLines(args: Args, out: Out): Promise<number> {
     await out.line(JSON.stringify(infos.map((i) => ({
       line: i.line, endLine: i.endLine, instruction: i.instruction, stage: i.stage, layerIndex: i.layerIndex,
       size: i.size, cache: i.cache, reason: i.reason ?? null, kind: i.kind, image: i.stageImage ?? source, sizeDelta: i.sizeDelta ?? null,
+      ...(i.deletes ? { deletes: i.deletes } : {}),
     }))));
   } else {
     await out.line(`# ${file}: ${note}`);
@@ -174,4 +185,42 @@ export function instructionsOfLayers(args: Args, a: Analysis, dockerfileText: st
   const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
   const stage = targetFlag(args, model, dockerfile);
   return instructionsByLayer(model, stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes }));
+}
+
+/** The Dockerfile line of each layer and history entry (base image layers and entries: the stage's FROM line). */
+export function linesOfImage(args: Args, a: Analysis, dockerfileText: string, dockerfile: string): LineOf {
+  const model = parseDockerfile(dockerfileText);
+  const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
+  const stage = targetFlag(args, model, dockerfile);
+  const mapping = stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes });
+  return lineOfMapping(mapping);
+}
+
+/** `suggest DOCKERFILE --image SOURCE [--target STAGE] [--json]`: suggestions with their savings and edits. */
+export async function cmdSuggest(args: Args, out: Out): Promise<number> {
+  const file = needSource(args);
+  const imageFlag = args.flags.get('image');
+  if (typeof imageFlag !== 'string') throw new UsageError('suggest needs --image SOURCE (the image the Dockerfile built)');
+  const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+  const model = parseDockerfile(text);
+  const stage = targetFlag(args, model, file);
+  const a = await load(imageFlag, args, { dive: 'lazy' });
+  const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex] ?? 0));
+  const mapping = stage !== undefined ? mapHistory(model, a.image.history, { entrySizes: sizes, stage }) : bestStageMapping(model, a.image.history, { entrySizes: sizes });
+  const byLayer = instructionsByLayer(model, mapping);
+  // BuildKit reads <Dockerfile>.dockerignore next to the Dockerfile instead, when it exists.
+  const specific = file + '.dockerignore';
+  const ignoreFile = (await fs.stat(specific).then(() => true, () => false)) ? specific : path.join(path.dirname(file), '.dockerignore');
+  const ignore = await fs.readFile(ignoreFile, 'utf8').catch(() => undefined);
+  const rows = editSuggestions(model, mapping, text, path.basename(file), ignore, (layer) => explainLayer(a, layer, { instructionOf: (l) => byLayer.get(l) }))
+    .map((s) => ({ ...s, edits: s.edits.map((e) => (e.file === '.dockerignore' ? { ...e, file: path.relative(path.dirname(file), ignoreFile) } : e)) }));
+  if (args.flags.has('json')) {
+    await out.line(JSON.stringify({ schemaVersion: SCHEMA_VERSION, suggestions: rows.map(({ title: _t, ...r }) => r) }));
+  } else {
+    for (const r of rows) await out.line(`line ${r.line}: ${r.title}: saves ${formatBytes(r.savesBytes)}`);
+    if (!rows.length) await out.line('No suggestion with edits for this image');
+  }
+  return 0;
 }

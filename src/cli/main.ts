@@ -8,7 +8,8 @@ import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
 import { cmdCi } from './ci';
 import { cmdDiff } from './diff';
-import { Out, UsageError, load, needSource, type Args } from './common';
+import { cmdPackages, cmdSecrets, packagesOf } from './contents';
+import { Out, UsageError, load, loadWithReader, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
 
@@ -21,10 +22,11 @@ Commands:
         [--stage-image STAGE=SOURCE ...]  each instruction's layer size (and cache status);
                                           other stages' lines from their own images
   ci SOURCE [--lowest-efficiency F] [--highest-wasted-bytes N]
-            [--highest-user-wasted-percent P] [--ci-config FILE]
+            [--highest-user-wasted-percent P] [--highest-secrets N] [--ci-config FILE]
             [--baseline BASE [--highest-size-growth N|P%]]
             [--format text|json|markdown]
-                                          dive's CI rules, and the size growth against BASE
+                                          dive's CI rules, the most secrets the image may
+                                          ship (when set), and the size growth against BASE
                                           (a source or a saved analyze --json); exit 1 when
                                           one fails
   explain SOURCE --layer N [--dockerfile PATH] [--target STAGE]
@@ -36,6 +38,14 @@ Commands:
                                           cache result (shared with the extension)
   history DOCKERFILE [--json]             the recorded builds of a Dockerfile: time, size
                                           of the layers above the base, each line's result
+  secrets SOURCE [--json] [--dockerfile PATH [--target STAGE]]
+                                          credentials the image ships, in any layer or its
+                                          history (values masked); exit 1 when one is found
+  suggest DOCKERFILE --image SOURCE [--target STAGE] [--json]
+                                          suggestions with the bytes each saves and the
+                                          edits that apply it
+  packages SOURCE [--layer N] [--json]    the packages dpkg, apk, pip and npm installed, with
+                                          their bytes and the layer that installed them
 
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
@@ -46,11 +56,11 @@ Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST
          --no-cache (neither read nor fill the layer cache; also LAYERLENS_CACHE=off)
          --no-verify (do not check layers read from files against their digests)
          --insecure-registry HOST[:PORT] (repeatable: may use plain http; loopback always may)
-Exit codes: 0 ok, 1 a CI rule failed, 2 error.`;
+Exit codes: 0 ok, 1 a CI rule failed or a secret was found, 2 error.`;
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
-  'highest-user-wasted-percent', 'ci-config', 'baseline', 'highest-size-growth', 'format', 'image', 'dockerfile', 'target', 'build-arg',
-  'stage-image', 'tag', 'context', 'insecure-registry']);
+  'highest-user-wasted-percent', 'highest-secrets', 'ci-config', 'baseline', 'highest-size-growth', 'format', 'image', 'dockerfile', 'target',
+  'build-arg', 'stage-image', 'tag', 'context', 'insecure-registry']);
 const LIST_FLAGS = new Set(['stage-image', 'build-arg', 'insecure-registry']);
 const BOOL_FLAGS = new Set(['json', 'help', 'no-cache', 'no-verify']);
 
@@ -118,7 +128,7 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
   const dockerfileText = typeof dockerfileFlag === 'string'
     ? await fs.readFile(dockerfileFlag, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new UsageError(`cannot read Dockerfile ${dockerfileFlag}: ${e.message}`); })
     : undefined;
-  const a = await load(source, args, { dive: 'lazy', index: 'keep' });
+  const { analysis: a, reader } = await loadWithReader(source, args, { dive: 'lazy', index: 'keep' });
   const n = Number(layerFlag);
   if (!Number.isInteger(n) || n < 0 || n >= a.layerStats.length) {
     throw new UsageError(`--layer must be a layer index from 0 to ${a.layerStats.length - 1}`);
@@ -129,6 +139,7 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
   const text = explainText(a, n, {
     instructionOf: byLayer ? (l) => byLayer.get(l) : undefined,
     dockerfile: typeof dockerfileFlag === 'string' ? dockerfileFlag : undefined,
+    packages: await packagesOf(a, reader),
     width: Math.min(120, process.stdout.columns ?? 100),
   });
   await out.line(text.trimEnd());
@@ -160,7 +171,11 @@ export async function main(argv: string[]): Promise<number> {
   const cmdLines = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdLines(a, o);
   const cmdBuild = async (a: Args, o: Out): Promise<number> => (await import('./build')).cmdBuild(a, o);
   const cmdHistory = async (a: Args, o: Out): Promise<number> => (await import('./build')).cmdHistory(a, o);
-  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = { analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, diff: cmdDiff, build: cmdBuild, history: cmdHistory };
+  const cmdSuggest = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdSuggest(a, o);
+  const commands: Record<string, (a: Args, o: Out) => Promise<number>> = {
+    analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, diff: cmdDiff, build: cmdBuild, history: cmdHistory,
+    secrets: cmdSecrets, packages: cmdPackages, suggest: cmdSuggest,
+  };
   const cmd = commands[args.command];
   if (!cmd) {
     process.stderr.write(`layerlens: unknown command '${args.command}'\n${USAGE}\n`);

@@ -6,7 +6,7 @@
 import { assembleArchive } from '../core/image/tar/archive';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { EntryDigests } from '../core/image/tar/entryDigests';
-import { EntryFinder, memberTar, scanArchiveForLayer, type EntryContent } from '../core/image/tar/layerRead';
+import { EntryFinder, FilesCollector, memberTar, scanArchiveForLayer, type CollectedFile, type EntryContent } from '../core/image/tar/layerRead';
 import { toFormatError } from '../core/image/tar/decompress';
 import { withFacts } from '../core/image/indexCodec';
 import { configDigestOf, digestOf, parseImageConfig, type PlatformWanted } from '../core/image/oci';
@@ -57,6 +57,22 @@ export class EngineSource extends BaseSource {
         const d = new EntryDigests(paths);
         return { write: (c: Buffer) => d.write(c), result: () => d.result() };
       }, opts.signal);
+      if (!found) throw new ImageFormatError('missing', `the engine's export of ${this.name} has no layer ${diffId}`);
+      return found.result;
+    } catch (e) {
+      if (opts.signal?.aborted) throw new CancelledError();
+      throw toFormatError(e, 'the image export');
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  /** One export: every member that may be the layer is collected from as it is hashed; the one that is answers. */
+  override async readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]> {
+    const engine = await this.engine();
+    const stream = await engine.exportImage(this.name, opts.signal);
+    try {
+      const found = await scanArchiveForLayer(stream, { diffId, tarBytes: opts.tarBytes }, () => new FilesCollector(want, opts.maxBytes), opts.signal);
       if (!found) throw new ImageFormatError('missing', `the engine's export of ${this.name} has no layer ${diffId}`);
       return found.result;
     } catch (e) {

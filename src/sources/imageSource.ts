@@ -10,7 +10,7 @@
 import { ImageFormatError } from '../core/image/errors';
 import type { ReadArchiveOptions } from '../core/image/tar/archive';
 import { EntryDigests } from '../core/image/tar/entryDigests';
-import type { EntryContent } from '../core/image/tar/layerRead';
+import { FilesCollector, type CollectedFile, type EntryContent } from '../core/image/tar/layerRead';
 import type { PlatformWanted } from '../core/image/oci';
 import type { QuickImage } from '../core/image/quickImage';
 import type { ImageData } from '../core/image/types';
@@ -19,7 +19,7 @@ import type { ImagePlan } from './fastRead';
 import type { LayerIndexCache } from './indexCache';
 import type { RegistryOptions } from './registry/transport';
 
-export type { EntryContent };
+export type { CollectedFile, EntryContent };
 
 export type SourceSpec =
   | { kind: 'engine'; name: string }
@@ -97,6 +97,11 @@ export interface ImageSource {
    * documents alone (a registry: the manifest and the config).
    */
   quickImage?(signal?: AbortSignal): Promise<QuickImage>;
+  /**
+   * The regular files of layer `diffId` that `want(path, size)` picks, up to `maxBytes` each, in
+   * one pass over the layer (checked against its digests like openLayer). Held in memory only.
+   */
+  readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]>;
 }
 
 /** What every kind shares: readFile through the kind's single-entry read. */
@@ -129,5 +134,12 @@ export abstract class BaseSource implements ImageSource {
       p = e.linkname;
     }
     throw new ImageFormatError('corrupt', `too many hardlink hops from ${path}`);
+  }
+
+  async readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]> {
+    const c = new FilesCollector(want, opts.maxBytes);
+    // The iteration throws at its end when the layer's digests differ: the result is used only after.
+    for await (const chunk of await this.openLayer(diffId, opts)) c.write(chunk);
+    return c.result();
   }
 }

@@ -4,7 +4,8 @@
 // debounced; a half-typed file never raises a popup (errors go to the output channel and lenses).
 import * as vscode from 'vscode';
 import { formatBytes } from '../core/present/format';
-import { lensLabel } from '../core/present/lines';
+import { lensLabel, withDeletions } from '../core/present/lines';
+import { explainLayer } from '../core/present/explain';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
 import type { StageWithoutImage } from './build/stageStore';
 import { COMMANDS, type Contribution } from './commands';
@@ -51,7 +52,12 @@ class LayerCodeLensProvider implements vscode.CodeLensProvider {
       return [new vscode.CodeLens(first, { title: 'Layer Lens: no image built from this file yet — Build Image', command: COMMANDS.buildImage, arguments: [doc.uri] })];
     }
     const lenses: vscode.CodeLens[] = [];
-    for (const info of res.infos) {
+    // With the image's analysis shown, a line that only deletes says what it failed to save.
+    const shown = this.ll.images.current;
+    const infos = shown && !shown.partial && shown.analysis.image.id === res.img.image.id
+      ? withDeletions(res.infos, (layer) => { const x = explainLayer(shown.analysis, layer); return { count: x.deleted.count, shipped: x.deletedShipped }; })
+      : res.infos;
+    for (const info of infos) {
       if (info.line - 1 >= doc.lineCount) continue;
       const range = new vscode.Range(info.line - 1, 0, info.line - 1, 0);
       const title = lensLabel(info);

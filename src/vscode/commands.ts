@@ -19,6 +19,7 @@ export const COMMANDS = {
   toggleWasteFilter: 'layerLens.toggleWasteFilter',
   openFileVersion: 'layerLens.openFileVersion',
   compareWithVisible: 'layerLens.compareWithVisible',
+  checkSecrets: 'layerLens.checkSecrets',
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -23,6 +23,8 @@ import {
 import { formatBytes } from '../core/present/format';
 import { mapHistory, mapImageHistory, type LineMapping, type MappingResult } from '../core/dockerfile/mapping';
 import { stageKey } from '../core/dockerfile/stageImages';
+import { readPackages, type PackageRow } from '../core/contents/packages';
+import { openImageSource, parseSource } from '../sources/load';
 import { COMMANDS, type Contribution } from './commands';
 import type { LayerLensContext } from './context';
 
@@ -227,6 +229,31 @@ function escapeAttr(s: string): string {
 }
 
 /** What one report shows: an analysis, a layer, and (when known) the Dockerfile. */
+// The packages of each analysis, read once (by Explain, which lists them; hovers show them once read).
+const packageReads = new WeakMap<Analysis, { rows?: PackageRow[]; done: Promise<PackageRow[] | undefined> }>();
+
+/** The image's packages if they have been read; undefined otherwise (nothing is read). */
+export function packagesIfRead(analysis: Analysis): PackageRow[] | undefined {
+  return packageReads.get(analysis)?.rows;
+}
+
+/** Reads the image's package databases once per analysis (undefined when the read fails, logged). */
+export function readImagePackages(ll: LayerLensContext, source: string, analysis: Analysis): Promise<PackageRow[] | undefined> {
+  let r = packageReads.get(analysis);
+  if (!r) {
+    const entry: { rows?: PackageRow[]; done: Promise<PackageRow[] | undefined> } = { done: Promise.resolve(undefined) };
+    entry.done = (async () => {
+      const reader = openImageSource(await parseSource(source), { engine: async () => ll.engine.get() });
+      const rows = await readPackages(analysis.index, (layer, want, maxBytes) =>
+        reader.readFiles(analysis.image.diffIds[layer], want, { maxBytes, tarBytes: analysis.image.layers[layer].tarBytes }));
+      entry.rows = rows;
+      return rows;
+    })().catch((e: unknown) => { ll.log(`packages of ${source}: ${(e as Error).message}`); return undefined; });
+    packageReads.set(analysis, (r = entry));
+  }
+  return r.done;
+}
+
 interface Target {
   analysis: Analysis;
   source: string;
@@ -238,6 +265,8 @@ class ExplainPanel {
   private panel: vscode.WebviewPanel | undefined;
   private target: Target | undefined;
   private readonly subs: vscode.Disposable[] = [];
+
+  constructor(private readonly ll: LayerLensContext) {}
 
   show(t: Target, preserveFocus = false): vscode.WebviewPanel {
     this.target = t;
@@ -266,7 +295,12 @@ class ExplainPanel {
     if (!p || !t) return;
     const x = explainCached(t.analysis, t.layer, t.dl, bigFileThreshold(t.dl?.doc.uri));
     const dockerfileName = t.dl ? vscode.workspace.asRelativePath(t.dl.doc.uri, false) : undefined;
-    const body = renderHtml(reportBlocks(t.analysis, x, { dockerfile: dockerfileName }));
+    const packages = packagesIfRead(t.analysis);
+    if (!packages) {
+      // Listed once read: the report is drawn again then (if it still shows this image).
+      void readImagePackages(this.ll, t.source, t.analysis).then((rows) => { if (rows && this.target?.analysis === t.analysis) this.render(); });
+    }
+    const body = renderHtml(reportBlocks(t.analysis, x, { dockerfile: dockerfileName, packages }));
     p.title = this.title(t);
     p.webview.html = reportHtml(x, body, { dockerfileName, source: t.source });
   }
@@ -326,7 +360,7 @@ async function openDoc(uri: vscode.Uri): Promise<vscode.TextDocument | undefined
 }
 
 export function registerExplain(ll: LayerLensContext): Contribution<'explainLayer'> {
-  const panel = new ExplainPanel();
+  const panel = new ExplainPanel(ll);
 
   const run = async (arg?: unknown, uriArg?: unknown, optsArg?: unknown): Promise<vscode.WebviewPanel | undefined> => {
     const preserveFocus = !!optsArg && typeof optsArg === 'object' && (optsArg as { preserveFocus?: unknown }).preserveFocus === true;

@@ -9,7 +9,7 @@ import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfi
 import type { Contribution } from './commands';
 import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR } from './dockerfileImages';
-import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef } from './explain';
+import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef, packagesIfRead } from './explain';
 
 function markdown(text: string, trusted = false): vscode.MarkdownString {
   const md = new vscode.MarkdownString(text);
@@ -60,7 +60,7 @@ export class LayerHoverProvider implements vscode.HoverProvider {
     }
     if (map.layerIndex === null) return new vscode.Hover(markdown(configOnlyHoverMarkdown(instructionRef(ins, dl.model))), range);
     const x = explainCached(dl.analysis, map.layerIndex, dl, bigFileThreshold(doc.uri));
-    return new vscode.Hover(markdown(hoverMarkdown(x, { explainCommand: EXPLAIN_COMMAND }), true), range);
+    return new vscode.Hover(markdown(hoverMarkdown(x, { explainCommand: EXPLAIN_COMMAND, packages: packagesIfRead(dl.analysis) }), true), range);
   }
 }
 

@@ -12,6 +12,8 @@ import * as vscode from 'vscode';
 import { dockerignoreEntries, foldCleanupPlan } from '../core/present/explain';
 import type { DockerfileInstruction } from '../core/dockerfile/dockerfile';
 import { formatBytes } from '../core/present/format';
+import { foldEdits } from '../core/present/edits';
+import { workspaceEdit } from './secrets';
 import type { Contribution } from './commands';
 import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR } from './dockerfileImages';
@@ -70,15 +72,9 @@ export function foldAction(dl: DocLayers, cleanup: DockerfileInstruction, layer:
   const lines = dl.doc.getText().split('\n');
   const plan = foldCleanupPlan(lines, dl.model, dl.mapping, cleanup, x);
   if (!plan) return undefined;
-  const doc = dl.doc;
-  const edit = new vscode.WorkspaceEdit();
-  const lastK = doc.lineAt(plan.appendLine - 1);
-  edit.replace(doc.uri, new vscode.Range(plan.appendLine - 1, plan.appendColumn, plan.appendLine - 1, lastK.text.length), plan.appendText);
-  const from = new vscode.Position(plan.deleteFrom - 1, 0);
-  const to = plan.deleteTo < doc.lineCount ? new vscode.Position(plan.deleteTo, 0) : doc.lineAt(plan.deleteTo - 1).range.end;
-  edit.delete(doc.uri, new vscode.Range(from, to));
+  // The edits `layerlens suggest` prints for this fold.
   const action = new vscode.CodeAction(`Fold this cleanup into the RUN on line ${plan.creator.line} (${formatBytes(plan.bytes)} would not ship)`, vscode.CodeActionKind.QuickFix);
-  action.edit = edit;
+  action.edit = workspaceEdit(foldEdits(plan, lines, path.basename(dl.doc.uri.fsPath)), dl.doc);
   action.isPreferred = true;
   return action;
 }

@@ -1,9 +1,10 @@
 // dive's three CI rules, with dive's defaults and its way of switching a rule off
-// ("disabled", "off", "false" or empty), and Layer Lens' own size-growth rule against a baseline.
-// Rules come from flags or a `.layerlens-ci.yaml` of the same shape as `.dive-ci` (rules:
-// lowestEfficiency, highestWastedBytes, highestUserWastedPercent; or dive's config-file spellings
-// lowest-efficiency, highest-wasted-bytes, highest-user-wasted-percent). As dive does, keys it does
-// not know (dive's `plugins`, plugin rules) are ignored, with a warning.
+// ("disabled", "off", "false" or empty), Layer Lens' own size-growth rule against a baseline, and
+// highestSecrets, off by default: the most secrets the image may ship (src/core/contents/secrets.ts;
+// `0`: none). Rules come from flags or a `.layerlens-ci.yaml` of the same shape as `.dive-ci` (rules:
+// lowestEfficiency, highestWastedBytes, highestUserWastedPercent, highestSecrets; or dive's
+// config-file spellings lowest-efficiency, highest-wasted-bytes, highest-user-wasted-percent). As
+// dive does, keys it does not know (dive's `plugins`, plugin rules) are ignored, with a warning.
 import type { Analysis } from '../image/analysis';
 import { formatGrowthLimit, growthMarkdown, growthText, mdCell, parseGrowthLimit, signedBytes, type GrowthLimit, type GrowthReport } from './baseline';
 import { formatBytes, formatPercent, parseBytes } from './format';
@@ -12,9 +13,10 @@ export interface CiRules {
   lowestEfficiency: number | null;
   highestWastedBytes: number | null;
   highestUserWastedPercent: number | null;
+  highestSecrets: number | null;
 }
 
-export const DIVE_DEFAULT_RULES: CiRules = { lowestEfficiency: 0.9, highestWastedBytes: null, highestUserWastedPercent: 0.1 };
+export const DIVE_DEFAULT_RULES: CiRules = { lowestEfficiency: 0.9, highestWastedBytes: null, highestUserWastedPercent: 0.1, highestSecrets: null };
 
 const OFF = new Set(['', 'disabled', 'off', 'false']);
 
@@ -23,6 +25,11 @@ export function parseRuleValue(name: keyof CiRules, raw: unknown): number | null
   const s = String(raw).trim();
   if (OFF.has(s.toLowerCase())) return null;
   if (name === 'highestWastedBytes') return parseBytes(s);
+  if (name === 'highestSecrets') {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`highestSecrets must be a count (0 or more, or "disabled"), got '${s}'`);
+    return n;
+  }
   const v = Number(s);
   if (!Number.isFinite(v) || v < 0 || v > 1) throw new Error(`${name} must be a ratio between 0 and 1 (or "disabled"), got '${s}'`);
   return v;
@@ -72,8 +79,11 @@ export interface CiResult {
   results: Array<{ rule: keyof CiRules | 'highestSizeGrowth'; status: 'pass' | 'fail' | 'skip'; actual: number; limit: number | null }>;
 }
 
-/** dive's rules on the analysis, and with a baseline comparison, the size-growth rule after them. */
-export function evaluateCi(a: Analysis, rules: CiRules, growth?: GrowthReport): CiResult {
+/**
+ * dive's rules on the analysis, highestSecrets when set (`secrets`: how many secrets the image
+ * ships), and with a baseline comparison, the size-growth rule after them.
+ */
+export function evaluateCi(a: Analysis, rules: CiRules, growth?: GrowthReport, secrets?: number): CiResult {
   const results: CiResult['results'] = [];
   const lines: string[] = [];
   const check = (rule: keyof CiRules, actual: number, limit: number | null, ok: (x: number, l: number) => boolean, show: (x: number) => string, cmp: string): void => {
@@ -89,6 +99,9 @@ export function evaluateCi(a: Analysis, rules: CiRules, growth?: GrowthReport): 
   check('lowestEfficiency', a.dive.efficiency, rules.lowestEfficiency, (x, l) => x >= l, (x) => formatPercent(x, 2), '≥');
   check('highestWastedBytes', a.dive.wastedBytes, rules.highestWastedBytes, (x, l) => x <= l, formatBytes, '≤');
   check('highestUserWastedPercent', a.dive.userWastedPercent, rules.highestUserWastedPercent, (x, l) => x <= l, (x) => formatPercent(x, 2), '≤');
+  if (rules.highestSecrets !== null && secrets === undefined) throw new Error('evaluateCi: highestSecrets needs the secrets count');
+  // Listed only when set: the count is known only after the image's files are read.
+  if (rules.highestSecrets !== null) check('highestSecrets', secrets ?? 0, rules.highestSecrets, (x, l) => x <= l, (x) => String(x), '≤');
   if (growth) {
     results.push({ rule: 'highestSizeGrowth', status: growth.status, actual: growth.growth, limit: growth.limitBytes });
     lines.push(...growthText(growth));

@@ -37,6 +37,8 @@ export interface LineInfo {
   base?: { size: number | null; layers: number };
   /** Layer lines: bytes more (or fewer) than the same instruction's layer in the previous build of the file. */
   sizeDelta?: number;
+  /** A layer that only deletes: what it deleted, and the lower lines that still ship those bytes (withDeletions). */
+  deletes?: { paths: number; shipped: Array<{ bytes: number; line: number | null; layer: number }> };
 }
 
 /**
@@ -77,6 +79,22 @@ export function withSizeDeltas(infos: LineInfo[], model: DockerfileModel, previo
     if (was !== undefined && i.stageImage === undefined && (i.kind === 'layer' || i.kind === 'empty-layer') && i.size !== null) i.sizeDelta = i.size - was;
   }
   return infos;
+}
+
+/**
+ * Adds to each line whose layer only deletes (no bytes of its own) what it failed to save: how many
+ * paths it deleted and the bytes lower layers still ship, by the line that made them.
+ * `deleted(layer)`: the layer's deleted path count and its deletions' shipping layers
+ * (explainLayer's deletedShipped).
+ */
+export function withDeletions(infos: readonly LineInfo[], deleted: (layer: number) => { count: number; shipped: Array<{ layer: number; bytes: number }> }): LineInfo[] {
+  const lineOfLayer = new Map(infos.filter((i) => i.layerIndex !== null && i.kind !== 'base' && i.stageImage === undefined).map((i) => [i.layerIndex!, i.line]));
+  return infos.map((i) => {
+    if (i.layerIndex === null || i.stageImage !== undefined || (i.kind !== 'empty-layer' && !(i.kind === 'layer' && i.size === 0))) return i;
+    const d = deleted(i.layerIndex);
+    if (d.count === 0) return i;
+    return { ...i, deletes: { paths: d.count, shipped: d.shipped.filter((x) => x.bytes > 0).map((x) => ({ ...x, line: lineOfLayer.get(x.layer) ?? null })) } };
+  });
 }
 
 /** The image of a stage the main image does not contain (that stage built as a target), mapped. */
@@ -169,8 +187,8 @@ export function lensLabel(i: LineInfo): string {
     case 'base':
       parts.push(`base ${i.base!.size === null ? '' : formatBytes(i.base!.size) + ' in '}${i.base!.layers} layer${i.base!.layers === 1 ? '' : 's'}`);
       break;
-    case 'layer': parts.push(formatBytes(i.size ?? 0) + (i.sizeDelta ? ` (${i.sizeDelta > 0 ? '+' : ''}${formatBytes(i.sizeDelta)} since last build)` : '')); break;
-    case 'empty-layer': parts.push('0 B · empty layer'); break;
+    case 'layer': parts.push(i.deletes ? deletesLabel(i.deletes) : formatBytes(i.size ?? 0) + (i.sizeDelta ? ` (${i.sizeDelta > 0 ? '+' : ''}${formatBytes(i.sizeDelta)} since last build)` : '')); break;
+    case 'empty-layer': parts.push(i.deletes ? deletesLabel(i.deletes) : '0 B · empty layer'); break;
     case 'config': parts.push('0 B · config only'); break;
     case 'unmapped': parts.push(i.stageImage !== undefined ? 'not in the stage image' : 'not in the image'); break;
     case 'other-stage': parts.push(`stage ${i.stageName}`); break;
@@ -180,6 +198,15 @@ export function lensLabel(i: LineInfo): string {
   // Predicted neither way: files the line reads changed after the image was built, before Layer Lens saw it.
   else if (i.cache === 'unknown' && i.reason) parts.push(`cache unknown · ${i.reason}`);
   return parts.join(' · ');
+}
+
+/** `0 B · deletes 2 paths: 46 MB still ship in line 8`. */
+function deletesLabel(d: NonNullable<LineInfo['deletes']>): string {
+  const head = `0 B · deletes ${d.paths} path${d.paths === 1 ? '' : 's'}`;
+  if (!d.shipped.length) return head;
+  const total = d.shipped.reduce((n, x) => n + x.bytes, 0);
+  const where = d.shipped.map((x) => (x.line !== null ? `line ${x.line}` : `layer ${x.layer}`));
+  return `${head}: ${formatBytes(total)} still ship in ${where.length === 1 ? where[0] : where.slice(0, -1).join(', ') + ' and ' + where.at(-1)}`;
 }
 
 /** `layerlens lines` without --json: the Dockerfile with a left margin of sizes and cache status. */

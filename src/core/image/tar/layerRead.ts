@@ -375,3 +375,43 @@ export async function* memberTar(source: ByteSource, member: string, diffId: str
     await members.return(undefined);
   }
 }
+
+/** One regular file a FilesCollector kept: its path (normalized, absolute) and bytes. */
+export interface CollectedFile {
+  path: string;
+  data: Buffer;
+}
+
+/**
+ * Keeps the regular files of a layer's tar that `want(path, size)` asks for, in tar order (a later
+ * entry at the same path replaces an earlier one, as in the merge), from bytes pushed in order.
+ * Files larger than `maxBytes` are never held. Nothing is written anywhere: the bytes stay in memory
+ * for the caller. result() after the last write.
+ */
+export class FilesCollector implements TarConsumer<CollectedFile[]> {
+  private readonly parser: TarParser;
+  private readonly files = new Map<string, Buffer>();
+
+  constructor(want: (path: string, size: number) => boolean, maxBytes: number) {
+    this.parser = new TarParser((h) => {
+      const type = h.type ? TYPES[h.type] : undefined;
+      const path = normalizeEntryPath(h.name).path;
+      if (type !== 'file') { this.files.delete(path); return null; }
+      if (h.size > maxBytes || !want(path, h.size)) { this.files.delete(path); return null; }
+      const parts: Buffer[] = [];
+      return {
+        write: (c: Buffer) => { parts.push(Buffer.from(c)); },
+        end: () => { this.files.set(path, Buffer.concat(parts)); },
+      } satisfies EntrySink;
+    });
+  }
+
+  write(chunk: Buffer): void {
+    this.parser.push(chunk);
+  }
+
+  result(): CollectedFile[] {
+    this.parser.end();
+    return [...this.files].map(([path, data]) => ({ path, data }));
+  }
+}

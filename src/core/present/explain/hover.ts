@@ -1,9 +1,10 @@
 // The hover: a concise markdown explanation of the layer a Dockerfile line made.
 import type { Analysis } from '../../image/analysis';
+import type { PackageRow } from '../../contents/packages';
 import { formatBytes, formatPercent, plural } from '../format';
 import { InstructionRef, LayerExplanation } from './model';
 import { bold, code, inlineMarkdown } from './markup';
-import { bigWriteSentence, copyUpSentence, deletedShippedSentence, emptySentence, hiddenLaterSentence, layerRef, writeHeavySentence } from './sentences';
+import { bigWriteSentence, copyUpSentence, deletedShippedSentence, emptySentence, hiddenLaterSentence, layerRef, packagesSentence, writeHeavySentence } from './sentences';
 
 // ---------------------------------------------------------------------------------------------
 // Hover (concise markdown)
@@ -11,6 +12,8 @@ import { bigWriteSentence, copyUpSentence, deletedShippedSentence, emptySentence
 export interface HoverOptions {
   /** Appends a link that runs this command with the layer index (e.g. layerLens.explainLayer). */
   explainCommand?: string;
+  /** The image's packages, when read: the hover names the ones this layer installed. */
+  packages?: readonly PackageRow[];
 }
 
 function countsLine(x: LayerExplanation): string {
@@ -28,6 +31,8 @@ export function hoverMarkdown(x: LayerExplanation, opts: HoverOptions = {}): str
   lines.push('');
   lines.push(inlineMarkdown(countsLine(x)));
   const bullets: string[] = [];
+  const pk = opts.packages ? packagesSentence(opts.packages, x.layer) : undefined;
+  if (pk) bullets.push(`${bold('Packages:')} ${pk} (Explain lists them all)`);
   const e = emptySentence(x);
   if (e) bullets.push(e);
   for (const b of x.bigWrites.slice(0, 3)) bullets.push(bigWriteSentence(b));

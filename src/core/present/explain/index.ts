@@ -21,6 +21,7 @@ import type { ExplainOptions } from './model';
 import { reportBlocks } from './report';
 import { renderText } from './render';
 
+import type { PackageRow } from '../../contents/packages';
 export * from './model';
 export * from './facts';
 export * from './suggestions';
@@ -31,6 +32,6 @@ export * from './report';
 export * from './render';
 
 /** The whole report for one layer, as text (the CLI's `explain`). */
-export function explainText(a: Analysis, layer: number, opts: ExplainOptions & { dockerfile?: string; width?: number } = {}): string {
+export function explainText(a: Analysis, layer: number, opts: ExplainOptions & { dockerfile?: string; width?: number; packages?: readonly PackageRow[] } = {}): string {
   return renderText(reportBlocks(a, explainLayer(a, layer, opts), opts), opts.width ?? 100);
 }

@@ -1,9 +1,10 @@
 // The "Explain This Layer" report as blocks (headings, paragraphs, lists, bars), for any renderer.
 import type { Analysis } from '../../image/analysis';
+import type { PackageRow } from '../../contents/packages';
 import { formatBytes, plural } from '../format';
 import { LayerExplanation, shortInstruction } from './model';
 import { bold, code } from './markup';
-import { bigWriteSentence, copyUpSentence, deletedShippedSentence, emptySentence, hiddenLaterSentence, layerRef, signedBytes, writeHeavySentence } from './sentences';
+import { bigWriteSentence, copyUpSentence, deletedShippedSentence, emptySentence, hiddenLaterSentence, layerRef, packagesSentence, signedBytes, writeHeavySentence } from './sentences';
 import { sizeLine } from './hover';
 
 // ---------------------------------------------------------------------------------------------
@@ -16,7 +17,7 @@ export type Block =
   | { kind: 'table'; head: string[]; rows: string[][]; align: Array<'left' | 'right'> }
   | { kind: 'bars'; title: string; bars: Array<{ layer: number; label: string; value: number; display: string; current: boolean; hint: string }> };
 
-export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfile?: string; maxItems?: number } = {}): Block[] {
+export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfile?: string; maxItems?: number; packages?: readonly PackageRow[] } = {}): Block[] {
   const b: Block[] = [];
   const ins = x.instruction;
   b.push({ kind: 'heading', level: 1, text: `Layer ${x.layer} of ${x.layerCount}: ${code(shortInstruction(ins, 100))}` });
@@ -51,6 +52,18 @@ export function reportBlocks(a: Analysis, x: LayerExplanation, opts: { dockerfil
       hint: shortInstruction(x.instructions[i], 60),
     })),
   });
+
+  const pk = opts.packages ? packagesSentence(opts.packages, x.layer, 3) : undefined;
+  if (pk) {
+    // Every package the layer installed, by bytes (the database's own file lists; `layerlens packages`).
+    b.push({ kind: 'heading', level: 2, text: 'Packages installed' });
+    b.push({ kind: 'para', text: pk });
+    const mine = opts.packages!.filter((r) => r.layer === x.layer).sort((p, q) => q.bytes - p.bytes || (p.name < q.name ? -1 : 1));
+    b.push({
+      kind: 'table', head: ['Package', 'Manager', 'Version', 'Files', 'Bytes'], align: ['left', 'left', 'left', 'right', 'right'],
+      rows: mine.map((r) => [code(r.name), r.manager, code(r.version), String(r.files), formatBytes(r.bytes)]),
+    });
+  }
 
   if (x.largest.length > 0) {
     b.push({ kind: 'heading', level: 2, text: 'Largest files' });

@@ -1,12 +1,16 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { DIVE_DEFAULT_RULES, parseRuleValue, rulesFromDocument } from '../../../../src/core/present/ci';
+import { DIVE_DEFAULT_RULES, evaluateCi, parseRuleValue, rulesFromDocument } from '../../../../src/core/present/ci';
+import type { Analysis } from '../../../../src/core/image/analysis';
 import { formatBytes, parseBytes, shortCreatedBy } from '../../../../src/core/present/format';
 
 test('CI rules: dive defaults, "disabled" forms, sizes and ratios', () => {
   assert.deepEqual(rulesFromDocument(null).rules, DIVE_DEFAULT_RULES);
   assert.deepEqual(rulesFromDocument({ rules: { lowestEfficiency: 0.95, highestWastedBytes: '20MB', highestUserWastedPercent: 'disabled' } }).rules,
-    { lowestEfficiency: 0.95, highestWastedBytes: 20_000_000, highestUserWastedPercent: null });
+    { lowestEfficiency: 0.95, highestWastedBytes: 20_000_000, highestUserWastedPercent: null, highestSecrets: null });
+  assert.equal(rulesFromDocument({ rules: { highestSecrets: 0 } }).rules.highestSecrets, 0);
+  assert.equal(parseRuleValue('highestSecrets', 'off'), null);
+  assert.throws(() => parseRuleValue('highestSecrets', '0.5'), /count/);
   for (const off of ['', 'off', 'false', 'Disabled']) assert.equal(parseRuleValue('lowestEfficiency', off), null);
   assert.throws(() => parseRuleValue('lowestEfficiency', '1.5'), /between 0 and 1/);
   assert.throws(() => rulesFromDocument({ rules: ['lowestEfficiency'] }), /"rules" must be a map/);
@@ -53,4 +57,15 @@ test('globs for layerLens.imageForDockerfile keys', async () => {
   assert.ok(globToRegExp('docker/*.Dockerfile').test('docker/app.Dockerfile'));
   assert.ok(!globToRegExp('docker/*.Dockerfile').test('docker/x/app.Dockerfile'));
   assert.ok(!globToRegExp('a.b').test('axb'), 'dots are literal');
+});
+
+test('highestSecrets: listed only when set; fails above its limit; needs the count', () => {
+  const a = { dive: { efficiency: 1, wastedBytes: 0, userWastedPercent: 0, inefficiencies: [] } } as unknown as Analysis;
+  assert.equal(evaluateCi(a, DIVE_DEFAULT_RULES).results.length, 3);
+  const rules = { ...DIVE_DEFAULT_RULES, highestSecrets: 0 };
+  const fail = evaluateCi(a, rules, undefined, 2);
+  assert.equal(fail.pass, false);
+  assert.deepEqual(fail.results[3], { rule: 'highestSecrets', status: 'fail', actual: 2, limit: 0 });
+  assert.equal(evaluateCi(a, rules, undefined, 0).pass, true);
+  assert.throws(() => evaluateCi(a, rules), /needs the secrets count/);
 });

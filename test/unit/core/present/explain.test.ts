@@ -406,3 +406,26 @@ test('a directory replaced by a file counts as a deletion, credited to the layer
   assert.deepEqual(x.deletedShipped.map((d) => [d.layer, d.bytes]), [[1, a.tree.layers[2].deletedBytes]]);
   assert.ok(x.deletions.some((d) => d.path === '/d' && d.how === 'replaced'));
 });
+
+test('suggestions with edits: the fold as LSP edits, its savings the bytes the creator layer would not ship', async () => {
+  const { editSuggestions, applyEdits } = await import('../../../../src/core/present/edits');
+  const text = 'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar\nLABEL stage=cleanup\nRUN rm -rf /build\n';
+  const { a, model, mapping, instructionOf } = await mapped(text, BUILD_STEPS);
+  const rows = editSuggestions(model, mapping, text, 'Dockerfile', undefined, (l) => explainLayer(a, l, { instructionOf }));
+  assert.equal(rows.length, 1);
+  const [s] = rows;
+  assert.deepEqual([s.id, s.line, s.kind, s.savesBytes], ['fold-cleanup:4', 4, 'fold-cleanup', a.tree.layers[1].hiddenBytes]);
+  assert.ok(s.edits.every((e) => e.file === 'Dockerfile'));
+  assert.equal(applyEdits(text, s.edits), 'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar \\\n && rm -rf /build\nLABEL stage=cleanup\n');
+});
+
+test('the lens of a line that only deletes says what it failed to save', async () => {
+  const { lineInfos, lensLabel, withDeletions } = await import('../../../../src/core/present/lines');
+  const text = 'FROM busybox\nRUN mkdir -p /build && head -c 3000000 /dev/urandom > /build/sdk.tar\nLABEL stage=cleanup\nRUN rm -rf /build\n';
+  const { a, mapping } = await mapped(text, BUILD_STEPS);
+  const sizes = a.image.history.map((h) => (h.layerIndex === null ? 0 : a.layerSizes[h.layerIndex]));
+  const infos = withDeletions(lineInfos(mapping, sizes), (l) => { const x = explainLayer(a, l); return { count: x.deleted.count, shipped: x.deletedShipped }; });
+  const rm = infos.find((i) => i.line === 4)!;
+  assert.equal(lensLabel(rm), `0 B · deletes 1 path: ${formatBytes(a.tree.layers[1].hiddenBytes)} still ship in line 2`);
+  assert.equal(lensLabel(infos.find((i) => i.line === 2)!), formatBytes(a.layerSizes[1]));
+});
