@@ -43,6 +43,8 @@ const RULE_KEYS: Record<string, keyof CiRules | 'highestSizeGrowth'> = {
   'lowest-efficiency': 'lowestEfficiency',
   'highest-wasted-bytes': 'highestWastedBytes',
   'highest-user-wasted-percent': 'highestUserWastedPercent',
+  highestSecrets: 'highestSecrets',
+  'highest-secrets': 'highestSecrets',
   highestSizeGrowth: 'highestSizeGrowth',
   'highest-size-growth': 'highestSizeGrowth',
 };

@@ -22,7 +22,7 @@ test('CI rules: dive\'s config-file spellings, the size-growth rule, and unknown
     plugins: ['plugin1'], ci: true,
     rules: { 'lowest-efficiency': '0.8', 'highest-wasted-bytes': '19Mb', 'highest-user-wasted-percent': 0.6, 'plugin1/rule1': 'error', highestSizeGrowth: '5%', nope: 1 },
   });
-  assert.deepEqual(r.rules, { lowestEfficiency: 0.8, highestWastedBytes: 19_000_000, highestUserWastedPercent: 0.6 });
+  assert.deepEqual(r.rules, { lowestEfficiency: 0.8, highestWastedBytes: 19_000_000, highestUserWastedPercent: 0.6, highestSecrets: null });
   assert.deepEqual(r.highestSizeGrowth, { percent: 5 });
   assert.deepEqual(r.ignored, ['plugins', 'ci', 'rules.plugin1/rule1', 'rules.nope']);
   assert.deepEqual(rulesFromDocument({ rules: { 'highest-size-growth': '2MB' } }).highestSizeGrowth, { bytes: 2_000_000 });
