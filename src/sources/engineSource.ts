@@ -30,14 +30,15 @@ export class EngineSource extends BaseSource {
     return this.options.engine();
   }
 
-  protected async readEntry(diffId: string, path: string, opts: ReadOptions & { maxBytes: number }): Promise<EntryContent | undefined> {
+  /**
+   * One export, its members that may be the layer each fed to a sink of `make()` while they are
+   * hashed: the result of the member that is the layer.
+   */
+  private async scanLayer<T>(diffId: string, make: () => { write(c: Buffer): void; result(): T }, opts: ReadOptions): Promise<T> {
     const engine = await this.engine();
     const stream = await engine.exportImage(this.name, opts.signal);
     try {
-      const found = await scanArchiveForLayer(stream, { diffId, tarBytes: opts.tarBytes }, () => {
-        const f = new EntryFinder(path, opts.maxBytes);
-        return { write: (c: Buffer) => f.write(c), result: () => f.result() };
-      }, opts.signal);
+      const found = await scanArchiveForLayer(stream, { diffId, tarBytes: opts.tarBytes }, make, opts.signal);
       if (!found) throw new ImageFormatError('missing', `the engine's export of ${this.name} has no layer ${diffId}`);
       return found.result;
     } catch (e) {
@@ -46,41 +47,26 @@ export class EngineSource extends BaseSource {
     } finally {
       stream.destroy();
     }
+  }
+
+  protected async readEntry(diffId: string, path: string, opts: ReadOptions & { maxBytes: number }): Promise<EntryContent | undefined> {
+    return this.scanLayer(diffId, () => {
+      const f = new EntryFinder(path, opts.maxBytes);
+      return { write: (c: Buffer) => f.write(c), result: () => f.result() };
+    }, opts);
   }
 
   /** One export: the layer is found by hashing every candidate member, its entries hashed on the way. */
   override async hashEntries(diffId: string, paths: ReadonlySet<string>, opts: ReadOptions = {}): Promise<Map<string, string>> {
-    const engine = await this.engine();
-    const stream = await engine.exportImage(this.name, opts.signal);
-    try {
-      const found = await scanArchiveForLayer(stream, { diffId, tarBytes: opts.tarBytes }, () => {
-        const d = new EntryDigests(paths);
-        return { write: (c: Buffer) => d.write(c), result: () => d.result() };
-      }, opts.signal);
-      if (!found) throw new ImageFormatError('missing', `the engine's export of ${this.name} has no layer ${diffId}`);
-      return found.result;
-    } catch (e) {
-      if (opts.signal?.aborted) throw new CancelledError();
-      throw toFormatError(e, 'the image export');
-    } finally {
-      stream.destroy();
-    }
+    return this.scanLayer(diffId, () => {
+      const d = new EntryDigests(paths);
+      return { write: (c: Buffer) => d.write(c), result: () => d.result() };
+    }, opts);
   }
 
   /** One export: every member that may be the layer is collected from as it is hashed; the one that is answers. */
   override async readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]> {
-    const engine = await this.engine();
-    const stream = await engine.exportImage(this.name, opts.signal);
-    try {
-      const found = await scanArchiveForLayer(stream, { diffId, tarBytes: opts.tarBytes }, () => new FilesCollector(want, opts.maxBytes), opts.signal);
-      if (!found) throw new ImageFormatError('missing', `the engine's export of ${this.name} has no layer ${diffId}`);
-      return found.result;
-    } catch (e) {
-      if (opts.signal?.aborted) throw new CancelledError();
-      throw toFormatError(e, 'the image export');
-    } finally {
-      stream.destroy();
-    }
+    return this.scanLayer(diffId, () => new FilesCollector(want, opts.maxBytes), opts);
   }
 
   /** Two exports: the first finds the member by hashing, the second streams it (hashed again). */

@@ -129,21 +129,7 @@ export class LayerIndexCache {
    */
   getIndex(key: string): ImageIndex | undefined {
     if (!isStackKey(key)) return undefined;
-    const f = nodePath.join(this.imageIndexDir, key + '.llii');
-    let buf: Buffer;
-    try {
-      buf = readFileSync(f);
-    } catch {
-      return undefined;
-    }
-    try {
-      return decodeImageIndex(buf, key);
-    } catch (e) {
-      this.stats.rejected++;
-      this.opts.log?.(`image index cache: ignoring ${f}: ${(e as Error).message}`);
-      unlinkQuietly(f);
-      return undefined;
-    }
+    return this.readChecked(this.imageIndexDir, key + '.llii', 'image index cache', (buf) => decodeImageIndex(buf, key));
   }
 
   /** Stores an image index under its stack key (never throws); the directory keeps to maxIndexBytes (default 2 GiB). */
@@ -214,11 +200,12 @@ export class LayerIndexCache {
   }
 
   /**
-   * <dir>/<name>.json as `decode` takes it; undefined if absent. One that `decode` refuses (throws)
-   * is counted, logged and removed, and undefined.
+   * <dir>/<file> as `decode` takes it (file: `name` plus `.json` unless it has an extension);
+   * undefined if absent. One that `decode` refuses (throws) is counted, logged and removed, and
+   * undefined.
    */
   private readChecked<T>(dir: string, name: string, what: string, decode: (buf: Buffer) => T): T | undefined {
-    const f = nodePath.join(dir, name + '.json');
+    const f = nodePath.join(dir, name.includes('.') ? name : name + '.json');
     let buf: Buffer;
     try {
       buf = readFileSync(f);

@@ -13,6 +13,7 @@
 // compression, whiteouts, opaque dirs, warnings, and the counts the columns are cut by.
 import { createHash } from 'node:crypto';
 import { LayerTable, layerTableOf, type LayerColumns } from './index/layerTable';
+import { joinedBytes, pad8, readStrings } from './index/recordBytes';
 import type { LayerIndex } from './types';
 
 export const CODEC_VERSION = 4;
@@ -71,13 +72,6 @@ interface Facts {
   links: number;
   linkBytes: number;
   linkList?: string[];
-}
-
-const pad8 = (n: number): number => (n + 7) & ~7;
-
-function joinedBytes(xs: string[]): Buffer | null {
-  if (xs.some((x) => x.includes('\0'))) return null;
-  return Buffer.from(xs.join('\0'), 'utf8');
 }
 
 export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
@@ -175,19 +169,11 @@ function readRecord(buf: Buffer, trusted: boolean): { facts: Facts; cols: LayerC
     cols[name] = new ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset + at, n);
     at = pad8(at + n * ctor.BYTES_PER_ELEMENT);
   }
-  const strings = (list: string[] | undefined, count: number, len: number, what: string): string[] => {
-    if (list) {
-      if (!Array.isArray(list) || list.length !== count) damaged(what);
-      return list;
-    }
-    if (!Number.isSafeInteger(len) || len < 0 || at + len > end) damaged(what);
-    const out = count === 0 ? [] : bytes.toString('utf8', at, at + len).split('\0');
-    at += len;
-    if (out.length !== count) damaged(what);
-    return out;
-  };
-  const names = strings(facts.nameList, facts.names, facts.nameBytes, 'names');
-  const links = strings(facts.linkList, facts.links, facts.linkBytes, 'link targets');
+  const nameTable = readStrings(bytes, at, end, { list: facts.nameList, count: facts.names, len: facts.nameBytes }, () => damaged('names'));
+  const linkTable = readStrings(bytes, nameTable.at, end, { list: facts.linkList, count: facts.links, len: facts.linkBytes }, () => damaged('link targets'));
+  at = linkTable.at;
+  const names = nameTable.strings;
+  const links = linkTable.strings;
   if (at !== end) damaged('trailing bytes');
   const c = { ...cols, names, links } as LayerColumns;
   if (trusted) return { facts, cols: c };

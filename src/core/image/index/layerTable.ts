@@ -258,7 +258,15 @@ export class LayerTableBuilder {
 
   /** An entry whose path is given as nodeRaw takes it, its type as a code (ENTRY_TYPES). */
   addRaw(p: Uint8Array, len: number, type: number, size: number, mode: number, uid: number, gid: number, mtime: number, linkname: string | undefined): void {
-    this.entNode.push(this.nodeRaw(p, len));
+    this.pushEntry(this.nodeRaw(p, len), type, size, mode, uid, gid, mtime, linkname);
+  }
+
+  addEntry(path: string, type: EntryType, size: number, mode: number, uid: number, gid: number, mtime: number, linkname: string | undefined): void {
+    this.pushEntry(this.node(path), TYPE_CODE.get(type)!, size, mode, uid, gid, mtime, linkname);
+  }
+
+  private pushEntry(node: number, type: number, size: number, mode: number, uid: number, gid: number, mtime: number, linkname: string | undefined): void {
+    this.entNode.push(node);
     this.entType.push(type);
     this.entSize.push(size);
     this.entMode.push(mode);
@@ -267,18 +275,6 @@ export class LayerTableBuilder {
     this.entMtime.push(mtime);
     this.entLink.push(linkname === undefined ? -1 : this.linkTable.id(linkname));
     if (type === T_FILE) this.tarFileBytes += size;
-  }
-
-  addEntry(path: string, type: EntryType, size: number, mode: number, uid: number, gid: number, mtime: number, linkname: string | undefined): void {
-    this.entNode.push(this.node(path));
-    this.entType.push(TYPE_CODE.get(type)!);
-    this.entSize.push(size);
-    this.entMode.push(mode);
-    this.entUid.push(uid);
-    this.entGid.push(gid);
-    this.entMtime.push(mtime);
-    this.entLink.push(linkname === undefined ? -1 : this.linkTable.id(linkname));
-    if (type === 'file') this.tarFileBytes += size;
   }
 
   addWhiteout(path: string): void {
