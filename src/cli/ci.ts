@@ -6,7 +6,6 @@ import { baselineOfAnalysis, baselineOfAnalyzeJson, compareWithBaseline, parseGr
 import { DIVE_DEFAULT_RULES, ciMarkdown, evaluateCi, parseRuleValue, rulesFromDocument, type CiRules } from '../core/present/ci';
 import { SCHEMA_VERSION } from '../core/present/report';
 import { Out, UsageError, load, loadWithReader, needSource, type Args } from './common';
-import { secretsOf } from './contents';
 
 /** Rule files read from the current directory when --ci-config is not given, first found wins. */
 const DEFAULT_CONFIGS = ['.layerlens-ci.yaml', '.dive-ci'];
@@ -91,7 +90,7 @@ export async function cmdCi(args: Args, out: Out): Promise<number> {
   let growth;
   try { growth = baseline ? compareWithBaseline(a, baseline, growthLimit) : undefined; } catch (e) { throw new UsageError((e as Error).message); }
   // The secrets check reads the image's candidate files: only when its rule is set.
-  const secrets = rules.highestSecrets === null ? undefined : (await secretsOf(a, reader)).findings.length;
+  const secrets = rules.highestSecrets === null ? undefined : (await (await import('./contents')).secretsOf(a, reader)).findings.length;
   const res = evaluateCi(a, rules, growth, secrets);
   const name = a.image.repoTags[0] ?? a.image.id.slice(0, 19);
   if (format === 'json') {

@@ -8,7 +8,6 @@ import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
 import { cmdCi } from './ci';
 import { cmdDiff } from './diff';
-import { cmdPackages, cmdSecrets, packagesOf } from './contents';
 import { Out, UsageError, load, loadWithReader, needSource, type Args } from './common';
 
 const USAGE = `Usage: layerlens <command> [options]
@@ -139,7 +138,8 @@ async function cmdExplain(args: Args, out: Out): Promise<number> {
   const text = explainText(a, n, {
     instructionOf: byLayer ? (l) => byLayer.get(l) : undefined,
     dockerfile: typeof dockerfileFlag === 'string' ? dockerfileFlag : undefined,
-    packages: await packagesOf(a, reader),
+    // The package readers (and, through them, the Dockerfile parser) load only when a command needs them.
+    packages: await (await import('./contents')).packagesOf(a, reader),
     width: Math.min(120, process.stdout.columns ?? 100),
   });
   await out.line(text.trimEnd());
@@ -172,6 +172,8 @@ export async function main(argv: string[]): Promise<number> {
   const cmdBuild = async (a: Args, o: Out): Promise<number> => (await import('./build')).cmdBuild(a, o);
   const cmdHistory = async (a: Args, o: Out): Promise<number> => (await import('./build')).cmdHistory(a, o);
   const cmdSuggest = async (a: Args, o: Out): Promise<number> => (await import('./dockerfileCommands')).cmdSuggest(a, o);
+  const cmdSecrets = async (a: Args, o: Out): Promise<number> => (await import('./contents')).cmdSecrets(a, o);
+  const cmdPackages = async (a: Args, o: Out): Promise<number> => (await import('./contents')).cmdPackages(a, o);
   const commands: Record<string, (a: Args, o: Out) => Promise<number>> = {
     analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, diff: cmdDiff, build: cmdBuild, history: cmdHistory,
     secrets: cmdSecrets, packages: cmdPackages, suggest: cmdSuggest,
