@@ -13,13 +13,11 @@
 // compression, whiteouts, opaque dirs, warnings, and the counts the columns are cut by.
 import { createHash } from 'node:crypto';
 import { LayerTable, layerTableOf, type LayerColumns } from './index/layerTable';
-import { joinedBytes, pad8, readStrings } from './index/recordBytes';
+import { RECORD_HEADER, RECORD_TRAILER, joinedBytes, pad8, readStrings, recordBody, recordHead, recordProblem, type RecordKind } from './index/recordBytes';
 import type { LayerIndex } from './types';
 
 export const CODEC_VERSION = 4;
-const MAGIC = 0x58494c4c; // "LLIX" little-endian
-const TRAILER = 32;
-const HEADER = 16;
+const KIND: RecordKind = { magic: 0x58494c4c /* "LLIX" little-endian */, version: CODEC_VERSION, name: 'layer index' };
 
 const COMPRESSIONS: LayerIndex['compression'][] = ['none', 'gzip', 'zstd'];
 
@@ -88,17 +86,13 @@ export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
   if (!names) facts.nameList = c.names;
   if (!links) facts.linkList = c.links;
   const json = Buffer.from(JSON.stringify(facts), 'utf8');
-  let total = pad8(HEADER + json.length);
+  let total = pad8(RECORD_HEADER + json.length);
   for (const [name] of COLUMNS) total = pad8(total + c[name].byteLength);
-  total += facts.nameBytes + facts.linkBytes + TRAILER;
+  total += facts.nameBytes + facts.linkBytes + RECORD_TRAILER;
   const out = Buffer.alloc(total);
-  out.writeUInt32LE(MAGIC, 0);
-  out.writeUInt16LE(CODEC_VERSION, 4);
-  out.writeUInt16LE(meta.verified ? 1 : 0, 6);
-  out.writeUInt32LE(total, 8);
-  out.writeUInt32LE(json.length, 12);
-  json.copy(out, HEADER);
-  let at = pad8(HEADER + json.length);
+  const head = recordHead(KIND, meta.verified ? 1 : 0, total, json);
+  head.copy(out, 0);
+  let at = head.length;
   for (const [name] of COLUMNS) {
     const a = c[name];
     out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
@@ -124,18 +118,6 @@ export function transferableIndex(layer: LayerIndex): ArrayBuffer {
   return rec.buffer.slice(rec.byteOffset, rec.byteOffset + rec.byteLength) as ArrayBuffer;
 }
 
-/** The record's header and digest are sound (cheap checks first, then the sha256 unless told not to). */
-function checkRecord(buf: Buffer, digest = true): string | null {
-  if (buf.length < HEADER + TRAILER) return 'too short';
-  if (buf.readUInt32LE(0) !== MAGIC) return 'not a layer index record';
-  if (buf.readUInt16LE(4) !== CODEC_VERSION) return `version ${buf.readUInt16LE(4)}, expected ${CODEC_VERSION}`;
-  if (buf.readUInt32LE(8) !== buf.length) return 'length mismatch (truncated or extended)';
-  if (!digest) return null;
-  const d = createHash('sha256').update(buf.subarray(0, buf.length - TRAILER)).digest();
-  if (!d.equals(buf.subarray(buf.length - TRAILER))) return 'digest mismatch';
-  return null;
-}
-
 export interface DecodedIndex {
   index: RecordIndex;
   meta: IndexMeta;
@@ -147,21 +129,12 @@ function damaged(why: string): never {
 
 /** The facts and columns of a record (columns are views of its bytes), checked unless `trusted`. */
 function readRecord(buf: Buffer, trusted: boolean): { facts: Facts; cols: LayerColumns } {
-  const jsonLen = buf.readUInt32LE(12);
-  if (HEADER + jsonLen > buf.length - TRAILER) damaged('facts run past the end');
-  let facts: Facts;
-  try {
-    facts = JSON.parse(buf.toString('utf8', HEADER, HEADER + jsonLen)) as Facts;
-  } catch {
-    return damaged('facts are not JSON');
-  }
+  const body = recordBody<Facts>(buf, damaged);
+  const { facts, bytes, end } = body;
+  let at = body.at;
   const counts = { nodes: facts.nodes, entries: facts.entries, white: facts.white, opaque: facts.opaque };
   for (const [k, v] of Object.entries(counts)) if (!Number.isSafeInteger(v) || v < 0) damaged(`${k} count`);
   if (facts.nodes < 1) damaged('no root node');
-  // Typed arrays over the record need 8-byte alignment: a record in Buffer's shared pool is copied.
-  const bytes = buf.byteOffset % 8 === 0 ? buf : Buffer.from(buf);
-  const end = bytes.length - TRAILER;
-  let at = pad8(HEADER + jsonLen);
   const cols = {} as Record<NumberColumn, Int32Array | Uint8Array | Uint16Array | Float64Array>;
   for (const [name, ctor, by] of COLUMNS) {
     const n = counts[by];
@@ -217,7 +190,7 @@ export class RecordIndex extends LayerTable {
    */
   constructor(buf: Buffer, expectDiffId?: string, opts: { trusted?: boolean } = {}) {
     const trusted = opts.trusted === true;
-    const bad = checkRecord(buf, !trusted);
+    const bad = recordProblem(buf, KIND, !trusted);
     if (bad) throw new Error(`layer index record: ${bad}`);
     const { facts, cols } = readRecord(buf, trusted);
     if (expectDiffId !== undefined && facts.diffId !== expectDiffId) throw new Error(`layer index record is for ${facts.diffId}, not ${expectDiffId}`);
@@ -245,7 +218,7 @@ export class RecordIndex extends LayerTable {
 
 /** A record's own sha256 (hex): its trailer, checked when the record is read. */
 export function recordDigest(rec: Buffer): string {
-  return rec.toString('hex', rec.length - TRAILER);
+  return rec.toString('hex', rec.length - RECORD_TRAILER);
 }
 
 /** The record still says what the object says (diffID, compression): with() changed neither. */

@@ -10,13 +10,11 @@
 import { createHash } from 'node:crypto';
 import type { TypedArray } from './columns';
 import type { ImageIndex, IndexLayer } from './imageIndex';
-import { joinedBytes, pad8, readStrings } from './recordBytes';
+import { RECORD_HEADER, RECORD_TRAILER, joinedBytes, pad8, readStrings, recordBody, recordHead, recordProblem, type RecordKind } from './recordBytes';
 import { indexFromParts, indexParts, type IndexParts } from './transfer';
 
 export const INDEX_RECORD_VERSION = 1;
-const MAGIC = 0x49494c4c; // "LLII" little-endian
-const HEADER = 16;
-const TRAILER = 32;
+const KIND: RecordKind = { magic: 0x49494c4c /* "LLII" little-endian */, version: INDEX_RECORD_VERSION, name: 'image index' };
 
 const TYPES = { i32: Int32Array, u8: Uint8Array, u16: Uint16Array, f64: Float64Array } as const;
 type TypeName = keyof typeof TYPES;
@@ -72,15 +70,10 @@ export function imageIndexRecordParts(ix: ImageIndex, key: string): Uint8Array[]
   if (!names) facts.nameList = ix.names;
   if (!links) facts.linkList = ix.links;
   const json = Buffer.from(JSON.stringify(facts), 'utf8');
-  let total = pad8(HEADER + json.length);
+  let total = pad8(RECORD_HEADER + json.length);
   for (const [, a] of cols) total = pad8(total + a.byteLength);
-  total += facts.nameBytes + facts.linkBytes + TRAILER;
-  const head = Buffer.alloc(pad8(HEADER + json.length));
-  head.writeUInt32LE(MAGIC, 0);
-  head.writeUInt16LE(INDEX_RECORD_VERSION, 4);
-  head.writeUInt32LE(total, 8);
-  head.writeUInt32LE(json.length, 12);
-  json.copy(head, HEADER);
+  total += facts.nameBytes + facts.linkBytes + RECORD_TRAILER;
+  const head = recordHead(KIND, 0, total, json);
   const out: Uint8Array[] = [head];
   const zeros = new Uint8Array(8);
   for (const [, a] of cols) {
@@ -105,24 +98,12 @@ function damaged(why: string): never {
  * any damage or when the record was made for another stack key.
  */
 export function decodeImageIndex(buf: Buffer, key: string): ImageIndex {
-  if (buf.length < HEADER + TRAILER) damaged('too short');
-  if (buf.readUInt32LE(0) !== MAGIC) damaged('not an image index record');
-  if (buf.readUInt16LE(4) !== INDEX_RECORD_VERSION) damaged(`version ${buf.readUInt16LE(4)}, expected ${INDEX_RECORD_VERSION}`);
-  if (buf.readUInt32LE(8) !== buf.length) damaged('length');
-  const digest = createHash('sha256').update(buf.subarray(0, buf.length - TRAILER)).digest();
-  if (!digest.equals(buf.subarray(buf.length - TRAILER))) damaged('digest');
-  const jsonLen = buf.readUInt32LE(12);
-  if (HEADER + jsonLen > buf.length - TRAILER) damaged('facts run past the end');
-  let facts: Facts;
-  try {
-    facts = JSON.parse(buf.toString('utf8', HEADER, HEADER + jsonLen)) as Facts;
-  } catch {
-    return damaged('facts are not JSON');
-  }
+  const bad = recordProblem(buf, KIND);
+  if (bad) damaged(bad);
+  const body = recordBody<Facts>(buf, damaged);
+  const { facts, bytes, end } = body;
   if (facts.key !== key) damaged(`made for another stack of layers`);
-  const bytes = buf.byteOffset % 8 === 0 ? buf : Buffer.from(buf);
-  const end = bytes.length - TRAILER;
-  let at = pad8(HEADER + jsonLen);
+  let at = body.at;
   const cols = new Map<string, TypedArray>();
   for (const [name, type, n] of facts.columns) {
     const ctor = TYPES[type];
