@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { explainText } from '../core/present/explain';
-import { analyzeJson, analyzeText, fileJsonLines, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
+import { analyzeJson, analyzeText, fileJsonChunks, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
 import { cmdCi } from './ci';
@@ -114,7 +114,7 @@ async function cmdFiles(args: Args, out: Out): Promise<number> {
     }
     return 0;
   }
-  if (json) for (const line of fileJsonLines(a)) await out.line(line);
+  if (json) for (const chunk of fileJsonChunks(a)) await out.bytes(chunk);
   else for (const r of fileRecords(a)) await out.line(fileLine(r));
   return 0;
 }

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { analysisFromIndex, type Analysis } from '../core/image/analysis';
-import { indexFromParts } from '../core/image/index/transfer';
+import { indexFromParts, type IndexParts } from '../core/image/index/transfer';
 import type { LayerTable } from '../core/image/index/layerTable';
 import { EMPTY_DIVE, type DiveEfficiency } from '../core/image/efficiency';
 import { CancelledError, ImageFormatError, type FormatErrorCode } from '../core/image/errors';
@@ -90,11 +90,43 @@ function errorFrom(m: { name: string; message: string; code?: string }): Error {
   return e;
 }
 
-function unpackDive(m: DoneMessage): DiveEfficiency {
+/**
+ * `s.split('\0')` for a string of `count` parts (none when count is 0), a few thousand at a time
+ * with the slicer's yields between: a big image's names are too many to split in one go on the
+ * extension's thread. Null when the parts are not `count`.
+ */
+async function splitSliced(s: string, count: number, slicer: Slicer): Promise<string[] | null> {
+  const out: string[] = [];
+  if (count === 0) return s === '' ? out : null;
+  let from = 0;
+  for (;;) {
+    const to = s.indexOf('\0', from);
+    if (to < 0) { out.push(s.slice(from)); break; }
+    out.push(s.slice(from, to));
+    from = to + 1;
+    if ((out.length & 4095) === 0) await slicer.maybeYield();
+  }
+  return out.length === count ? out : null;
+}
+
+/** The index's names and link targets as arrays, split in slices (indexFromParts then only checks them). */
+async function splitParts(p: IndexParts, slicer: Slicer): Promise<IndexParts> {
+  const names = typeof p.names === 'string' ? await splitSliced(p.names, p.nameCount, slicer) : p.names;
+  const links = typeof p.links === 'string' ? await splitSliced(p.links, p.linkCount, slicer) : p.links;
+  if (!names || !links) throw new Error('the analysis worker sent an image index whose strings do not match their counts');
+  return { ...p, names, links };
+}
+
+async function unpackDive(m: DoneMessage, slicer: Slicer): Promise<DiveEfficiency> {
   if (m.ineffCount.length === 0) return m.dive;
-  const paths = m.ineffPaths.split('\0');
-  if (paths.length !== m.ineffCount.length) return m.dive;
-  return { ...m.dive, inefficiencies: paths.map((path, i) => ({ path, cumulative: m.ineffCumulative[i], count: m.ineffCount[i] })) };
+  const paths = await splitSliced(m.ineffPaths, m.ineffCount.length, slicer);
+  if (!paths) return m.dive;
+  const inefficiencies: DiveEfficiency['inefficiencies'] = new Array(paths.length);
+  for (let i = 0; i < paths.length; i++) {
+    inefficiencies[i] = { path: paths[i], cumulative: m.ineffCumulative[i], count: m.ineffCount[i] };
+    if ((i & 4095) === 4095) await slicer.maybeYield();
+  }
+  return { ...m.dive, inefficiencies };
 }
 
 export class AnalysisWorkerClient {
@@ -200,7 +232,7 @@ export class AnalysisWorkerClient {
           const layers = Array.from({ length: m.layers }, (_, i) => layerAt(i));
           if (layers.every((l) => l)) {
             const image: ImageData = { ...meta()!, layers: layers as Array<RecordIndex | LayerTable> };
-            opts.onPartial?.(analysisFromIndex(image, indexFromParts(m.index), EMPTY_DIVE), m.layers, plan.keys.length);
+            opts.onPartial?.(analysisFromIndex(image, indexFromParts(await splitParts(m.index, slicer)), EMPTY_DIVE), m.layers, plan.keys.length);
           }
         } else if (m.type === 'done') {
           done = m;
@@ -213,7 +245,8 @@ export class AnalysisWorkerClient {
       const missing = layers.findIndex((l) => !l);
       if (missing >= 0) throw new Error(`the analysis worker sent no index for layer ${missing}`);
       const image: ImageData = { ...fin.image, layers: layers as Array<RecordIndex | LayerTable> };
-      const analysis = analysisFromIndex(image, indexFromParts(fin.index), unpackDive(fin));
+      const index = indexFromParts(await splitParts(fin.index, slicer));
+      const analysis = analysisFromIndex(image, index, await unpackDive(fin, slicer));
       merged = fin.keys.length;
       slicer.idle();
       return { analysis, stats: { readMs: fin.readMs, cacheHits: fin.cacheHits, mainThreadMs: slicer.busyMs, longestSliceMs: slicer.longestMs } };

@@ -142,6 +142,7 @@ function readRecord(buf: Buffer, trusted: boolean): { facts: Facts; cols: LayerC
     cols[name] = new ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset + at, n);
     at = pad8(at + n * ctor.BYTES_PER_ELEMENT);
   }
+  if (trusted) return { facts, cols: lazyStrings(cols, bytes, at, end, facts) };
   const nameTable = readStrings(bytes, at, end, { list: facts.nameList, count: facts.names, len: facts.nameBytes }, () => damaged('names'));
   const linkTable = readStrings(bytes, nameTable.at, end, { list: facts.linkList, count: facts.links, len: facts.linkBytes }, () => damaged('link targets'));
   at = linkTable.at;
@@ -149,7 +150,6 @@ function readRecord(buf: Buffer, trusted: boolean): { facts: Facts; cols: LayerC
   const links = linkTable.strings;
   if (at !== end) damaged('trailing bytes');
   const c = { ...cols, names, links } as LayerColumns;
-  if (trusted) return { facts, cols: c };
   // The columns must hold together: parents before children, ids in range.
   if (c.nodeParent[0] !== -1) damaged('root');
   for (let i = 1; i < facts.nodes; i++) {
@@ -165,6 +165,29 @@ function readRecord(buf: Buffer, trusted: boolean): { facts: Facts; cols: LayerC
   for (const a of [c.whiteNode, c.whiteRaw, c.opaqueNode]) for (let i = 0; i < a.length; i++) if (a[i] < 0 || a[i] >= facts.nodes) damaged('deletions');
   if (!COMPRESSIONS[facts.compression]) damaged('compression');
   return { facts, cols: c };
+}
+
+/**
+ * The columns with their names and link targets decoded on first read (a trusted record: the
+ * thread that takes it over seldom reads a layer's names, and a big layer has hundreds of
+ * thousands). Their lengths are checked now.
+ */
+function lazyStrings(cols: Record<NumberColumn, Int32Array | Uint8Array | Uint16Array | Float64Array>, bytes: Buffer, at: number, end: number, facts: Facts): LayerColumns {
+  const nameLen = facts.nameList ? 0 : facts.nameBytes;
+  const linkLen = facts.linkList ? 0 : facts.linkBytes;
+  if (!Number.isSafeInteger(nameLen) || !Number.isSafeInteger(linkLen) || nameLen < 0 || linkLen < 0 || at + nameLen + linkLen !== end) damaged('names');
+  const c = { ...cols } as LayerColumns;
+  let names: string[] | undefined;
+  let links: string[] | undefined;
+  Object.defineProperty(c, 'names', {
+    enumerable: true,
+    get: () => (names ??= readStrings(bytes, at, end, { list: facts.nameList, count: facts.names, len: facts.nameBytes }, () => damaged('names')).strings),
+  });
+  Object.defineProperty(c, 'links', {
+    enumerable: true,
+    get: () => (links ??= readStrings(bytes, at + nameLen, end, { list: facts.linkList, count: facts.links, len: facts.linkBytes }, () => damaged('link targets')).strings),
+  });
+  return c;
 }
 
 /**

@@ -68,28 +68,161 @@ export function fileRecords(a: Analysis): Generator<FileRecord> {
   return indexFileRecords(a.index);
 }
 
-const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
 
 /**
- * fileRecords(a), each as JSON.stringify gives it, written straight from the index's columns (no
- * record object per path: `files --json` prints millions of them).
+ * fileRecords(a) as JSON lines, each as JSON.stringify gives it, in chunks of UTF-8 bytes of about
+ * `chunk` bytes: written straight from the index's columns into one buffer (`files --json` prints
+ * millions of lines: no string or object per path). A path's bytes are its names' JSON-escaped
+ * bytes, made once per name, joined by '/' (JSON.stringify escapes each character on its own).
  */
-export function* fileJsonLines(a: Analysis): Generator<string> {
+export function* fileJsonChunks(a: Analysis, chunk = 1 << 20): Generator<Buffer> {
   const ix = a.index;
-  for (const [path, n] of ix.walk()) {
-    const p = JSON.stringify(path);
-    const from = ix.copyStart[n];
-    if (!ix.live[n]) {
-      const shippedIn: number[] = [];
-      for (let i = from; i < ix.copyStart[n + 1]; i++) if (!shippedIn.includes(ix.copyLayer[i])) shippedIn.push(ix.copyLayer[i]);
-      yield `{"path":${p},"deleted":true,"deletedBy":${ix.deletedBy[n] < 0 ? 'null' : ix.deletedBy[n]},"shippedIn":[${shippedIn.join(',')}]}`;
-      continue;
+  const w = new ByteWriter(chunk);
+  const nameBytes: Array<Buffer | undefined> = new Array(ix.names.length);
+  const modeBytes = new Map<number, Buffer>();
+  const typeBytes = ENTRY_TYPES.map((t) => Buffer.from(`,"type":${JSON.stringify(t)},"size":`));
+  const pathOpen = Buffer.from('{"path":"');
+  const deletedBy = Buffer.from('","deleted":true,"deletedBy":');
+  const shippedIn = Buffer.from(',"shippedIn":[');
+  const modeOpen = Buffer.from(',"mode":');
+  const layerOpen = Buffer.from(',"layer":');
+  const hidesOpen = Buffer.from(',"hides":[');
+  const linkOpen = Buffer.from(',"linkname":');
+  const { childStart, childList, nodeName, copyStart, copyLayer, live } = ix;
+  // Depth-first, children sorted by name (ix.walk's order); the path's bytes are kept in `path`,
+  // cut back to the parent's length on the way.
+  let path = Buffer.allocUnsafe(4096);
+  const depthLen: number[] = [0];
+  const stack: number[] = [];
+  const depthOf: number[] = [];
+  for (let k = childStart[1] - 1; k >= childStart[0]; k--) { stack.push(childList[k]); depthOf.push(1); }
+  while (stack.length) {
+    const n = stack.pop()!;
+    const d = depthOf.pop()!;
+    const name = nameBytes[nodeName[n]] ??= Buffer.from(JSON.stringify(ix.names[nodeName[n]]).slice(1, -1));
+    let len = depthLen[d - 1];
+    if (len + 1 + name.length > path.length) {
+      const grown = Buffer.allocUnsafe(Math.max(path.length * 2, len + 1 + name.length));
+      path.copy(grown, 0, 0, len);
+      path = grown;
     }
-    let hides = '';
-    for (let i = from, top = from + ix.hiddenCount(n); i < top; i++) hides += i === from ? String(ix.copyLayer[i]) : ',' + ix.copyLayer[i];
-    const link = ix.linkOf(n);
-    yield `{"path":${p},"type":${JSON.stringify(ix.typeOf(n))},"size":${jsonNumber(ix.size[n])},"mode":${JSON.stringify(formatMode(ix.mode[n]))},"layer":${ix.layer[n]},"hides":[${hides}]${link === undefined ? '' : ',"linkname":' + JSON.stringify(link)}}`;
+    path[len++] = 0x2f;
+    for (let i = 0; i < name.length; i++) path[len + i] = name[i];
+    len += name.length;
+    depthLen[d] = len;
+    for (let k = childStart[n + 1] - 1; k >= childStart[n]; k--) { stack.push(childList[k]); depthOf.push(d + 1); }
+
+    w.bytes(pathOpen);
+    w.slice(path, len);
+    const from = copyStart[n];
+    if (!live[n]) {
+      w.bytes(deletedBy);
+      if (ix.deletedBy[n] < 0) w.ascii('null');
+      else w.number(ix.deletedBy[n]);
+      w.bytes(shippedIn);
+      for (let i = from; i < copyStart[n + 1]; i++) {
+        let first = true;
+        for (let j = from; j < i; j++) if (copyLayer[j] === copyLayer[i]) { first = false; break; }
+        if (!first) continue;
+        if (w.last !== 0x5b) w.byte(0x2c);
+        w.number(copyLayer[i]);
+      }
+      w.ascii(']}\n');
+    } else {
+      w.byte(0x22);
+      w.bytes(typeBytes[ix.type[n]]);
+      const size = ix.size[n];
+      if (Number.isFinite(size)) w.number(size);
+      else w.ascii('null');
+      w.bytes(modeOpen);
+      const m = ix.mode[n];
+      let mb = modeBytes.get(m);
+      if (!mb) modeBytes.set(m, (mb = Buffer.from(JSON.stringify(formatMode(m)))));
+      w.bytes(mb);
+      w.bytes(layerOpen);
+      w.number(ix.layer[n]);
+      w.bytes(hidesOpen);
+      for (let i = from, top = from + ix.hiddenCount(n); i < top; i++) {
+        if (i !== from) w.byte(0x2c);
+        w.number(copyLayer[i]);
+      }
+      w.byte(0x5d);
+      const link = ix.linkOf(n);
+      if (link !== undefined) {
+        w.bytes(linkOpen);
+        w.bytes(Buffer.from(JSON.stringify(link)));
+      }
+      w.ascii('}\n');
+    }
+    if (w.full) yield w.take();
   }
+  if (w.length) yield w.take();
+}
+
+/** Bytes appended to a buffer of about `size` bytes (grown for a longer line), taken when full. */
+class ByteWriter {
+  private buf: Buffer;
+  length = 0;
+  constructor(private readonly size: number) {
+    this.buf = Buffer.allocUnsafe(size + 4096);
+  }
+  get full(): boolean {
+    return this.length >= this.size;
+  }
+  get last(): number {
+    return this.length ? this.buf[this.length - 1] : -1;
+  }
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.length++] = b;
+  }
+  bytes(b: Buffer): void {
+    this.slice(b, b.length);
+  }
+  slice(b: Buffer, len: number): void {
+    this.room(len);
+    // A loop: Buffer.copy costs more than the few bytes of a line's pieces.
+    const buf = this.buf, at = this.length;
+    for (let i = 0; i < len; i++) buf[at + i] = b[i];
+    this.length = at + len;
+  }
+  ascii(s: string): void {
+    this.room(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.length++] = s.charCodeAt(i);
+  }
+  /** A number as String(x) writes it: digits for a whole number below 2^53, else String's text. */
+  number(x: number): void {
+    if (x >= 0 && x <= Number.MAX_SAFE_INTEGER && Math.floor(x) === x) {
+      this.room(16);
+      if (x < 10) { this.buf[this.length++] = 48 + x; return; }
+      let digits = 1;
+      for (let t = x; t >= 10; t = Math.floor(t / 10)) digits++;
+      let at = this.length + digits;
+      this.length = at;
+      for (let t = x; at > this.length - digits; t = Math.floor(t / 10)) this.buf[--at] = 48 + (t % 10);
+      return;
+    }
+    this.ascii(String(x));
+  }
+  /** The bytes written, as a buffer of their own; the writer starts again empty. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.length);
+    this.buf = Buffer.allocUnsafe(this.size + 4096);
+    this.length = 0;
+    return out;
+  }
+}
+
+/** fileRecords(a), each as JSON.stringify gives it (the lines of fileJsonChunks, as strings). */
+export function fileJsonLines(a: Analysis): string[] {
+  const text = Buffer.concat([...fileJsonChunks(a)]).toString('utf8');
+  return text === '' ? [] : text.slice(0, -1).split('\n');
 }
 
 /** fileRecord for node n of the image index. */

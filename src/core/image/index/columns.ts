@@ -84,7 +84,9 @@ export class PairHash {
   }
   /** Makes room for `more` keys beyond those it holds, so that adding them never rehashes. */
   reserve(more: number): void {
-    while (this.size + more > (this.mask + 1) * 0.7) this.grow();
+    let n = this.mask + 1;
+    while (this.size + more > n * 0.7) n *= 2;
+    if (n > this.mask + 1) this.grow(n);
   }
   get(parent: number, name: number): number {
     return this.t[this.slot(parent, name) + 2];
@@ -112,9 +114,8 @@ export class PairHash {
     t[at + 1] = name;
     t[at + 2] = value;
   }
-  private grow(): void {
+  private grow(n = (this.mask + 1) * 2): void {
     const old = this.t;
-    const n = (this.mask + 1) * 2;
     this.t = PairHash.table(n);
     this.mask = n - 1;
     for (let at = 0; at < old.length; at += 3) {

@@ -179,6 +179,12 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     *values(): Generator<{ cumulative: number; min: number; count: number }> {
       for (let n = 0; n < N; n++) if (count[n] > 0) yield { cumulative: cumulative[n], min: min[n], count: count[n] };
     },
+    sums(): { minSum: number; cumSum: number } {
+      let minSum = 0;
+      let cumSum = 0;
+      for (let n = 0; n < N; n++) if (count[n] > 0) { minSum += min[n]; cumSum += cumulative[n]; }
+      return { minSum, cumSum };
+    },
     get(path: string): { cumulative: number; min: number; count: number } {
       const n = byPath.get(path)!;
       return { cumulative: cumulative[n], min: min[n], count: count[n] };

@@ -58,13 +58,19 @@ class ChangeBuilder {
     this.lower = new Column(Float64Array, n);
     this.meta = new Column(Uint8Array, n);
   }
+  // Writes each column's array directly: a store site that sees one array type stays fast, where
+  // Column.push, shared by every column type, does not.
   push(node: number, kind: number, bytes: number, how = 0, lower = 0, meta = 0): number {
-    this.node.push(node);
-    this.kind.push(kind);
-    this.bytes.push(bytes);
-    this.how.push(how);
-    this.lower.push(lower);
-    return this.meta.push(meta);
+    const i = this.node.length;
+    if (i >= this.node.a.length) for (const c of [this.node, this.kind, this.bytes, this.how, this.lower, this.meta]) c.ensure(i);
+    this.node.a[i] = node;
+    this.kind.a[i] = kind;
+    this.bytes.a[i] = bytes;
+    this.how.a[i] = how;
+    this.lower.a[i] = lower;
+    this.meta.a[i] = meta;
+    this.node.length = this.kind.length = this.bytes.length = this.how.length = this.lower.length = this.meta.length = i + 1;
+    return i;
   }
   get length(): number {
     return this.node.length;
@@ -296,8 +302,9 @@ export class ImageIndexBuilder {
     if (n === next) {
       this.nodes++;
       if (n >= this.capacity) this.grow(n);
-      this.nodeParent.push(parent);
-      this.nodeName.push(name);
+      this.nodeParent.a[n] = parent;
+      this.nodeName.a[n] = name;
+      this.nodeParent.length = this.nodeName.length = n + 1;
     }
     return n;
   }
@@ -495,6 +502,27 @@ export class ImageIndexBuilder {
     return bytes;
   }
 
+  /** Warns of hardlinks whose target is missing, in the order a walk of the merged tree meets them (children bottom-up). */
+  private warnBroken(index: ImageIndex, broken: number[]): void {
+    const N = this.nodes;
+    const order = new Int32Array(N);
+    let len = 0;
+    const stack = [0];
+    while (stack.length) {
+      const n = stack.pop()!;
+      order[len++] = n;
+      for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) stack.push(k);
+    }
+    const at = new Int32Array(N);
+    for (let j = 0; j < len; j++) at[order[j]] = len - 1 - j;
+    broken.sort((a, b) => at[a] - at[b]);
+    for (const n of broken) {
+      if (index.warnings.length >= 50) break;
+      const to = index.link[n] >= 0 ? this.linkTable.strings[index.link[n]] : undefined;
+      index.warnings.push(`hardlink ${index.pathOf(n)} points at missing ${to}`);
+    }
+  }
+
   /** Resolves hardlink sizes, directory totals and per-layer hidden bytes; the index is then final. */
   finish(): ImageIndex {
     if (this.finished) throw new Error('ImageIndexBuilder: finish twice');
@@ -562,33 +590,31 @@ export class ImageIndexBuilder {
       this.deletedHow.view(), new Float64Array(N), new Float64Array(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
       this.opaqueIn, this.layers, [], this.layerNodes, this.firstChild.view(), this.nextSibling.view(),
     );
-    // Post order as the object tree's walk gives it: a stack of children in the order they joined.
-    const order = new Int32Array(N);
-    let len = 0;
-    const stack = [0];
-    while (stack.length) {
-      const n = stack.pop()!;
-      order[len++] = n;
-      for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) stack.push(k);
-    }
+    // Hardlinks take their target's size before the totals are summed.
     for (const s of this.layers) s.hiddenBytes = 0;
-    const nameIds = { get: (x: string): number | undefined => this.names.has(x) };
     const total = index.total, count = index.count, link = index.link;
-    for (let j = len - 1; j >= 0; j--) {
-      const n = order[j];
-      for (let i = copyStart[n], top = copyStart[n] + index.hiddenCount(n); i < top; i++) this.layers[copyLayer[i]].hiddenBytes += copyBytes[i];
-      if (live[n] && type[n] === T_HARDLINK) {
-        const to = link[n] >= 0 ? this.linkTable.strings[link[n]] : undefined;
-        const target = to ? lookupPath(to, nameIds, (p, name) => this.hash.get(p, name), (x) => exists[x] === 1) : -1;
-        if (target >= 0 && live[target] && type[target] === T_FILE) size[n] = size[target];
-        else if (index.warnings.length < 50) index.warnings.push(`hardlink ${index.pathOf(n)} points at missing ${to}`);
-      }
-      for (let k = this.firstChild.a[n]; k >= 0; k = this.nextSibling.a[k]) {
-        if (!live[k]) continue;
-        const dir = type[k] === T_DIR;
-        count[n] += 1 + (dir ? count[k] : 0);
-        total[n] += dir ? total[k] : type[k] === T_FILE ? size[k] : 0;
-      }
+    let broken: number[] | null = null;
+    const nameIds = { get: (x: string): number | undefined => this.names.has(x) };
+    for (let n = 1; n < N; n++) {
+      if (!live[n] || type[n] !== T_HARDLINK) continue;
+      const to = link[n] >= 0 ? this.linkTable.strings[link[n]] : undefined;
+      const target = to ? lookupPath(to, nameIds, (p, name) => this.hash.get(p, name), (x) => exists[x] === 1) : -1;
+      if (target >= 0 && live[target] && type[target] === T_FILE) size[n] = size[target];
+      else (broken ??= []).push(n);
+    }
+    if (broken) this.warnBroken(index, broken);
+    // A node's id is larger than its parent's (a parent is interned first): in falling id order a
+    // node's own totals are complete when it is added to its parent's. Sums of whole bytes: exact in
+    // any order.
+    const parentOf = this.nodeParent.a;
+    for (let n = N - 1; n >= 0; n--) {
+      if (!exists[n]) continue;
+      for (let i = copyStart[n], c = copyStart[n + 1] - copyStart[n], top = copyStart[n] + (live[n] ? Math.max(0, c - 1) : c); i < top; i++) this.layers[copyLayer[i]].hiddenBytes += copyBytes[i];
+      if (n === 0 || !live[n]) continue;
+      const p = parentOf[n];
+      const dir = type[n] === T_DIR;
+      count[p] += 1 + (dir ? count[n] : 0);
+      total[p] += dir ? total[n] : type[n] === T_FILE ? size[n] : 0;
     }
     return index;
   }

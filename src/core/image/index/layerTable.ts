@@ -221,8 +221,11 @@ export class LayerTableBuilder {
     const next = this.nodeParent.length;
     const n = this.children.intern(parent, nameId, next);
     if (n === next) {
-      this.nodeParent.push(parent);
-      this.nodeName.push(nameId);
+      // Direct stores (see pushEntry).
+      if (next >= this.nodeParent.a.length) { this.nodeParent.ensure(next); this.nodeName.ensure(next); }
+      this.nodeParent.a[next] = parent;
+      this.nodeName.a[next] = nameId;
+      this.nodeParent.length = this.nodeName.length = next + 1;
     }
     return n;
   }
@@ -265,17 +268,26 @@ export class LayerTableBuilder {
     this.pushEntry(this.node(path), TYPE_CODE.get(type)!, size, mode, uid, gid, mtime, linkname);
   }
 
+  // Writes each column's array directly: a store site that sees one array type stays fast, where
+  // Column.push, shared by every column type, does not.
   private pushEntry(node: number, type: number, size: number, mode: number, uid: number, gid: number, mtime: number, linkname: string | undefined): void {
-    this.entNode.push(node);
-    this.entType.push(type);
-    this.entSize.push(size);
-    this.entMode.push(mode);
-    this.entUid.push(uid);
-    this.entGid.push(gid);
-    this.entMtime.push(mtime);
-    this.entLink.push(linkname === undefined ? -1 : this.linkTable.id(linkname));
+    const i = this.entNode.length;
+    if (i >= this.entNode.a.length) {
+      for (const c of [this.entNode, this.entType, this.entSize, this.entMode, this.entUid, this.entGid, this.entMtime, this.entLink]) c.ensure(i);
+    }
+    this.entNode.a[i] = node;
+    this.entType.a[i] = type;
+    this.entSize.a[i] = size;
+    this.entMode.a[i] = mode;
+    this.entUid.a[i] = uid;
+    this.entGid.a[i] = gid;
+    this.entMtime.a[i] = mtime;
+    this.entLink.a[i] = linkname === undefined ? -1 : this.linkTable.id(linkname);
+    this.entNode.length = this.entType.length = this.entSize.length = this.entMode.length = i + 1;
+    this.entUid.length = this.entGid.length = this.entMtime.length = this.entLink.length = i + 1;
     if (type === T_FILE) this.tarFileBytes += size;
   }
+
 
   addWhiteout(path: string): void {
     this.whiteouts.push(path);
