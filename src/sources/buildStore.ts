@@ -11,7 +11,9 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import * as nodePath from 'node:path';
 import { normalizeImageRef, type BuilderKind } from '../core/dockerfile/buildTrace';
 import { stagesToBuild, type BuildRecord, type ContextManifest } from '../core/dockerfile/cachePredict';
-import type { DockerfileModel } from '../core/dockerfile/dockerfile';
+import { recoverBuildArgs } from '../core/dockerfile/buildArgs';
+import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
+import { mapHistory } from '../core/dockerfile/mapping';
 import type { EngineClient } from '../engine/types';
 import { contextManifest } from './contextManifest';
 
@@ -109,6 +111,21 @@ export class BuildStore {
     return undefined;
   }
 
+  /**
+   * The build Compare with Previous Build compares `imageId` with: the last successful build with
+   * another image before the one that made `imageId`, or the last one when no record knows
+   * `imageId` (an image not recorded is newer than every record). Undefined when there is none.
+   */
+  previousBuild(dockerfile: string, imageId: string): StoredBuild | undefined {
+    const h = this.history(dockerfile);
+    const at = h.findIndex((b) => b.record.imageId === imageId);
+    for (let i = (at < 0 ? h.length : at) - 1; i >= 0; i--) {
+      const r = h[i].record;
+      if (!r.failed && r.imageId !== null && r.imageId !== imageId) return h[i];
+    }
+    return undefined;
+  }
+
   /** Adds a build (a build of an image already recorded replaces that record). */
   add(dockerfile: string, s: StoredBuild): void {
     const id = s.record.imageId;
@@ -140,8 +157,11 @@ export interface SeenImage {
   name: string;
   /** When the image was created (ms since the epoch; the config's `created`). */
   createdMs: number;
-  /** `created_by` and comment of its history, oldest first (to tell BuildKit from the legacy builder). */
-  history: ReadonlyArray<{ createdBy: string; comment?: string }>;
+  /**
+   * `created_by` and comment of its history, oldest first (to tell BuildKit from the legacy builder,
+   * and to read back the build args its RUN entries hold).
+   */
+  history: ReadonlyArray<{ createdBy: string; comment?: string; emptyLayer?: boolean; layerIndex?: number | null }>;
 }
 
 export interface SeenBuildInput {
@@ -163,7 +183,8 @@ export function builderOf(history: SeenImage['history']): BuilderKind {
 /**
  * The record of a build seen through the engine, made now: the context as it is, every file
  * modified after the image's creation time marked unknown; no per-line results (the builder's
- * trace was not seen). Undefined (with the reason) when the Dockerfile itself changed after the
+ * trace was not seen). Its build args are those its history's RUN entries show
+ * (core/dockerfile/buildArgs); the ARGs the history cannot show are listed as unknown. Undefined (with the reason) when the Dockerfile itself changed after the
  * image was created: the text it was built from is not known.
  */
 export async function recordSeenBuild(store: BuildStore, input: SeenBuildInput): Promise<{ stored?: StoredBuild; skipped?: string }> {
@@ -194,11 +215,16 @@ export async function recordSeenBuild(store: BuildStore, input: SeenBuildInput):
       // not a local image: nothing to compare later
     }
   }
+  // The ARG defaults of the text as written: a value the history shows that differs was given.
+  const plain = parseDockerfile(input.dockerfileText);
+  const history = input.image.history.map((h, index) => ({ index, createdBy: h.createdBy, comment: h.comment, emptyLayer: h.emptyLayer ?? false, layerIndex: h.layerIndex ?? null }));
+  const recovered = recoverBuildArgs(plain, history, mapHistory(plain, history, { stage: input.stage }));
   const record: BuildRecord = {
     version: 1,
     builder,
     dockerfileText: input.dockerfileText,
-    buildArgs: {},
+    buildArgs: recovered.args,
+    ...(recovered.unknown.length > 0 ? { buildArgsUnknown: recovered.unknown } : {}),
     target,
     stages: stagesToBuild(input.model, builder, target),
     lines: {},

@@ -92,6 +92,11 @@ export class BuildRecords implements vscode.Disposable {
     return this.store.previousSizes(uri.fsPath, imageId);
   }
 
+  /** The recorded build before the one that made `imageId` (sources/buildStore previousBuild). */
+  previousBuild(uri: vscode.Uri, imageId: string): StoredBuild | undefined {
+    return uri.scheme === 'file' ? this.store.previousBuild(uri.fsPath, imageId) : undefined;
+  }
+
   /** Every stored build of this Dockerfile, oldest first. */
   history(uri: vscode.Uri): StoredBuild[] {
     return uri.scheme === 'file' ? this.store.history(uri.fsPath) : [];
