@@ -11,9 +11,10 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import * as nodePath from 'node:path';
 import { normalizeImageRef, type BuilderKind } from '../core/dockerfile/buildTrace';
 import { stagesToBuild, type BuildRecord, type ContextManifest } from '../core/dockerfile/cachePredict';
-import { recoverBuildArgs } from '../core/dockerfile/buildArgs';
+import { recoverBuildArgs, type RecoveredBuildArgs } from '../core/dockerfile/buildArgs';
 import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
 import { mapHistory } from '../core/dockerfile/mapping';
+import type { HistoryEntry } from '../core/image/types';
 import type { EngineClient } from '../engine/types';
 import { contextManifest } from './contextManifest';
 
@@ -175,6 +176,33 @@ export interface SeenBuildInput {
   engine: EngineClient;
 }
 
+type SeenHistory = SeenImage['history'];
+
+function historyEntries(history: SeenHistory): HistoryEntry[] {
+  return history.map((h, index) => ({ index, createdBy: h.createdBy, comment: h.comment, emptyLayer: h.emptyLayer ?? false, layerIndex: h.layerIndex ?? null }));
+}
+
+/** The build args an image's history shows for this Dockerfile text and stage (core/dockerfile/buildArgs). */
+export function seenBuildArgs(dockerfileText: string, history: SeenHistory, stage: number): RecoveredBuildArgs {
+  const plain = parseDockerfile(dockerfileText);
+  const h = historyEntries(history);
+  return recoverBuildArgs(plain, h, mapHistory(plain, h, { stage }));
+}
+
+/**
+ * Whether an image was built from this Dockerfile text: its history's mapping onto the stage
+ * (`score`, made with the ARG defaults) is a full match, or becomes one with the build args its
+ * RUN entries show (`RUN |1 A=two …` is what `--build-arg A=two` writes where the default writes
+ * `RUN |1 A=one …`).
+ */
+export function builtFrom(dockerfileText: string, history: SeenHistory, stage: number, score: number): boolean {
+  if (score >= FULL_MATCH) return true;
+  if (score < 0.9) return false;
+  const args = seenBuildArgs(dockerfileText, history, stage).args;
+  if (Object.keys(args).length === 0) return false;
+  return mapHistory(parseDockerfile(dockerfileText, { buildArgs: args }), historyEntries(history), { stage }).score >= FULL_MATCH;
+}
+
 /** BuildKit writes `buildkit.dockerfile.v0` as the comment of the history entries it makes. */
 export function builderOf(history: SeenImage['history']): BuilderKind {
   return history.some((h) => h.comment === 'buildkit.dockerfile.v0' || /# buildkit$/.test(h.createdBy)) ? 'buildkit' : 'legacy';
@@ -215,10 +243,8 @@ export async function recordSeenBuild(store: BuildStore, input: SeenBuildInput):
       // not a local image: nothing to compare later
     }
   }
-  // The ARG defaults of the text as written: a value the history shows that differs was given.
-  const plain = parseDockerfile(input.dockerfileText);
-  const history = input.image.history.map((h, index) => ({ index, createdBy: h.createdBy, comment: h.comment, emptyLayer: h.emptyLayer ?? false, layerIndex: h.layerIndex ?? null }));
-  const recovered = recoverBuildArgs(plain, history, mapHistory(plain, history, { stage: input.stage }));
+  // A value the history shows that differs from the ARG's default was given.
+  const recovered = seenBuildArgs(input.dockerfileText, input.image.history, input.stage);
   const record: BuildRecord = {
     version: 1,
     builder,

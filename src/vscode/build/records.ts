@@ -13,7 +13,7 @@ import {
 import type { DockerfileModel } from '../../core/dockerfile/dockerfile';
 import type { EngineClient } from '../../engine/types';
 import { BaseImageIds } from '../../sources/baseImages';
-import { FULL_MATCH, recordSeenBuild, type BuildStore, type StoredBuild } from '../../sources/buildStore';
+import { recordSeenBuild, type BuildStore, type StoredBuild } from '../../sources/buildStore';
 import { chooseContextDir, contextManifest } from '../../sources/contextManifest';
 import type { ImageMatch } from '../../sources/dockerfileImage';
 
@@ -104,12 +104,12 @@ export class BuildRecords implements vscode.Disposable {
 
   /**
    * An engine image whose history matches the Dockerfile on disk fully (`match`, from the image
-   * search) and that no record knows: a build made elsewhere (a terminal, compose, a task). It is
+   * search; the caller checked it with sources/buildStore builtFrom) and that no record knows: a build made elsewhere (a terminal, compose, a task). It is
    * recorded with a snapshot of its context taken now (files modified after the image was created
    * are unknown). Never throws.
    */
   async recordSeen(uri: vscode.Uri, model: DockerfileModel, match: ImageMatch): Promise<void> {
-    if (uri.scheme !== 'file' || match.score < FULL_MATCH || this.store.byImage(uri.fsPath, match.image.id)) return;
+    if (uri.scheme !== 'file' || this.store.byImage(uri.fsPath, match.image.id)) return;
     try {
       const engine = this.engine();
       const text = await readFile(uri.fsPath, 'utf8');
