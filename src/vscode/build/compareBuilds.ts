@@ -160,7 +160,6 @@ export function registerCompareBuilds(ll: LayerLensContext): Contribution<'compa
         ...groups.map((g): Row => ({ kind: 'line', g, dockerfile: uri })),
       ]);
       view.message = groups.length === 0 ? 'No file differs from the previous build.' : undefined;
-      view.title = `Since Previous Build · ${name}`;
       await vscode.commands.executeCommand('setContext', SHOWN_KEY, true);
       await vscode.commands.executeCommand(`${CHANGES_VIEW}.focus`);
       ll.log(`compared ${current.source} with ${prevId}: ${files.length} path(s) in ${groups.length} line(s)`);
