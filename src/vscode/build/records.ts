@@ -13,7 +13,7 @@ import {
 import type { DockerfileModel } from '../../core/dockerfile/dockerfile';
 import type { EngineClient } from '../../engine/types';
 import { BaseImageIds } from '../../sources/baseImages';
-import { recordSeenBuild, type BuildStore, type StoredBuild } from '../../sources/buildStore';
+import { builtFrom, recordSeenBuild, type BuildStore, type StoredBuild } from '../../sources/buildStore';
 import { chooseContextDir, contextManifest } from '../../sources/contextManifest';
 import type { ImageMatch } from '../../sources/dockerfileImage';
 
@@ -104,7 +104,7 @@ export class BuildRecords implements vscode.Disposable {
 
   /**
    * An engine image whose history matches the Dockerfile on disk fully (`match`, from the image
-   * search; the caller checked it with sources/buildStore builtFrom) and that no record knows: a build made elsewhere (a terminal, compose, a task). It is
+   * search; checked again with sources/buildStore builtFrom against the text on disk) and that no record knows: a build made elsewhere (a terminal, compose, a task). It is
    * recorded with a snapshot of its context taken now (files modified after the image was created
    * are unknown). Never throws.
    */
@@ -113,6 +113,7 @@ export class BuildRecords implements vscode.Disposable {
     try {
       const engine = this.engine();
       const text = await readFile(uri.fsPath, 'utf8');
+      if (!builtFrom(text, match.image.history, match.stage, match.score)) return;
       const folder = vscode.workspace.getWorkspaceFolder(uri);
       const sources = model.instructions.flatMap((i) => (i.copy && i.copy.from === null ? i.copy.sources : []));
       const root = folder?.uri.fsPath;
