@@ -8,6 +8,8 @@ import { registerHover } from './vscode/hover';
 import { registerQuickFixes } from './vscode/quickFixes';
 import { registerBuild } from './vscode/build/buildImage';
 import { registerStageImages } from './vscode/build/stageImages';
+import { registerCompareBuilds } from './vscode/build/compareBuilds';
+import { registerBuildHistory } from './vscode/build/buildHistory';
 import { registerLensClick } from './vscode/lensClick';
 import { registerRegistryBase } from './vscode/registryBase';
 import { registerSecrets } from './vscode/secrets';
@@ -27,12 +29,15 @@ export function activate(context: vscode.ExtensionContext): LayerLensContext {
   const quickFixes = registerQuickFixes(ll);
   const build = registerBuild(ll);
   const stageImages = registerStageImages(ll);
+  const compareBuilds = registerCompareBuilds(ll);
+  const buildHistory = registerBuildHistory(ll);
   const lensClick = registerLensClick(ll);
   const registryBase = registerRegistryBase(ll);
   const secrets = registerSecrets(ll);
-  for (const c of [codeLens, sidebar, explain, hover, quickFixes, build, stageImages, lensClick, registryBase, secrets]) ll.own(...c.disposables);
+  for (const c of [codeLens, sidebar, explain, hover, quickFixes, build, stageImages, compareBuilds, buildHistory, lensClick, registryBase, secrets]) ll.own(...c.disposables);
   const commands: CommandHandlers = {
-    ...sidebar.commands, ...explain.commands, ...build.commands, ...stageImages.commands, ...lensClick.commands, ...secrets.commands,
+    ...sidebar.commands, ...explain.commands, ...build.commands, ...stageImages.commands, ...compareBuilds.commands, ...buildHistory.commands,
+    ...lensClick.commands, ...secrets.commands,
   };
   ll.own(...registerCommands(commands));
   ll.log('Layer Lens activated');

@@ -11,6 +11,7 @@ import { findStage, parseDockerfile } from '../core/dockerfile/dockerfile';
 import { targetBuildInput } from '../core/dockerfile/stageImages';
 import { mapImageHistory } from '../core/dockerfile/mapping';
 import { formatBytes, seconds } from '../core/present/format';
+import { historyRows, signedBytes, sizeDeltas } from '../core/present/buildHistory';
 import { lineInfos, sizesByInstruction } from '../core/present/lines';
 import { entrySizes, quickImageFromEngine } from '../sources/dockerfileImage';
 import { SCHEMA_VERSION } from '../core/present/report';
@@ -141,17 +142,7 @@ export async function cmdHistory(args: Args, out: Out): Promise<number> {
   const file = path.resolve(needSource(args));
   const store = cliBuildStore();
   if (!store) throw new UsageError('build records are off (LAYERLENS_CACHE=off)');
-  const builds = store.history(file).map((b) => {
-    const sizes = b.sizes ? Object.values(b.sizes) : undefined;
-    const lines = Object.entries(b.record.lines).map(([line, l]) => ({ line: Number(line), instruction: l.keyword, cache: l.failed ? 'failed' : l.cache, durationMs: l.durationMs }))
-      .sort((x, y) => x.line - y.line);
-    return {
-      imageId: b.record.imageId, tag: b.record.tag, origin: b.record.origin ?? 'layerlens', builder: b.record.builder,
-      finishedAt: new Date(b.record.finishedAt).toISOString(), durationMs: b.record.origin === 'engine' ? null : b.record.durationMs,
-      failed: b.record.failed === true, size: sizes ? sizes.reduce((t, x) => t + x, 0) : null,
-      unknownFiles: Object.values(b.record.context?.files ?? {}).filter((f) => f.unknown).length, lines,
-    };
-  });
+  const builds = historyRows(store.history(file));
   if (args.flags.has('json')) {
     await out.line(JSON.stringify({ schemaVersion: SCHEMA_VERSION, dockerfile: file, builds }));
     return 0;
@@ -161,15 +152,15 @@ export async function cmdHistory(args: Args, out: Out): Promise<number> {
     return 0;
   }
   const max = Math.max(1, ...builds.map((b) => b.size ?? 0));
-  let prev: number | null = null;
-  for (const b of builds) {
+  const deltas = sizeDeltas(builds);
+  for (const [i, b] of builds.entries()) {
     const bar = b.size === null ? ''.padEnd(20) : '█'.repeat(Math.max(1, Math.round((b.size / max) * 20))).padEnd(20);
-    const delta = b.size !== null && prev !== null && b.size !== prev ? ` (${b.size > prev ? '+' : ''}${formatBytes(b.size - prev)})` : '';
+    const d = deltas[i];
+    const delta = d !== null && d !== 0 ? ` (${signedBytes(d)})` : '';
     const counts = b.lines.length ? ` · ${b.lines.filter((l) => l.cache === 'built').length} built, ${b.lines.filter((l) => l.cache === 'cached').length} cached` : '';
     const took = b.durationMs !== null ? ` in ${seconds(b.durationMs)}` : '';
     const how = b.origin === 'engine' ? 'seen through the engine' : `${b.builder}${took}${counts}`;
     await out.line(`${b.finishedAt.replace(/\.\d+Z$/, 'Z')}  ${bar} ${(b.size === null ? '?' : formatBytes(b.size)).padStart(9)}${delta}  ${b.tag}${b.failed ? ' FAILED' : ''} · ${how}${b.unknownFiles ? ` · ${b.unknownFiles} file(s) unknown` : ''}`);
-    if (b.size !== null) prev = b.size;
   }
   return 0;
 }

@@ -18,7 +18,7 @@ import { entrySizes, findBestImage, quickImageFromAnalysis, quickImageFromEngine
 import { HistoryCache } from '../sources/historyCache';
 import { cliCacheRoot } from '../sources/indexCache';
 import { parseSource } from '../sources/load';
-import { FULL_MATCH, recordSeenBuild } from '../sources/buildStore';
+import { builtFrom, recordSeenBuild } from '../sources/buildStore';
 import { contextManifest } from '../sources/contextManifest';
 import { buildArgsOf, cliBuildStore } from './build';
 import { UsageError, engineFactory, load, needSource, openSource, type Args, type Out } from './common';
@@ -140,7 +140,7 @@ async function cacheStatus(args: Args, x: {
   let stored = store.byImage(file, x.image.id);
   let note: string | undefined;
   const engine = x.fromEngine ? await engineFactory(args)() : undefined;
-  if (!stored && engine && x.mapping.score >= FULL_MATCH) {
+  if (!stored && engine && builtFrom(x.text, x.image.history, x.mapping.stage, x.mapping.score)) {
     const inspect = await engine.inspectImage(x.image.id);
     const seen = await recordSeenBuild(store, {
       dockerfile: file, dockerfileText: x.text, model: x.model, stage: x.mapping.stage,

@@ -11,7 +11,10 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import * as nodePath from 'node:path';
 import { normalizeImageRef, type BuilderKind } from '../core/dockerfile/buildTrace';
 import { stagesToBuild, type BuildRecord, type ContextManifest } from '../core/dockerfile/cachePredict';
-import type { DockerfileModel } from '../core/dockerfile/dockerfile';
+import { recoverBuildArgs, type RecoveredBuildArgs } from '../core/dockerfile/buildArgs';
+import { parseDockerfile, type DockerfileModel } from '../core/dockerfile/dockerfile';
+import { mapHistory } from '../core/dockerfile/mapping';
+import type { HistoryEntry } from '../core/image/types';
 import type { EngineClient } from '../engine/types';
 import { contextManifest } from './contextManifest';
 
@@ -109,6 +112,21 @@ export class BuildStore {
     return undefined;
   }
 
+  /**
+   * The build Compare with Previous Build compares `imageId` with: the last successful build with
+   * another image before the one that made `imageId`, or the last one when no record knows
+   * `imageId` (an image not recorded is newer than every record). Undefined when there is none.
+   */
+  previousBuild(dockerfile: string, imageId: string): StoredBuild | undefined {
+    const h = this.history(dockerfile);
+    const at = h.findIndex((b) => b.record.imageId === imageId);
+    for (let i = (at < 0 ? h.length : at) - 1; i >= 0; i--) {
+      const r = h[i].record;
+      if (!r.failed && r.imageId !== null && r.imageId !== imageId) return h[i];
+    }
+    return undefined;
+  }
+
   /** Adds a build (a build of an image already recorded replaces that record). */
   add(dockerfile: string, s: StoredBuild): void {
     const id = s.record.imageId;
@@ -140,8 +158,11 @@ export interface SeenImage {
   name: string;
   /** When the image was created (ms since the epoch; the config's `created`). */
   createdMs: number;
-  /** `created_by` and comment of its history, oldest first (to tell BuildKit from the legacy builder). */
-  history: ReadonlyArray<{ createdBy: string; comment?: string }>;
+  /**
+   * `created_by` and comment of its history, oldest first (to tell BuildKit from the legacy builder,
+   * and to read back the build args its RUN entries hold).
+   */
+  history: ReadonlyArray<{ createdBy: string; comment?: string; emptyLayer?: boolean; layerIndex?: number | null }>;
 }
 
 export interface SeenBuildInput {
@@ -155,6 +176,33 @@ export interface SeenBuildInput {
   engine: EngineClient;
 }
 
+type SeenHistory = SeenImage['history'];
+
+function historyEntries(history: SeenHistory): HistoryEntry[] {
+  return history.map((h, index) => ({ index, createdBy: h.createdBy, comment: h.comment, emptyLayer: h.emptyLayer ?? false, layerIndex: h.layerIndex ?? null }));
+}
+
+/** The build args an image's history shows for this Dockerfile text and stage (core/dockerfile/buildArgs). */
+export function seenBuildArgs(dockerfileText: string, history: SeenHistory, stage: number): RecoveredBuildArgs {
+  const plain = parseDockerfile(dockerfileText);
+  const h = historyEntries(history);
+  return recoverBuildArgs(plain, h, mapHistory(plain, h, { stage }));
+}
+
+/**
+ * Whether an image was built from this Dockerfile text: its history's mapping onto the stage
+ * (`score`, made with the ARG defaults) is a full match, or becomes one with the build args its
+ * RUN entries show (`RUN |1 A=two …` is what `--build-arg A=two` writes where the default writes
+ * `RUN |1 A=one …`).
+ */
+export function builtFrom(dockerfileText: string, history: SeenHistory, stage: number, score: number): boolean {
+  if (score >= FULL_MATCH) return true;
+  if (score < 0.9) return false;
+  const args = seenBuildArgs(dockerfileText, history, stage).args;
+  if (Object.keys(args).length === 0) return false;
+  return mapHistory(parseDockerfile(dockerfileText, { buildArgs: args }), historyEntries(history), { stage }).score >= FULL_MATCH;
+}
+
 /** BuildKit writes `buildkit.dockerfile.v0` as the comment of the history entries it makes. */
 export function builderOf(history: SeenImage['history']): BuilderKind {
   return history.some((h) => h.comment === 'buildkit.dockerfile.v0' || /# buildkit$/.test(h.createdBy)) ? 'buildkit' : 'legacy';
@@ -163,7 +211,8 @@ export function builderOf(history: SeenImage['history']): BuilderKind {
 /**
  * The record of a build seen through the engine, made now: the context as it is, every file
  * modified after the image's creation time marked unknown; no per-line results (the builder's
- * trace was not seen). Undefined (with the reason) when the Dockerfile itself changed after the
+ * trace was not seen). Its build args are those its history's RUN entries show
+ * (core/dockerfile/buildArgs); the ARGs the history cannot show are listed as unknown. Undefined (with the reason) when the Dockerfile itself changed after the
  * image was created: the text it was built from is not known.
  */
 export async function recordSeenBuild(store: BuildStore, input: SeenBuildInput): Promise<{ stored?: StoredBuild; skipped?: string }> {
@@ -194,11 +243,14 @@ export async function recordSeenBuild(store: BuildStore, input: SeenBuildInput):
       // not a local image: nothing to compare later
     }
   }
+  // A value the history shows that differs from the ARG's default was given.
+  const recovered = seenBuildArgs(input.dockerfileText, input.image.history, input.stage);
   const record: BuildRecord = {
     version: 1,
     builder,
     dockerfileText: input.dockerfileText,
-    buildArgs: {},
+    buildArgs: recovered.args,
+    ...(recovered.unknown.length > 0 ? { buildArgsUnknown: recovered.unknown } : {}),
     target,
     stages: stagesToBuild(input.model, builder, target),
     lines: {},

@@ -7,7 +7,9 @@
 // file-version reader alike.
 import { promises as fs, type Stats } from 'node:fs';
 import * as nodePath from 'node:path';
+import type { Analysis } from '../core/image/analysis';
 import { ImageFormatError } from '../core/image/errors';
+import { compareIndexes, entriesToHash, settleDiff, type FileDiff } from '../core/image/index/diff';
 import type { ImageData } from '../core/image/types';
 import { ArchiveFileSource } from './archiveSource';
 import { EngineSource } from './engineSource';
@@ -72,4 +74,33 @@ export function openImageSource(spec: SourceSpec, opts: SourceOptions = {}): Ima
 
 export async function loadImage(spec: SourceSpec, opts: LoadOptions = {}): Promise<ImageData> {
   return openImageSource(spec, opts).load(opts);
+}
+
+/** An analyzed image and the reader it came from. */
+export interface ReadImage {
+  analysis: Analysis;
+  reader: ImageSource;
+}
+
+/** Per layer read, the content digests of the wanted entries. */
+async function digestsOf(x: ReadImage, wanted: Map<number, Set<string>>, signal?: AbortSignal): Promise<Map<number, Map<string, string>>> {
+  const out = new Map<number, Map<string, string>>();
+  for (const [layer, paths] of wanted) {
+    out.set(layer, await x.reader.hashEntries(x.analysis.image.diffIds[layer], paths, { tarBytes: x.analysis.image.layers[layer].tarBytes, signal }));
+  }
+  return out;
+}
+
+/**
+ * Two images compared path by path (`layerlens diff`, Compare with Previous Build): the image
+ * indexes decide what they can (core/image/index/diff); files equal in metadata and size but
+ * shipped by different layers are read through their readers, each such layer once, and their
+ * contents hashed. Sorted by path.
+ */
+export async function diffImages(old: ReadImage, neu: ReadImage, signal?: AbortSignal): Promise<FileDiff[]> {
+  const a = old.analysis, b = neu.analysis;
+  const d = compareIndexes({ index: a.index, diffIds: a.image.diffIds }, { index: b.index, diffIds: b.image.diffIds });
+  const oldDigests = await digestsOf(old, entriesToHash(d, 'old'), signal);
+  const newDigests = await digestsOf(neu, entriesToHash(d, 'new'), signal);
+  return settleDiff(d, (side, layer, entry) => (side === 'old' ? oldDigests : newDigests).get(layer)?.get(entry));
 }

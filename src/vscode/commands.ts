@@ -20,6 +20,8 @@ export const COMMANDS = {
   openFileVersion: 'layerLens.openFileVersion',
   compareWithVisible: 'layerLens.compareWithVisible',
   checkSecrets: 'layerLens.checkSecrets',
+  compareWithPreviousBuild: 'layerLens.compareWithPreviousBuild',
+  showBuildHistory: 'layerLens.showBuildHistory',
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;

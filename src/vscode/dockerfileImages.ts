@@ -13,7 +13,7 @@ import { openImageSource, parseSource } from '../sources/load';
 import { globToRegExp } from '../core/image/tar/paths';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine, type ImageMatch } from '../sources/dockerfileImage';
 import type { HistoryCache } from '../sources/historyCache';
-import { FULL_MATCH } from '../sources/buildStore';
+import { builtFrom } from '../sources/buildStore';
 import type { BuildRecords } from './build/records';
 import { resolveStageImages, type StageImageStore, type StageWithoutImage } from './build/stageStore';
 import type { EngineConnection } from './engine';
@@ -167,7 +167,7 @@ export class DockerfileImages {
     if (doc.uri.scheme !== 'file' || doc.isDirty) return;
     try {
       const match = best ?? await findBestImage(this.deps.engine.get(), model, { cache: this.deps.histories });
-      if (match && match.score >= FULL_MATCH) await this.deps.builds.recordSeen(doc.uri, model, match);
+      if (match && builtFrom(doc.getText(), match.image.history, match.stage, match.score)) await this.deps.builds.recordSeen(doc.uri, model, match);
     } catch (e) {
       this.deps.log(`looking for builds of ${vscode.workspace.asRelativePath(doc.uri)}: ${(e as Error).message}`);
     }

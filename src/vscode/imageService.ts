@@ -97,6 +97,21 @@ export class ImageService implements vscode.Disposable {
     }
   }
 
+  /**
+   * The analysis of `source` without showing it (cached like shown images; progress in a
+   * notification): a second image to compare the shown one with.
+   */
+  async read(source: string, token?: vscode.CancellationToken): Promise<Analysis> {
+    const cts = new vscode.CancellationTokenSource();
+    const sub = token?.onCancellationRequested(() => cts.cancel());
+    try {
+      return await this.analyze(source, cts.token);
+    } finally {
+      sub?.dispose();
+      cts.dispose();
+    }
+  }
+
   /** The image last shown or built for a Dockerfile (workspace state). */
   rememberedFor(dockerfile: vscode.Uri): string | undefined {
     return this.state.get<string>(`image:${dockerfile.toString()}`);

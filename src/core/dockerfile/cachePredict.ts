@@ -70,6 +70,11 @@ export interface BuildRecord {
   dockerfileText: string;
   /** Build args given to the build (`--build-arg`). */
   buildArgs: Record<string, string>;
+  /**
+   * A build seen through the engine: the declared ARGs whose values its image's history does not
+   * show (`buildArgs` then holds only the values the history shows; core/dockerfile/buildArgs).
+   */
+  buildArgsUnknown?: string[];
   /** `--target`, or null for the last stage. */
   target: string | null;
   /** Stages the build covered (BuildKit: the target and its dependencies; legacy: up to the target). */

@@ -88,16 +88,17 @@ function isDockerfileName(p: string): boolean {
   return /^(Dockerfile|Containerfile)(\..+)?$/.test(b) || /\.(Dockerfile|Containerfile)$/i.test(b);
 }
 
-async function pickDockerfile(): Promise<vscode.Uri | undefined> {
+/** The active Dockerfile, else the workspace's only one, else one the user picks (`verb`: what for). */
+export async function pickDockerfile(verb = 'build'): Promise<vscode.Uri | undefined> {
   const ed = vscode.window.activeTextEditor?.document;
   if (ed && (ed.languageId === 'dockerfile' || isDockerfileName(ed.uri.fsPath))) return ed.uri;
   const found = await vscode.workspace.findFiles('**/{Dockerfile,Dockerfile.*,*.Dockerfile,Containerfile,Containerfile.*}', '**/node_modules/**', 50);
   if (found.length === 0) {
-    void vscode.window.showErrorMessage('Layer Lens: open a Dockerfile to build it (none found in the workspace).');
+    void vscode.window.showErrorMessage(`Layer Lens: open a Dockerfile to ${verb} it (none found in the workspace).`);
     return undefined;
   }
   if (found.length === 1) return found[0];
-  const pick = await vscode.window.showQuickPick(found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })), { title: 'Layer Lens: build which Dockerfile?' });
+  const pick = await vscode.window.showQuickPick(found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })), { title: `Layer Lens: ${verb} which Dockerfile?` });
   return pick?.uri;
 }
 

@@ -13,7 +13,7 @@ import {
 import type { DockerfileModel } from '../../core/dockerfile/dockerfile';
 import type { EngineClient } from '../../engine/types';
 import { BaseImageIds } from '../../sources/baseImages';
-import { FULL_MATCH, recordSeenBuild, type BuildStore, type StoredBuild } from '../../sources/buildStore';
+import { builtFrom, recordSeenBuild, type BuildStore, type StoredBuild } from '../../sources/buildStore';
 import { chooseContextDir, contextManifest } from '../../sources/contextManifest';
 import type { ImageMatch } from '../../sources/dockerfileImage';
 
@@ -92,6 +92,11 @@ export class BuildRecords implements vscode.Disposable {
     return this.store.previousSizes(uri.fsPath, imageId);
   }
 
+  /** The recorded build before the one that made `imageId` (sources/buildStore previousBuild). */
+  previousBuild(uri: vscode.Uri, imageId: string): StoredBuild | undefined {
+    return uri.scheme === 'file' ? this.store.previousBuild(uri.fsPath, imageId) : undefined;
+  }
+
   /** Every stored build of this Dockerfile, oldest first. */
   history(uri: vscode.Uri): StoredBuild[] {
     return uri.scheme === 'file' ? this.store.history(uri.fsPath) : [];
@@ -99,15 +104,16 @@ export class BuildRecords implements vscode.Disposable {
 
   /**
    * An engine image whose history matches the Dockerfile on disk fully (`match`, from the image
-   * search) and that no record knows: a build made elsewhere (a terminal, compose, a task). It is
+   * search; checked again with sources/buildStore builtFrom against the text on disk) and that no record knows: a build made elsewhere (a terminal, compose, a task). It is
    * recorded with a snapshot of its context taken now (files modified after the image was created
    * are unknown). Never throws.
    */
   async recordSeen(uri: vscode.Uri, model: DockerfileModel, match: ImageMatch): Promise<void> {
-    if (uri.scheme !== 'file' || match.score < FULL_MATCH || this.store.byImage(uri.fsPath, match.image.id)) return;
+    if (uri.scheme !== 'file' || this.store.byImage(uri.fsPath, match.image.id)) return;
     try {
       const engine = this.engine();
       const text = await readFile(uri.fsPath, 'utf8');
+      if (!builtFrom(text, match.image.history, match.stage, match.score)) return;
       const folder = vscode.workspace.getWorkspaceFolder(uri);
       const sources = model.instructions.flatMap((i) => (i.copy && i.copy.from === null ? i.copy.sources : []));
       const root = folder?.uri.fsPath;

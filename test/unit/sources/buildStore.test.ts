@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BUILD_HISTORY, BuildStore, builderOf, recordSeenBuild, type StoredBuild } from '../../../src/sources/buildStore';
+import { BUILD_HISTORY, BuildStore, FULL_MATCH, builderOf, builtFrom, recordSeenBuild, type StoredBuild } from '../../../src/sources/buildStore';
+import { mapHistory } from '../../../src/core/dockerfile/mapping';
 import { cacheFacts, predict, type BuildRecord } from '../../../src/core/dockerfile/cachePredict';
 import { parseDockerfile } from '../../../src/core/dockerfile/dockerfile';
 import { contextManifest } from '../../../src/sources/contextManifest';
@@ -102,6 +103,56 @@ test('a build seen through the engine: files modified after the image was create
     utimesSync(df, new Date(), new Date());
     const again = await recordSeenBuild(new BuildStore(path.join(dir, 'cache2')), { dockerfile: df, dockerfileText: TEXT, model, stage: 0, contextDir: ctx, image, engine });
     assert.match(again.skipped ?? '', /Dockerfile was modified after app:1 was created/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('previousBuild: the last successful build with another image before the given one (the last one when the image is not recorded)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-prev-'));
+  try {
+    const store = new BuildStore(dir);
+    const df = path.join(dir, 'Dockerfile');
+    assert.equal(store.previousBuild(df, 'sha256:a'), undefined);
+    store.add(df, stored('sha256:a'));
+    assert.equal(store.previousBuild(df, 'sha256:a'), undefined);
+    store.add(df, stored('sha256:b', true));
+    store.add(df, stored('sha256:c'));
+    assert.equal(store.previousBuild(df, 'sha256:c')?.record.imageId, 'sha256:a');
+    assert.equal(store.previousBuild(df, 'sha256:a'), undefined);
+    assert.equal(store.previousBuild(df, 'sha256:zzz')?.record.imageId, 'sha256:c');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a build seen through the engine made with --build-arg: a full match once its args are read back, and recorded with them', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-seen-args-'));
+  try {
+    const text = 'FROM base:1\nARG V=1\nARG LATE\nRUN echo $V > /v\nCOPY app/ /app/\n';
+    writeFileSync(path.join(dir, 'Dockerfile'), text);
+    const old = new Date(Date.now() - 600_000);
+    utimesSync(path.join(dir, 'Dockerfile'), old, old);
+    const history = [
+      { createdBy: '', layerIndex: 0 },
+      { createdBy: 'ARG V=1', comment: 'buildkit.dockerfile.v0', emptyLayer: true },
+      { createdBy: 'ARG LATE', comment: 'buildkit.dockerfile.v0', emptyLayer: true },
+      { createdBy: 'RUN |2 V=2 LATE= /bin/sh -c echo $V > /v # buildkit', comment: 'buildkit.dockerfile.v0', layerIndex: 1 },
+      { createdBy: 'COPY app/ /app/ # buildkit', comment: 'buildkit.dockerfile.v0', layerIndex: 2 },
+    ];
+    const model = parseDockerfile(text);
+    const h = history.map((x, index) => ({ index, createdBy: x.createdBy, emptyLayer: x.emptyLayer ?? false, layerIndex: x.layerIndex ?? null }));
+    const score = mapHistory(model, h, { stage: 0 }).score;
+    assert.ok(score < FULL_MATCH, `with the defaults, V=2 is not what ARG V=1 writes (score ${score})`);
+    assert.equal(builtFrom(text, history, 0, score), true);
+    assert.equal(builtFrom(text.replace('echo $V', 'echo other $V'), history, 0, score), false);
+    const engine = { inspectImage: async () => { throw new Error('no such image'); } } as unknown as EngineClient;
+    const r = await recordSeenBuild(new BuildStore(path.join(dir, 'cache')), {
+      dockerfile: path.join(dir, 'Dockerfile'), dockerfileText: text, model, stage: 0, contextDir: dir, engine,
+      image: { id: 'sha256:img', name: 'app:1', createdMs: Date.now() - 60_000, history },
+    });
+    assert.deepEqual(r.stored?.record.buildArgs, { V: '2' });
+    assert.equal(r.stored?.record.buildArgsUnknown, undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
