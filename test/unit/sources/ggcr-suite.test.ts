@@ -13,6 +13,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -23,6 +25,8 @@ import { ImageFormatError } from '../../../src/core/image/errors';
 import { ImageChoiceError, sameReference } from '../../../src/core/image/reference';
 import type { ImageData } from '../../../src/core/image/types';
 import { loadImage, openImageSource, type SourceSpec } from '../../../src/sources/load';
+import { RegistryClient } from '../../../src/sources/registry/client';
+import { parseRegistryRef } from '../../../src/sources/registry/reference';
 import { makeTar, zstd, type TEntry } from '../support/tars';
 
 const GGCR = path.join(repoRoot(), 'test', 'fixtures', 'ggcr');
@@ -385,6 +389,37 @@ test('ggcr TestImageCustomMediaType: a Helm chart (test_index_media_type) is ref
     assert.ok(e.message.includes(customManifestDigest));
   });
   await rejects(oci('test_index_media_type'), (e) => assert.match(e.message, /Helm chart/));
+});
+
+test('ggcr TestImageCustomMediaType: the same Helm chart served by a registry is refused with one line', async () => {
+  const manifest = fs.readFileSync(path.join(layout('test_index_media_type'), 'blobs', 'sha256', customManifestDigest.slice(7)));
+  const server = http.createServer((req, res) => {
+    if (req.url === '/v2/') {
+      res.end('{}');
+    } else if (req.url === '/v2/charts/demo/manifests/1.0.0' || req.url === `/v2/charts/demo/manifests/${customManifestDigest}`) {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': customManifestDigest });
+      res.end(manifest);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new RegistryClient(parseRegistryRef(`registry://${host}/charts/demo:1.0.0`), { dockerConfigDir: path.join(os.tmpdir(), 'layerlens-ggcr-no-config') });
+  try {
+    await assert.rejects(client.resolve(undefined), (e: unknown) => {
+      assert.ok(e instanceof ImageFormatError, String(e));
+      assert.equal(e.code, 'unsupported');
+      assert.match(e.message, /Helm chart/);
+      assert.ok(e.message.includes(customManifestDigest));
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+  } finally {
+    client.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });
 
 test('ggcr TestIndex: every image of test_index validates, through nested OCI and Docker indexes', async () => {
