@@ -107,7 +107,11 @@ export function createEngineClient(endpoint: EngineEndpoint, options: EngineClie
    * learns the ssh plan, which its errors name.
    */
   async function modem(ctx: Ctx): Promise<Modem> {
-    const t = await (opened ??= openTransport(endpoint, { ...options, timeoutMs }));
+    opened ??= openTransport(endpoint, { ...options, timeoutMs }).catch((e: unknown): Transport => ({
+      configError: e instanceof EngineError ? e
+        : new EngineError('unavailable', `Cannot set up a client for ${describeEndpoint(endpoint)}: ${oneLine(e instanceof Error ? e.message : String(e))}`),
+    }));
+    const t = await opened;
     ctx.ssh = t.ssh;
     if (t.configError) throw t.configError;
     if (!t.modem) throw new EngineError('unavailable', `No client for ${describeEndpoint(endpoint)}`);

@@ -59,7 +59,8 @@ export interface Transport {
 
 /**
  * The transport for an endpoint, made on an engine client's first request: ssh2 (for ssh://) and
- * dockerode are loaded here. No connection is made. Never throws: a problem is its configError.
+ * dockerode are loaded here. No connection is made. A problem with the endpoint's settings is its
+ * configError.
  */
 export async function openTransport(ep: EngineEndpoint, o: TransportOptions): Promise<Transport> {
   const at = describeEndpoint(ep);
