@@ -49,7 +49,8 @@ Commands:
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
         REF names one image of several: a tag (app = docker.io/library/app:latest), an OCI ref
-        name, or @N (the N-th); a source of several images needs one.
+        name or index entry digest (sha256:…), or @N (the N-th); a source of several images
+        needs one.
         registry://HOST[:PORT]/REPO[:TAG|@DIGEST]: an image in a registry, read without pulling
 Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST)
          --no-cache (neither read nor fill the layer cache; also LAYERLENS_CACHE=off)

@@ -1,4 +1,4 @@
-// The stall watchdog of an export stream (both readers: dockerode's in src/engine/docker.ts and the
+// The stall watchdog of an export stream (both readers: dockerode's in src/engine/transport.ts and the
 // raw one in src/engine/rawExport.ts): calls onStall once no bytes came for idleMs while the reader
 // wanted more. A reader that is behind (full buffer, paused socket) is not the engine stalling.
 export interface IdleWatch {

@@ -12,7 +12,7 @@ import { indexLayerAt, type BlobDigests } from '../core/image/tar/archiveSeek';
 import { ImageFormatError, throwIfAborted } from '../core/image/errors';
 import { withFacts } from '../core/image/indexCodec';
 import type { EntryContent } from '../core/image/tar/layerRead';
-import { alignHistory, blobPath, checkDigest, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type Descriptor, type PlatformWanted } from '../core/image/oci';
+import { alignHistory, blobPath, checkDigest, diffIdCountMismatch, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type Descriptor, type PlatformWanted } from '../core/image/oci';
 import type { ImageData, LayerIndex } from '../core/image/types';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from './blobPool';
 import { checkLayer, checkRanges, markChecked, rangeTar, readEntryInRange, type CacheHit, type LayerDigests, type LayerWant, type RangeJob } from './digests';
@@ -69,7 +69,7 @@ export class OciLayoutSource extends BaseSource {
     const cfg = parseImageConfig(configBuf);
     const diffIds = cfg.rootfs?.diff_ids ?? [];
     if (diffIds.length !== resolved.layers.length) {
-      throw new ImageFormatError('corrupt', `the image config lists ${diffIds.length} layers but the manifest ${resolved.layers.length}`);
+      throw new ImageFormatError('corrupt', diffIdCountMismatch(diffIds.length, resolved.layers.length));
     }
     return { configBuf, diffIds, layers: resolved.layers, refName: resolved.refName, cfg };
   }

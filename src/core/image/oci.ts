@@ -11,7 +11,32 @@ export const MEDIA = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
 } as const;
+
+/** The config of a manifest whose config says it is no container image (a Helm chart, a WASM module, any OCI artifact). */
+const ARTIFACT_KINDS: Record<string, string> = {
+  'application/vnd.cncf.helm.config.v1+json': 'a Helm chart',
+  'application/vnd.wasm.config.v0+json': 'a WebAssembly module',
+  'application/vnd.oci.empty.v1+json': 'an OCI artifact',
+};
+
+/**
+ * Throws unless a manifest's config descriptor is an image config's (or says nothing): a Helm
+ * chart or another OCI artifact has no container image to show.
+ */
+export function refuseArtifact(config: Descriptor, what: string): void {
+  const t = config.mediaType;
+  if (t === undefined || t === MEDIA.ociConfig || t === MEDIA.dockerConfig) return;
+  const kind = ARTIFACT_KINDS[String(t)] ?? 'an artifact';
+  throw new ImageFormatError('unsupported', `${what} is ${kind} (config media type ${String(t).slice(0, 120)}), not a container image`);
+}
+
+/** The error for a config whose diff_ids and a manifest whose layers differ in number. */
+export function diffIdCountMismatch(diffIds: number, layers: number): string {
+  return `the image config's rootfs.diff_ids lists ${diffIds} layers but the manifest ${layers}`;
+}
 
 export interface Descriptor {
   mediaType?: string;
@@ -132,6 +157,15 @@ export function parsePlatform(s: string): PlatformWanted {
   return { os, architecture, variant };
 }
 
+/** A digest as a reference: `sha256:<hex>` or `@sha256:<hex>` (a manifest's or an index's). */
+export function digestRef(ref: string): string | undefined {
+  const d = ref.startsWith('@') ? ref.slice(1) : ref;
+  return isDigest(d) ? d : undefined;
+}
+
+const isIndexType = (t: unknown): boolean => t === MEDIA.ociIndex || t === MEDIA.dockerList;
+const isManifestType = (t: unknown): boolean => t === MEDIA.ociManifest || t === MEDIA.dockerManifest;
+
 function isIndex(m: { mediaType?: string; manifests?: unknown }): boolean {
   return m.mediaType === MEDIA.ociIndex || m.mediaType === MEDIA.dockerList || (m.mediaType === undefined && Array.isArray(m.manifests));
 }
@@ -192,8 +226,10 @@ function pickEntry(all: Array<{ d: Descriptor; i: number }>, top: boolean, ref: 
   let set = candidates.map(({ d }) => d);
   if (top && ref !== undefined) {
     const n = sourceIndex(ref);
+    const digest = digestRef(ref);
     const found = n !== undefined ? candidates.filter(({ i }) => i === n).map(({ d }) => d)
-      : set.filter((d) => namesOf(d).some((name) => sameReference(name, ref)));
+      : digest !== undefined ? set.filter((d) => d.digest === digest)
+        : set.filter((d) => namesOf(d).some((name) => sameReference(name, ref)));
     if (found.length === 0) throw new ImageChoiceError(`the image index has no image ${ref}`, held);
     set = found;
   }
@@ -225,11 +261,16 @@ export async function resolveOciIndex(
       .map((d, i) => ({ d, i }))
       .filter(({ d }) => isObject(d) && typeof d.digest === 'string');
     const pick = pickEntry(all, depth === 0, opts.ref, want);
+    // An entry that says what it is must be an image manifest or an index (as go-containerregistry
+    // reads layouts); one without a media type is known by its content.
+    if (pick.mediaType !== undefined && !isIndexType(pick.mediaType) && !isManifestType(pick.mediaType)) {
+      throw new ImageFormatError('unsupported', `the image index lists ${pick.digest} with media type ${String(pick.mediaType).slice(0, 120)}: neither an image manifest nor an image index`);
+    }
     refName ??= namesOf(pick)[0];
     const buf = await readBlob(pick.digest);
     if (opts.checkDigests) checkDigest(buf, pick.digest, `manifest ${pick.digest}`);
     const body = parseJson<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(buf, `manifest ${pick.digest}`);
-    if (isIndex(body) || (pick.mediaType && (pick.mediaType === MEDIA.ociIndex || pick.mediaType === MEDIA.dockerList))) {
+    if (isIndex(body) || isIndexType(pick.mediaType)) {
       current = body;
       continue;
     }
@@ -237,6 +278,7 @@ export async function resolveOciIndex(
       || !body.layers.every((l) => isObject(l) && typeof l.digest === 'string')) {
       throw new ImageFormatError('corrupt', `manifest ${pick.digest} has no config or layers`);
     }
+    refuseArtifact(body.config, `manifest ${pick.digest}`);
     return { manifestDigest: pick.digest, configDigest: body.config.digest, layers: body.layers, refName };
   }
   throw new ImageFormatError('limit', 'image indexes nested too deeply');

@@ -7,7 +7,7 @@
 // bytes already passed skipped), up to the transport's retries.
 import { createHash } from 'node:crypto';
 import { CancelledError } from '../../core/image/errors';
-import { MEDIA, checkDigest, isDigest, parseJson, resolveOciIndex, type Descriptor, type PlatformWanted } from '../../core/image/oci';
+import { MEDIA, checkDigest, isDigest, parseJson, refuseArtifact, resolveOciIndex, type Descriptor, type PlatformWanted } from '../../core/image/oci';
 import { manifestRef, type RegistryRef } from './reference';
 import { RegistryError, RegistryTransport, isRetryableNetworkError, readBody, type RegistryOptions } from './transport';
 
@@ -86,6 +86,7 @@ export class RegistryClient {
     } else {
       config = doc.config;
       layers = doc.layers;
+      if (config && typeof config === 'object') refuseArtifact(config, `${this.ref.repo}: the manifest ${manifestDigest}`);
     }
     if (!config || typeof config.digest !== 'string' || !isDigest(config.digest) || !Array.isArray(layers) || !layers.every((l) => l && typeof l.digest === 'string' && isDigest(l.digest))) {
       throw new RegistryError('protocol', `${this.what}: the manifest of ${this.ref.repo} has no config or layers with sha256 digests`);

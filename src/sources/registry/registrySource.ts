@@ -11,7 +11,7 @@ import { CancelledError, ImageFormatError, throwIfAborted } from '../../core/ima
 import { BlobIndexer } from '../../core/image/tar/archiveStream';
 import { EntryFinder, layerTar, type EntryContent } from '../../core/image/tar/layerRead';
 import { withFacts } from '../../core/image/indexCodec';
-import { alignHistory, parseImageConfig, summariseConfig, type Descriptor } from '../../core/image/oci';
+import { alignHistory, diffIdCountMismatch, parseImageConfig, summariseConfig, type Descriptor } from '../../core/image/oci';
 import type { QuickImage } from '../../core/image/quickImage';
 import type { ImageData, LayerIndex } from '../../core/image/types';
 import { LayerDigestError, checkLayer, type LayerWant } from '../digests';
@@ -80,7 +80,7 @@ export class RegistrySource extends BaseSource {
       const cfg = parseImageConfig(r.configBuf);
       const diffIds = cfg.rootfs?.diff_ids ?? [];
       if (diffIds.length !== r.layers.length) {
-        throw new ImageFormatError('corrupt', `${this.source}: the image config lists ${diffIds.length} layers but the manifest ${r.layers.length}`);
+        throw new ImageFormatError('corrupt', `${this.source}: ${diffIdCountMismatch(diffIds.length, r.layers.length)}`);
       }
       // A single-platform image asked for another platform by name: no such image (an index
       // chose by platform already; without --platform the one image is read, as docker does).

@@ -52,11 +52,12 @@ test('manifest paths that climb out of the archive name archive members, never h
   await expectResult(pipeline(await saveWith({ manifest: [{ Config: '../config.json', Layers: ['../../l0/layer.tar'] }] })), 'clamped');
 });
 
-test('archive member links: loops, and links that leave the archive, resolve to nothing', async () => {
+test('archive member links: a loop is a link cycle; links that leave the archive resolve to nothing', async () => {
   const base = { manifest: [{ Config: 'config.json', Layers: ['loop/layer.tar'] }] };
-  await expectFormatError(pipeline(await saveWith({ ...base, extra: [
+  const loop = await expectFormatError(pipeline(await saveWith({ ...base, extra: [
     { name: 'loop/layer.tar', type: 'symlink', linkname: '../loop2/layer.tar' },
-    { name: 'loop2/layer.tar', type: 'symlink', linkname: '../loop/layer.tar' }] })), 'missing', 'link loop');
+    { name: 'loop2/layer.tar', type: 'symlink', linkname: '../loop/layer.tar' }] })), 'corrupt', 'link loop');
+  assert.match(loop.message, /loop\/layer\.tar is a link cycle/);
   await expectFormatError(pipeline(await saveWith({ ...base, extra: [
     { name: 'loop/layer.tar', type: 'symlink', linkname: '/etc/passwd' }] })), 'missing', 'absolute link');
   await expectFormatError(pipeline(await saveWith({ ...base, extra: [

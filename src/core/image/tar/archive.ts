@@ -6,7 +6,7 @@
 // path first and ordered once the manifest is known.
 import { ImageFormatError } from '../errors';
 import type { ArchiveContents } from './archiveStream';
-import { alignHistory, blobPath, checkDigest, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../oci';
+import { alignHistory, blobPath, checkDigest, diffIdCountMismatch, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type PlatformWanted } from '../oci';
 import { withFacts } from '../indexCodec';
 import { archiveRel } from './paths';
 import { ImageChoiceError, sameReference, sourceIndex } from '../reference';
@@ -14,9 +14,13 @@ import type { ImageData, LayerIndex } from '../types';
 
 export type { ArchiveContents, ReadArchiveOptions } from './archiveStream';
 
+/** The member a path names after the archive's links; a cycle (or a chain of 16 or more) is an error. */
 function resolveLink(links: Map<string, string>, path: string): string {
   let p = path;
-  for (let i = 0; i < 16 && links.has(p); i++) p = links.get(p)!;
+  for (let i = 0; links.has(p); i++) {
+    if (i >= 16) throw new ImageFormatError('corrupt', `${path} is a link cycle (or a chain of more than 16 links) in the archive`);
+    p = links.get(p)!;
+  }
   return p;
 }
 
@@ -97,7 +101,7 @@ export async function assembleArchive(
   const cfg = parseImageConfig(configBuf);
   const diffIds = cfg.rootfs?.diff_ids ?? [];
   if (diffIds.length !== layerPaths.length) {
-    throw new ImageFormatError('corrupt', `the image config lists ${diffIds.length} layers but the manifest ${layerPaths.length}`);
+    throw new ImageFormatError('corrupt', diffIdCountMismatch(diffIds.length, layerPaths.length));
   }
   const layers = layerPaths.map((p, i) => {
     const l = layerAt(p);
