@@ -367,7 +367,8 @@ async function ourTree(top: number, collapsed: string[], attributes: boolean): P
 // cmd/dive/cli/internal/ui/v1/viewmodel/filetree_test.go with its testdata: TestFileTreeGoCase and
 // TestFileTreeNoAttributes (layer 0's tree, every row with its mode, uid:gid and size, or its name
 // only) and TestFileTreeSelectLayer (layers 0 and 1 merged, /bin collapsed). The other tests of
-// that file render the same trees through UI state (paging, collapsing, filters, diff markers).
+// that file (collapsing, paging, filters, layer ranges) are in
+// test/unit/core/present/tree-model-dive.test.ts, on the sidebar's tree model.
 test('dive\'s file tree view tests: the merged tree at a layer, each path\'s mode, owner and size', async () => {
   assert.deepEqual(await ourTree(0, [], true), diveTree('TestFileTreeGoCase.txt', true));
   assert.deepEqual(await ourTree(0, [], false), diveTree('TestFileTreeNoAttributes.txt', false));
