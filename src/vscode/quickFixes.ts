@@ -54,8 +54,8 @@ export function dockerignoreAction(dl: DocLayers, ins: DockerfileInstruction, la
   const later = Array.from({ length: Math.max(0, dl.analysis.tree.layers.length - layer - 1) }, (_, i) => explainCached(dl.analysis, layer + 1 + i, dl, threshold));
   const reshipped = reshippedBytes(layer, ignored.map((c) => c.path), later);
   const figure = copied === 0 ? '' : reshipped > 0
-    ? ` (saves ${formatBytes(copied + reshipped)}: ${formatBytes(copied)} copied by this line, ${formatBytes(reshipped)} shipped again by later chmod/chown)`
-    : ` (saves ${formatBytes(copied)} copied by this line)`;
+    ? ` (${formatBytes(copied + reshipped)} would not ship: ${formatBytes(copied)} copied by this line, ${formatBytes(reshipped)} shipped again by a later chmod/chown)`
+    : ` (${formatBytes(copied)} copied by this line would not ship)`;
   const action = new vscode.CodeAction(`Add ${add.join(', ')} to ${path.basename(file)}${figure}`, vscode.CodeActionKind.QuickFix);
   const uri = vscode.Uri.file(file);
   const edit = new vscode.WorkspaceEdit();
