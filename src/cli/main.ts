@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { explainText } from '../core/present/explain';
 import { analyzeJson, analyzeText, fileJsonChunks, fileLine, fileRecords, layerChangeRecords } from '../core/present/report';
+import { diveExportJson } from '../core/present/diveExport';
 import { EngineError } from '../engine/types';
 import { cmdCat } from './cat';
 import { cmdCi } from './ci';
@@ -45,6 +46,8 @@ Commands:
                                           edits that apply it
   packages SOURCE [--layer N] [--json]    the packages dpkg, apk, pip and npm installed, with
                                           their bytes and the layer that installed them
+  export SOURCE                           dive's JSON export (dive --json): each layer's id,
+                                          digest, size, command and tar headers; dive's figures
 
 SOURCE: docker://NAME or NAME (engine), docker-archive:PATH[:REF] or PATH.tar (docker save,
         plain, gzip or zstd), oci:DIR[:REF] or a directory holding index.json (OCI image layout).
@@ -120,6 +123,12 @@ async function cmdFiles(args: Args, out: Out): Promise<number> {
   return 0;
 }
 
+async function cmdExport(args: Args, out: Out): Promise<number> {
+  const a = await load(needSource(args), args);
+  for (const part of diveExportJson(a)) await out.line(part);
+  return 0;
+}
+
 async function cmdExplain(args: Args, out: Out): Promise<number> {
   const source = needSource(args);
   const layerFlag = args.flags.get('layer');
@@ -177,7 +186,7 @@ export async function main(argv: string[]): Promise<number> {
   const cmdPackages = async (a: Args, o: Out): Promise<number> => (await import('./contents')).cmdPackages(a, o);
   const commands: Record<string, (a: Args, o: Out) => Promise<number>> = {
     analyze: cmdAnalyze, files: cmdFiles, cat: cmdCat, lines: cmdLines, ci: cmdCi, explain: cmdExplain, diff: cmdDiff, build: cmdBuild, history: cmdHistory,
-    secrets: cmdSecrets, packages: cmdPackages, suggest: cmdSuggest,
+    secrets: cmdSecrets, packages: cmdPackages, suggest: cmdSuggest, export: cmdExport,
   };
   const cmd = commands[args.command];
   if (!cmd) {

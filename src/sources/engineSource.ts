@@ -176,6 +176,8 @@ async function imageFromCache(cache: LayerIndexCache, inspect: { id: string; dif
   const manifest = [{ Config: 'config.json', RepoTags: [], Layers: inspect.diffIds.map((_, i) => `${i}/layer.tar`) }];
   const docs = new Map([['manifest.json', Buffer.from(JSON.stringify(manifest))], ['config.json', config]]);
   const image = await assembleArchive({ docs, layers, links: new Map(), layerErrors: new Map(), warnings: [] }, { kind: 'engine', ref: name });
+  // The member paths above are made up: the export that would name them was not read.
+  delete image.layerIds;
   return image.id === configDigest ? image : undefined;
 }
 

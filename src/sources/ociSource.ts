@@ -108,6 +108,8 @@ export class OciLayoutSource extends BaseSource {
       diffIds: r.diffIds,
       layers: [],
       history,
+      // Every layer is a blob, at blobs/<algorithm>/<hex> in the layout.
+      layerIds: r.layers.map(() => 'blobs'),
       source: { kind: 'oci', ref: this.dir },
       warnings,
     };

@@ -229,7 +229,8 @@ function escapeAttr(s: string): string {
 }
 
 /** What one report shows: an analysis, a layer, and (when known) the Dockerfile. */
-// The packages of each analysis, read once (by Explain, which lists them; hovers show them once read).
+// The packages of each analysis, read once: by the first hover on a layer's line or by Explain,
+// whichever comes first; both list them.
 const packageReads = new WeakMap<Analysis, { rows?: PackageRow[]; done: Promise<PackageRow[] | undefined> }>();
 
 /** The image's packages if they have been read; undefined otherwise (nothing is read). */
@@ -238,7 +239,7 @@ export function packagesIfRead(analysis: Analysis): PackageRow[] | undefined {
 }
 
 /** Reads the image's package databases once per analysis (undefined when the read fails, logged). */
-export function readImagePackages(ll: LayerLensContext, source: string, analysis: Analysis): Promise<PackageRow[] | undefined> {
+export function readImagePackages(ll: Pick<LayerLensContext, 'log' | 'engine'>, source: string, analysis: Analysis): Promise<PackageRow[] | undefined> {
   let r = packageReads.get(analysis);
   if (!r) {
     const entry: { rows?: PackageRow[]; done: Promise<PackageRow[] | undefined> } = { done: Promise.resolve(undefined) };
@@ -252,6 +253,27 @@ export function readImagePackages(ll: LayerLensContext, source: string, analysis
     packageReads.set(analysis, (r = entry));
   }
   return r.done;
+}
+
+/** How long a hover waits for the first read of the packages before it shows without them. */
+export const HOVER_PACKAGES_WAIT_MS = 2500;
+
+/**
+ * The packages for a hover on a layer's line: read once per analysis (the first such hover starts
+ * the read, later hovers and Explain share it), waited for at most `waitMs` and not after the
+ * hover is cancelled. Undefined while the read runs past that, and when it failed (logged: a
+ * hover never pops anything up).
+ */
+export async function packagesForHover(ll: Pick<LayerLensContext, 'log' | 'engine'>, source: string, analysis: Analysis, cancelled?: Promise<unknown>, waitMs = HOVER_PACKAGES_WAIT_MS): Promise<PackageRow[] | undefined> {
+  const read = packagesIfRead(analysis);
+  if (read) return read;
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), waitMs); });
+  try {
+    return await Promise.race([readImagePackages(ll, source, analysis), waited, ...(cancelled ? [cancelled.then(() => undefined)] : [])]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 interface Target {

@@ -9,7 +9,7 @@ import { instructionAtLine, parseDockerfile, stageChain } from '../core/dockerfi
 import type { Contribution } from './commands';
 import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR } from './dockerfileImages';
-import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef, packagesIfRead } from './explain';
+import { EXPLAIN_COMMAND, bigFileThreshold, docLayers, explainCached, instructionRef, packagesForHover } from './explain';
 
 function markdown(text: string, trusted = false): vscode.MarkdownString {
   const md = new vscode.MarkdownString(text);
@@ -23,6 +23,16 @@ export class LayerHoverProvider implements vscode.HoverProvider {
   constructor(private readonly ll: LayerLensContext) {}
 
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+    // A Dockerfile being typed is often not one yet: whatever goes wrong, no hover, a line in the log.
+    try {
+      return await this.hover(doc, pos, token);
+    } catch (e) {
+      this.ll.log(`hover: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private async hover(doc: vscode.TextDocument, pos: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     const line = pos.line + 1;
     // Only instruction lines get a hover (not comments, blank lines or heredoc bodies' neighbours).
     const model = parseDockerfile(doc.getText());
@@ -60,7 +70,12 @@ export class LayerHoverProvider implements vscode.HoverProvider {
     }
     if (map.layerIndex === null) return new vscode.Hover(markdown(configOnlyHoverMarkdown(instructionRef(ins, dl.model))), range);
     const x = explainCached(dl.analysis, map.layerIndex, dl, bigFileThreshold(doc.uri));
-    return new vscode.Hover(markdown(hoverMarkdown(x, { explainCommand: EXPLAIN_COMMAND, packages: packagesIfRead(dl.analysis) }), true), range);
+    // The packages the layer installed: read on the first such hover, kept for the analysis.
+    let sub: vscode.Disposable | undefined;
+    const cancelled = new Promise<void>((resolve) => { sub = token.onCancellationRequested(() => resolve()); });
+    const packages = await packagesForHover(this.ll, dl.source, dl.analysis, cancelled).finally(() => sub?.dispose());
+    if (token.isCancellationRequested) return undefined;
+    return new vscode.Hover(markdown(hoverMarkdown(x, { explainCommand: EXPLAIN_COMMAND, packages }), true), range);
   }
 }
 

@@ -12,7 +12,7 @@ import * as vscode from 'vscode';
 import { dockerignoreEntries, foldCleanupPlan } from '../core/present/explain';
 import type { DockerfileInstruction } from '../core/dockerfile/dockerfile';
 import { formatBytes } from '../core/present/format';
-import { foldEdits } from '../core/present/edits';
+import { foldEdits, reshippedBytes } from '../core/present/edits';
 import { workspaceEdit } from './secrets';
 import type { Contribution } from './commands';
 import type { LayerLensContext } from './context';
@@ -48,8 +48,15 @@ export function dockerignoreAction(dl: DocLayers, ins: DockerfileInstruction, la
   const existing = readText(file);
   const add = dockerignoreEntries(dl.model, ins, x, existing ?? '');
   if (add.length === 0) return undefined;
-  const bytes = x.copiedCandidates.filter((c) => c.contextPath !== null && add.includes(c.contextPath)).reduce((n, c) => n + c.bytes, 0);
-  const action = new vscode.CodeAction(`Add ${add.join(', ')} to ${path.basename(file)}${bytes ? ` (${formatBytes(bytes)} copied by this line)` : ''}`, vscode.CodeActionKind.QuickFix);
+  const ignored = x.copiedCandidates.filter((c) => c.contextPath !== null && add.includes(c.contextPath));
+  const copied = ignored.reduce((n, c) => n + c.bytes, 0);
+  // What later chmod/chown layers re-ship of those files is saved too (as `layerlens suggest` counts).
+  const later = Array.from({ length: Math.max(0, dl.analysis.tree.layers.length - layer - 1) }, (_, i) => explainCached(dl.analysis, layer + 1 + i, dl, threshold));
+  const reshipped = reshippedBytes(layer, ignored.map((c) => c.path), later);
+  const figure = copied === 0 ? '' : reshipped > 0
+    ? ` (${formatBytes(copied + reshipped)} would not ship: ${formatBytes(copied)} copied by this line, ${formatBytes(reshipped)} shipped again by a later chmod/chown)`
+    : ` (${formatBytes(copied)} copied by this line would not ship)`;
+  const action = new vscode.CodeAction(`Add ${add.join(', ')} to ${path.basename(file)}${figure}`, vscode.CodeActionKind.QuickFix);
   const uri = vscode.Uri.file(file);
   const edit = new vscode.WorkspaceEdit();
   const text = add.join('\n') + '\n';

@@ -7,16 +7,17 @@
 //
 //   "LLIX" u16 version u16 flags u32 total-length u32 facts-length | facts (JSON) | pad to 8
 //   | columns, each padded to 8: nodeParent nodeName (per node); entNode entType entMode entUid
-//     entGid entSize entMtime entLink (per entry); whiteNode whiteRaw; opaqueNode
+//     entGid entSize entMtime entLink (per entry); whiteNode whiteRaw whiteType whiteMode whiteUid
+//     whiteGid whiteSize whiteLink (per whiteout marker); opaqueNode
 //   | names and link targets (UTF-8, NUL-separated) | sha256(all before) (32 bytes)
 // facts: diffId, head and header digests, origin, tarBytes, tarFileBytes, tarEntries,
 // compression, whiteouts, opaque dirs, warnings, and the counts the columns are cut by.
 import { createHash } from 'node:crypto';
-import { LayerTable, layerTableOf, type LayerColumns } from './index/layerTable';
+import { LayerTable, PLAIN_WHITEOUT, layerTableOf, type LayerColumns } from './index/layerTable';
 import { RECORD_HEADER, RECORD_TRAILER, joinedBytes, pad8, readStrings, recordBody, recordHead, recordProblem, type RecordKind } from './index/recordBytes';
 import type { LayerIndex } from './types';
 
-export const CODEC_VERSION = 4;
+export const CODEC_VERSION = 5;
 const KIND: RecordKind = { magic: 0x58494c4c /* "LLIX" little-endian */, version: CODEC_VERSION, name: 'layer index' };
 
 const COMPRESSIONS: LayerIndex['compression'][] = ['none', 'gzip', 'zstd'];
@@ -44,7 +45,9 @@ const COLUMNS: ReadonlyArray<[NumberColumn, Ctor, 'nodes' | 'entries' | 'white' 
   ['entNode', Int32Array, 'entries'], ['entType', Uint8Array, 'entries'], ['entMode', Uint16Array, 'entries'],
   ['entUid', Float64Array, 'entries'], ['entGid', Float64Array, 'entries'], ['entSize', Float64Array, 'entries'],
   ['entMtime', Float64Array, 'entries'], ['entLink', Int32Array, 'entries'],
-  ['whiteNode', Int32Array, 'white'], ['whiteRaw', Int32Array, 'white'], ['opaqueNode', Int32Array, 'opaque'],
+  ['whiteNode', Int32Array, 'white'], ['whiteRaw', Int32Array, 'white'], ['whiteType', Uint8Array, 'white'], ['whiteMode', Uint16Array, 'white'],
+  ['whiteUid', Float64Array, 'white'], ['whiteGid', Float64Array, 'white'], ['whiteSize', Float64Array, 'white'], ['whiteLink', Int32Array, 'white'],
+  ['opaqueNode', Int32Array, 'opaque'],
 ];
 
 interface Facts {
@@ -163,6 +166,7 @@ function readRecord(buf: Buffer, trusted: boolean): { facts: Facts; cols: LayerC
     if (n < 1 || n >= facts.nodes || c.entType[i] > 6 || l < -1 || l >= links.length) damaged('entry table');
   }
   for (const a of [c.whiteNode, c.whiteRaw, c.opaqueNode]) for (let i = 0; i < a.length; i++) if (a[i] < 0 || a[i] >= facts.nodes) damaged('deletions');
+  for (let i = 0; i < facts.white; i++) if (c.whiteType[i] > 6 || c.whiteLink[i] < -1 || c.whiteLink[i] >= links.length) damaged('whiteout headers');
   if (!COMPRESSIONS[facts.compression]) damaged('compression');
   return { facts, cols: c };
 }
@@ -269,7 +273,7 @@ export function withFacts(l: LayerIndex, over: { diffId?: string; compression?: 
 /** The index as a plain object with its own entries array (records and tables decoded), e.g. to compare two. */
 export function plainIndex(l: LayerIndex): LayerIndex {
   return {
-    diffId: l.diffId, entries: [...l.entries], whiteouts: l.whiteouts, opaqueDirs: l.opaqueDirs, tarFileBytes: l.tarFileBytes,
+    diffId: l.diffId, entries: [...l.entries], whiteouts: l.whiteouts, whiteoutHeads: l.whiteoutHeads ?? l.whiteouts.map(() => PLAIN_WHITEOUT), opaqueDirs: l.opaqueDirs, tarFileBytes: l.tarFileBytes,
     tarEntries: l.tarEntries, tarBytes: l.tarBytes, compression: l.compression, warnings: l.warnings,
   };
 }

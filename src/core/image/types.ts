@@ -20,6 +20,16 @@ export interface LayerEntry {
   mtime: number;
 }
 
+/** The tar header of a whiteout marker: its fields as written, the path it deletes aside. */
+export interface WhiteoutHead {
+  type: EntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  linkname?: string;
+}
+
 /** What one layer tar holds: its entries, its whiteouts and its opaque directories. */
 export interface LayerIndex {
   /** sha256 of the uncompressed tar ("sha256:…"), computed while reading. */
@@ -30,6 +40,12 @@ export interface LayerIndex {
   whiteouts: string[];
   /** Directories marked opaque by `.wh..wh..opq`. */
   opaqueDirs: string[];
+  /**
+   * The header of each `.wh.NAME` marker, in the order of `whiteouts` (what dive's export lists for
+   * it). Absent for an index built without its tar (in-memory images): then each is read as the
+   * plain marker the engines write (a regular file, mode 0, owner 0:0, empty).
+   */
+  whiteoutHeads?: WhiteoutHead[];
   /** Sum of regular-file sizes (a hardlink counts once: its tar entry has no content). */
   tarFileBytes: number;
   /** Number of tar entries read, markers included. */
@@ -77,6 +93,13 @@ export interface ImageData {
   /** One per diffId, bottom first. The same LayerIndex object may appear twice if two layers are identical. */
   layers: LayerIndex[];
   history: HistoryEntry[];
+  /**
+   * Per layer, bottom first: the directory of the archive member it was read from, the first part
+   * of its path in the manifest (a `docker save` layer's id, `blobs` in an OCI layout), which is
+   * what dive calls a layer's id. Absent when the layers were not read from members (a registry
+   * image; an engine image the cache knows whole, so not exported).
+   */
+  layerIds?: string[];
   /**
    * Layer sizes as the engine reports them (history `Size`), bottom first, when the source is an
    * engine; undefined for archives and layouts.

@@ -109,6 +109,27 @@ export function foldEdits(plan: FoldPlan, lines: readonly string[], dockerfile: 
 }
 
 /**
+ * Bytes later layers ship again of the files layer `from` wrote under `paths` only because they
+ * changed their mode or owner (a `chmod -R`, a `chown -R`: the whole file copied up, again at each
+ * such layer). Files a COPY no longer brings are not copied up either, so a `.dockerignore` entry
+ * saves these too. `laterLayers`: the explanations of the layers above `from`, bottom first.
+ */
+export function reshippedBytes(from: number, paths: readonly string[], laterLayers: readonly LayerExplanation[]): number {
+  const under = (p: string): boolean => paths.some((q) => p === q || p.startsWith(q.endsWith('/') ? q : q + '/'));
+  /** Per file: the layer whose copy the next copy-up must come from (its chain back to `from`). */
+  const last = new Map<string, number>();
+  let bytes = 0;
+  for (const x of laterLayers) {
+    for (const c of x.copyUps) {
+      if (!c.metadataOnly || !under(c.path) || c.lowerLayer !== (last.get(c.path) ?? from)) continue;
+      bytes += c.bytes;
+      last.set(c.path, x.layer);
+    }
+  }
+  return bytes;
+}
+
+/**
  * Every suggestion of the image's layers that has edits: folding a `RUN rm …` into the RUN that
  * created the files, and `.dockerignore` entries for build-context files a COPY carried.
  * `explain(layer)`: the layer's explanation with the Dockerfile's instructions.
@@ -119,11 +140,18 @@ export function editSuggestions(
 ): EditSuggestion[] {
   const lines = text.split('\n');
   const out: EditSuggestion[] = [];
+  const explained = new Map<number, LayerExplanation>();
+  const explainOnce = (layer: number): LayerExplanation => {
+    let x = explained.get(layer);
+    if (!x) explained.set(layer, (x = explain(layer)));
+    return x;
+  };
+  const later = [...new Set(mapping.lines.map((l) => l.layerIndex).filter((l): l is number => l !== null))].sort((p, q) => p - q);
   for (const m of mapping.lines) {
     if (m.layerIndex === null || m.base) continue;
     const ins = model.instructions.find((i) => i.line === m.line);
     if (!ins) continue;
-    const x = explain(m.layerIndex);
+    const x = explainOnce(m.layerIndex);
     if (ins.keyword === 'RUN') {
       const plan = foldCleanupPlan(lines, model, mapping, ins, x);
       if (plan) {
@@ -135,7 +163,9 @@ export function editSuggestions(
     } else if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {
       const add = dockerignoreEntries(model, ins, x, dockerignore ?? '');
       if (!add.length) continue;
-      const bytes = x.copiedCandidates.filter((c) => c.contextPath !== null && add.includes(c.contextPath)).reduce((n, c) => n + c.bytes, 0);
+      const ignored = x.copiedCandidates.filter((c) => c.contextPath !== null && add.includes(c.contextPath));
+      const bytes = ignored.reduce((n, c) => n + c.bytes, 0)
+        + reshippedBytes(x.layer, ignored.map((c) => c.path), later.filter((l) => l > x.layer).map(explainOnce));
       out.push({
         id: `dockerignore:${ins.line}`, line: ins.line, kind: 'dockerignore', savesBytes: bytes,
         title: `Add ${add.join(', ')} to .dockerignore`, edits: [appendLines('.dockerignore', dockerignore, add)],

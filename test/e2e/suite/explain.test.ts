@@ -146,6 +146,45 @@ describe('copy-on-write hovers, Explain This Layer and quick fixes', () => {
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   }, 300_000);
 
+  it('quick fix: .dockerignore for a COPY\'d .venv that a later chmod -R ships again, both in its figure', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await ensureBaseImage();
+    const dir = path.join(tmp, 'ignore-chmod');
+    mkdirSync(path.join(dir, '.venv', 'lib'), { recursive: true });
+    writeFileSync(path.join(dir, '.venv', 'lib', 'site.bin'), Buffer.alloc(1_000_000, 3));
+    writeFileSync(path.join(dir, 'main.sh'), 'echo hi\n');
+    const dockerfile = path.join(dir, 'Dockerfile');
+    writeFileSync(dockerfile, `FROM ${BASE_IMAGE}\nCOPY . /app\nRUN chmod -R g+w /app\n`);
+    await docker(['build', '--network=none', '-q', '-t', 'layerlens-test/explain-ignore-chmod:e2e', dir], { env: { DOCKER_BUILDKIT: '1' }, timeoutMs: 300_000 });
+    const d = await vscode.workspace.openTextDocument(dockerfile);
+    await showFor(ll, 'layerlens-test/explain-ignore-chmod:e2e', d);
+    await vscode.window.showTextDocument(d);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', d.uri, new vscode.Range(1, 0, 1, 0));
+    const add = actions.find((a) => a.title.startsWith('Add '));
+    assert.ok(add?.edit, `actions: ${actions.map((a) => a.title).join(' | ')}`);
+    assert.equal(add.title, 'Add .venv to .dockerignore (2 MB would not ship: 1 MB copied by this line, 1 MB shipped again by a later chmod/chown)');
+    assert.ok(await vscode.workspace.applyEdit(add.edit));
+    const ignore = await vscode.workspace.openTextDocument(path.join(dir, '.dockerignore'));
+    assert.equal(ignore.getText(), '.venv\n');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  }, 300_000);
+
+  it('hover on a RUN lists the packages it installed, read by the first hover (no Explain before)', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await ensureBaseImage();
+    const dir = path.join(tmp, 'hover-packages');
+    mkdirSync(dir, { recursive: true });
+    const dockerfile = path.join(dir, 'Dockerfile');
+    writeFileSync(dockerfile, `FROM ${BASE_IMAGE}\nRUN mkdir -p /var/lib/dpkg/info /usr/bin && printf 'Package: tool\\nStatus: install ok installed\\nVersion: 1\\n\\n' > /var/lib/dpkg/status && head -c 300000 /dev/urandom > /usr/bin/tool && echo /usr/bin/tool > /var/lib/dpkg/info/tool.list\n`);
+    await docker(['build', '--network=none', '-q', '-t', 'layerlens-test/hover-packages:e2e', dir], { env: { DOCKER_BUILDKIT: '1' }, timeoutMs: 300_000 });
+    const d = await vscode.workspace.openTextDocument(dockerfile);
+    await showFor(ll, 'layerlens-test/hover-packages:e2e', d);
+    await vscode.window.showTextDocument(d);
+    const text = (await hoverText(d.uri, 1)).replace(/\\(.)/g, '$1');
+    assert.match(text, /\*\*Packages:\*\* 300 kB in 1 package: tool 300 kB/, text);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  }, 300_000);
+
   it('quick fix: adds a COPY\'d .git and big file to .dockerignore', async () => {
     const dir = path.join(tmp, 'ignore');
     mkdirSync(path.join(dir, '.git', 'objects'), { recursive: true });

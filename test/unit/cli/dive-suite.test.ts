@@ -10,8 +10,9 @@ import { OUT_ROOT, repoRoot } from '../../support/repo';
 import { runCli, type CliRun } from '../../support/cliRun';
 import { analyze } from '../../../src/core/image/analysis';
 import { layerTableOf } from '../../../src/core/image/index/layerTable';
-import { ENTRY_TYPES } from '../../../src/core/image/index/layerTable';
 import { loadImage, parseSource } from '../../../src/sources/load';
+import { LayerIndexCache } from '../../../src/sources/indexCache';
+import { diveExportImage, diveExportLayer } from '../../../src/core/present/diveExport';
 
 const CLI = path.join(OUT_ROOT, 'src', 'cli', 'main.js');
 const DIVE = path.join(repoRoot(), 'test', 'fixtures', 'dive');
@@ -82,56 +83,71 @@ test('dive Test_Analysis: efficiency, size, user size, wasted bytes and user was
 });
 
 // cmd/dive/cli/internal/command/export/export_test.go (Test_Export) and its snapshot
-// testdata/snapshots/export_test.snap: per layer its index, digest, size, command and file list
-// (every tar entry with its type flag, link name, size, Go file mode, uid, gid and isDir); for the
-// image its size, wasted bytes, efficiency and its inefficient paths in order.
-test('dive Test_Export: every layer\'s digest, size, command and file list, and the image\'s figures', async () => {
+// testdata/snapshots/export_test.snap: `layerlens export` prints dive's export, equal to the
+// snapshot value for value and in its order: per layer its index, id (the archive member's
+// directory), digest, size, command and file list (every tar entry, whiteout markers included,
+// with its type flag, link name, size, Go file mode, uid, gid and isDir, in dive's tree order);
+// for the image its size, wasted bytes, efficiency and its inefficient paths in order.
+test('dive Test_Export: `layerlens export` equals dive\'s snapshot, every layer\'s id, digest, size, command and file list', async () => {
   const want = diveExport();
-  const { doc } = await json(['analyze', IMAGE, '--json']);
-  const a = doc as unknown as AnalyzeDoc;
-  assert.equal(a.layers.length, want.layer.length);
+  const run = await cli(['export', IMAGE]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, '');
+  const doc = JSON.parse(run.stdout.toString()) as DiveExport & { schemaVersion: number };
+  assert.equal(doc.schemaVersion, 1);
+  const { schemaVersion: _, ...ours } = doc;
+  // Per layer first, for a readable failure; then the whole document (go-snaps stores the JSON
+  // with its keys sorted: their order is not compared, every array's is).
+  assert.equal(ours.layer.length, want.layer.length);
+  for (const [i, w] of want.layer.entries()) {
+    const { fileList, ...head } = ours.layer[i];
+    const { fileList: wantList, ...wantHead } = w;
+    assert.deepEqual(head, wantHead, `layer ${i}`);
+    assert.deepEqual(fileList, wantList, `layer ${i} file list`);
+  }
+  assert.deepEqual(ours.image, want.image);
+  assert.deepEqual(ours, want);
+  // Whiteout markers are in it with their own headers (layer 7 deletes somefile3.txt, layer 9 /root/example).
+  assert.deepEqual(ours.layer[7].fileList[0], { path: 'root/example/.wh.somefile3.txt', typeFlag: 48, linkName: '', size: 0, fileMode: 0, uid: 0, gid: 0, isDir: false });
+  assert.equal(ours.layer[9].fileList[0].path, 'root/.wh.example');
+
+  // analyze --json states the same figures.
+  const { doc: ad } = await json(['analyze', IMAGE, '--json']);
+  const a = ad as unknown as AnalyzeDoc;
   assert.equal(a.image.size, want.image.sizeBytes);
   assert.equal(a.wastedBytes, want.image.inefficientBytes);
   assert.equal(a.efficiency, want.image.efficiencyScore);
-
-  const image = await loadImage(await parseSource(IMAGE));
-  const analysis = analyze(image);
-  assert.deepEqual(analysis.dive.inefficiencies.map((x) => ({ count: x.count, file: x.path, sizeBytes: x.cumulative })), want.image.fileReference);
-
   for (const [i, w] of want.layer.entries()) {
-    const l = a.layers[i];
-    assert.equal(l.index, w.index);
-    assert.equal(l.diffId, w.digestId, `layer ${i} digest`);
-    assert.equal(l.size, w.sizeBytes, `layer ${i} size`);
-    // dive's command: the created_by of the layer's history entry, without "/bin/sh -c ".
-    assert.equal(l.createdBy.replace(/^\/bin\/sh -c /, ''), w.command, `layer ${i} command`);
-    assert.equal(l.entries, w.fileList.length, `layer ${i} entry count`);
+    assert.equal(a.layers[i].diffId, w.digestId);
+    assert.equal(a.layers[i].size, w.sizeBytes);
+    assert.equal(a.layers[i].entries, w.fileList.length, `layer ${i} entry count`);
+  }
+});
 
-    // The layer's own entries, from its table (the columns the image index is built from).
-    const t = layerTableOf(image.layers[i]);
-    const c = t.cols;
-    const ours = new Map<string, Omit<DiveFileInfo, 'path'>>();
-    for (let e = 0; e < c.entNode.length; e++) {
-      const type = ENTRY_TYPES[c.entType[e]];
-      const link = c.entLink[e] >= 0 ? c.links[c.entLink[e]] : '';
-      ours.set(t.pathOf(c.entNode[e]), {
-        typeFlag: TYPE_FLAG[type], linkName: link, size: c.entSize[e], fileMode: goFileMode(type, c.entMode[e]),
-        uid: c.entUid[e], gid: c.entGid[e], isDir: type === 'dir',
+// The same export when every layer comes from the cache's records (the whiteout headers and the
+// layer ids survive them), and each layer's table holds the headers dive lists.
+test('dive Test_Export through the layer cache: layers read back from records give the same export', async () => {
+  const want = diveExport();
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlens-dive-cache-'));
+  try {
+    const cache = new LayerIndexCache(cacheDir);
+    const spec = await parseSource(IMAGE);
+    await loadImage(spec, { cache });
+    assert.equal(cache.stats.hits, 0);
+    const warm = await loadImage(spec, { cache });
+    assert.equal(cache.stats.hits, 14, 'every layer from its record');
+    const a = analyze(warm);
+    assert.deepEqual({ layer: want.layer.map((_, i) => diveExportLayer(a, i)), image: diveExportImage(a) }, want);
+    for (const [i, w] of want.layer.entries()) {
+      const t = layerTableOf(warm.layers[i]);
+      const markers = t.whiteouts.map((p, k) => {
+        const h = t.whiteoutHead(k);
+        return { path: path.posix.join(path.posix.dirname(p), '.wh.' + path.posix.basename(p)).slice(1), typeFlag: TYPE_FLAG[h.type], linkName: h.linkname ?? '', size: h.size, fileMode: goFileMode(h.type, h.mode), uid: h.uid, gid: h.gid, isDir: h.type === 'dir' };
       });
+      assert.deepEqual(markers, w.fileList.filter((f) => path.posix.basename(f.path).startsWith('.wh.')), `layer ${i} whiteouts`);
     }
-    // Whiteout markers: Layer Lens keeps the path each deletes, not the marker's header.
-    const markers = t.whiteouts.map((p) => path.posix.join(path.posix.dirname(p), '.wh.' + path.posix.basename(p)));
-    const wantMarkers = w.fileList.filter((f) => path.posix.basename(f.path).startsWith('.wh.')).map((f) => '/' + f.path);
-    assert.deepEqual(markers.sort(), wantMarkers.sort(), `layer ${i} whiteouts`);
-    const wantEntries = w.fileList.filter((f) => !path.posix.basename(f.path).startsWith('.wh.'));
-    assert.equal(ours.size, wantEntries.length, `layer ${i} entries`);
-    for (const f of wantEntries) {
-      const o = ours.get('/' + f.path);
-      assert.ok(o, `layer ${i}: /${f.path} missing`);
-      // dive keeps a hardlink's target as written in the tar (relative); Layer Lens as an absolute path.
-      const linkName = f.typeFlag === TYPE_FLAG.hardlink ? '/' + f.linkName : f.linkName;
-      assert.deepEqual(o, { typeFlag: f.typeFlag, linkName, size: f.size, fileMode: f.fileMode, uid: f.uid, gid: f.gid, isDir: f.isDir }, `layer ${i}: /${f.path}`);
-    }
+  } finally {
+    fs.rmSync(cacheDir, { recursive: true, force: true });
   }
 });
 
@@ -351,7 +367,8 @@ async function ourTree(top: number, collapsed: string[], attributes: boolean): P
 // cmd/dive/cli/internal/ui/v1/viewmodel/filetree_test.go with its testdata: TestFileTreeGoCase and
 // TestFileTreeNoAttributes (layer 0's tree, every row with its mode, uid:gid and size, or its name
 // only) and TestFileTreeSelectLayer (layers 0 and 1 merged, /bin collapsed). The other tests of
-// that file render the same trees through UI state (paging, collapsing, filters, diff markers).
+// that file (collapsing, paging, filters, layer ranges) are in
+// test/unit/core/present/tree-model-dive.test.ts, on the sidebar's tree model.
 test('dive\'s file tree view tests: the merged tree at a layer, each path\'s mode, owner and size', async () => {
   assert.deepEqual(await ourTree(0, [], true), diveTree('TestFileTreeGoCase.txt', true));
   assert.deepEqual(await ourTree(0, [], false), diveTree('TestFileTreeNoAttributes.txt', false));

@@ -35,9 +35,12 @@ function anything(): unknown {
 }
 
 class RelativePattern { constructor(readonly base: unknown, readonly pattern: string) {} }
+class MarkdownString { isTrusted?: unknown; supportHtml?: boolean; constructor(readonly value = '') {} }
+class Range { constructor(readonly startLine: number, readonly startCharacter: number, readonly endLine: number, readonly endCharacter: number) {} }
+class Hover { constructor(readonly contents: MarkdownString, readonly range?: Range) {} }
 
 const vscode: Any = {
-  Disposable, EventEmitter, FileSystemError, RelativePattern,
+  Disposable, EventEmitter, FileSystemError, RelativePattern, MarkdownString, Range, Hover,
   Uri: { parse: (s: string) => ({ toString: () => s, path: s, scheme: s.split(':')[0] }), file: (p: string) => ({ toString: () => `file://${p}`, fsPath: p, path: p, scheme: 'file' }) },
   workspace: new Proxy({
     getConfiguration: (section?: string) => ({

@@ -6,7 +6,7 @@
 // A LayerTable is also a LayerIndex: `entries` builds the per-entry objects on demand, for the
 // readers that still want them (the record codec, the file-version reader).
 import type { Compression } from '../tar/decompress';
-import type { EntryType, LayerEntry, LayerIndex } from '../types';
+import type { EntryType, LayerEntry, LayerIndex, WhiteoutHead } from '../types';
 import { Column, NameTable, PairHash, StringTable } from './columns';
 
 export const ENTRY_TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo'];
@@ -44,8 +44,18 @@ export interface LayerColumns {
    */
   whiteNode: Int32Array;
   whiteRaw: Int32Array;
+  /** Per whiteout marker: its header's type (ENTRY_TYPES), mode, owner, size and link (index into links, or -1). */
+  whiteType: Uint8Array;
+  whiteMode: Uint16Array;
+  whiteUid: Float64Array;
+  whiteGid: Float64Array;
+  whiteSize: Float64Array;
+  whiteLink: Int32Array;
   opaqueNode: Int32Array;
 }
+
+/** The header the engines write for a whiteout marker. */
+export const PLAIN_WHITEOUT: WhiteoutHead = { type: 'file', mode: 0, uid: 0, gid: 0, size: 0 };
 
 export class LayerTable implements LayerIndex {
   diffId: string;
@@ -89,6 +99,18 @@ export class LayerTable implements LayerIndex {
     const parts: string[] = [];
     for (let n = node; n > 0; n = nodeParent[n]) parts.push(names[nodeName[n]]);
     return '/' + parts.reverse().join('/');
+  }
+
+  /** The header of whiteout marker i (in the order of `whiteouts`). */
+  whiteoutHead(i: number): WhiteoutHead {
+    const c = this.cols;
+    const h: WhiteoutHead = { type: ENTRY_TYPES[c.whiteType[i]], mode: c.whiteMode[i], uid: c.whiteUid[i], gid: c.whiteGid[i], size: c.whiteSize[i] };
+    if (c.whiteLink[i] >= 0) h.linkname = c.links[c.whiteLink[i]];
+    return h;
+  }
+
+  get whiteoutHeads(): WhiteoutHead[] {
+    return Array.from({ length: this.cols.whiteNode.length }, (_, i) => this.whiteoutHead(i));
   }
 
   /** Entry i as an object. */
@@ -154,6 +176,12 @@ export class LayerTableBuilder {
   private readonly linkTable = new StringTable();
   private readonly whiteNode = new Column(Int32Array, 16);
   private readonly whiteRaw = new Column(Int32Array, 16);
+  private readonly whiteType = new Column(Uint8Array, 16);
+  private readonly whiteMode = new Column(Uint16Array, 16);
+  private readonly whiteUid = new Column(Float64Array, 16);
+  private readonly whiteGid = new Column(Float64Array, 16);
+  private readonly whiteSize = new Column(Float64Array, 16);
+  private readonly whiteLink = new Column(Int32Array, 16);
   private readonly opaqueNode = new Column(Int32Array, 16);
   readonly whiteouts: string[] = [];
   readonly opaqueDirs: string[] = [];
@@ -289,11 +317,18 @@ export class LayerTableBuilder {
   }
 
 
-  addWhiteout(path: string): void {
+  /** A `.wh.NAME` marker: the path it deletes, and its own header. */
+  addWhiteout(path: string, head: WhiteoutHead = PLAIN_WHITEOUT): void {
     this.whiteouts.push(path);
     const raw = this.node(path);
     this.whiteRaw.push(raw);
     this.whiteNode.push(path.length > 1 && path.endsWith('/') ? this.nodeParent.a[raw] : raw);
+    this.whiteType.push(TYPE_CODE.get(head.type)!);
+    this.whiteMode.push(head.mode);
+    this.whiteUid.push(head.uid);
+    this.whiteGid.push(head.gid);
+    this.whiteSize.push(head.size);
+    this.whiteLink.push(head.linkname === undefined ? -1 : this.linkTable.id(head.linkname));
   }
 
   addOpaque(dir: string): void {
@@ -317,6 +352,12 @@ export class LayerTableBuilder {
       links: this.linkTable.strings,
       whiteNode: this.whiteNode.fit(),
       whiteRaw: this.whiteRaw.fit(),
+      whiteType: this.whiteType.fit(),
+      whiteMode: this.whiteMode.fit(),
+      whiteUid: this.whiteUid.fit(),
+      whiteGid: this.whiteGid.fit(),
+      whiteSize: this.whiteSize.fit(),
+      whiteLink: this.whiteLink.fit(),
       opaqueNode: this.opaqueNode.fit(),
     }, {
       diffId: meta.diffId, tarBytes: meta.tarBytes, compression: meta.compression, tarFileBytes: this.tarFileBytes,
@@ -330,7 +371,7 @@ export function layerTableOf(l: LayerIndex): LayerTable {
   if (l instanceof LayerTable) return l;
   const b = new LayerTableBuilder();
   for (const w of l.opaqueDirs) b.addOpaque(w);
-  for (const w of l.whiteouts) b.addWhiteout(w);
+  l.whiteouts.forEach((w, i) => b.addWhiteout(w, l.whiteoutHeads?.[i]));
   const it = (l as { iterEntries?: () => Iterable<LayerEntry> }).iterEntries?.() ?? l.entries;
   for (const e of it) b.addEntry(e.path, e.type, e.size, e.mode, e.uid, e.gid, e.mtime, e.linkname);
   b.tarEntries = l.tarEntries;

@@ -57,6 +57,11 @@ export interface AssembleOptions {
   checkDigests?: boolean;
 }
 
+/** The first part of an archive member's path: what dive calls a layer's id. */
+export function memberDir(path: string): string {
+  return path.split('/')[0];
+}
+
 /** Turns an archive's contents into the image model (docker-save manifest first, else OCI index). */
 export async function assembleArchive(
   c: ArchiveContents,
@@ -120,6 +125,7 @@ export async function assembleArchive(
     diffIds,
     layers,
     history,
+    layerIds: layerPaths.map(memberDir),
     source,
     warnings,
   };

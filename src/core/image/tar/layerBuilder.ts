@@ -79,7 +79,13 @@ export class LayerIndexBuilder implements RawHeaderSink {
         const name = path.slice(cut + 1);
         const dir = parentPath(path);
         if (name === OPAQUE_MARKER) this.table.addOpaque(dir);
-        else if (!name.startsWith(AUFS_META_PREFIX)) this.table.addWhiteout(joinPath(dir, name.slice(WHITEOUT_PREFIX.length)));
+        else if (!name.startsWith(AUFS_META_PREFIX)) {
+          const type = entryType(h.type) ?? 'file';
+          const link = type === 'symlink' ? h.linkname ?? '' : type === 'hardlink' ? normalizeEntryPath(h.linkname ?? '').path : undefined;
+          this.table.addWhiteout(joinPath(dir, name.slice(WHITEOUT_PREFIX.length)), {
+            type, mode: (h.mode ?? 0) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, size: type === 'file' ? (h.size ?? 0) : 0, ...(link !== undefined ? { linkname: link } : {}),
+          });
+        }
         return;
       }
       if (path.includes(AUFS_META_DIR)) return; // contents of AUFS metadata dirs

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { parseDockerfile } from '../../../../src/core/dockerfile/dockerfile';
 import type { SecretFinding } from '../../../../src/core/contents/secrets';
-import { appendLines, applyEdits, deleteLines, secretFixes } from '../../../../src/core/present/edits';
+import { appendLines, applyEdits, deleteLines, reshippedBytes, secretFixes } from '../../../../src/core/present/edits';
+import type { CopyUp, LayerExplanation } from '../../../../src/core/present/explain/model';
 
 test('append to an existing file, to one without a final newline, and create one', () => {
   assert.equal(applyEdits('a\n', [appendLines('.dockerignore', 'a\n', ['b'])]), 'a\nb\n');
@@ -36,4 +37,19 @@ test('secret fixes: .dockerignore for a copied file; a secret mount for a build 
   // No line, or a line no fix fits: nothing.
   assert.deepEqual(secretFixes(finding({ path: '/x', line: null }), model, TEXT, undefined, 'Dockerfile'), []);
   assert.deepEqual(secretFixes(finding({ rule: 'github/GITHUB_TOKEN', history: 4, line: 5 }), model, TEXT, undefined, 'Dockerfile'), []);
+});
+
+test('reshippedBytes: what later chmod/chown layers copy up again of the files a layer wrote, chained', () => {
+  const up = (path: string, lowerLayer: number, bytes: number, metadataOnly = true): CopyUp => ({ path, bytes, lowerBytes: bytes, lowerLayer, metadataOnly });
+  const layer = (n: number, copyUps: CopyUp[]): LayerExplanation => ({ layer: n, copyUps } as unknown as LayerExplanation);
+  const later = [
+    layer(2, [up('/app/.venv/a', 1, 100), up('/app/.venv/b', 1, 50), up('/app/main.py', 1, 7), up('/app/.venv/c', 0, 9)]),
+    layer(3, [up('/app/.venv/a', 2, 100), up('/app/.venv/b', 2, 60, false)]), // a chmod again; b rewritten
+    layer(4, [up('/app/.venv/b', 3, 60)]), // a copy of b's rewritten version: not the COPY's file
+  ];
+  // a: 100 at layer 2 and again at 3; b: 50 at layer 2 only; main.py is not under .venv; c came from layer 0.
+  assert.equal(reshippedBytes(1, ['/app/.venv'], later), 250);
+  assert.equal(reshippedBytes(1, ['/app/.venv/a'], later), 200);
+  assert.equal(reshippedBytes(1, ['/app/.ven'], later), 0);
+  assert.equal(reshippedBytes(1, ['/app/.venv'], []), 0);
 });
