@@ -62,16 +62,19 @@ export interface AnalyzedLine {
   longestSliceMs: number;
   /** The longest event-loop delay of the extension's thread while analyzing (with LAYERLENS_DEBUG). */
   loopMaxMs?: number;
+  /** The line's time stamp (`[HH:MM:SS.mmm]`, local time) as milliseconds since midnight. */
+  atMsOfDay?: number;
 }
 
 /** The extension's "analyzed SOURCE: …" lines (Layer Lens output channel) in a log text, in order. */
 export function parseAnalyzedLines(text: string): AnalyzedLine[] {
-  const re = /analyzed (.+?): (\d+) layers in (\d+) ms \(worker (\d+) ms, (\d+) layer\(s\) from the cache; this thread (\d+) ms in slices of at most (\d+) ms(?:; event loop delayed at most (\d+) ms)?\)/g;
+  const re = /^(?:\[(\d\d):(\d\d):(\d\d)\.(\d\d\d)\] )?.*?analyzed (.+?): (\d+) layers in (\d+) ms \(worker (\d+) ms, (\d+) layer\(s\) from the cache; this thread (\d+) ms in slices of at most (\d+) ms(?:; event loop delayed at most (\d+) ms)?\)/gm;
   const out: AnalyzedLine[] = [];
   for (let m = re.exec(text); m; m = re.exec(text)) {
+    const at = m[1] === undefined ? {} : { atMsOfDay: ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]) };
     out.push({
-      source: m[1], layers: Number(m[2]), totalMs: Number(m[3]), workerMs: Number(m[4]), cacheHits: Number(m[5]),
-      threadMs: Number(m[6]), longestSliceMs: Number(m[7]), ...(m[8] === undefined ? {} : { loopMaxMs: Number(m[8]) }),
+      source: m[5], layers: Number(m[6]), totalMs: Number(m[7]), workerMs: Number(m[8]), cacheHits: Number(m[9]),
+      threadMs: Number(m[10]), longestSliceMs: Number(m[11]), ...(m[12] === undefined ? {} : { loopMaxMs: Number(m[12]) }), ...at,
     });
   }
   return out;
@@ -113,4 +116,18 @@ export function resetPeakRss(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Milliseconds from the wall-clock time `fromEpochMs` to a log time stamp given as milliseconds
+ * since local midnight (the nearest such moment: a run that crosses midnight stays right).
+ */
+export function msSinceFromTimeOfDay(fromEpochMs: number, atMsOfDay: number): number {
+  const d = new Date(fromEpochMs);
+  const midnight = new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  let diff = midnight + atMsOfDay - fromEpochMs;
+  const day = 86_400_000;
+  if (diff < -day / 2) diff += day;
+  else if (diff > day / 2) diff -= day;
+  return diff;
 }
