@@ -60,22 +60,39 @@ export interface AnalyzedLine {
   /** Work on the extension's thread (sum of slices) and its longest stretch between two yields. */
   threadMs: number;
   longestSliceMs: number;
-  /** The longest event-loop delay of the extension's thread while analyzing (with LAYERLENS_DEBUG). */
-  loopMaxMs?: number;
-  /** The line's time stamp (`[HH:MM:SS.mmm]`, local time) as milliseconds since midnight. */
+  /** The line's time stamp (`[HH:MM:SS.mmm]`, UTC) as milliseconds since midnight. */
   atMsOfDay?: number;
 }
 
+const STAMP = /^\[(\d\d):(\d\d):(\d\d)\.(\d\d\d)\] /;
+const msOfDay = (m: RegExpExecArray): number => ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]);
+
 /** The extension's "analyzed SOURCE: …" lines (Layer Lens output channel) in a log text, in order. */
 export function parseAnalyzedLines(text: string): AnalyzedLine[] {
-  const re = /^(?:\[(\d\d):(\d\d):(\d\d)\.(\d\d\d)\] )?.*?analyzed (.+?): (\d+) layers in (\d+) ms \(worker (\d+) ms, (\d+) layer\(s\) from the cache; this thread (\d+) ms in slices of at most (\d+) ms(?:; event loop delayed at most (\d+) ms)?\)/gm;
+  const re = /analyzed (.+?): (\d+) layers in (\d+) ms \(worker (\d+) ms, (\d+) layer\(s\) from the cache; this thread (\d+) ms in slices of at most (\d+) ms\)/;
   const out: AnalyzedLine[] = [];
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const at = m[1] === undefined ? {} : { atMsOfDay: ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]) };
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (!m) continue;
+    const st = STAMP.exec(line);
     out.push({
-      source: m[5], layers: Number(m[6]), totalMs: Number(m[7]), workerMs: Number(m[8]), cacheHits: Number(m[9]),
-      threadMs: Number(m[10]), longestSliceMs: Number(m[11]), ...(m[12] === undefined ? {} : { loopMaxMs: Number(m[12]) }), ...at,
+      source: m[1], layers: Number(m[2]), totalMs: Number(m[3]), workerMs: Number(m[4]), cacheHits: Number(m[5]),
+      threadMs: Number(m[6]), longestSliceMs: Number(m[7]), ...(st ? { atMsOfDay: msOfDay(st) } : {}),
     });
+  }
+  return out;
+}
+
+/**
+ * The extension's "event loop blocked for N ms" lines (LAYERLENS_DEBUG), each logged as the stall
+ * ended: [end as milliseconds since midnight UTC, length in ms]. Lines without a time stamp are skipped.
+ */
+export function parseBlockedLines(text: string): Array<[endMsOfDay: number, ms: number]> {
+  const out: Array<[number, number]> = [];
+  for (const line of text.split('\n')) {
+    const m = /event loop blocked for (\d+) ms$/.exec(line);
+    const st = STAMP.exec(line);
+    if (m && st) out.push([msOfDay(st), Number(m[1])]);
   }
   return out;
 }
@@ -120,13 +137,12 @@ export function resetPeakRss(pid: number): boolean {
 
 /**
  * Milliseconds from the wall-clock time `fromEpochMs` to a log time stamp given as milliseconds
- * since local midnight (the nearest such moment: a run that crosses midnight stays right).
+ * since midnight UTC (the nearest such moment: a run that crosses midnight stays right).
  */
 export function msSinceFromTimeOfDay(fromEpochMs: number, atMsOfDay: number): number {
-  const d = new Date(fromEpochMs);
-  const midnight = new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
-  let diff = midnight + atMsOfDay - fromEpochMs;
   const day = 86_400_000;
+  const midnight = fromEpochMs - (fromEpochMs % day);
+  let diff = midnight + atMsOfDay - fromEpochMs;
   if (diff < -day / 2) diff += day;
   else if (diff > day / 2) diff -= day;
   return diff;

@@ -1,7 +1,6 @@
 // Which image the editor is showing, and its analysis. One instance per activation; views,
 // lenses and hovers read from it and listen to onDidChange.
 import { existsSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import { analyze, type Analysis } from '../core/image/analysis';
 import { formatBytes } from '../core/present/format';
@@ -131,10 +130,6 @@ export class ImageService implements vscode.Disposable {
             if (this.worker) {
               // Off the extension host: the worker reads; this thread merges in slices of ~8 ms.
               let pct = 0;
-              // LAYERLENS_DEBUG: also the longest delay of this thread's event loop while analyzing
-              // (everything on the thread: other extensions and garbage collection included).
-              const loop = process.env.LAYERLENS_DEBUG ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
-              loop?.enable();
               const { analysis: a, stats } = await this.worker.analyzeWithStats(source, {
                 signal: ac.signal,
                 endpoint: engine?.endpoint,
@@ -148,9 +143,8 @@ export class ImageService implements vscode.Disposable {
                   progress.report({ increment: Math.max(0, now - pct), message: `${now} % · ${read}` });
                   pct = Math.max(pct, now);
                 },
-              }).finally(() => loop?.disable());
-              const loopMax = loop ? `; event loop delayed at most ${Math.round(loop.max / 1e6)} ms` : '';
-              this.log(`analyzed ${source}: ${a.image.layers.length} layers in ${Date.now() - t0} ms (worker ${stats.readMs} ms, ${stats.cacheHits} layer(s) from the cache; this thread ${Math.round(stats.mainThreadMs)} ms in slices of at most ${Math.round(stats.longestSliceMs)} ms${loopMax})`);
+              });
+              this.log(`analyzed ${source}: ${a.image.layers.length} layers in ${Date.now() - t0} ms (worker ${stats.readMs} ms, ${stats.cacheHits} layer(s) from the cache; this thread ${Math.round(stats.mainThreadMs)} ms in slices of at most ${Math.round(stats.longestSliceMs)} ms)`);
               return a;
             }
             const image = await loadImage(spec, {
