@@ -21,8 +21,14 @@ import { repoRoot } from '../test/support/repo';
 
 interface Options { runs: number; dirs: number; perDir: number; dir: string; json?: string }
 
+/** Where the archives of the benches live unless --dir says otherwise. */
+export const DEFAULT_BENCH_DIR = path.join(os.tmpdir(), 'layerlens-bench');
+
+/** What the archive's generator needs: its shape and the folder it is kept in. */
+export type ArchiveShape = Pick<Options, 'dirs' | 'perDir' | 'dir'>;
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: 3, dirs: 100_000, perDir: 10, dir: path.join(os.tmpdir(), 'layerlens-bench') };
+  const o: Options = { runs: 3, dirs: 100_000, perDir: 10, dir: DEFAULT_BENCH_DIR };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = (): string => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
@@ -97,7 +103,7 @@ class TarOut {
 const pad = (n: number): Buffer => Buffer.alloc((512 - (n % 512)) % 512);
 
 /** Layer 0: dirs × perDir small files; layer 1: every 10th file rewritten, every 50th directory whited out. */
-function writeLayer(file: string, layer: 0 | 1, o: Options): { size: number; diffId: string; entries: number } {
+function writeLayer(file: string, layer: 0 | 1, o: ArchiveShape): { size: number; diffId: string; entries: number } {
   const fd = openSync(file, 'w');
   const out = new TarOut(fd);
   const body = Buffer.alloc(512, 0x61);
@@ -132,8 +138,11 @@ function writeLayer(file: string, layer: 0 | 1, o: Options): { size: number; dif
   return { size: out.size, diffId: out.digest(), entries };
 }
 
-/** The `docker save` file (written once, reused while its parameters are the same). */
-function ensureArchive(o: Options): { file: string; entries: number } {
+/**
+ * The `docker save` file (written once, reused while its parameters are the same):
+ * `<dir>/index-<dirs>x<perDir>.tar`, all its directories under app/node_modules.
+ */
+export function ensureArchive(o: ArchiveShape): { file: string; entries: number } {
   mkdirSync(o.dir, { recursive: true });
   const file = path.join(o.dir, `index-${o.dirs}x${o.perDir}.tar`);
   const meta = file + '.json';
@@ -266,7 +275,9 @@ async function main(): Promise<void> {
   if (o.json) writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`bench-index: ${(e as Error).stack ?? e}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`bench-index: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });
+}

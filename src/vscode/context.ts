@@ -41,6 +41,17 @@ export class LayerLensContext implements vscode.Disposable {
   constructor(extension: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('Layer Lens');
     this.log = (line) => this.output.appendLine(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
+    // LAYERLENS_DEBUG: every stall of this thread's event loop over 30 ms, logged as it ends (whoever
+    // caused it: Layer Lens, another extension, garbage collection, the machine).
+    if (process.env.LAYERLENS_DEBUG) {
+      let last = performance.now();
+      const timer = setInterval(() => {
+        const now = performance.now();
+        if (now - last > 30) this.log(`event loop blocked for ${Math.round(now - last)} ms`);
+        last = now;
+      }, 5);
+      this.subscriptions.push({ dispose: () => clearInterval(timer) });
+    }
     this.engine = new EngineConnection(this.log);
     // Analysis runs in a worker thread (dist/worker.js); layer indexes are cached in global storage.
     this.images = new ImageService(this.engine, this.log, extension.workspaceState, {

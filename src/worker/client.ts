@@ -74,7 +74,9 @@ class Slicer {
     this.start = performance.now();
   }
   idle(): void {
-    this.busyMs += performance.now() - this.start;
+    const ran = performance.now() - this.start;
+    this.busyMs += ran;
+    if (ran > this.longestMs) this.longestMs = ran;
   }
   resume(): void {
     this.start = performance.now();
