@@ -12,6 +12,7 @@ import { parseDockerfile } from '../dockerfile/dockerfile';
 import { bestStageMapping, mapHistory } from '../dockerfile/mapping';
 import { hiddenBytesOf, nodePath, postOrder, type MergedTreeLike, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
 import type { HistoryEntry } from '../image/types';
+import { IndexTreeView } from '../image/index/treeView';
 
 export interface TreeModelOptions {
   /** 1-based Dockerfile line of the instruction that created a layer, when mapped. */
@@ -122,7 +123,7 @@ export class TreeModel {
   private readonly layerEls: LayerEl[];
   private readonly baseEl: BaseGroupEl | undefined;
   private readonly childCache = new Map<string, Map<TreeEl | null, TreeEl[]>>();
-  private hiddenBelowMap: Map<MergedNode, number> | undefined;
+  private hiddenBelowMap: Pick<Map<MergedNode, number>, 'get'> | undefined;
   private readonly changeRoots = new Map<number, ChangeNode>();
   private readonly shippedCache = new Map<MergedNode, Map<number, number>>();
   private readonly instructions = new Map<number, string>();
@@ -378,9 +379,24 @@ export class TreeModel {
   // ------------------------------------------------------------------------------------------
   // Hidden bytes
 
-  /** Hidden bytes at and below every node: one pass over the tree, on first use. */
-  hiddenBelow(): Map<MergedNode, number> {
+  /**
+   * Hidden bytes at and below every node: one pass over the tree, on first use. Over the image
+   * index, one pass over its columns (a node's id is larger than its parent's: in falling id order
+   * a node's sum is complete before it is added to its parent's), no object per node.
+   */
+  hiddenBelow(): Pick<Map<MergedNode, number>, 'get'> {
     if (this.hiddenBelowMap) return this.hiddenBelowMap;
+    const ix = this.tree instanceof IndexTreeView ? this.tree.index : undefined;
+    if (ix) {
+      const sum = new Float64Array(ix.nodeCount);
+      for (let n = ix.nodeCount - 1; n >= 0; n--) {
+        if (!ix.exists[n]) continue;
+        for (let k = ix.copyStart[n], top = k + ix.hiddenCount(n); k < top; k++) sum[n] += ix.copyBytes[k];
+        if (n > 0) sum[ix.nodeParent[n]] += sum[n];
+      }
+      const tree = this.tree as IndexTreeView;
+      return (this.hiddenBelowMap = { get: (node: MergedNode): number | undefined => sum[tree.idOf(node)] });
+    }
     const m = new Map<MergedNode, number>();
     for (const n of postOrder(this.tree.root)) {
       let sum = hiddenBytesOf(n);

@@ -69,6 +69,11 @@ export class IndexTreeView implements MergedTreeLike {
     });
   }
 
+  /** The node id of one of this view's nodes. */
+  idOf(node: MergedNode): number {
+    return (node as NodeView).id;
+  }
+
   /** The object of node id n (one per node, made once). */
   node(n: number): MergedNode {
     let v = this.nodes[n];
