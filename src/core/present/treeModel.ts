@@ -376,6 +376,15 @@ export class TreeModel {
     return undefined;
   }
 
+  /** Whether a node of the merged tree has children (over the image index: no child object made). */
+  private hasChildren(n: MergedNode): boolean {
+    if (this.tree instanceof IndexTreeView) {
+      const id = this.tree.idOf(n);
+      return this.tree.index.childStart[id + 1] > this.tree.index.childStart[id];
+    }
+    return n.children !== null && n.children.size > 0;
+  }
+
   // ------------------------------------------------------------------------------------------
   // Hidden bytes
 
@@ -503,7 +512,7 @@ export class TreeModel {
   private entryRow(el: EntryEl, mode: FilesMode): Row {
     const n = el.node;
     const hidden = hiddenCopiesOf(n).map((h) => h.copy);
-    const hasKids = (n.children !== null && n.children.size > 0) || hidden.length > 0;
+    const hasKids = this.hasChildren(n) || hidden.length > 0;
     const kidsShown = hasKids && (!mode.wasteOnly || (this.hiddenBelow().get(n) ?? 0) > 0);
     const collapsible = kidsShown ? 'collapsed' : 'none';
     const line = n.layer >= 0 ? this.line(n.layer) : undefined;
