@@ -21,6 +21,7 @@ import {
   shortInstruction, type InstructionRef, type LayerExplanation,
 } from '../core/present/explain';
 import { formatBytes } from '../core/present/format';
+import { escapeAttr, escapeHtmlText, webviewPage } from '../core/present/webviewPage';
 import { mapHistory, mapImageHistory, type LineMapping, type MappingResult } from '../core/dockerfile/mapping';
 import { stageKey } from '../core/dockerfile/stageImages';
 import { readPackages, type PackageRow } from '../core/contents/packages';
@@ -198,34 +199,14 @@ export function reportHtml(x: LayerExplanation, body: string, opts: { dockerfile
   }
   buttons.push(`<button data-layer="${x.layer - 1}"${x.layer === 0 ? ' disabled' : ''}>◀ Layer ${Math.max(0, x.layer - 1)}</button>`);
   buttons.push(`<button data-layer="${x.layer + 1}"${x.layer + 1 >= x.layerCount ? ' disabled' : ''}>Layer ${Math.min(x.layerCount - 1, x.layer + 1)} ▶</button>`);
-  // Nothing but this page's own nonce'd style and script: no remote or local resources at all.
-  const csp = `default-src 'none'; style-src 'nonce-${n}'; script-src 'nonce-${n}';`;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>Explain Layer ${x.layer}</title>
-<style nonce="${n}">${STYLE}</style>
-</head>
-<body>
-<nav>${buttons.join('')}</nav>
+  return webviewPage({
+    nonce: n, title: `Explain Layer ${x.layer}`, style: STYLE, script: SCRIPT,
+    body: `<nav>${buttons.join('')}</nav>
 <p class="subtitle">Image ${escapeHtmlText(opts.source)} · ${escapeHtmlText(formatBytes(x.imageSize))} in ${x.layerCount} layers</p>
 <main>
 ${body}
-</main>
-<script nonce="${n}">${SCRIPT}</script>
-</body>
-</html>`;
-}
-
-function escapeHtmlText(s: string): string {
-  return s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
-}
-
-function escapeAttr(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+</main>`,
+  });
 }
 
 /** What one report shows: an analysis, a layer, and (when known) the Dockerfile. */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { historyHtmlBody, historyRows } from '../../core/present/buildHistory';
+import { escapeHtmlText, webviewPage } from '../../core/present/webviewPage';
 import type { Contribution } from '../commands';
 import type { LayerLensContext } from '../context';
 import { pickDockerfile } from './buildImage';
@@ -40,25 +41,7 @@ for (const el of document.querySelectorAll('[data-line]')) {
 `;
 
 function pageHtml(body: string, title: string): string {
-  const n = randomBytes(18).toString('base64');
-  // Nothing but this page's own nonce'd style and script: no remote or local resources at all.
-  const csp = `default-src 'none'; style-src 'nonce-${n}'; script-src 'nonce-${n}';`;
-  const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${esc(title)}</title>
-<style nonce="${n}">${STYLE}</style>
-</head>
-<body>
-<h1>${esc(title)}</h1>
-${body}
-<script nonce="${n}">${SCRIPT}</script>
-</body>
-</html>`;
+  return webviewPage({ nonce: randomBytes(18).toString('base64'), title, style: STYLE, script: SCRIPT, body: `<h1>${escapeHtmlText(title)}</h1>\n${body}` });
 }
 
 export function registerBuildHistory(ll: LayerLensContext): Contribution<'showBuildHistory'> {
