@@ -26,12 +26,12 @@
 // code-server in .cache/code-server (scripts/install-code-server.sh) and /usr/bin/chromium: when one
 // is missing it exits 1 saying so. One run: the workbench's own start costs minutes on 2 busy cores.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CHROMIUM, CODE_SERVER_VERSION, CodeServer, Workbench, defaultCodeServerEntry, launchBrowser, pruneDeadRuns } from '../test/e2e/harness';
 import { repoRoot } from '../test/support/repo';
-import { DEFAULT_BENCH_DIR, ensureArchive } from './bench-index';
+import { DEFAULT_BENCH_DIR, ensureArchive, rssHook, run } from './bench-index';
 import { findExtensionHost, listProcs, msSinceFromTimeOfDay, parseAnalyzedLines, parseBlockedLines, parseProcStatus, resetPeakRss, sampleMemory, type AnalyzedLine } from './editorProbe';
 import { unshared, type Stall } from './stalls';
 
@@ -60,26 +60,9 @@ const TARGETS = { firstRowsS: 10, rssGrowthMB: 150, blockMs: 50, expandMs: 200 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The CLI's `analyze --json` of the file, cache off: wall seconds and the process's peak RSS. */
-function cliAnalyze(cli: string, file: string, dir: string): Promise<{ seconds: number; peakRssMiB: number }> {
-  const hook = path.join(dir, 'editor-rss-hook.js');
-  const out = path.join(dir, 'editor-rss.json');
-  writeFileSync(hook, "process.on('exit', () => { try { require('fs').writeFileSync(process.env.LAYERLENS_BENCH_RSS_OUT, JSON.stringify({ maxRSSKiB: process.resourceUsage().maxRSS })); } catch {} });\n");
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const devnull = openSync('/dev/null', 'w');
-    const c = spawn(process.execPath, ['--require', hook, cli, 'analyze', '--json', file], {
-      stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, LAYERLENS_CACHE: 'off', LAYERLENS_BENCH_RSS_OUT: out },
-    });
-    closeSync(devnull);
-    let err = '';
-    c.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-    c.on('error', reject);
-    c.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (code !== 0) return reject(new Error(`layerlens analyze exited ${code}: ${err.trim().slice(-500)}`));
-      resolve({ seconds, peakRssMiB: (JSON.parse(readFileSync(out, 'utf8')) as { maxRSSKiB: number }).maxRSSKiB / 1024 });
-    });
-  });
+async function cliAnalyze(cli: string, file: string, dir: string): Promise<{ seconds: number; peakRssMiB: number }> {
+  const r = await run([cli, 'analyze', '--json', file], rssHook(dir, 'editor-rss-hook.js'), path.join(dir, 'editor-rss.json'), { LAYERLENS_CACHE: 'off' });
+  return { seconds: r.seconds, peakRssMiB: r.rssMiB };
 }
 
 /** An idle Node process recording its own event-loop stalls (bench/stalls.js) until stop(). */

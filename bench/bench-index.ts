@@ -193,9 +193,17 @@ export function ensureArchive(o: ArchiveShape): { file: string; entries: number 
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-interface Run { seconds: number; rssMiB: number }
+export interface Run { seconds: number; rssMiB: number }
 
-function run(args: string[], hook: string, rssFile: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+/** A `--require` hook in `dir` that writes the process's peak RSS to $LAYERLENS_BENCH_RSS_OUT at exit. */
+export function rssHook(dir: string, name: string): string {
+  const hook = path.join(dir, name);
+  writeFileSync(hook, "process.on('exit', () => { try { require('fs').writeFileSync(process.env.LAYERLENS_BENCH_RSS_OUT, JSON.stringify({ maxRSSKiB: process.resourceUsage().maxRSS })); } catch {} });\n");
+  return hook;
+}
+
+/** One Node process (`args`) with the RSS hook: wall seconds and peak RSS. */
+export function run(args: string[], hook: string, rssFile: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const devnull = openSync('/dev/null', 'w');
@@ -225,8 +233,7 @@ async function main(): Promise<void> {
   const walk = path.join(root, 'out', 'bench', 'walk.js');
   for (const f of [cli, walk]) if (!existsSync(f)) throw new Error(`${f} is missing: run node scripts/build.mjs`);
   const { file, entries } = ensureArchive(o);
-  const hook = path.join(o.dir, 'index-rss-hook.js');
-  writeFileSync(hook, "process.on('exit', () => { try { require('fs').writeFileSync(process.env.LAYERLENS_BENCH_RSS_OUT, JSON.stringify({ maxRSSKiB: process.resourceUsage().maxRSS })); } catch {} });\n");
+  const hook = rssHook(o.dir, 'index-rss-hook.js');
   const rssFile = path.join(o.dir, 'index-rss.json');
   const noCache = { LAYERLENS_CACHE: 'off' };
   // With the cache as users have it: a cold run fills an empty cache directory, the warm run after
