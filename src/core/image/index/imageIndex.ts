@@ -609,7 +609,7 @@ export class ImageIndexBuilder {
     const parentOf = this.nodeParent.a;
     for (let n = N - 1; n >= 0; n--) {
       if (!exists[n]) continue;
-      for (let i = copyStart[n], c = copyStart[n + 1] - copyStart[n], top = copyStart[n] + (live[n] ? Math.max(0, c - 1) : c); i < top; i++) this.layers[copyLayer[i]].hiddenBytes += copyBytes[i];
+      for (let i = copyStart[n], top = copyStart[n] + index.hiddenCount(n); i < top; i++) this.layers[copyLayer[i]].hiddenBytes += copyBytes[i];
       if (n === 0 || !live[n]) continue;
       const p = parentOf[n];
       const dir = type[n] === T_DIR;
