@@ -111,7 +111,7 @@ async function splitSliced(s: string, count: number, slicer: Slicer): Promise<st
   return out.length === count ? out : null;
 }
 
-/** The index's names and link targets as arrays, split in slices (indexFromParts then only checks them). */
+/** The index's names and link targets as arrays, split in slices and counted (indexFromParts takes arrays as they are). */
 async function splitParts(p: IndexParts, slicer: Slicer): Promise<IndexParts> {
   const names = typeof p.names === 'string' ? await splitSliced(p.names, p.nameCount, slicer) : p.names;
   const links = typeof p.links === 'string' ? await splitSliced(p.links, p.linkCount, slicer) : p.links;
