@@ -9,7 +9,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ImageFormatError } from '../../../src/core/image/errors';
@@ -18,6 +17,7 @@ import { NOT_VERIFIED } from '../../../src/sources/imageSource';
 import { LayerIndexCache } from '../../../src/sources/indexCache';
 import { loadImage, openImageSource, type SourceSpec } from '../../../src/sources/load';
 import { dockerSave, gzip, makeTar, ociLayout, sha256, tarOfFiles, writeLayout, zstd, type ImageSpec } from '../support/tars';
+import { withDir } from '../support/tmpdir';
 
 const base = (): Promise<Buffer> => makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/passwd', body: 'root:x:0:0\n' }]);
 const good = (): Promise<Buffer> => makeTar([{ name: 'etc/conf', body: 'two\n' }]);
@@ -54,15 +54,6 @@ async function write(dir: string, form: Form, spec: ImageSpec, layer1?: Buffer):
   return { kind: 'oci', dir: layout };
 }
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlens-digests-'));
-  try {
-    return await fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 async function withHashWorkers<T>(n: string, fn: () => Promise<T>): Promise<T> {
   const before = process.env.LAYERLENS_HASH_WORKERS;
   process.env.LAYERLENS_HASH_WORKERS = n;
@@ -84,7 +75,7 @@ function isMismatch(e: unknown, label: string): boolean {
 }
 
 test('a layer rewritten with other tar bytes: the analysis fails naming it, in every file form, hashed here or on a worker; --no-verify reads it and says so', async () => {
-  await withDir(async (dir) => {
+  await withDir('digests', async (dir) => {
     const spec = { layers: [await base(), await good()] };
     const bad = await evil();
     for (const form of FORMS) {
@@ -105,7 +96,7 @@ test('a layer rewritten with other tar bytes: the analysis fails naming it, in e
 });
 
 test('the file-version reader: a rewritten layer is never read as the one named; --no-verify reads it', async () => {
-  await withDir(async (dir) => {
+  await withDir('digests', async (dir) => {
     const spec = { layers: [await base(), await good()] };
     const d1 = sha256(spec.layers[1]);
     for (const form of FORMS) {
@@ -123,7 +114,7 @@ test('the file-version reader: a rewritten layer is never read as the one named;
 });
 
 test('an OCI blob is checked against its blob digest (same tar, other compressed bytes), and the config against its digest', async () => {
-  await withDir(async (dir) => {
+  await withDir('digests', async (dir) => {
     const spec = { layers: [await base(), await good()] };
     const files = ociLayout(spec, 'gzip');
     const blob = [...files.keys()].find((k) => files.get(k)!.equals(gzip(spec.layers[1])))!;
@@ -167,7 +158,7 @@ async function sameSize(file: string, build: (layer1: Buffer) => Buffer | Promis
 }
 
 test('the check is remembered by the file\'s identity: not hashed again; a record made without the check is checked', async () => {
-  await withDir(async (dir) => {
+  await withDir('digests', async (dir) => {
     const spec = { layers: [await base(), await good()] };
     for (const form of ['save', 'save.gz', 'oci-none', 'oci-gzip'] as const) {
       for (const first of ['checked', 'unchecked'] as const) {

@@ -28,6 +28,7 @@ import { loadImage, openImageSource, type SourceSpec } from '../../../src/source
 import { RegistryClient } from '../../../src/sources/registry/client';
 import { parseRegistryRef } from '../../../src/sources/registry/reference';
 import { makeTar, zstd, type TEntry } from '../support/tars';
+import { withDir } from '../support/tmpdir';
 
 const GGCR = path.join(repoRoot(), 'test', 'fixtures', 'ggcr');
 const tarball = (f: string): string => path.join(GGCR, 'tarball', f);
@@ -115,15 +116,6 @@ async function rejects(spec: SourceSpec, check: (e: ImageFormatError) => void): 
   return err;
 }
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlens-ggcr-'));
-  try {
-    return await fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 async function writeTar(dir: string, name: string, entries: TEntry[]): Promise<string> {
   const p = path.join(dir, name);
   fs.writeFileSync(p, await makeTar(entries));
@@ -196,7 +188,7 @@ test('ggcr TestLayerLink: test_link.tar\'s test_image_3 reads its linked layer b
 });
 
 test('ggcr TestSymlinkCycle: manifest.json and config.json linking to each other is a link cycle', async () => {
-  await withDir(async (dir) => {
+  await withDir('ggcr', async (dir) => {
     const file = await writeTar(dir, 'cycle.tar', [
       { name: 'manifest.json', type: 'symlink', linkname: 'config.json' },
       { name: 'config.json', type: 'symlink', linkname: 'manifest.json' },
@@ -220,7 +212,7 @@ test('ggcr TestDocker25: hello-world-v25.tar (manifest.json and an OCI index, la
 });
 
 test('ggcr TestManifestEmptyDiffIDs, TestLayerByDiffIDMoreDiffIDsThanLayers: diff_ids and layers that differ in number fail naming diff_ids', async () => {
-  await withDir(async (dir) => {
+  await withDir('ggcr', async (dir) => {
     const noIds = await writeTar(dir, 'empty-ids.tar', [
       { name: 'config.json', body: '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' },
       { name: 'layer.tar.gz', body: gzipSync(Buffer.from('not-really-a-layer')) },
@@ -236,7 +228,7 @@ test('ggcr TestManifestEmptyDiffIDs, TestLayerByDiffIDMoreDiffIDsThanLayers: dif
 });
 
 test('ggcr TestLoadManifestPrefixPath: ./manifest.json is the manifest (here an empty list: no image)', async () => {
-  await withDir(async (dir) => {
+  await withDir('ggcr', async (dir) => {
     const file = await writeTar(dir, 'prefix.tar', [{ name: './manifest.json', body: '[]' }]);
     await rejects(archive(file), (e) => assert.match(e.message, /manifest\.json lists no image/));
   });
@@ -247,7 +239,7 @@ test('ggcr TestLoadManifestPrefixPath: ./manifest.json is the manifest (here an 
 test('ggcr TestLayerFromFile: content.tar plain, gzip and zstd is one layer: same diffID, same files', async () => {
   const content = fs.readFileSync(tarball('content.tar'));
   const diffId = sha256(content);
-  await withDir(async (dir) => {
+  await withDir('ggcr', async (dir) => {
     const seen: Array<{ diffId: string; paths: string[] }> = [];
     for (const [label, blob] of [['plain', content], ['gzip', gzipSync(content)], ['zstd', zstd(content)]] as const) {
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
@@ -310,7 +302,7 @@ test('ggcr TestMutateTime: source_image_with_empty_layer_history.tar\'s empty_la
 });
 
 test('ggcr TestExtractVerifiesLayerDigest: a config diff_id that does not match its layer fails, a matching one reads', async () => {
-  await withDir(async (dir) => {
+  await withDir('ggcr', async (dir) => {
     const layer = await makeTar([{ name: 'app/hello.txt', body: 'hello world' }]);
     const good = sha256(layer);
     const bad = 'sha256:' + '00'.repeat(32);
@@ -340,7 +332,7 @@ test('a ggcr bundle whose manifest gives one image the other\'s layer fails on t
   const manifest = await manifestOf(file);
   const [one, two] = ['test_image_1', 'test_image_2'].map((t) => manifest.find((x) => x.RepoTags?.includes(t))!);
   assert.notEqual(one.Layers[0], two.Layers[0]);
-  await withDir(async (dir) => {
+  await withDir('ggcr', async (dir) => {
     const swapped = [{ ...one, Layers: two.Layers }];
     const entries: TEntry[] = [...m].filter(([n]) => n !== 'manifest.json').map(([name, e]) => ({ name, body: e.body }));
     entries.push({ name: 'manifest.json', body: JSON.stringify(swapped) });

@@ -4,12 +4,12 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ImageFormatError } from '../../../src/core/image/errors';
 import { ImageChoiceError } from '../../../src/core/image/reference';
 import { loadImage, parseSource } from '../../../src/sources/load';
 import { configFor, makeTar, ociLayout, sha256, writeLayout, type TEntry } from '../support/tars';
+import { withDir } from '../support/tmpdir';
 
 /** A `docker save` of several images, each one layer holding a file named after its first tag. */
 async function bundle(images: string[][]): Promise<Buffer> {
@@ -27,17 +27,8 @@ async function bundle(images: string[][]): Promise<Buffer> {
   return makeTar(entries);
 }
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlens-refs-'));
-  try {
-    return await fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 test('source strings: the path ends where an existing file or directory does; the rest is the reference', async () => {
-  await withDir(async (dir) => {
+  await withDir('refs', async (dir) => {
     const file = path.join(dir, 'b:x.tar');
     fs.writeFileSync(file, 'x');
     fs.mkdirSync(path.join(dir, 'lay:out'));
@@ -57,7 +48,7 @@ test('source strings: the path ends where an existing file or directory does; th
 });
 
 test('docker-archive: a tag (full reference, bare name, slashes) or @N picks its image; none, or a wrong one, fails listing the tags', async () => {
-  await withDir(async (dir) => {
+  await withDir('refs', async (dir) => {
     const file = path.join(dir, 'bundle.tar');
     fs.writeFileSync(file, await bundle([['ghcr.io/org/app:1.0'], ['bazel/v1/tarball:img'], ['plain:latest']]));
     const files = async (source: string): Promise<string[]> => (await loadImage(await parseSource(source))).layers[0].entries.map((e) => e.path);
@@ -82,7 +73,7 @@ test('docker-archive: a tag (full reference, bare name, slashes) or @N picks its
 });
 
 test('OCI layout: a ref that names nothing, or several unrelated images without a ref, fail listing the refs', async () => {
-  await withDir(async (dir) => {
+  await withDir('refs', async (dir) => {
     // Two images in one layout: each ociLayout's blobs, and both entries in index.json.
     const a = ociLayout({ layers: [await makeTar([{ name: 'a', body: 'A' }])], tag: '1' }, 'gzip');
     const b = ociLayout({ layers: [await makeTar([{ name: 'b', body: 'B' }])], tag: '2' }, 'none');
