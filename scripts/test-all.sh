@@ -28,8 +28,10 @@ test_files() {
   find "$1" -type f -name '*.test.js' | LC_ALL=C sort
 }
 
+# run_node_tier TIER DIR [NODE_FLAG...]: every test file under DIR, in one node --test run.
 run_node_tier() {
   local tier=$1 dir=$2 files=()
+  shift 2
   banner "$tier tests ($dir)"
   mapfile -t files < <(test_files "$dir")
   if ((${#files[@]} == 0)); then
@@ -37,7 +39,7 @@ run_node_tier() {
     record "$tier" "NOT RUN (no test files under $dir)"
     return
   fi
-  if node --test --test-reporter=spec "${files[@]}"; then
+  if node --test --test-reporter=spec "$@" "${files[@]}"; then
     record "$tier" "PASS (${#files[@]} files)"
   else
     record "$tier" "FAIL"
@@ -96,7 +98,8 @@ else
 fi
 
 # --- unit --------------------------------------------------------------------------------------
-run_node_tier unit out/test/unit
+# Unit files run three at a time: most of their time is spent waiting on child processes and timers.
+run_node_tier unit out/test/unit --test-concurrency=3
 
 # --- stress (hostile scale, fuzz smoke: the slow pure-core cases, a tier of their own) ----------
 run_node_tier stress out/test/stress
