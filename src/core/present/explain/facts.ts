@@ -6,7 +6,8 @@ import type { DockerfileInstruction, DockerfileModel } from '../../dockerfile/do
 import { posixJoin } from '../../image/tar/paths';
 import { shortCreatedBy } from '../format';
 import type { MappingResult } from '../../dockerfile/mapping';
-import { nodePath, type MergedNode } from '../../image/merge';
+import { HOW, KINDS, type ImageIndex } from '../../image/index/imageIndex';
+import { T_DIR, T_FILE, T_HARDLINK } from '../../image/index/layerTable';
 import type { HistoryEntry } from '../../image/types';
 import { CopyUp, DEFAULT_BIG_FILE_THRESHOLD, Deletion, ExplainOptions, InstructionRef, LayerExplanation, PathBytes, PathCategory, ShippedBelow, WriteHeavy, isContextCopy, isRun } from './model';
 import { suggest } from './suggestions';
@@ -65,6 +66,9 @@ const TOOL_RULES: ToolRule[] = [
   { re: /^\/usr\/lib\/jvm\/[^/]*jdk[^/]*\/(?:bin\/javac|lib\/(?:ct\.sym|src\.zip)|jmods)(?=\/|$)/, what: 'JDK tools' },
 ];
 
+/** Any of the path and toolchain rules (a path that fails it needs no rule tried). */
+const ANY_RULE = new RegExp([...PATH_RULES, ...TOOL_RULES].map((r) => `(?:${r.re.source})`).join('|'));
+
 /** Build-context files and directories that are rarely meant to be in an image. */
 const UNNEEDED_CONTEXT = /(?:^|\/)(?:\.git|\.svn|\.hg|node_modules|__pycache__|\.pytest_cache|\.mypy_cache|\.venv|\.idea|\.vscode|\.DS_Store|\.env)(?=\/|$)/;
 
@@ -120,66 +124,162 @@ function instructionFor(a: Analysis, layer: number, opts: ExplainOptions): Instr
 
 
 // ---------------------------------------------------------------------------------------------
-// Per-image index: who hides each layer's bytes (computed once per analysis)
+// Per-image: who hides each layer's bytes (one pass over the index's columns, once per analysis)
 
-interface HiddenIndex {
-  byLayer: Map<number, Map<string, { byLayer: number; how: 'deleted' | 'overwritten'; bytes: number; files: number; paths: PathBytes[] }>>;
+/** Node ids with a byte count each, as two growing lists (no object per path). */
+export class NodeBytes {
+  readonly nodes: number[] = [];
+  readonly bytes: number[] = [];
+  sum = 0;
+  push(node: number, bytes: number): void {
+    this.nodes.push(node);
+    this.bytes.push(bytes);
+    this.sum += bytes;
+  }
+  get length(): number {
+    return this.nodes.length;
+  }
 }
 
-const hiddenIndexCache = new WeakMap<Analysis, HiddenIndex>();
+interface HiddenGroup { byLayer: number; how: 'deleted' | 'overwritten'; files: NodeBytes }
 
-function hiddenIndex(a: Analysis): HiddenIndex {
-  const hit = hiddenIndexCache.get(a);
+const hiddenIndexCache = new WeakMap<ImageIndex, Map<number, Map<string, HiddenGroup>>>();
+
+/** Per layer, its file copies a later layer replaced or deleted, grouped by that layer and how. */
+function hiddenIndex(ix: ImageIndex): Map<number, Map<string, HiddenGroup>> {
+  const hit = hiddenIndexCache.get(ix);
   if (hit) return hit;
-  const idx: HiddenIndex = { byLayer: new Map() };
-  for (const [path, n] of a.tree.walk()) {
-    const top = n.live ? n.copies.length - 1 : n.copies.length;
-    for (let i = 0; i < top; i++) {
-      const c = n.copies[i];
-      if (c.type !== 'file') continue;
-      const next = n.copies[i + 1];
+  const byLayer = new Map<number, Map<string, HiddenGroup>>();
+  for (let n = 1; n < ix.nodeCount; n++) {
+    if (!ix.exists[n]) continue;
+    const first = ix.copyStart[n];
+    const last = ix.copyStart[n + 1];
+    for (let k = first, top = first + ix.hiddenCount(n); k < top; k++) {
+      if (ix.copyType[k] !== T_FILE) continue;
       // A later copy replaced it; else (no later copy, node deleted) the deleting layer hid it.
-      const by = next ? next.layer : n.deletedBy;
-      if (by === null || by === undefined) continue;
-      const how: 'deleted' | 'overwritten' = next ? 'overwritten' : 'deleted';
-      let m = idx.byLayer.get(c.layer);
-      if (!m) idx.byLayer.set(c.layer, (m = new Map()));
+      const by = k + 1 < last ? ix.copyLayer[k + 1] : ix.deletedBy[n];
+      if (by < 0) continue;
+      const how: 'deleted' | 'overwritten' = k + 1 < last ? 'overwritten' : 'deleted';
+      let m = byLayer.get(ix.copyLayer[k]);
+      if (!m) byLayer.set(ix.copyLayer[k], (m = new Map()));
       const key = `${by}:${how}`;
-      let e = m.get(key);
-      if (!e) m.set(key, (e = { byLayer: by, how, bytes: 0, files: 0, paths: [] }));
-      e.bytes += c.bytes;
-      e.files++;
-      e.paths.push({ path, bytes: c.bytes });
+      let g = m.get(key);
+      if (!g) m.set(key, (g = { byLayer: by, how, files: new NodeBytes() }));
+      g.files.push(n, ix.copyBytes[k]);
     }
   }
-  hiddenIndexCache.set(a, idx);
-  return idx;
+  hiddenIndexCache.set(ix, byLayer);
+  return byLayer;
 }
 
-function topPaths(paths: PathBytes[], n: number): PathBytes[] {
-  return [...paths].sort((x, y) => y.bytes - x.bytes || (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)).slice(0, n);
+function cmpPathBytes(x: PathBytes, y: PathBytes): number {
+  return y.bytes - x.bytes || cmp(x.path, y.path);
 }
 
-function copyAt(n: MergedNode, layer: number): { i: number } | undefined {
-  for (let i = n.copies.length - 1; i >= 0; i--) if (n.copies[i].layer === layer) return { i };
-  return undefined;
-}
-
-function* subtree(n: MergedNode): Generator<MergedNode> {
-  const stack = [n];
-  while (stack.length) {
-    const x = stack.pop()!;
-    yield x;
-    if (x.children) for (const c of x.children.values()) stack.push(c);
+/**
+ * The `n` largest of `files`, ties by path (with `positiveOnly`, of those with bytes): only the
+ * entries at or above the n-th largest byte count get a path string.
+ */
+function topNodes(files: NodeBytes, n: number, path: (node: number) => string, positiveOnly = false): PathBytes[] {
+  if (n <= 0 || files.length === 0) return [];
+  const sorted = Float64Array.from(files.bytes).sort();
+  const cut = sorted[Math.max(0, sorted.length - n)];
+  const out: PathBytes[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const b = files.bytes[i];
+    if (b >= cut && (!positiveOnly || b > 0)) out.push({ path: path(files.nodes[i]), bytes: b });
   }
+  return out.sort(cmpPathBytes).slice(0, n);
 }
 
-function addShipped(map: Map<number, ShippedBelow>, layer: number, path: string, bytes: number): void {
+function addShipped(map: Map<number, NodeBytes>, layer: number, node: number, bytes: number): void {
   let e = map.get(layer);
-  if (!e) map.set(layer, (e = { layer, bytes: 0, files: 0, paths: [] }));
-  e.bytes += bytes;
-  e.files++;
-  e.paths.push({ path, bytes });
+  if (!e) map.set(layer, (e = new NodeBytes()));
+  e.push(node, bytes);
+}
+
+function shippedBelow(map: Map<number, NodeBytes>, maxItems: number, path: (node: number) => string): ShippedBelow[] {
+  return [...map].map(([layer, f]) => ({ layer, bytes: f.sum, files: f.length, paths: topNodes(f, maxItems, path) }))
+    .sort((p, q) => q.bytes - p.bytes || p.layer - q.layer);
+}
+
+/** What one layer did, path by path, read from the index's columns. */
+export interface LayerWrites {
+  /** The regular files the layer ships, with the bytes it ships for each, in the merge's order. */
+  written: NodeBytes;
+  copyUps: CopyUp[];
+  deletions: Deletion[];
+  /** Per lower layer: the files this layer's deletions made invisible that it still ships. */
+  deletedShipped: Map<number, NodeBytes>;
+  /** Per lower layer: the lower copies this layer's copy-ups replaced. */
+  overwritten: Map<number, NodeBytes>;
+  /** Bytes the deletions hid that deletedShipped names. */
+  deletedAttributed: number;
+}
+
+/** The changes of `layer` in the index, each with its copies: what it wrote, copied up and deleted. */
+export function layerWrites(ix: ImageIndex, layer: number, path: (node: number) => string = pathNamer(ix)): LayerWrites {
+  const w: LayerWrites = { written: new NodeBytes(), copyUps: [], deletions: [], deletedShipped: new Map(), overwritten: new Map(), deletedAttributed: 0 };
+  // Files at and below `top` that this layer made invisible, credited to the lower layer that ships them.
+  const hiddenBelow = (top: number, includeTop: boolean): number => {
+    let bytes = 0;
+    const stack = [top];
+    while (stack.length) {
+      const n = stack.pop()!;
+      for (let k = ix.childStart[n]; k < ix.childStart[n + 1]; k++) stack.push(ix.childList[k]);
+      if ((n === top && !includeTop) || ix.deletedBy[n] !== layer || ix.type[n] !== T_FILE) continue;
+      // The highest copy below this layer.
+      let below = -1;
+      for (let k = ix.copyStart[n + 1] - 1; k >= ix.copyStart[n]; k--) if (ix.copyLayer[k] < layer) { below = k; break; }
+      if (below < 0 || ix.copyBytes[below] === 0) continue;
+      addShipped(w.deletedShipped, ix.copyLayer[below], n, ix.copyBytes[below]);
+      bytes += ix.copyBytes[below];
+    }
+    w.deletedAttributed += bytes;
+    return bytes;
+  };
+  const c = ix.layers[layer].changes;
+  for (let i = 0; i < c.length; i++) {
+    const n = c.node[i];
+    const kind = KINDS[c.kind[i]];
+    if (kind === 'deleted') {
+      w.deletions.push({ path: path(n), how: HOW[c.how[i]] ?? 'whiteout', bytes: c.bytes[i] });
+      hiddenBelow(n, true);
+      continue;
+    }
+    if (kind === 'modified' && ix.type[n] !== T_DIR && ix.childStart[n + 1] > ix.childStart[n]) {
+      // A directory replaced by a non-directory: everything below it is hidden.
+      const bytes = hiddenBelow(n, false);
+      if (bytes > 0) w.deletions.push({ path: path(n), how: 'replaced', bytes });
+    }
+    // The layer's own copy: its last one.
+    let at = -1;
+    for (let k = ix.copyStart[n + 1] - 1; k >= ix.copyStart[n]; k--) if (ix.copyLayer[k] === layer) { at = k; break; }
+    if (at < 0) continue;
+    const isFile = ix.copyType[at] === T_FILE;
+    if (isFile) w.written.push(n, ix.copyBytes[at]);
+    if (kind !== 'modified' || at === ix.copyStart[n] || !isFile) continue;
+    const lower = at - 1;
+    if (ix.copyType[lower] !== T_FILE && ix.copyType[lower] !== T_HARDLINK) continue;
+    w.copyUps.push({ path: path(n), bytes: ix.copyBytes[at], lowerBytes: ix.copyBytes[lower], lowerLayer: ix.copyLayer[lower], metadataOnly: c.meta[i] === 1 });
+    if (ix.copyBytes[lower] > 0) addShipped(w.overwritten, ix.copyLayer[lower], n, ix.copyBytes[lower]);
+  }
+  return w;
+}
+
+/** Paths of index nodes: each parent's path is made once and kept while its children are named. */
+function pathNamer(ix: ImageIndex): (n: number) => string {
+  const dirs = new Map<number, string>();
+  return (n) => {
+    if (n === 0) return '/';
+    const p = ix.nodeParent[n];
+    let d = dirs.get(p);
+    if (d === undefined) {
+      if (dirs.size >= 4096) dirs.clear();
+      dirs.set(p, (d = p === 0 ? '' : ix.pathOf(p)));
+    }
+    return `${d}/${ix.nameOf(n)}`;
+  };
 }
 
 /** The build-context path a COPY'd image path came from, when the COPY has one source. */
@@ -205,61 +305,26 @@ export function contextPathFor(copy: InstructionRef['copy'], imagePath: string):
 // explainLayer
 
 export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = {}): LayerExplanation {
-  const stats = a.tree.layers[layer];
-  if (!stats) throw new RangeError(`layer ${layer} does not exist (the image has ${a.tree.layers.length})`);
+  const stats = a.layerStats[layer];
+  if (!stats) throw new RangeError(`layer ${layer} does not exist (the image has ${a.layerStats.length})`);
   const threshold = opts.bigFileThreshold ?? DEFAULT_BIG_FILE_THRESHOLD;
   const maxItems = opts.maxItems ?? 10;
-  const instructions = a.tree.layers.map((_, i) => instructionFor(a, i, opts));
+  const instructions = a.layerStats.map((_, i) => instructionFor(a, i, opts));
   const ins = instructions[layer];
-
-  const copyUps: CopyUp[] = [];
-  const deletions: Deletion[] = [];
-  const written: PathBytes[] = [];
-  const deletedShipped = new Map<number, ShippedBelow>();
-  const overwritten = new Map<number, ShippedBelow>();
-  let deletedAttributed = 0;
-  // Files below `top` that this layer made invisible, credited to the lower layer that ships them.
-  const hiddenBelow = (top: MergedNode, includeTop: boolean): number => {
-    let bytes = 0;
-    for (const n of subtree(top)) {
-      if ((n === top && !includeTop) || n.deletedBy !== layer || n.type !== 'file') continue;
-      let below: { layer: number; bytes: number } | undefined;
-      for (let i = n.copies.length - 1; i >= 0; i--) if (n.copies[i].layer < layer) { below = n.copies[i]; break; }
-      if (!below || below.bytes === 0) continue;
-      addShipped(deletedShipped, below.layer, nodePath(n), below.bytes);
-      bytes += below.bytes;
-    }
-    deletedAttributed += bytes;
-    return bytes;
-  };
-  for (const c of stats.changes) {
-    const path = nodePath(c.node);
-    if (c.kind === 'deleted') {
-      deletions.push({ path, how: c.how ?? 'whiteout', bytes: c.bytes });
-      hiddenBelow(c.node, true);
-      continue;
-    }
-    if (c.kind === 'modified' && c.node.children && c.node.type !== 'dir') {
-      // A directory replaced by a non-directory: everything below it is hidden.
-      const bytes = hiddenBelow(c.node, false);
-      if (bytes > 0) deletions.push({ path, how: 'replaced', bytes });
-    }
-    const at = copyAt(c.node, layer);
-    const copy = at ? c.node.copies[at.i] : undefined;
-    if (copy?.type === 'file') written.push({ path, bytes: copy.bytes });
-    if (c.kind !== 'modified' || !at || at.i === 0) continue;
-    const lower = c.node.copies[at.i - 1];
-    if (copy?.type !== 'file' || (lower.type !== 'file' && lower.type !== 'hardlink')) continue;
-    copyUps.push({ path, bytes: copy.bytes, lowerBytes: lower.bytes, lowerLayer: lower.layer, metadataOnly: c.metadataOnly === true });
-    if (lower.bytes > 0) addShipped(overwritten, lower.layer, path, lower.bytes);
-  }
-  copyUps.sort((x, y) => y.bytes - x.bytes || cmp(x.path, y.path));
-  deletions.sort((x, y) => y.bytes - x.bytes || cmp(x.path, y.path));
+  const ix = a.index;
+  const pathOf = pathNamer(ix);
+  const { written, copyUps, deletions, deletedShipped, overwritten, deletedAttributed } = layerWrites(ix, layer, pathOf);
+  copyUps.sort(cmpPathBytes);
+  deletions.sort(cmpPathBytes);
 
   // Paths that deserve a word: write-heavy directories, toolchains, apt.
   const heavy = new Map<string, WriteHeavy>();
   const tools = new Map<string, { what: string; bytes: number; dir: string }>();
-  for (const w of written) {
+  for (let i = 0; i < written.length; i++) {
+    const path = pathOf(written.nodes[i]);
+    // Most paths match no rule: one test of them all first.
+    if (!ANY_RULE.test(path)) continue;
+    const w = { path, bytes: written.bytes[i] };
     for (const r of PATH_RULES) {
       const m = r.re.exec(w.path);
       if (!m) continue;
@@ -294,7 +359,8 @@ export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = 
   const copiedCandidates: LayerExplanation['copiedCandidates'] = [];
   if (isContextCopy(ins)) {
     const seenUnneeded = new Set<string>();
-    for (const w of [...written].sort((x, y) => y.bytes - x.bytes || cmp(x.path, y.path))) {
+    const files = written.nodes.map((n, i) => ({ path: pathOf(n), bytes: written.bytes[i] }));
+    for (const w of [...files].sort(cmpPathBytes)) {
       const contextPath = contextPathFor(ins!.copy, w.path);
       const rel = contextPath ?? w.path.slice(1);
       const m = UNNEEDED_CONTEXT.exec(rel);
@@ -304,7 +370,7 @@ export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = 
         if (seenUnneeded.has(top)) continue;
         seenUnneeded.add(top);
         const prefix = w.path.slice(0, w.path.length - (rel.length - top.length));
-        const bytes = written.filter((x) => x.path === prefix || x.path.startsWith(prefix + '/')).reduce((s, x) => s + x.bytes, 0);
+        const bytes = files.filter((x) => x.path === prefix || x.path.startsWith(prefix + '/')).reduce((s, x) => s + x.bytes, 0);
         copiedCandidates.push({ path: prefix, contextPath: contextPath === null ? null : top, bytes, reason: 'unneeded' });
       } else if (w.bytes >= threshold) {
         copiedCandidates.push({ path: w.path, contextPath, bytes: w.bytes, reason: 'large' });
@@ -313,13 +379,13 @@ export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = 
     copiedCandidates.sort((x, y) => y.bytes - x.bytes || cmp(x.path, y.path));
   }
 
-  const hidden = [...(hiddenIndex(a).byLayer.get(layer)?.values() ?? [])]
-    .map((h) => ({ ...h, paths: topPaths(h.paths, maxItems) }))
-    .sort((x, y) => y.bytes - x.bytes || x.byLayer - y.byLayer);
+  const hidden = [...(hiddenIndex(ix).get(layer)?.values() ?? [])]
+    .map((h) => ({ byLayer: h.byLayer, how: h.how, bytes: h.files.sum, files: h.files.length, paths: topNodes(h.files, maxItems, pathOf) }))
+    .sort((x, y) => y.bytes - x.bytes || x.byLayer - y.byLayer || cmp(x.how, y.how));
 
   const x: LayerExplanation = {
     layer,
-    layerCount: a.tree.layers.length,
+    layerCount: a.layerStats.length,
     instruction: ins,
     instructions,
     diffId: a.image.layers[layer]?.diffId ?? '',
@@ -338,12 +404,12 @@ export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = 
     bigWrites: copyUps.filter((c) => Math.max(c.bytes, c.lowerBytes) >= threshold),
     bigFileThreshold: threshold,
     deletions,
-    deletedShipped: [...deletedShipped.values()].map((s) => ({ ...s, paths: topPaths(s.paths, maxItems) })).sort((p, q) => q.bytes - p.bytes || p.layer - q.layer),
+    deletedShipped: shippedBelow(deletedShipped, maxItems, pathOf),
     deletedUnattributed: 0,
-    overwrittenBelow: [...overwritten.values()].map((s) => ({ ...s, paths: topPaths(s.paths, maxItems) })).sort((p, q) => q.bytes - p.bytes || p.layer - q.layer),
+    overwrittenBelow: shippedBelow(overwritten, maxItems, pathOf),
     hiddenLater: hidden,
     hiddenBytes: stats.hiddenBytes,
-    largest: topPaths(written, maxItems).filter((p) => p.bytes > 0),
+    largest: topNodes(written, maxItems, pathOf, true),
     writeHeavy,
     toolchain: { bytes: toolGroups.reduce((s, t) => s + t.bytes, 0), groups: toolGroups },
     apt,
