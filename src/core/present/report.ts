@@ -2,7 +2,7 @@
 // change) and its human renderings.
 import type { Analysis } from '../image/analysis';
 import { formatBytes, formatMode, formatPercent, shortCreatedBy } from './format';
-import { HOW, KINDS, type ImageIndex } from '../image/index/imageIndex';
+import { HOW, K_DELETED, KINDS, type ImageIndex } from '../image/index/imageIndex';
 import { ENTRY_TYPES, layerTableOf, type LayerTable } from '../image/index/layerTable';
 
 export const SCHEMA_VERSION = 1;
@@ -247,8 +247,6 @@ export function* indexFileRecords(ix: ImageIndex): Generator<FileRecord> {
   for (const [path, n] of ix.walk()) yield indexFileRecord(ix, path, n);
 }
 
-const K_DELETED_CODE = KINDS.indexOf('deleted');
-
 /**
  * One layer's changes from the image index, sorted by path. The type, mode, owner and link of an
  * added or modified path are those of the layer's own entry (a later chmod does not show here);
@@ -265,7 +263,7 @@ export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf:
   for (let i = 0; i < c.length; i++) {
     const n = c.node[i];
     let at = layer;
-    if (c.kind[i] === K_DELETED_CODE) {
+    if (c.kind[i] === K_DELETED) {
       at = -1;
       for (let k = ix.copyStart[n]; k < ix.copyStart[n + 1]; k++) if (ix.copyLayer[k] < layer && ix.copyLayer[k] > at) at = ix.copyLayer[k];
     }

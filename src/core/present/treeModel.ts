@@ -13,6 +13,9 @@ import { bestStageMapping, mapHistory } from '../dockerfile/mapping';
 import { hiddenBytesOf, nodePath, postOrder, type MergedTreeLike, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
 import type { HistoryEntry } from '../image/types';
 import { IndexTreeView } from '../image/index/treeView';
+import { ChangeTrie } from '../image/index/changeTrie';
+import { K_DELETED } from '../image/index/imageIndex';
+import { T_DIR } from '../image/index/layerTable';
 
 export interface TreeModelOptions {
   /** 1-based Dockerfile line of the instruction that created a layer, when mapped. */
@@ -70,17 +73,49 @@ export interface InfoEl { kind: 'info'; id: string; text: string; parent: TreeEl
 
 export type TreeEl = BaseGroupEl | LayerEl | EntryEl | CopyEl | ChangeEl | InfoEl;
 
-/** One path of one layer's change tree (a trie of the changed paths). */
-export interface ChangeNode {
-  name: string;
-  path: string;
-  change?: LayerChange;
-  children: Map<string, ChangeNode>;
+/** One layer's change trie (src/core/image/index/changeTrie.ts) and the row objects made of it so far. */
+class LayerChangeNodes {
+  readonly trie: ChangeTrie;
+  private readonly made: Array<ChangeNode | undefined> = [];
+  constructor(readonly view: IndexTreeView, readonly layer: number) {
+    this.trie = new ChangeTrie(view.index, layer);
+  }
+  /** The object of a slot (one per slot, made once). */
+  at(slot: number): ChangeNode {
+    return (this.made[slot] ??= new ChangeNode(this, slot));
+  }
+}
+
+/** One path of one layer's change tree (a trie of the changed paths), read from the trie's columns. */
+export class ChangeNode {
+  private kidMap: Map<string, ChangeNode> | undefined;
+  private changeObj: LayerChange | null | undefined;
+  constructor(private readonly owner: LayerChangeNodes, readonly slot: number) {}
+  /** The node of the image index. */
+  get id(): number { return this.owner.trie.node[this.slot]; }
+  get name(): string { return this.owner.view.index.nameOf(this.id); }
+  get path(): string { return this.owner.view.index.pathOf(this.id); }
+  /** The layer's change at this path; undefined for a directory that only leads to changes. */
+  get change(): LayerChange | undefined {
+    if (this.changeObj === undefined) {
+      const i = this.owner.trie.change[this.slot];
+      this.changeObj = i < 0 ? null : this.owner.view.change(this.owner.layer, i);
+    }
+    return this.changeObj ?? undefined;
+  }
+  get childCount(): number { return this.owner.trie.kidCount(this.slot); }
+  get children(): Map<string, ChangeNode> {
+    if (!this.kidMap) {
+      this.kidMap = new Map();
+      for (const k of this.owner.trie.kids(this.slot)) { const c = this.owner.at(k); this.kidMap.set(c.name, c); }
+    }
+    return this.kidMap;
+  }
   /** Counts and bytes of the changes at and below this path. */
-  added: number;
-  modified: number;
-  deleted: number;
-  bytes: number;
+  get added(): number { return this.owner.trie.added[this.slot]; }
+  get modified(): number { return this.owner.trie.modified[this.slot]; }
+  get deleted(): number { return this.owner.trie.deleted[this.slot]; }
+  get bytes(): number { return this.owner.trie.bytes[this.slot]; }
 }
 
 /** What the merged-filesystem view shows. */
@@ -124,7 +159,7 @@ export class TreeModel {
   private readonly baseEl: BaseGroupEl | undefined;
   private readonly childCache = new Map<string, Map<TreeEl | null, TreeEl[]>>();
   private hiddenBelowMap: Pick<Map<MergedNode, number>, 'get'> | undefined;
-  private readonly changeRoots = new Map<number, ChangeNode>();
+  private readonly changeRoots = new Map<number, LayerChangeNodes>();
   private readonly shippedCache = new Map<MergedNode, Map<number, number>>();
   private readonly instructions = new Map<number, string>();
   private readonly layerRefs = new Map<number, string>();
@@ -299,80 +334,71 @@ export class TreeModel {
 
   /** The trie of a layer's changed paths (built on first use, cached). */
   changeTree(layer: number): ChangeNode {
-    const hit = this.changeRoots.get(layer);
-    if (hit) return hit;
-    const root: ChangeNode = { name: '', path: '/', children: new Map(), added: 0, modified: 0, deleted: 0, bytes: 0 };
-    const stats = this.tree.layers[layer];
-    for (const c of stats?.changes ?? []) {
-      const path = nodePath(c.node);
-      let n = root;
-      const trail: ChangeNode[] = [root];
-      for (const part of path.split('/')) {
-        if (part === '') continue;
-        let next = n.children.get(part);
-        if (!next) {
-          next = { name: part, path: n.path === '/' ? `/${part}` : `${n.path}/${part}`, children: new Map(), added: 0, modified: 0, deleted: 0, bytes: 0 };
-          n.children.set(part, next);
-        }
-        n = next;
-        trail.push(n);
-      }
-      n.change = c;
-      for (const t of trail) {
-        t[c.kind]++;
-        t.bytes += c.bytes;
-      }
-    }
-    this.changeRoots.set(layer, root);
-    return root;
+    let t = this.changeRoots.get(layer);
+    if (!t) this.changeRoots.set(layer, (t = new LayerChangeNodes(this.indexView(), layer)));
+    return t.at(0);
+  }
+
+  private indexView(): IndexTreeView {
+    if (!(this.tree instanceof IndexTreeView)) throw new Error('TreeModel: the analysis has no image index view');
+    return this.tree;
   }
 
   private changeChildren(layer: number, cn: ChangeNode, parent: ChangeEl | LayerEl, wasteOnly: boolean): TreeEl[] {
+    const nodes = this.changeRoots.get(layer)!;
+    const t = nodes.trie;
+    const ix = t.index;
+    const isDir = (s: number): boolean => t.kidCount(s) > 0 || (t.change[s] >= 0 && ix.type[t.node[s]] === T_DIR);
+    const kids = Array.from(t.kids(cn.slot), (s) => ({ s, dir: isDir(s) ? 0 : 1, name: ix.nameOf(t.node[s]) }));
+    kids.sort((a, b) => a.dir - b.dir || compareNames(a.name, b.name));
     const out: ChangeEl[] = [];
-    const kids = [...cn.children.values()];
-    kids.sort((a, b) => {
-      const da = a.children.size > 0 || a.change?.node.type === 'dir' ? 0 : 1;
-      const db = b.children.size > 0 || b.change?.node.type === 'dir' ? 0 : 1;
-      return da - db || compareNames(a.name, b.name);
-    });
-    for (let k of kids) {
-      let label = k.name;
+    for (const kid of kids) {
+      let s = kid.s;
+      let label = kid.name;
       // Compact chains of directories that only lead somewhere (usr/lib/python3/…).
-      while (!k.change && k.children.size === 1) {
-        const only = k.children.values().next().value as ChangeNode;
-        if (only.children.size === 0) break;
-        label += '/' + only.name;
-        k = only;
+      while (t.change[s] < 0 && t.kidCount(s) === 1) {
+        const only = t.kids(s)[0];
+        if (t.kidCount(only) === 0) break;
+        label += '/' + ix.nameOf(t.node[only]);
+        s = only;
       }
-      if (wasteOnly && !this.changeHasWaste(layer, k)) continue;
-      out.push({ kind: 'change', layer, cn: k, label, parent });
+      if (wasteOnly && !this.changeHasWaste(t, s)) continue;
+      out.push({ kind: 'change', layer, cn: nodes.at(s), label, parent });
     }
     return out;
   }
 
   /** Whether a change (or one below it) ships bytes that end up invisible, or deletes shipped bytes. */
-  private changeHasWaste(layer: number, cn: ChangeNode): boolean {
-    const stack = [cn];
+  private changeHasWaste(t: ChangeTrie, from: number): boolean {
+    const c = t.index.layers[t.layer].changes;
+    const stack = [from];
     while (stack.length) {
-      const n = stack.pop()!;
-      const c = n.change;
-      if (c) {
-        if (c.kind === 'deleted' && c.bytes > 0) return true;
-        if (c.kind !== 'deleted' && c.bytes > 0 && this.laterFate(layer, c.node)) return true;
+      const s = stack.pop()!;
+      const i = t.change[s];
+      if (i >= 0 && c.bytes[i] > 0) {
+        if (c.kind[i] === K_DELETED) return true;
+        if (this.laterFateOf(t.layer, c.node[i])) return true;
       }
-      for (const k of n.children.values()) stack.push(k);
+      for (const k of t.kids(s)) stack.push(k);
     }
     return false;
   }
 
   /** What became of `layer`'s copy of a node later: replaced by / deleted by a higher layer, or undefined if it is visible. */
   laterFate(layer: number, node: MergedNode): { how: 'replaced' | 'deleted'; by: number } | undefined {
-    const i = node.copies.findIndex((c) => c.layer === layer);
-    if (i < 0) return undefined;
+    return this.laterFateOf(layer, this.indexView().idOf(node));
+  }
+
+  /** laterFate of index node n, from the copy columns. */
+  private laterFateOf(layer: number, n: number): { how: 'replaced' | 'deleted'; by: number } | undefined {
+    const ix = this.indexView().index;
+    const end = ix.copyStart[n + 1];
+    let i = ix.copyStart[n];
+    while (i < end && ix.copyLayer[i] !== layer) i++;
+    if (i === end) return undefined;
     // A directory over a directory merges: the lower directory entry hides nothing.
-    const j = node.copies.findIndex((c, k) => k > i && !(c.type === 'dir' && node.copies[i].type === 'dir'));
-    if (j > i) return { how: 'replaced', by: node.copies[j].layer };
-    if (!node.live) return node.deletedBy !== null && node.deletedBy > layer ? { how: 'deleted', by: node.deletedBy } : undefined;
+    for (let k = i + 1; k < end; k++) if (!(ix.copyType[k] === T_DIR && ix.copyType[i] === T_DIR)) return { how: 'replaced', by: ix.copyLayer[k] };
+    if (!ix.live[n]) return ix.deletedBy[n] > layer ? { how: 'deleted', by: ix.deletedBy[n] } : undefined;
     return undefined;
   }
 
@@ -622,7 +648,7 @@ export class TreeModel {
     const c = cn.change;
     const line = this.line(el.layer);
     const mapped = line !== undefined ? ' mapped' : '';
-    const hasKids = cn.children.size > 0;
+    const hasKids = cn.childCount > 0;
     const common = { id: `c:${el.layer}:${cn.path}`, label: el.label, path: cn.path, layer: el.layer, line };
     const summary = (): string => {
       const parts: string[] = [];

@@ -19,9 +19,9 @@ const H_OPAQUE = 2;
 const H_REPLACED = 3;
 
 export const KINDS = ['added', 'modified', 'deleted'] as const;
-const K_ADDED = 0;
-const K_MODIFIED = 1;
-const K_DELETED = 2;
+export const K_ADDED = 0;
+export const K_MODIFIED = 1;
+export const K_DELETED = 2;
 
 /** One layer's changes, as columns in the order the merge made them. */
 export interface ChangeColumns {

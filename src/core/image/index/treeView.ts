@@ -82,16 +82,19 @@ export class IndexTreeView implements MergedTreeLike {
   }
 
   private changesOf(layer: number): LayerChange[] {
-    const c = this.index.layers[layer].changes;
     const out: LayerChange[] = [];
-    for (let i = 0; i < c.length; i++) {
-      const kind = KINDS[c.kind[i]];
-      const ch: LayerChange = { node: this.node(c.node[i]), kind, bytes: c.bytes[i] };
-      if (kind === 'deleted') ch.how = HOW[c.how[i]] ?? undefined;
-      else if (kind === 'modified') { ch.lowerBytes = c.lower[i]; ch.metadataOnly = c.meta[i] === 1; }
-      out.push(ch);
-    }
+    for (let i = 0; i < this.index.layers[layer].changes.length; i++) out.push(this.change(layer, i));
     return out;
+  }
+
+  /** Change i of a layer's change columns as an object. */
+  change(layer: number, i: number): LayerChange {
+    const c = this.index.layers[layer].changes;
+    const kind = KINDS[c.kind[i]];
+    const ch: LayerChange = { node: this.node(c.node[i]), kind, bytes: c.bytes[i] };
+    if (kind === 'deleted') ch.how = HOW[c.how[i]] ?? undefined;
+    else if (kind === 'modified') { ch.lowerBytes = c.lower[i]; ch.metadataOnly = c.meta[i] === 1; }
+    return ch;
   }
 
   lookup(path: string): MergedNode | undefined {
