@@ -4,6 +4,7 @@
 //   node out/test/fuzz/scale.js [N] [--same-name]
 import { bigSave } from '../unit/support/bigtar';
 import { runPipeline } from './pipeline';
+import { layerTableOf } from '../../src/core/image/index/layerTable';
 
 async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 1_000_000);
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   peak = Math.max(peak, process.memoryUsage().rss);
   const layer = r.analysis.image.layers[0];
   process.stdout.write(JSON.stringify({
-    count, sameName, tarEntries: layer.tarEntries, entries: layer.entries.length, livePaths: r.analysis.tree.root.count,
+    count, sameName, tarEntries: layer.tarEntries, entries: layerTableOf(layer).entryCount, livePaths: r.analysis.tree.root.count,
     ms, peakRssMB: Math.round(peak / 2 ** 20),
   }) + '\n');
 }

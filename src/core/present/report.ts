@@ -255,8 +255,10 @@ export function* indexFileRecords(ix: ImageIndex): Generator<FileRecord> {
  */
 export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf: (i: number) => LayerTable): Generator<LayerChangeRecord> {
   const c = ix.layers[layer].changes;
-  const rows = Array.from({ length: c.length }, (_, i) => ({ i, path: ix.pathOf(c.node[i]) }))
-    .sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  const pathOf = ix.pathNamer();
+  const paths = Array.from({ length: c.length }, (_, i) => pathOf(c.node[i]));
+  const order = Uint32Array.from({ length: c.length }, (_, i) => i)
+    .sort((x, y) => (paths[x] < paths[y] ? -1 : paths[x] > paths[y] ? 1 : 0));
   // Per layer read: the entry (its last one, as tar order wins) of each node asked for.
   const wanted = new Map<number, Set<number>>();
   const shipper = new Int32Array(c.length);
@@ -282,7 +284,8 @@ export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf:
     for (let e = 0; e < cols.entNode.length; e++) if (nodes.has(g[cols.entNode[e]])) m.set(g[cols.entNode[e]], e);
     entryOf.set(l, m);
   }
-  for (const { i, path } of rows) {
+  for (const i of order) {
+    const path = paths[i];
     const n = c.node[i];
     const at = shipper[i];
     const e = at >= 0 ? entryOf.get(at)?.get(n) : undefined;

@@ -144,6 +144,24 @@ export class ImageIndex {
     return '/' + parts.reverse().join('/');
   }
 
+  /**
+   * pathOf for many nodes in a row: each parent's path is made once and kept while its children
+   * are named (a bounded number of parents at a time).
+   */
+  pathNamer(): (n: number) => string {
+    const dirs = new Map<number, string>();
+    return (n) => {
+      if (n === 0) return '/';
+      const p = this.nodeParent[n];
+      let d = dirs.get(p);
+      if (d === undefined) {
+        if (dirs.size >= 4096) dirs.clear();
+        dirs.set(p, (d = p === 0 ? '' : this.pathOf(p)));
+      }
+      return `${d}/${this.names[this.nodeName[n]]}`;
+    };
+  }
+
   typeOf(n: number): EntryType {
     return ENTRY_TYPES[this.type[n]];
   }

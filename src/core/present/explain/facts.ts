@@ -218,7 +218,7 @@ export interface LayerWrites {
 }
 
 /** The changes of `layer` in the index, each with its copies: what it wrote, copied up and deleted. */
-export function layerWrites(ix: ImageIndex, layer: number, path: (node: number) => string = pathNamer(ix)): LayerWrites {
+export function layerWrites(ix: ImageIndex, layer: number, path: (node: number) => string = ix.pathNamer()): LayerWrites {
   const w: LayerWrites = { written: new NodeBytes(), copyUps: [], deletions: [], deletedShipped: new Map(), overwritten: new Map(), deletedAttributed: 0 };
   // Files at and below `top` that this layer made invisible, credited to the lower layer that ships them.
   const hiddenBelow = (top: number, includeTop: boolean): number => {
@@ -267,21 +267,6 @@ export function layerWrites(ix: ImageIndex, layer: number, path: (node: number) 
   return w;
 }
 
-/** Paths of index nodes: each parent's path is made once and kept while its children are named. */
-function pathNamer(ix: ImageIndex): (n: number) => string {
-  const dirs = new Map<number, string>();
-  return (n) => {
-    if (n === 0) return '/';
-    const p = ix.nodeParent[n];
-    let d = dirs.get(p);
-    if (d === undefined) {
-      if (dirs.size >= 4096) dirs.clear();
-      dirs.set(p, (d = p === 0 ? '' : ix.pathOf(p)));
-    }
-    return `${d}/${ix.nameOf(n)}`;
-  };
-}
-
 /** The build-context path a COPY'd image path came from, when the COPY has one source. */
 export function contextPathFor(copy: InstructionRef['copy'], imagePath: string): string | null {
   if (!copy || copy.from || copy.sources.length !== 1) return null;
@@ -312,7 +297,7 @@ export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = 
   const instructions = a.layerStats.map((_, i) => instructionFor(a, i, opts));
   const ins = instructions[layer];
   const ix = a.index;
-  const pathOf = pathNamer(ix);
+  const pathOf = ix.pathNamer();
   const { written, copyUps, deletions, deletedShipped, overwritten, deletedAttributed } = layerWrites(ix, layer, pathOf);
   copyUps.sort(cmpPathBytes);
   deletions.sort(cmpPathBytes);
