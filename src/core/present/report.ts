@@ -259,9 +259,9 @@ export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf:
   const paths = Array.from({ length: c.length }, (_, i) => pathOf(c.node[i]));
   const order = Uint32Array.from({ length: c.length }, (_, i) => i)
     .sort((x, y) => (paths[x] < paths[y] ? -1 : paths[x] > paths[y] ? 1 : 0));
-  // Per layer read: the entry (its last one, as tar order wins) of each node asked for.
-  const wanted = new Map<number, Set<number>>();
+  // The layer that ships each change's entry: this one, or for a deletion the highest below that ships the path.
   const shipper = new Int32Array(c.length);
+  const shippers = new Set<number>();
   for (let i = 0; i < c.length; i++) {
     const n = c.node[i];
     let at = layer;
@@ -270,28 +270,33 @@ export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf:
       for (let k = ix.copyStart[n]; k < ix.copyStart[n + 1]; k++) if (ix.copyLayer[k] < layer && ix.copyLayer[k] > at) at = ix.copyLayer[k];
     }
     shipper[i] = at;
-    if (at >= 0) {
-      let s = wanted.get(at);
-      if (!s) wanted.set(at, (s = new Set()));
-      s.add(n);
-    }
+    if (at >= 0) shippers.add(at);
   }
-  const entryOf = new Map<number, Map<number, number>>();
-  for (const [l, nodes] of wanted) {
+  // Each change's entry in its shipping layer (the last one, as tar order wins; -1: none), one read of
+  // each shipping layer's entries, with one node-wide array: -2 marks a node asked for, then its entry.
+  const entryOf = new Int32Array(c.length).fill(-1);
+  const mark = new Int32Array(ix.nodeCount).fill(-1);
+  for (const l of shippers) {
+    for (let i = 0; i < c.length; i++) if (shipper[i] === l) mark[c.node[i]] = -2;
     const cols = tableOf(l).cols;
     const g = ix.layerNodes[l];
-    const m = new Map<number, number>();
-    for (let e = 0; e < cols.entNode.length; e++) if (nodes.has(g[cols.entNode[e]])) m.set(g[cols.entNode[e]], e);
-    entryOf.set(l, m);
+    for (let e = 0; e < cols.entNode.length; e++) {
+      const n = g[cols.entNode[e]];
+      if (mark[n] !== -1) mark[n] = e;
+    }
+    for (let i = 0; i < c.length; i++) {
+      if (shipper[i] !== l) continue;
+      entryOf[i] = mark[c.node[i]] >= 0 ? mark[c.node[i]] : -1;
+    }
+    for (let i = 0; i < c.length; i++) if (shipper[i] === l) mark[c.node[i]] = -1;
   }
   for (const i of order) {
     const path = paths[i];
     const n = c.node[i];
-    const at = shipper[i];
-    const e = at >= 0 ? entryOf.get(at)?.get(n) : undefined;
+    const e = entryOf[i];
     // A path no layer ships as an entry (a directory implied by its children): the merge's.
-    const cols = e !== undefined ? tableOf(at).cols : undefined;
-    const meta = cols && e !== undefined
+    const cols = e >= 0 ? tableOf(shipper[i]).cols : undefined;
+    const meta = cols
       ? { type: ENTRY_TYPES[cols.entType[e]], mode: cols.entMode[e], uid: cols.entUid[e], gid: cols.entGid[e], link: cols.entLink[e] >= 0 ? cols.links[cols.entLink[e]] : undefined }
       : { type: ix.typeOf(n), mode: ix.mode[n], uid: ix.uid[n], gid: ix.gid[n], link: ix.linkOf(n) };
     const r: LayerChangeRecord = {
