@@ -76,13 +76,15 @@ export type TreeEl = BaseGroupEl | LayerEl | EntryEl | CopyEl | ChangeEl | InfoE
 /** One layer's change trie (src/core/image/index/changeTrie.ts) and the row objects made of it so far. */
 class LayerChangeNodes {
   readonly trie: ChangeTrie;
-  private readonly made: Array<ChangeNode | undefined> = [];
+  private readonly made = new Map<number, ChangeNode>();
   constructor(readonly view: IndexTreeView, readonly layer: number) {
     this.trie = new ChangeTrie(view.index, layer);
   }
   /** The object of a slot (one per slot, made once). */
   at(slot: number): ChangeNode {
-    return (this.made[slot] ??= new ChangeNode(this, slot));
+    let c = this.made.get(slot);
+    if (!c) this.made.set(slot, (c = new ChangeNode(this, slot)));
+    return c;
   }
 }
 
@@ -151,6 +153,22 @@ export function hiddenCopiesOf(n: MergedNode): Array<{ copy: Copy; index: number
   return out;
 }
 const OPENABLE = new Set(['file', 'hardlink', 'symlink']);
+
+/** Where a row of a path stands: its id, label, path, layer, line and whether it opens. */
+type RowPlace = Pick<Row, 'id' | 'label' | 'path' | 'layer' | 'line' | 'openable'>;
+
+/**
+ * A row of a path from where it stands and what it shows, field by field: an object spread of the
+ * place costs microseconds a row in V8, which a directory of 100k children turns into seconds.
+ */
+function pathRow(at: RowPlace, what: Pick<Row, 'description' | 'tooltip' | 'collapsible' | 'icon' | 'tone' | 'contextValue'>): Row {
+  const r: Row = {
+    id: at.id, label: at.label, description: what.description, tooltip: what.tooltip, collapsible: what.collapsible,
+    icon: what.icon, tone: what.tone, contextValue: what.contextValue, path: at.path, layer: at.layer, line: at.line,
+  };
+  if ('openable' in at) r.openable = at.openable;
+  return r;
+}
 
 export class TreeModel {
   private readonly opts: Required<Pick<TreeModelOptions, 'labelWidth' | 'descriptionWidth'>> & TreeModelOptions;
@@ -508,7 +526,7 @@ export class TreeModel {
     const label = `L${i} · ${line !== undefined ? `line ${line} · ` : ''}${truncate(instr, this.opts.labelWidth)}`;
     const desc = [byteWords(size)];
     if (s.hiddenBytes > 0) desc.push(`${byteWords(s.hiddenBytes)} hidden`);
-    if (s.changes.length === 0) desc.push('empty layer');
+    if (this.analysis.index.layers[i].changes.length === 0) desc.push('empty layer');
     const h = this.analysis.layerHistory[i];
     const tooltip = (): string => {
       const tip: string[] = [
@@ -555,11 +573,11 @@ export class TreeModel {
         tip.push('', 'Deleting a path in a later layer does not make the image smaller: the lower layer still carries it. Delete it in the same RUN that created it.');
         return tip.join('\n');
       };
-      return {
-        ...common, description: desc, tooltip, collapsible,
+      return pathRow(common, {
+        description: desc, tooltip, collapsible,
         icon: isDirNode(n) ? 'folder' : 'file', tone: 'deleted',
         contextValue: `${isDirNode(n) ? 'dir' : openable ? 'file' : 'special'} deleted${mapped}`,
-      };
+      });
     }
 
     if (isDirNode(n)) {
@@ -577,7 +595,7 @@ export class TreeModel {
         if (hidden.length) tip.push('', `Hides ${hidden.map((c) => `L${c.layer} ${c.type}`).join(', ')}`);
         return tip.join('\n');
       };
-      return { ...common, description: desc.join(' · '), tooltip, collapsible, icon: 'folder', tone: 'normal', contextValue: `dir${mapped}` };
+      return pathRow(common, { description: desc.join(' · '), tooltip, collapsible, icon: 'folder', tone: 'normal', contextValue: `dir${mapped}` });
     }
 
     const parts: string[] = [];
@@ -599,10 +617,10 @@ export class TreeModel {
       if (hidden.length) tip.push('', `Hides ${hidden.map((c) => `L${c.layer} (${c.type}, ${byteWords(c.bytes)})`).join(', ')}: those bytes are still shipped`);
       return tip.join('\n');
     };
-    return {
-      ...common, description: parts.join(' · '), tooltip, collapsible, icon: 'file', tone: 'normal',
+    return pathRow(common, {
+      description: parts.join(' · '), tooltip, collapsible, icon: 'file', tone: 'normal',
       contextValue: `${openable ? 'file' : 'special'}${hidden.length ? ' hides' : ''}${mapped}`,
-    };
+    });
   }
 
   /** "deleted by L7, still shipped in L3: 48 MB" (or opaque / replaced). */
@@ -658,10 +676,10 @@ export class TreeModel {
       return `${parts.join(', ')} · ${byteWords(cn.bytes)}`;
     };
     if (!c) {
-      return {
-        ...common, description: summary(), tooltip: () => `**${mdEscape(cn.path)}/** in L${el.layer}: ${summary()}`,
+      return pathRow(common, {
+        description: summary(), tooltip: () => `**${mdEscape(cn.path)}/** in L${el.layer}: ${summary()}`,
         collapsible: 'collapsed', icon: 'folder', tone: 'normal', contextValue: `change dir${mapped}`,
-      };
+      });
     }
     const node = c.node;
     const isDir = node.type === 'dir' || hasKids;
@@ -696,14 +714,13 @@ export class TreeModel {
       return tip.join('\n');
     };
     const openable = c.kind !== 'deleted' && OPENABLE.has(node.copies.find((x) => x.layer === el.layer)?.type ?? '');
-    return {
-      ...common, description: desc, tooltip,
+    return pathRow({ ...common, openable }, {
+      description: desc, tooltip,
       collapsible: hasKids ? 'collapsed' : 'none',
       icon: isDir ? 'folder' : 'file', tone,
       // Deleted rows never say "file": this layer holds a whiteout, not a version to open.
       contextValue: `change ${c.kind} ${isDir ? 'dir' : openable ? 'file' : c.kind === 'deleted' ? 'path' : 'special'}${mapped}`,
-      openable,
-    };
+    });
   }
 }
 

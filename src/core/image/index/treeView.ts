@@ -52,8 +52,8 @@ class NodeView implements MergedNode {
 
 /** The index as a merged tree of objects, made on demand. */
 export class IndexTreeView implements MergedTreeLike {
-  /** The objects made so far, by node id (a sparse array: only reached nodes have one). */
-  private readonly nodes: Array<MergedNode | undefined> = [];
+  /** The objects made so far, by node id (only reached nodes have one; a Map, as a sparse array of a million slots turns slow). */
+  private readonly nodes = new Map<number, MergedNode>();
   readonly root: MergedNode;
   readonly layers: LayerStats[];
 
@@ -76,8 +76,8 @@ export class IndexTreeView implements MergedTreeLike {
 
   /** The object of node id n (one per node, made once). */
   node(n: number): MergedNode {
-    let v = this.nodes[n];
-    if (!v) this.nodes[n] = v = new NodeView(this, n);
+    let v = this.nodes.get(n);
+    if (!v) this.nodes.set(n, (v = new NodeView(this, n)));
     return v;
   }
 
