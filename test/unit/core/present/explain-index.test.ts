@@ -5,25 +5,16 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { analyze } from '../../../../src/core/image/analysis';
 import { mergeLayers } from '../../../../src/core/image/merge';
-import type { ImageData } from '../../../../src/core/image/types';
 import { explainLayer } from '../../../../src/core/present/explain';
 import { pathFactsOfTree } from '../../support/explainReference';
+import { imageOfLayers } from '../../support/imageData';
 import { indexLayer } from '../../support/indexLayer';
 import { randomLayers } from '../../support/randomLayers';
 import { member, rawTar } from '../../support/rawtar';
 
-function imageOf(layers: ImageData['layers']): ImageData {
-  return {
-    id: 'sha256:' + 'cd'.repeat(32), repoTags: [], config: { os: 'linux', architecture: 'amd64' },
-    diffIds: layers.map((l) => l.diffId), layers,
-    history: layers.map((_, i) => ({ index: i, createdBy: `/bin/sh -c step ${i}`, emptyLayer: false, layerIndex: i })),
-    source: { kind: 'docker-archive', ref: 'mem' }, warnings: [],
-  };
-}
-
 async function checkStack(tars: Buffer[], label: string, maxItems: number): Promise<{ copyUps: number; deletions: number; shipped: number; hidden: number }> {
   const layers = await Promise.all(tars.map((t, i) => indexLayer([t], { label: `layer ${i}` })));
-  const a = analyze(imageOf(layers));
+  const a = analyze(imageOfLayers(layers));
   const tree = mergeLayers(layers);
   const seen = { copyUps: 0, deletions: 0, shipped: 0, hidden: 0 };
   for (let l = 0; l < layers.length; l++) {

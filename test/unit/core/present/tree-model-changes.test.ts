@@ -5,20 +5,11 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { analyze } from '../../../../src/core/image/analysis';
 import { mergeLayers } from '../../../../src/core/image/merge';
-import type { ImageData } from '../../../../src/core/image/types';
 import { TreeModel, type TreeEl } from '../../../../src/core/present/treeModel';
 import { changeRowsOfTree, type ChangeRowRef } from '../../support/changeTreeReference';
+import { imageOfLayers } from '../../support/imageData';
 import { indexLayer } from '../../support/indexLayer';
 import { randomLayers } from '../../support/randomLayers';
-
-function imageOf(layers: ImageData['layers']): ImageData {
-  return {
-    id: 'sha256:' + 'ef'.repeat(32), repoTags: [], config: { os: 'linux', architecture: 'amd64' },
-    diffIds: layers.map((l) => l.diffId), layers,
-    history: layers.map((_, i) => ({ index: i, createdBy: `/bin/sh -c step ${i}`, emptyLayer: false, layerIndex: i })),
-    source: { kind: 'docker-archive', ref: 'mem' }, warnings: [],
-  };
-}
 
 function modelRows(m: TreeModel, layer: number, wasteOnly: boolean): ChangeRowRef[] {
   const out: ChangeRowRef[] = [];
@@ -41,7 +32,7 @@ test('layer changes view: random stacks give the rows of the object model\'s cha
   for (let c = 0; c < 300; c++) {
     const layers = await Promise.all(randomLayers(20261207 + c).map((t, i) => indexLayer([t], { label: `layer ${i}` })));
     const tree = mergeLayers(layers);
-    const m = new TreeModel(analyze(imageOf(layers)));
+    const m = new TreeModel(analyze(imageOfLayers(layers)));
     for (let l = 0; l < layers.length; l++) {
       for (const wasteOnly of [false, true]) {
         const want = changeRowsOfTree(tree, l, wasteOnly);
