@@ -13,6 +13,8 @@
 //   compresses (fzstd, which Layer Lens reads with, only decompresses).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export interface TocTestEntry {
@@ -264,4 +266,37 @@ export function writeZstdChunked(entries: TocTestEntry[]): TocLayer {
       'io.github.containers.zstd-chunked.tarsplit-position': `${tarSplitOffset}:${tarSplit.length}:0`,
     },
   };
+}
+
+/**
+ * An OCI image layout at `dir` holding one image of `layers` (their annotations in the manifest,
+ * `annotate` changing them per layer), tagged `tag`: for `skopeo copy --preserve-digests` to a
+ * registry. Returns the manifest's digest.
+ */
+export function writeTocImage(dir: string, layers: TocLayer[], tag: string, annotate?: (i: number, a: Record<string, string>) => Record<string, string>): string {
+  mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  const blob = (b: Buffer): string => {
+    const d = sha(b);
+    writeFileSync(path.join(dir, 'blobs', 'sha256', d.slice(7)), b);
+    return d;
+  };
+  const config = Buffer.from(JSON.stringify({
+    architecture: 'amd64', os: 'linux', created: '2026-12-07T00:00:00Z',
+    config: { Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+    history: layers.map((l, i) => ({ created: '2026-12-07T00:00:00Z', created_by: `layer ${i} (${l.mediaType.endsWith('zstd') ? 'zstd:chunked' : 'eStargz'})` })),
+  }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blob(config), size: config.length },
+    layers: layers.map((l, i) => ({ mediaType: l.mediaType, digest: blob(l.blob), size: l.blob.length, annotations: annotate ? annotate(i, { ...l.annotations }) : l.annotations })),
+  }));
+  const md = blob(manifest);
+  writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+  }));
+  return md;
 }
