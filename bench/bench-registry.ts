@@ -24,6 +24,7 @@ import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeFile
 import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { push, startRegistries } from '../test/support/registry';
+import { startRegistryProxy } from '../test/support/registryProxy';
 import { writeEstargz, writeTocImage, type TocLayer, type TocTestEntry } from '../test/support/tocLayer';
 import { repoRoot } from '../test/support/repo';
 
@@ -154,8 +155,26 @@ async function estargzBench(): Promise<void> {
       rmSync(cache, { recursive: true, force: true });
       full.push(timed(process.execPath, [cli, 'analyze', '--json', '--full-read', src], env));
     }
+    // One more TOC read through a logging proxy (not timed): the blob bytes it asked for.
+    const proxy = await startRegistryProxy(host);
+    let asked = 0;
+    let blobRequests = 0;
+    try {
+      rmSync(cache, { recursive: true, force: true });
+      timed(process.execPath, [cli, 'analyze', '--json', `registry://${proxy.host}/bench/estargz:1`], env);
+      for (const r of proxy.log) {
+        if (!/\/blobs\//.test(r.path)) continue;
+        const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
+        if (!m) continue; // the config
+        blobRequests++;
+        asked += Number(m[2]) - Number(m[1]) + 1;
+      }
+    } finally {
+      await proxy.close();
+    }
     const rows = [
       `date             ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, node ${process.version}`,
+      `TOC read asks    ${blobRequests} Range requests, ${(asked / 1e6).toFixed(2)} MB of ${(g.blobBytes / 1e6).toFixed(0)} MB of blobs (${((asked / g.blobBytes) * 100).toFixed(2)} %)`,
       `image            4 eStargz layers, ${g.files} files, ${(g.blobBytes / 1e6).toFixed(0)} MB of blobs (push ${pushS.toFixed(1)} s)`,
       `analyze via TOC  ${toc.map((x) => x.toFixed(2)).join(' ')} s (median ${median(toc).toFixed(2)})`,
       `--full-read      ${full.map((x) => x.toFixed(2)).join(' ')} s (median ${median(full).toFixed(2)})`,

@@ -147,6 +147,37 @@ describe('registry: eStargz and zstd:chunked layers read through their tables of
     }
   });
 
+  it('a Range read whose connection drops resumes from the byte reached; a registry that ignores Range gets the blob read whole', async () => {
+    const src = `registry://${proxy.host}/toc/app:v1`;
+    const want = JSON.parse((await ok(['analyze', '--json', '--full-read', src])).out) as { layers: Array<Record<string, unknown>> };
+    const strip = (l: Record<string, unknown>): Record<string, unknown> => { const { toc: _t, ...rest } = l; return rest; };
+    // The first Range request of layer 0's blob is cut after 1000 bytes.
+    let cut = false;
+    proxy.fault = (r) => {
+      if (!cut && r.path.endsWith(`/blobs/${layers[0].digest}`) && r.range) { cut = true; return { kind: 'drop', afterBytes: 1000 }; }
+      return { kind: 'pass' };
+    };
+    const start = proxy.log.length;
+    try {
+      const a = JSON.parse((await ok(['analyze', '--json', src])).out) as typeof want;
+      assert.ok(cut);
+      assert.deepEqual(a.layers.map((l) => l.toc), ['estargz', 'estargz', 'zstd:chunked']);
+      assert.deepEqual(a.layers.map(strip), want.layers.map(strip));
+      const resumed = proxy.log.slice(start).filter((r) => r.path.endsWith(`/blobs/${layers[0].digest}`)).map((r) => r.range);
+      const first = /^bytes=(\d+)-(\d+)$/.exec(resumed[0] ?? '')!;
+      assert.equal(resumed[1], `bytes=${Number(first[1]) + 1000}-${first[2]}`, 'resumed from the byte reached');
+      // Range stripped on its way to the registry: it answers 200 with the whole blob.
+      proxy.fault = () => ({ kind: 'no-range' });
+      const r = await ok(['analyze', '--json', src]);
+      const b = JSON.parse(r.out) as typeof want;
+      assert.deepEqual(b.layers.map((l) => l.toc), [null, null, null]);
+      assert.deepEqual(b.layers, want.layers);
+      assert.doesNotMatch(r.err, /table of contents/);
+    } finally {
+      proxy.fault = () => ({ kind: 'pass' });
+    }
+  });
+
   it('a TOC that does not match its annotation is one error naming the layer; --full-read reads the blob and succeeds', async () => {
     const src = `registry://${pair.open.host}/toc/app:bad`;
     const r = await cli(['analyze', src]);
