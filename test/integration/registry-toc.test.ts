@@ -5,6 +5,8 @@
 // the forced full read (`--full-read`) but for each layer's `toc` field; the TOC read asks only
 // for parts of each blob with Range requests (a logging proxy in front of the registry), a small
 // fraction of its bytes; a TOC that does not match its annotation is one error naming the layer.
+// And zstd:chunked layers as a real writer makes them: skopeo's `--dest-compress-format
+// zstd:chunked` (containers/storage's compressor) from plain tar layers.
 // Needs docker-registry, htpasswd and skopeo (a missing one fails the suite), not the engine.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ import * as E from '../support/engine';
 import { runCli, type CliRun } from '../support/cliRun';
 import { startRegistries, type RegistryPair } from '../support/registry';
 import { startRegistryProxy, type RegistryProxy } from '../support/registryProxy';
-import { writeEstargz, writeTocImage, writeZstdChunked, type TocLayer, type TocTestEntry } from '../support/tocLayer';
+import { writeEstargz, writePlainLayer, writeTocImage, writeZstdChunked, type TocLayer, type TocTestEntry } from '../support/tocLayer';
 
 function getJson(url: string, accept: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -176,6 +178,38 @@ describe('registry: eStargz and zstd:chunked layers read through their tables of
     } finally {
       proxy.fault = () => ({ kind: 'pass' });
     }
+  });
+
+  it('zstd:chunked layers written by skopeo (containers/storage) read through their TOCs equal the full read', async () => {
+    const dir = path.join(work, 'plain');
+    writeTocImage(dir, [
+      writePlainLayer(baseEntries()),
+      writePlainLayer([
+        { name: 'etc/', type: 'dir' }, { name: 'etc/shadow', type: 'reg', mode: 0o600, gid: 42, content: Buffer.from('x\n') },
+        { name: 'var/cache/.wh..wh..opq', type: 'reg', mode: 0 }, { name: 'usr/lib/mod3/.wh.file-3.py', type: 'reg', mode: 0 },
+        { name: 'app/', type: 'dir' }, { name: 'app/main.py', type: 'reg', content: randomBytes(512 * 1024) },
+        { name: 'app/main-link.py', type: 'hardlink', linkname: 'app/main.py' },
+      ]),
+    ], 't');
+    await E.runOk('/usr/bin/skopeo', ['copy', '-q', '--dest-tls-verify=false', '--dest-compress-format', 'zstd:chunked', `oci:${dir}:t`, `docker://${pair.open.host}/toc/chunked:v1`], { timeoutMs: 600_000 });
+    const m = await getJson(`http://${pair.open.host}/v2/toc/chunked/manifests/v1`, 'application/vnd.oci.image.manifest.v1+json') as { layers: Array<{ digest: string; size: number; annotations?: Record<string, string> }> };
+    for (const l of m.layers) assert.ok(Object.keys(l.annotations ?? {}).some((k) => /zstd-chunked\.manifest-checksum$/.test(k)), JSON.stringify(l.annotations));
+    const src = `registry://${proxy.host}/toc/chunked:v1`;
+    const start = proxy.log.length;
+    const a = JSON.parse((await ok(['analyze', '--json', src])).out) as { layers: Array<Record<string, unknown>> };
+    const tocLog = proxy.log.slice(start);
+    const b = JSON.parse((await ok(['analyze', '--json', '--full-read', src])).out) as typeof a;
+    assert.deepEqual(a.layers.map((l) => l.toc), ['zstd:chunked', 'zstd:chunked']);
+    const strip = (l: Record<string, unknown>): Record<string, unknown> => { const { toc: _t, ...rest } = l; return rest; };
+    assert.deepEqual(a.layers.map(strip), b.layers.map(strip));
+    for (const l of m.layers) {
+      const reqs = tocLog.filter((r) => r.path.endsWith(`/blobs/${l.digest}`));
+      assert.equal(reqs.length, 1);
+      const r = /^bytes=(\d+)-(\d+)$/.exec(reqs[0].range ?? '')!;
+      assert.ok((Number(r[2]) - Number(r[1]) + 1) * 10 < l.size);
+    }
+    assert.equal((await ok(['files', '--json', src])).out, (await ok(['files', '--json', '--full-read', src])).out);
+    assert.equal((await ok(['files', '--json', '--layer', '1', src])).out, (await ok(['files', '--json', '--layer', '1', '--full-read', src])).out);
   });
 
   it('a TOC that does not match its annotation is one error naming the layer; --full-read reads the blob and succeeds', async () => {

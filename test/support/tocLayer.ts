@@ -300,3 +300,15 @@ export function writeTocImage(dir: string, layers: TocLayer[], tag: string, anno
   }));
   return md;
 }
+
+/** A plain (uncompressed) tar layer of `entries`, no TOC: for a writer such as skopeo to convert. */
+export function writePlainLayer(entries: TocTestEntry[]): TocLayer {
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    const content = e.type === 'reg' ? e.content ?? Buffer.alloc(0) : Buffer.alloc(0);
+    parts.push(tarHeader({ ...e, size: content.length }), content, pad(content.length));
+  }
+  parts.push(Buffer.alloc(1024));
+  const tar = Buffer.concat(parts);
+  return { blob: tar, digest: sha(tar), diffId: sha(tar), tar, annotations: {}, mediaType: 'application/vnd.oci.image.layer.v1.tar', tocJson: Buffer.alloc(0) };
+}

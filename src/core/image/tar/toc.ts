@@ -11,7 +11,8 @@
 //   part of the layer tar: a full read sees it as a regular file, and so does the index built here.
 //   The `.prefetch.landmark` / `.no.prefetch.landmark` entries are ordinary TOC entries (1-byte
 //   regular files in the tar), kept as they are.
-// - zstd:chunked (containers/storage, pkg/chunked): `manifest-position` is
+// - zstd:chunked (containers/storage, pkg/chunked; the annotations `io.github.containers.zstd-chunked.*`,
+//   or `io.containers.zstd-chunked.*` as older writers name them): `manifest-position` is
 //   `offset:length:lengthUncompressed:type`; the bytes there are one zstd frame of the TOC JSON
 //   (inside a skippable frame, which a full read skips), and `manifest-checksum` is the sha256 of
 //   those compressed bytes. The TOC is no tar entry.
@@ -31,6 +32,8 @@ export type TocKind = 'estargz' | 'zstd:chunked';
 export const ESTARGZ_TOC_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
 export const ZSTD_CHUNKED_CHECKSUM_ANNOTATION = 'io.github.containers.zstd-chunked.manifest-checksum';
 export const ZSTD_CHUNKED_POSITION_ANNOTATION = 'io.github.containers.zstd-chunked.manifest-position';
+/** The same annotations as containers/storage wrote them before their rename (skopeo 1.9 writes these). */
+const ZSTD_CHUNKED_OLD_PREFIX = 'io.containers.zstd-chunked.';
 export const ESTARGZ_FOOTER_SIZE = 51;
 export const ESTARGZ_TOC_NAME = 'stargz.index.json';
 /** A TOC larger than this (compressed or not) is refused: 256 MiB of JSON is millions of entries. */
@@ -52,8 +55,8 @@ export function tocPlanOf(d: { annotations?: Record<string, string>; size?: numb
   if (!a || typeof a !== 'object') return undefined;
   const toc = a[ESTARGZ_TOC_ANNOTATION];
   if (typeof toc === 'string' && DIGEST.test(toc)) return { kind: 'estargz', tocDigest: toc };
-  const sum = a[ZSTD_CHUNKED_CHECKSUM_ANNOTATION];
-  const pos = a[ZSTD_CHUNKED_POSITION_ANNOTATION];
+  const sum = a[ZSTD_CHUNKED_CHECKSUM_ANNOTATION] ?? a[ZSTD_CHUNKED_OLD_PREFIX + 'manifest-checksum'];
+  const pos = a[ZSTD_CHUNKED_POSITION_ANNOTATION] ?? a[ZSTD_CHUNKED_OLD_PREFIX + 'manifest-position'];
   if (typeof sum === 'string' && DIGEST.test(sum) && typeof pos === 'string') {
     const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(pos);
     if (!m) return undefined;
