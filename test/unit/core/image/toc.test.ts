@@ -1,15 +1,19 @@
 // Layers with a table of contents: the footer and TOC parsing on eStargz and zstd:chunked blobs made
-// here (test/support/tocLayer.ts), bad input, and the contract: the index built from the TOC is
+// here (test/support/tocLayer.ts) and on a real one (dive's eStargz fixture), bad input, and the contract: the index built from the TOC is
 // the index the tar walker builds from the whole blob.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { ImageFormatError } from '../../../../src/core/image/errors';
 import { plainIndex } from '../../../../src/core/image/indexCodec';
 import { BlobIndexer } from '../../../../src/core/image/tar/archiveStream';
 import {
   ESTARGZ_FOOTER_SIZE, estargzToc, indexFromToc, parseEstargzFooter, tocPlanOf, zstdChunkedToc, type TocPlan,
 } from '../../../../src/core/image/tar/toc';
+import { decodeHeader } from '../../../../src/core/image/tar/tarWalk';
 import type { LayerIndex } from '../../../../src/core/image/types';
+import { repoRoot } from '../../../support/repo';
 import { estargzFooter, writeEstargz, writeZstdChunked, type TocLayer, type TocTestEntry } from '../../../support/tocLayer';
 
 const big = Buffer.alloc(300_000, 7);
@@ -166,4 +170,35 @@ test('a TOC that is not JSON, or has entries without names, is one error', () =>
   assert.throws(() => indexFromToc({ json: Buffer.from('{"entries": [') }, { diffId: '', compression: 'gzip', label: 'layer 0' }), /^Error: layer 0: its TOC is not JSON|layer 0: its TOC is not JSON/);
   assert.throws(() => indexFromToc({ json: Buffer.from('{"version":1}') }, { diffId: '', compression: 'gzip', label: 'layer 0' }), /layer 0: its TOC has no entries list/);
   assert.throws(() => indexFromToc({ json: Buffer.from('{"entries":[{"type":"reg"}]}') }, { diffId: '', compression: 'gzip', label: 'layer 0' }), /layer 0: its TOC has an entry without a name or type/);
+});
+
+/** The members of a (plain) tar file by name. */
+function tarMembers(buf: Buffer): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (let off = 0; off + 512 <= buf.length;) {
+    const h = decodeHeader(buf, off);
+    if (!h) break;
+    out.set(h.name.replace(/^\.\//, ''), buf.subarray(off + 512, off + 512 + h.size));
+    off += 512 + Math.ceil(h.size / 512) * 512;
+  }
+  return out;
+}
+
+test('a real eStargz layer (dive\'s fixture, built by BuildKit\'s eStargz writer): the TOC read equals the full read', async () => {
+  const members = tarMembers(readFileSync(path.join(repoRoot(), 'test/fixtures/dive/test-oci-estargz-image.tar')));
+  const blob = (d: string): Buffer => members.get(`blobs/sha256/${d.slice(7)}`)!;
+  const index = JSON.parse(members.get('index.json')!.toString()) as { manifests: Array<{ digest: string }> };
+  const manifest = JSON.parse(blob(index.manifests[0].digest).toString()) as { layers: Array<{ digest: string; size: number; annotations?: Record<string, string> }>; config: { digest: string } };
+  const diffIds = (JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+  assert.ok(manifest.layers.length >= 1);
+  for (const [i, d] of manifest.layers.entries()) {
+    const b = blob(d.digest);
+    const p = tocPlanOf({ annotations: d.annotations, size: d.size });
+    assert.equal(p?.kind, 'estargz');
+    const l: TocLayer = { blob: b, digest: d.digest, diffId: diffIds[i], tar: Buffer.alloc(0), annotations: d.annotations!, mediaType: '', tocJson: Buffer.alloc(0) };
+    const toc = tocRead(l);
+    assert.deepEqual(comparable(toc), comparable(await fullRead(l)));
+    assert.ok(toc.entries.some((e) => e.path === '/stargz.index.json'));
+    assert.ok(toc.entries.some((e) => e.path === '/README.md'));
+  }
 });
