@@ -6,7 +6,8 @@
 // for parts of each blob with Range requests (a logging proxy in front of the registry), a small
 // fraction of its bytes; a TOC that does not match its annotation is one error naming the layer.
 // And zstd:chunked layers as a real writer makes them: skopeo's `--dest-compress-format
-// zstd:chunked` (containers/storage's compressor) from plain tar layers.
+// zstd:chunked` (containers/storage's compressor) from plain tar layers; and a real eStargz image
+// (dive's fixture, built by BuildKit), whose registry reads also equal its OCI archive's.
 // Needs docker-registry, htpasswd and skopeo (a missing one fails the suite), not the engine.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -210,6 +211,22 @@ describe('registry: eStargz and zstd:chunked layers read through their tables of
     }
     assert.equal((await ok(['files', '--json', src])).out, (await ok(['files', '--json', '--full-read', src])).out);
     assert.equal((await ok(['files', '--json', '--layer', '1', src])).out, (await ok(['files', '--json', '--layer', '1', '--full-read', src])).out);
+  });
+
+  it('a real eStargz image (dive\'s fixture, made by BuildKit) read through its TOC equals the full read', async () => {
+    const archive = path.join(E.repoRoot(), 'test', 'fixtures', 'dive', 'test-oci-estargz-image.tar');
+    await E.runOk('/usr/bin/skopeo', ['copy', '-q', '--all', '--preserve-digests', '--dest-tls-verify=false', `oci-archive:${archive}`, `docker://${pair.open.host}/toc/dive:estargz`], { timeoutMs: 600_000 });
+    const src = `registry://${proxy.host}/toc/dive:estargz`;
+    const a = JSON.parse((await ok(['analyze', '--json', '--platform', 'linux/arm64', src])).out) as { layers: Array<Record<string, unknown>> };
+    const b = JSON.parse((await ok(['analyze', '--json', '--platform', 'linux/arm64', '--full-read', src])).out) as typeof a;
+    const c = JSON.parse((await ok(['analyze', '--json', '--platform', 'linux/arm64', archive])).out) as typeof a;
+    assert.deepEqual(a.layers.map((l) => l.toc), ['estargz']);
+    const strip = (l: Record<string, unknown>): Record<string, unknown> => { const { toc: _t, ...rest } = l; return rest; };
+    assert.deepEqual(a.layers.map(strip), b.layers.map(strip));
+    assert.deepEqual(b.layers, c.layers, 'the full read equals the OCI archive read');
+    const files = (await ok(['files', '--json', '--platform', 'linux/arm64', src])).out;
+    assert.equal(files, (await ok(['files', '--json', '--platform', 'linux/arm64', archive])).out);
+    assert.match(files, /"path":"\/stargz\.index\.json"/);
   });
 
   it('a TOC that does not match its annotation is one error naming the layer; --full-read reads the blob and succeeds', async () => {
