@@ -202,3 +202,20 @@ test('a real eStargz layer (dive\'s fixture, built by BuildKit\'s eStargz writer
     assert.ok(toc.entries.some((e) => e.path === '/README.md'));
   }
 });
+
+test('eStargz layers made by the reference writer (test/fixtures/estargz): chunks, landmarks; the TOC read equals the full read', async () => {
+  for (const name of ['no-prefetch', 'prefetch']) {
+    const dir = path.join(repoRoot(), 'test/fixtures/estargz');
+    const b = readFileSync(path.join(dir, `${name}.stargz`));
+    const meta = JSON.parse(readFileSync(path.join(dir, `${name}.json`), 'utf8')) as { tocDigest: string; diffId: string; size: number };
+    assert.equal(b.length, meta.size);
+    const l: TocLayer = { blob: b, digest: '', diffId: meta.diffId, tar: Buffer.alloc(0), annotations: { 'containerd.io/snapshot/stargz/toc.digest': meta.tocDigest }, mediaType: '', tocJson: Buffer.alloc(0) };
+    const toc = tocRead(l);
+    assert.deepEqual(comparable(toc), comparable(await fullRead(l)));
+    assert.equal(toc.tarEntries, 214 + 2, `${name}: the tar's entries, the landmark and the TOC's own`);
+    assert.ok(toc.entries.some((e) => e.path === (name === 'prefetch' ? '/.prefetch.landmark' : '/.no.prefetch.landmark')));
+    assert.deepEqual(toc.whiteouts, ['/var/lib/gone']);
+    assert.deepEqual(toc.opaqueDirs, ['/var/cache']);
+    assert.equal(toc.entries.find((e) => e.path === '/bin/big')!.size, 17 * 12000);
+  }
+});
