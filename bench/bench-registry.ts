@@ -10,12 +10,22 @@
 // directory, then `layerlens analyze --json` with an empty cache directory (LAYERLENS_CACHE_DIR),
 // alternately; medians and the ratio. Then `layerlens lines` against the same image (manifest and
 // config only) and a warm analysis (every layer in the cache).
-import { spawnSync } from 'node:child_process';
+//
+//   node out/bench/bench-registry.js --estargz [--mb 400] [--files 8000] [--runs 3] [--dir D]
+//
+// With --estargz: an image of 4 eStargz layers (test/support/tocLayer.ts; the same mix of random
+// and text-like bytes, files of random sizes) as an OCI layout, pushed with `skopeo copy
+// --preserve-digests` (its annotations kept); each run, alternately, a cold `layerlens analyze
+// --json` that reads each layer's table of contents with Range requests, and one with --full-read
+// (every blob downloaded, hashed and walked); medians and the ratio.
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { push, startRegistries } from '../test/support/registry';
+import { startRegistryProxy } from '../test/support/registryProxy';
+import { writeEstargz, writeTocImage, type TocLayer, type TocTestEntry } from '../test/support/tocLayer';
 import { repoRoot } from '../test/support/repo';
 
 const arg = (name: string, dflt: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt; };
@@ -96,8 +106,94 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** 4 eStargz layers, about `mb` MB of `files` files in all, as an OCI layout at `layout`. */
+function generateEstargz(layout: string, mb: number, files: number): { blobBytes: number; files: number } {
+  const rnd = randomBytes(16 << 20);
+  const txt = textPool(16 << 20);
+  const per = Math.floor((mb * 1e6) / files);
+  const layers: TocLayer[] = [];
+  let blobBytes = 0;
+  for (let l = 0; l < 4; l++) {
+    const entries: TocTestEntry[] = [];
+    for (let d = 0; d < 100; d++) entries.push({ name: `l${l}/d${d}/`, type: 'dir' });
+    for (let i = 0; i < files / 4; i++) {
+      const size = Math.floor(Math.random() * 2 * per);
+      const pool = i % 5 < 2 ? rnd : txt;
+      const at = Math.floor(Math.random() * (pool.length - size));
+      entries.push({ name: `l${l}/d${i % 100}/f${i}`, type: 'reg', content: pool.subarray(at, at + size) });
+    }
+    const layer = writeEstargz(entries);
+    blobBytes += layer.blob.length;
+    layers.push({ ...layer, tar: Buffer.alloc(0) });
+  }
+  rmSync(layout, { recursive: true, force: true });
+  writeTocImage(layout, layers, 'bench');
+  return { blobBytes, files };
+}
+
+async function estargzBench(): Promise<void> {
+  const mb = Number(arg('mb', '400'));
+  const files = Number(arg('files', '8000'));
+  const layout = path.join(dir, 'estargz-layout');
+  process.stderr.write(`generating ${layout} (${mb} MB, ${files} files, eStargz)…\n`);
+  const g = generateEstargz(layout, mb, files);
+  const regs = await startRegistries(path.join(dir, 'registry'));
+  try {
+    const host = regs.open.host;
+    const t0 = Date.now();
+    timed('/usr/bin/skopeo', ['copy', '-q', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:bench`, `docker://${host}/bench/estargz:1`]);
+    const pushS = (Date.now() - t0) / 1000;
+    const src = `registry://${host}/bench/estargz:1`;
+    const cli = path.join(repoRoot(), 'dist', 'cli.js');
+    const cache = path.join(dir, 'cache');
+    const env = { ...process.env, LAYERLENS_CACHE_DIR: cache, LAYERLENS_CACHE: '' };
+    const toc: number[] = [];
+    const full: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      rmSync(cache, { recursive: true, force: true });
+      toc.push(timed(process.execPath, [cli, 'analyze', '--json', src], env));
+      rmSync(cache, { recursive: true, force: true });
+      full.push(timed(process.execPath, [cli, 'analyze', '--json', '--full-read', src], env));
+    }
+    process.stdout.write(`analyze via TOC  ${toc.map((x) => x.toFixed(2)).join(' ')} s (median ${median(toc).toFixed(2)})\n--full-read      ${full.map((x) => x.toFixed(2)).join(' ')} s (median ${median(full).toFixed(2)})\n`);
+    // One more TOC read through a logging proxy (not timed): the blob bytes it asked for.
+    const proxy = await startRegistryProxy(host);
+    let asked = 0;
+    let blobRequests = 0;
+    try {
+      rmSync(cache, { recursive: true, force: true });
+      // Spawned asynchronously: the proxy runs in this process's event loop.
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const c = spawn(process.execPath, [cli, 'analyze', '--json', `registry://${proxy.host}/bench/estargz:1`], { env, stdio: 'ignore' });
+        c.on('error', reject);
+        c.on('close', resolve);
+      });
+      if (code !== 0) throw new Error(`analyze through the proxy exited ${code}`);
+      for (const r of proxy.log) {
+        if (!/\/blobs\//.test(r.path)) continue;
+        const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
+        if (!m) continue; // the config
+        blobRequests++;
+        asked += Number(m[2]) - Number(m[1]) + 1;
+      }
+    } finally {
+      await proxy.close();
+    }
+    const rows = [
+      `date             ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, node ${process.version}`,
+      `TOC read asks    ${blobRequests} Range requests, ${(asked / 1e6).toFixed(2)} MB of ${(g.blobBytes / 1e6).toFixed(0)} MB of blobs (${((asked / g.blobBytes) * 100).toFixed(2)} %)`,
+      `image            4 eStargz layers, ${g.files} files, ${(g.blobBytes / 1e6).toFixed(0)} MB of blobs (push ${pushS.toFixed(1)} s)`,
+      `ratio            full read / TOC = ${(median(full) / median(toc)).toFixed(1)} ×`,
+    ];
+    process.stdout.write(rows.join('\n') + '\n');
+  } finally {
+    await regs.stop();
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
+  if (process.argv.includes('--estargz')) { await estargzBench(); return; }
   let file = arg('file', '');
   if (!file) {
     file = path.join(dir, 'image.tar');

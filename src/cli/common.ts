@@ -90,12 +90,13 @@ function printWarnings(warnings: string[]): void {
   if (lines.length) process.stderr.write(lines.join(''));
 }
 
-/** --insecure-registry HOST (repeatable), and LAYERLENS_REGISTRY_PARALLEL (blobs read at once). */
+/** --insecure-registry HOST (repeatable), --full-read, and LAYERLENS_REGISTRY_PARALLEL (blobs read at once). */
 export function registryOptions(args: Args): SourceOptions['registry'] {
   const parallel = Number(process.env.LAYERLENS_REGISTRY_PARALLEL);
   return {
     insecure: args.lists.get('insecure-registry') ?? [],
     parallel: Number.isInteger(parallel) && parallel > 0 ? parallel : undefined,
+    fullRead: args.flags.has('full-read'),
   };
 }
 

@@ -59,13 +59,15 @@ Options: --platform os/arch[/variant]  --host URL (engine, overrides DOCKER_HOST
          --no-cache (neither read nor fill the layer cache; also LAYERLENS_CACHE=off)
          --no-verify (do not check layers read from files against their digests)
          --insecure-registry HOST[:PORT] (repeatable: may use plain http; loopback always may)
+         --full-read (registry: read eStargz and zstd:chunked layers whole, checked, not
+                     from their table of contents)
 Exit codes: 0 ok, 1 a CI rule failed or a secret was found, 2 error.`;
 
 const VALUE_FLAGS = new Set(['layer', 'platform', 'host', 'lowest-efficiency', 'highest-wasted-bytes',
   'highest-user-wasted-percent', 'highest-secrets', 'ci-config', 'baseline', 'highest-size-growth', 'format', 'image', 'dockerfile', 'target',
   'build-arg', 'stage-image', 'tag', 'context', 'insecure-registry']);
 const LIST_FLAGS = new Set(['stage-image', 'build-arg', 'insecure-registry']);
-const BOOL_FLAGS = new Set(['json', 'help', 'no-cache', 'no-verify']);
+const BOOL_FLAGS = new Set(['json', 'help', 'no-cache', 'no-verify', 'full-read']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];

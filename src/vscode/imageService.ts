@@ -11,12 +11,16 @@ import type { EngineConnection } from './engine';
 
 /**
  * How registry sources are reached: `layerLens.registry.insecureHosts` (machine-scoped, like the
- * engine host: a workspace cannot make Layer Lens use plain http).
+ * engine host: a workspace cannot make Layer Lens use plain http), and `layerLens.registry.fullRead`.
  */
 export function registrySettings(): SourceOptions['registry'] {
-  const info = vscode.workspace.getConfiguration('layerLens').inspect<string[]>('registry.insecureHosts');
+  const cfg = vscode.workspace.getConfiguration('layerLens');
+  const info = cfg.inspect<string[]>('registry.insecureHosts');
   const hosts = info?.globalValue ?? info?.defaultValue ?? [];
-  return { insecure: Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [] };
+  return {
+    insecure: Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [],
+    fullRead: cfg.get<boolean>('registry.fullRead') === true,
+  };
 }
 
 export interface ShownImage {

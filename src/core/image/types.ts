@@ -105,6 +105,12 @@ export interface ImageData {
    * engine; undefined for archives and layouts.
    */
   engineLayerSizes?: number[];
+  /**
+   * Per layer, bottom first, when any layer's index was built from its table of contents (a
+   * registry's eStargz or zstd:chunked layer, read with Range requests): that format, else null.
+   * Such a layer's blob was not downloaded: its diffID, blob digest and tar size were not checked.
+   */
+  tocLayers?: Array<'estargz' | 'zstd:chunked' | null>;
   /** Which source the data came from, for messages and size definitions. */
   source: { kind: 'engine' | 'docker-archive' | 'oci' | 'registry'; ref: string };
   /** Oddities met while reading (history/layer count mismatches and the like). */

@@ -13,6 +13,7 @@ export interface AnalyzeJson {
   layers: Array<{
     index: number; diffId: string; size: number; fileBytes: number; createdBy: string; entries: number; added: number;
     modified: number; deleted: number; hiddenBytes: number; addedBytes: number; modifiedBytes: number; deletedBytes: number;
+    toc: 'estargz' | 'zstd:chunked' | null;
   }>;
   history: Array<{ index: number; createdBy: string; emptyLayer: boolean; layerIndex: number | null }>;
   efficiency: number;
@@ -48,6 +49,7 @@ export function analyzeJson(a: Analysis): AnalyzeJson {
       addedBytes: s.addedBytes,
       modifiedBytes: s.modifiedBytes,
       deletedBytes: s.deletedBytes,
+      toc: a.image.tocLayers?.[i] ?? null,
     })),
     history: a.image.history.map((h) => ({ index: h.index, createdBy: h.createdBy, emptyLayer: h.emptyLayer, layerIndex: h.layerIndex })),
     efficiency: a.dive.efficiency,

@@ -108,6 +108,59 @@ export class RegistryClient {
   }
 
   /**
+   * Bytes `start`..`end` (included) of a blob, with Range requests: a connection that drops is
+   * resumed from the byte reached, up to the transport's retries. A registry that answers with the
+   * whole blob (it ignores Range) is not read: `{ ignored: true }`, and the caller reads the blob.
+   * The bytes are not checked here (a part of a blob has no digest of its own): the caller checks
+   * what they hold.
+   */
+  async blobRange(digest: string, start: number, end: number, label: string, signal?: AbortSignal): Promise<RangeRead> {
+    const parts: Buffer[] = [];
+    let at = start;
+    let resumes = 0;
+    while (at <= end) {
+      const res = await this.transport.request(`/v2/${this.ref.repo}/blobs/${digest}`, { rangeFrom: at, rangeTo: end, signal });
+      this.transport.stats.rangeRequests++;
+      if (res.statusCode === 404) {
+        res.resume();
+        throw new RegistryError('not-found', `${this.what}: ${label} (blob ${digest}) of ${this.ref.repo} not found`);
+      }
+      if (res.statusCode !== 206) {
+        res.destroy();
+        return { ignored: true };
+      }
+      const m = /^bytes (\d+)-(\d+)\//.exec(String(res.headers['content-range'] ?? ''));
+      if (!m || Number(m[1]) !== at || Number(m[2]) > end) {
+        res.destroy();
+        throw new RegistryError('protocol', `${this.what} answered a Range request for ${label} (bytes ${at}-${end}) with '${String(res.headers['content-range'] ?? '')}'`);
+      }
+      try {
+        for await (const c of res as AsyncIterable<Buffer>) {
+          if (at + c.length > end + 1) {
+            res.destroy();
+            throw new RegistryError('protocol', `${this.what} sent more than the ${end - start + 1} bytes asked for ${label}`);
+          }
+          parts.push(c);
+          at += c.length;
+          this.transport.stats.rangeBytes += c.length;
+        }
+        if (at <= end) throw new ShortBody(at - start);
+      } catch (e) {
+        if (signal?.aborted) throw new CancelledError();
+        if (!(e instanceof ShortBody) && !isRetryableNetworkError(e)) throw e;
+        res.destroy();
+        if (resumes >= this.transport.retries) {
+          throw new RegistryError('unreachable', `${this.what}: ${label} (blob ${digest}, bytes ${start}-${end}) broke off after ${at - start} bytes, ${resumes} times resumed: ${(e as Error).message}`);
+        }
+        resumes++;
+        this.transport.stats.resumes++;
+        await new Promise((r) => setTimeout(r, this.transport.backoff(resumes)));
+      }
+    }
+    return { bytes: Buffer.concat(parts) };
+  }
+
+  /**
    * A blob's bytes as they arrive, hashed as they pass: the iteration throws at its end when they
    * do not hash to `digest` (or are not `size` bytes), so act on them only once it has ended.
    */
@@ -166,6 +219,9 @@ export class RegistryClient {
     }
   }
 }
+
+/** A part of a blob read with a Range request: its bytes, or `ignored` when the registry sent it whole. */
+export type RangeRead = { bytes: Buffer } | { ignored: true };
 
 function createDigest(buf: Buffer): string {
   return 'sha256:' + createHash('sha256').update(buf).digest('hex');

@@ -7,10 +7,16 @@
 // (`parallel`, default 3), hashed as it passes: the blob against its digest, the tar against its
 // diffID. Nothing is written to disk but the cache's layer indexes (verified: their tar hashed to
 // the diffID), so a layer known from any source is not downloaded again.
+// A layer whose descriptor announces a table of contents (eStargz, zstd:chunked: core/image/tar/toc.ts)
+// is indexed from it instead, read with Range requests (its footer and TOC, checked against the
+// annotation; the manifest that carries the annotation is checked against its digest). Its blob
+// is not downloaded, so its diffID and blob digest are not checked: the image says so per layer
+// (ImageData.tocLayers) and in one warning. `fullRead` (--full-read) reads every blob whole.
 import { CancelledError, ImageFormatError, throwIfAborted } from '../../core/image/errors';
 import { BlobIndexer } from '../../core/image/tar/archiveStream';
 import { EntryFinder, layerTar, type EntryContent } from '../../core/image/tar/layerRead';
 import { withFacts } from '../../core/image/indexCodec';
+import { ESTARGZ_FOOTER_SIZE, estargzToc, indexFromToc, parseEstargzFooter, tocPlanOf, zstdChunkedToc, type TocKind, type TocPlan } from '../../core/image/tar/toc';
 import { alignHistory, diffIdCountMismatch, parseImageConfig, summariseConfig, type Descriptor } from '../../core/image/oci';
 import type { QuickImage } from '../../core/image/quickImage';
 import type { ImageData, LayerIndex } from '../../core/image/types';
@@ -32,6 +38,9 @@ function mediaCompression(d: Descriptor): LayerIndex['compression'] {
   if (/gzip/.test(t)) return 'gzip';
   return t ? 'none' : 'gzip';
 }
+
+/** The bytes an eStargz TOC read asks for first: the footer and, mostly, the whole TOC. */
+const TOC_TAIL_BYTES = 64 * 1024;
 
 /** Runs tasks at most `n` at a time, in the order they are asked for. */
 class Limiter {
@@ -125,6 +134,39 @@ export class RegistrySource extends BaseSource {
     return { label: `layer ${i} (blob ${r.layers[i].digest.slice(0, 19)})`, diffId: r.diffIds[i], blob: r.layers[i].digest };
   }
 
+  /**
+   * Layer i's index from its table of contents, read with Range requests: eStargz, the blob's tail
+   * (64 KiB, which holds the footer and most TOCs), then the rest of the TOC if it starts before;
+   * zstd:chunked, the TOC's bytes at the position the annotation names. undefined when the registry
+   * ignores Range (it answered with the whole blob): the caller reads the blob.
+   */
+  private async indexToc(r: Resolved, i: number, plan: TocPlan, signal: AbortSignal | undefined): Promise<LayerIndex | undefined> {
+    const d = r.layers[i];
+    const size = d.size!;
+    const label = `registry ${this.ref.host}: ${this.want(r, i).label}`;
+    const client = this.registry();
+    const range = async (start: number, end: number): Promise<Buffer | undefined> => {
+      const got = await client.blobRange(d.digest, start, end, this.want(r, i).label, signal);
+      return 'bytes' in got ? got.bytes : undefined;
+    };
+    if (plan.kind === 'zstd:chunked') {
+      const bytes = await range(plan.offset, plan.offset + plan.length - 1);
+      if (!bytes) return undefined;
+      return indexFromToc(zstdChunkedToc(bytes, plan, label), { diffId: r.diffIds[i], compression: 'zstd', label });
+    }
+    const tailStart = Math.max(0, size - TOC_TAIL_BYTES);
+    let tail = await range(tailStart, size - 1);
+    if (!tail) return undefined;
+    const tocOffset = parseEstargzFooter(tail.subarray(tail.length - ESTARGZ_FOOTER_SIZE), label, size);
+    if (tocOffset < tailStart) {
+      const head = await range(tocOffset, tailStart - 1);
+      if (!head) return undefined;
+      tail = Buffer.concat([head, tail]);
+    }
+    const member = tail.subarray(tocOffset - Math.min(tocOffset, tailStart), tail.length - ESTARGZ_FOOTER_SIZE);
+    return indexFromToc(estargzToc(member, plan.tocDigest, label), { diffId: r.diffIds[i], compression: 'gzip', label });
+  }
+
   /** One blob streamed into the tar walker, hashed: its index, checked against its diffID. */
   private async indexBlob(r: Resolved, i: number, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<LayerIndex> {
     const d = r.layers[i];
@@ -180,7 +222,7 @@ export class RegistrySource extends BaseSource {
     };
     const limiter = new Limiter(Math.max(1, o.registry?.parallel ?? 3));
     // Started bottom first, a few at a time; one job per blob (an image may ship a blob twice).
-    const jobs = new Map<string, Promise<{ layer: LayerIndex; fresh: boolean }>>();
+    const jobs = new Map<string, Promise<{ layer: LayerIndex; fresh: boolean; toc?: TocKind }>>();
     // One failed layer stops the others (and so does the caller's signal).
     const ac = new AbortController();
     const signal = ac.signal;
@@ -192,24 +234,38 @@ export class RegistrySource extends BaseSource {
       if (jobs.has(d.digest)) continue;
       // A verified index (its tar hashed to this diffID, from any source) stands for the layer.
       const hit = o.cache?.lookup(r.diffIds[i]);
-      const job = hit
+      // Else its table of contents, when it announces one and the blob's size is known.
+      const plan = !hit && !o.registry?.fullRead && typeof d.size === 'number' && d.size > ESTARGZ_FOOTER_SIZE ? tocPlanOf(d) : undefined;
+      const job: Promise<{ layer: LayerIndex; fresh: boolean; toc?: TocKind }> = hit
         ? Promise.resolve({ layer: withFacts(hit.index, { compression: mediaCompression(d) }), fresh: false })
         : limiter.run(async () => {
           throwIfAborted(signal);
+          if (plan) {
+            const layer = await this.indexToc(r, i, plan, signal);
+            if (layer) return { layer, fresh: false, toc: plan.kind };
+          }
           return { layer: await this.indexBlob(r, i, signal, onBytes), fresh: true };
         });
       job.catch(() => undefined); // awaited in order below; an early failure must not go unhandled
       jobs.set(d.digest, job);
     }
     try {
+      const tocLayers: Array<TocKind | null> = [];
       for (let i = 0; i < r.layers.length; i++) {
-        const { layer, fresh } = await jobs.get(r.layers[i].digest)!;
+        const { layer, fresh, toc } = await jobs.get(r.layers[i].digest)!;
+        tocLayers.push(toc ?? null);
         if (!fresh) onBytes(typeof r.layers[i].size === 'number' ? r.layers[i].size! : 0);
         if (fresh && o.cache && !o.cache.recordDigestOf(layer)) {
           o.cache.put(r.diffIds[i], layer, { verified: true, head: '', hdr: '', origin: 'registry' });
         }
         o.onLayer?.(keys[i], layer);
         image.layers.push(layer);
+      }
+      const byToc = tocLayers.filter((t) => t !== null);
+      if (byToc.length) {
+        image.tocLayers = tocLayers;
+        const kinds = [...new Set(byToc)].join(', ');
+        image.warnings.push(`${byToc.length} of ${r.layers.length} layers were indexed from their table of contents (${kinds}) without downloading their blobs: their diffIDs and blob digests were not checked (--full-read reads and checks them)`);
       }
     } catch (e) {
       ac.abort();

@@ -33,6 +33,11 @@ export interface RegistryOptions {
   retries?: number;
   /** The first backoff delay in ms (default 500; doubled at each retry, at most 10 s). */
   backoffMs?: number;
+  /**
+   * Read every layer blob whole, checked against its digests, even where the layer carries a table
+   * of contents (eStargz, zstd:chunked) that lets its index be read with Range requests (`--full-read`).
+   */
+  fullRead?: boolean;
 }
 
 export type RegistryErrorKind = 'unauthorized' | 'denied' | 'not-found' | 'unreachable' | 'protocol' | 'digest';
@@ -160,6 +165,8 @@ export interface RequestOptions {
   accept?: string;
   /** Ask for the bytes from this offset on (a resumed blob). */
   rangeFrom?: number;
+  /** Ask for the bytes from `rangeFrom` to this offset, included (a part of a blob). */
+  rangeTo?: number;
   signal?: AbortSignal;
 }
 
@@ -174,7 +181,7 @@ export class RegistryTransport {
   readonly retries: number;
   private readonly backoffMs: number;
   /** What the requests of this transport did (tests and LAYERLENS_DEBUG). */
-  readonly stats = { requests: 0, retries: 0, resumes: 0, tokens: 0 };
+  readonly stats = { requests: 0, retries: 0, resumes: 0, tokens: 0, rangeRequests: 0, rangeBytes: 0 };
 
   constructor(readonly ref: RegistryRef, private readonly opts: RegistryOptions = {}) {
     const sockets = (opts.parallel ?? 3) + 2;
@@ -240,7 +247,8 @@ export class RegistryTransport {
     for (let redirects = 0; ;) {
       const headers: Record<string, string> = {};
       if (o.accept) headers.accept = o.accept;
-      if (o.rangeFrom) headers.range = `bytes=${o.rangeFrom}-`;
+      if (o.rangeTo !== undefined) headers.range = `bytes=${o.rangeFrom ?? 0}-${o.rangeTo}`;
+      else if (o.rangeFrom) headers.range = `bytes=${o.rangeFrom}-`;
       const sameHost = url.host === this.ref.apiHost;
       const auth = this.authorization;
       if (sameHost && auth) headers.authorization = auth;
