@@ -7,7 +7,7 @@
 import { assembleArchive } from '../core/image/tar/archive';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { EntryDigests } from '../core/image/tar/entryDigests';
-import { EntryFinder, FilesCollector, archiveMembers, layerTar, looksLikeJson, peek, scanArchiveForLayer, type CollectedFile, type EntryContent, type LayerDigests, type StreamLayerWant } from '../core/image/tar/layerRead';
+import { EntryFinder, EntryStream, FilesCollector, archiveMembers, layerTar, looksLikeJson, peek, scanArchiveForLayer, type CollectedFile, type EntryContent, type LayerDigests, type StreamLayerWant } from '../core/image/tar/layerRead';
 import { sniffCompression, toFormatError, type ByteSource } from '../core/image/tar/decompress';
 import { withFacts } from '../core/image/indexCodec';
 import { configDigestOf, digestOf, parseImageConfig, type PlatformWanted } from '../core/image/oci';
@@ -15,7 +15,7 @@ import type { ImageData, LayerIndex } from '../core/image/types';
 import type { EngineClient } from '../engine/types';
 import { cacheEngineLayers, readEngineStream } from './fastRead';
 import type { LayerIndexCache } from './indexCache';
-import { BaseSource, Spool, type LoadOptions, type ReadOptions, type SourceOptions } from './imageSource';
+import { BaseSource, Spool, writeSpooled, type CopiedEntry, type LoadOptions, type ReadOptions, type SourceOptions, type SpoolOptions } from './imageSource';
 
 export class EngineSource extends BaseSource {
   constructor(private readonly name: string, options: SourceOptions) {
@@ -68,6 +68,28 @@ export class EngineSource extends BaseSource {
   /** One export: every member that may be the layer is collected from as it is hashed; the one that is answers. */
   override async readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]> {
     return this.scanLayer(diffId, () => new FilesCollector(want, opts.maxBytes), opts);
+  }
+
+  /**
+   * One export: every member that may be the layer is read into a fresh EntryStream and Spool as
+   * it is hashed, so only the entry waits (not the whole layer); the spool of the member that is
+   * the layer is written out, each other one freed when the next candidate starts.
+   */
+  override async copyFile(diffId: string, path: string, write: (chunk: Buffer) => Promise<void>, opts: ReadOptions & { spool?: SpoolOptions } = {}): Promise<CopiedEntry> {
+    const spools: Spool[] = [];
+    try {
+      const found = await this.scanLayer(diffId, () => {
+        // A new candidate: the one before was not the layer.
+        for (const s of spools.splice(0)) s.dispose();
+        const spool = new Spool(opts.spool);
+        spools.push(spool);
+        const entry = new EntryStream(path, spool);
+        return { write: (c: Buffer) => entry.write(c), result: () => ({ entry: entry.result(), spool }) };
+      }, opts);
+      return await writeSpooled(found.entry, found.spool, diffId, path, write);
+    } finally {
+      for (const s of spools) s.dispose();
+    }
   }
 
   /**

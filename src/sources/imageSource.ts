@@ -227,6 +227,18 @@ export interface ImageSource {
   readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]>;
 }
 
+/**
+ * copyFile's end, once the layer was read and checked: the entry EntryStream found at `path`, a
+ * regular file's bytes from the spool they waited in.
+ */
+export async function writeSpooled(e: EntryContent | undefined, spool: Spool, diffId: string, path: string, write: (chunk: Buffer) => Promise<void>): Promise<CopiedEntry> {
+  if (!e) throw new EntryNotFoundError(`${path} is not in layer ${diffId.slice(0, 19)}`);
+  if (e.type !== 'file') return { type: e.type, size: 0, linkname: e.linkname, spilled: false };
+  if (spool.size !== e.size) throw new ImageFormatError('corrupt', `${path} in layer ${diffId.slice(0, 19)}: ${spool.size} bytes read for a ${e.size}-byte entry`);
+  for await (const chunk of spool.read()) await write(chunk);
+  return { type: 'file', size: e.size, spilled: spool.spilled };
+}
+
 /** What every kind shares: readFile through the kind's single-entry read. */
 export abstract class BaseSource implements ImageSource {
   constructor(readonly spec: SourceSpec, protected readonly options: SourceOptions) {}
@@ -265,12 +277,7 @@ export abstract class BaseSource implements ImageSource {
       const found = new EntryStream(path, spool);
       // The iteration throws at its end when the layer's digests differ: nothing is written before.
       for await (const chunk of await this.openLayer(diffId, opts)) found.write(chunk);
-      const e = found.result();
-      if (!e) throw new EntryNotFoundError(`${path} is not in layer ${diffId.slice(0, 19)}`);
-      if (e.type !== 'file') return { type: e.type, size: 0, linkname: e.linkname, spilled: false };
-      if (spool.size !== e.size) throw new ImageFormatError('corrupt', `${path} in layer ${diffId.slice(0, 19)}: ${spool.size} bytes read for a ${e.size}-byte entry`);
-      for await (const chunk of spool.read()) await write(chunk);
-      return { type: 'file', size: e.size, spilled: spool.spilled };
+      return await writeSpooled(found.result(), spool, diffId, path, write);
     } finally {
       spool.dispose();
     }

@@ -241,6 +241,17 @@ test('engine openLayer: one export; a legacy export\'s layer told by its hash am
       if (name === 'legacy' && i === 2) assert.ok(pulledAtFirst > big.length, 'legacy: the layer is passed on once it hashed to its diffID');
     }
   }
+  // copyFile (what `cat` reads an engine image with): one export, only the entry spooled, its bytes after the check.
+  for (const [name, bytes] of [['legacy', legacy], ['oci', oci]] as const) {
+    const x = countedExport(bytes);
+    const src = openImageSource({ kind: 'engine', name: 'img' }, { engine: async () => x.engine });
+    const parts: Buffer[] = [];
+    const got = await src.copyFile(sha256(s.layers[2]), '/big', async (c) => { parts.push(c); }, { spool: { memoryBytes: 1024 } });
+    assert.equal(got.spilled, true);
+    assert.ok(Buffer.concat(parts).equals(big), `${name}: copyFile`);
+    assert.equal(x.exports(), 1, `${name}: copyFile in one export`);
+    await assert.rejects(src.copyFile(sha256(s.layers[0]), '/nope', async () => undefined), EntryNotFoundError);
+  }
   // A layer rewritten in the export (documents as they were): an OCI-format member named by the
   // diffID fails at the end of the iteration; a legacy export has no member that is the layer.
   const bad = await makeTar([{ name: 'a', body: randomBytes(5000) }]);
@@ -250,5 +261,8 @@ test('engine openLayer: one export; a legacy export\'s layer told by its hash am
     const src = openImageSource({ kind: 'engine', name: 'img' }, { engine: async () => x.engine });
     await assert.rejects((async () => { for await (const c of await src.openLayer(sha256(s.layers[0]), { tarBytes: s.layers[0].length })) void c; })(), want, name);
     assert.equal(x.exports(), 1);
+    let written = 0;
+    await assert.rejects(src.copyFile(sha256(s.layers[0]), '/a', async (c) => { written += c.length; }, { spool: { memoryBytes: 1 } }), /has no layer/, `${name}: copyFile`);
+    assert.equal(written, 0, `${name}: copyFile writes nothing`);
   }
 });
