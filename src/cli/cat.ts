@@ -5,7 +5,8 @@
 // one line on stderr and exit 2. A hardlink is read through to its target in the same layer.
 // Any size: the bytes wait in a spool (memory up to a bound, then a temporary file that only the
 // open descriptor holds) until the layer's digests are checked, then go to stdout; a layer that
-// fails its check writes nothing.
+// fails its check writes nothing. An uncompressed layer in a file that was checked before (the
+// cache's record for this very file) is written straight from the entry's offset.
 import { EntryNotFoundError, type ImageSource, type SpoolOptions } from '../sources/imageSource';
 import { normalizeEntryPath } from '../core/image/tar/paths';
 import type { Analysis } from '../core/image/analysis';

@@ -1,8 +1,10 @@
 // `layerlens cat` keeps memory bounded for any file size: the bytes wait in a spool (memory up to a
 // bound, then a temporary file only the open descriptor holds) until the layer's digests are
-// checked. In-process (copyVersion with a small memory bound): a file past the bound goes to a
-// temporary file, the bytes written equal the layer tar's, and no temporary file is left (nor
-// visible while it is in use); a layer rewritten after its manifest was written writes nothing.
+// checked. In-process (copyVersion with a small memory bound), from plain and gzip `docker save`
+// files and OCI layouts (zstd and uncompressed blobs): a file past the bound goes to a temporary
+// file, the bytes written equal the layer tar's, and no temporary file is left (nor visible while
+// it is in use); an uncompressed layer the reader checked before is written straight from the
+// file, with no spool; a layer rewritten after its manifest was written writes nothing.
 // As a process: a file larger than the default bound (SPOOL_MEMORY_BYTES) comes out whole from
 // plain, gzip and OCI sources, and a rewritten layer is one line, exit 2 and no byte on stdout,
 // with TMPDIR left empty both times.
@@ -41,28 +43,38 @@ test('copyVersion: a file past the memory bound is spooled to a temporary file, 
     const s = await spec(big);
     const file = path.join(dir, 'img.tar');
     fs.writeFileSync(file, await dockerSave(s));
+    fs.writeFileSync(path.join(dir, 'img.tar.gz'), gzip(fs.readFileSync(file)));
     writeLayout(path.join(dir, 'oci'), ociLayout(s, 'zstd'));
+    writeLayout(path.join(dir, 'oci-plain'), ociLayout(s, 'none'));
     const tmp = path.join(dir, 'tmp');
     fs.mkdirSync(tmp);
-    for (const source of [file, `oci:${path.join(dir, 'oci')}`]) {
-      const reader = openImageSource(await parseSource(source), {});
-      const a = analyze(await reader.load());
-      for (const [p, type] of [['/big', 'file'], ['/hard', 'hardlink']] as const) {
-        const parts: Buffer[] = [];
-        let seen = -1;
-        const r = await copyVersion(reader, a, { layer: 1, type, linkname: type === 'hardlink' ? '/big' : undefined }, p, async (c) => {
-          // While in use, the temporary file has no name (POSIX: unlinked as soon as it is open).
-          if (seen < 0 && process.platform !== 'win32') seen = fs.readdirSync(tmp).length;
-          parts.push(Buffer.from(c));
-        }, { memoryBytes: 4096, tmpDir: tmp });
-        assert.equal(r.spilled, true, `${p}: past 4096 bytes, the spool went to a file`);
-        assert.ok(Buffer.concat(parts).equals(big), `${p}: the layer tar's bytes`);
-        if (process.platform !== 'win32') assert.equal(seen, 0);
-        assert.deepEqual(fs.readdirSync(tmp), [], `${p}: no temporary file left`);
+    // [source, read by seeking (an uncompressed tar in a file)]
+    const sources: Array<[string, boolean]> = [[file, true], [path.join(dir, 'img.tar.gz'), false], [`oci:${path.join(dir, 'oci')}`, false], [`oci:${path.join(dir, 'oci-plain')}`, true]];
+    for (const [source, seekable] of sources) {
+      const loaded = openImageSource(await parseSource(source), {});
+      const a = analyze(await loaded.load());
+      // A reader that has not checked the layer yet, and the one whose load() checked it.
+      for (const which of ['unchecked', 'checked'] as const) {
+        for (const [p, type] of [['/big', 'file'], ['/hard', 'hardlink']] as const) {
+          const reader = which === 'checked' ? loaded : openImageSource(await parseSource(source), {});
+          const what = `${source} (${which}) ${p}`;
+          const parts: Buffer[] = [];
+          let seen = -1;
+          const r = await copyVersion(reader, a, { layer: 1, type, linkname: type === 'hardlink' ? '/big' : undefined }, p, async (c) => {
+            // While in use, the temporary file has no name (POSIX: unlinked as soon as it is open).
+            if (seen < 0 && process.platform !== 'win32') seen = fs.readdirSync(tmp).length;
+            parts.push(Buffer.from(c));
+          }, { memoryBytes: 4096, tmpDir: tmp });
+          // Checked before and read by seeking: straight from the file at the entry's offset; else spooled.
+          assert.equal(r.spilled, !(seekable && which === 'checked'), `${what}: spilled`);
+          assert.ok(Buffer.concat(parts).equals(big), `${what}: the layer tar's bytes`);
+          if (process.platform !== 'win32') assert.equal(seen, 0);
+          assert.deepEqual(fs.readdirSync(tmp), [], `${what}: no temporary file left`);
+        }
       }
       // Under the bound: held in memory.
       const small: Buffer[] = [];
-      const r = await copyVersion(reader, a, { layer: 0, type: 'file' }, '/etc/conf', async (c) => { small.push(c); }, { memoryBytes: 4096, tmpDir: tmp });
+      const r = await copyVersion(openImageSource(await parseSource(source), {}), a, { layer: 0, type: 'file' }, '/etc/conf', async (c) => { small.push(c); }, { memoryBytes: 4096, tmpDir: tmp });
       assert.equal(r.spilled, false);
       assert.equal(Buffer.concat(small).toString(), 'one\n');
     }
