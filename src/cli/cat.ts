@@ -3,14 +3,15 @@
 // PATH, after whiteouts and opaque directories); with it, the version layer N ships. Only a regular
 // file has bytes: anything else at PATH (a directory, a symlink, a device, a deletion, nothing) is
 // one line on stderr and exit 2. A hardlink is read through to its target in the same layer.
-import { EntryNotFoundError } from '../sources/imageSource';
+// Any size: the bytes wait in a spool (memory up to a bound, then a temporary file that only the
+// open descriptor holds) until the layer's digests are checked, then go to stdout; a layer that
+// fails its check writes nothing. An uncompressed layer in a file that was checked before (the
+// cache's record for this very file) is written straight from the entry's offset.
+import { EntryNotFoundError, type ImageSource, type SpoolOptions } from '../sources/imageSource';
 import { normalizeEntryPath } from '../core/image/tar/paths';
 import type { Analysis } from '../core/image/analysis';
 import type { EntryType, LayerEntry } from '../core/image/types';
 import { UsageError, loadWithReader, type Args, type Out } from './common';
-
-/** The most cat holds in memory (a file version is checked with its layer before it is written). */
-export const CAT_MAX_BYTES = 1024 * 1024 * 1024;
 
 const KIND: Record<EntryType, string> = {
   file: 'a regular file', dir: 'a directory', symlink: 'a symlink', hardlink: 'a hardlink', char: 'a character device', block: 'a block device', fifo: 'a FIFO',
@@ -21,7 +22,55 @@ function notAFile(path: string, type: EntryType, linkname: string | undefined, w
   return new UsageError(`${path} is ${what}${where}, not a regular file`);
 }
 
-interface Version { layer: number; type: EntryType; linkname?: string }
+export interface Version { layer: number; type: EntryType; linkname?: string }
+
+/** The last entry at `path` in layer `n` of the analysis. */
+function lastEntry(a: Analysis, n: number, path: string): LayerEntry | undefined {
+  let entry: LayerEntry | undefined;
+  for (const e of a.image.layers[n].entries) if (e.path === path) entry = e;
+  return entry;
+}
+
+/**
+ * The path whose bytes a version has: a hardlink's target in the same layer (hop by hop, as the
+ * layer's index has them), else the path itself. UsageError when a target is not in that layer.
+ */
+function bytesPath(a: Analysis, v: Version, path: string): string {
+  let p = path;
+  let linkname = v.linkname;
+  for (let hop = 0; hop < 8; hop++) {
+    const e = hop === 0 ? { type: v.type, linkname } : lastEntry(a, v.layer, p);
+    if (!e) throw new UsageError(`${path} is a hardlink to ${v.linkname ?? '?'}, which layer ${v.layer} does not hold`);
+    if (e.type !== 'hardlink') return p;
+    if (!e.linkname) throw new UsageError(`${path} is a hardlink without a target in layer ${v.layer}`);
+    p = e.linkname;
+    linkname = e.linkname;
+  }
+  throw new UsageError(`${path}: too many hardlink hops in layer ${v.layer}`);
+}
+
+/**
+ * Writes the bytes of `path` in layer `layer` (a version the analysis found) through `write`,
+ * after its layer was read to the end and checked. What it found when that is not a regular file.
+ */
+export async function copyVersion(
+  reader: ImageSource, a: Analysis, v: Version, path: string, write: (chunk: Buffer) => Promise<void>, spool?: SpoolOptions,
+): Promise<{ spilled: boolean }> {
+  const n = v.layer;
+  const target = bytesPath(a, v, path);
+  let got;
+  try {
+    got = await reader.copyFile(a.image.diffIds[n], target, write, { tarBytes: a.image.layers[n].tarBytes, spool });
+  } catch (e) {
+    // A hardlink is read inside its layer only: a target the layer lacks is not looked for elsewhere.
+    if (e instanceof EntryNotFoundError) {
+      throw new UsageError(v.type === 'hardlink' ? `${path} is a hardlink to ${v.linkname ?? '?'}, which layer ${n} does not hold` : `${path} is not in layer ${n} as read now (${e.message})`);
+    }
+    throw e;
+  }
+  if (got.type !== 'file') throw notAFile(path, got.type, got.linkname, ` in layer ${n}`);
+  return { spilled: got.spilled };
+}
 
 /** The version of `path` the final image shows (throws when it is not a file there). */
 function visibleVersion(a: Analysis, path: string): Version {
@@ -35,8 +84,7 @@ function visibleVersion(a: Analysis, path: string): Version {
 /** Layer n's own version of `path` (the last entry, as the merge takes it; throws when it is not a file). */
 function layerVersion(a: Analysis, n: number, path: string): Version {
   const layer = a.image.layers[n];
-  let entry: LayerEntry | undefined;
-  for (const e of layer.entries) if (e.path === path) entry = e;
+  const entry = lastEntry(a, n, path);
   if (!entry) {
     const deleted = layer.whiteouts.some((w) => w === path || path.startsWith(w + '/'));
     throw new UsageError(deleted ? `${path} is deleted in layer ${n}` : `${path} is not in layer ${n}`);
@@ -63,18 +111,7 @@ export async function cmdCat(args: Args, out: Out): Promise<number> {
   } else {
     v = visibleVersion(a, path);
   }
-  const n = v.layer;
-  let entry;
-  try {
-    entry = await reader.readFile(a.image.diffIds[n], path, { maxBytes: CAT_MAX_BYTES, tarBytes: a.image.layers[n].tarBytes });
-  } catch (e) {
-    // A hardlink is read inside its layer only: a target the layer lacks is not looked for elsewhere.
-    if (e instanceof EntryNotFoundError) {
-      throw new UsageError(v.type === 'hardlink' ? `${path} is a hardlink to ${v.linkname ?? '?'}, which layer ${n} does not hold` : `${path} is not in layer ${n} as read now (${e.message})`);
-    }
-    throw e;
-  }
-  if (entry.type !== 'file') throw notAFile(path, entry.type, entry.linkname, ` in layer ${n}`);
-  await out.bytes(entry.data);
+  await out.flush();
+  await copyVersion(reader, a, v, path, (chunk) => out.bytes(chunk));
   return 0;
 }

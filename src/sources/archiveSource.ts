@@ -21,10 +21,10 @@ import { withFacts } from '../core/image/indexCodec';
 import { ImageFormatError } from '../core/image/errors';
 import { digestOf, isDigest, type PlatformWanted } from '../core/image/oci';
 import type { ImageData, LayerIndex } from '../core/image/types';
-import { blobDigestOfPath, checkLayer, checkRanges, markChecked, rangeTar, readEntryInRange, type CacheHit, type LayerWant, type RangeJob } from './digests';
+import { blobDigestOfPath, checkLayer, checkRanges, copyEntryInRange, markChecked, rangeTar, readEntryInRange, type CacheHit, type LayerWant, type RangeJob } from './digests';
 import { compressionAt, headDigest, openFileAccess, type ImagePlan } from './fastRead';
 import { fileOrigin, memberOrigin, type LayerIndexCache } from './indexCache';
-import { BaseSource, NOT_VERIFIED, type LoadOptions, type ReadOptions, type SourceOptions } from './imageSource';
+import { BaseSource, NOT_VERIFIED, type CopiedEntry, type LoadOptions, type ReadOptions, type SourceOptions, type SpoolOptions } from './imageSource';
 
 export class ArchiveFileSource extends BaseSource {
   /** Origins (file identity and member) whose bytes this source checked against their digests. */
@@ -224,6 +224,27 @@ export class ArchiveFileSource extends BaseSource {
   private remember(diffId: string, origin: string, hit: CacheHit | undefined): void {
     this.checked.add(origin);
     markChecked(this.options.cache, diffId, hit);
+  }
+
+  /**
+   * A plain archive whose member is an uncompressed tar: the entry found by seeking, written
+   * straight from its offset when the layer was checked before (for this very file), else held
+   * alone until the member's check ends. Anything else: through openLayer.
+   */
+  override async copyFile(diffId: string, path: string, write: (chunk: Buffer) => Promise<void>, opts: ReadOptions & { spool?: SpoolOptions } = {}): Promise<CopiedEntry> {
+    await fs.access(this.path).catch(() => { throw new ImageFormatError('missing', `cannot read ${this.path}: no such file`); });
+    if (!this.compressedWhole().compressed) {
+      const at = await this.locate(diffId);
+      if (!at) throw this.noLayer(diffId);
+      const origin = fileOrigin(this.path, at.stat, at.member.offset);
+      const { want, hit } = this.wantFor(diffId, origin, at.label, at.member.path);
+      const got = await copyEntryInRange({ file: this.path, offset: at.member.offset, size: at.member.size, want }, diffId, path, write, opts);
+      if (got) {
+        if (want) this.remember(diffId, origin, hit);
+        return got;
+      }
+    }
+    return super.copyFile(diffId, path, write, opts);
   }
 
   async openLayer(diffId: string, opts: ReadOptions = {}): Promise<AsyncIterable<Buffer>> {

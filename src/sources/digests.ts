@@ -15,6 +15,7 @@ import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { EntryFinder, findEntryAt, layerTar, readFoundEntry, type EntryContent, type LayerDigests } from '../core/image/tar/layerRead';
 import { sniffCompression } from '../core/image/tar/decompress';
 import { BlobIndexPool, blobWorkerScript } from './blobPool';
+import { Spool, writeSpooled, type CopiedEntry, type SpoolOptions } from './imageSource';
 import { openFileAccess } from './fastRead';
 import type { LayerIndexCache } from './indexCache';
 
@@ -208,6 +209,56 @@ export async function readEntryInRange(r: LayerRange, path: string, opts: { maxB
   if (r.want) checkLayer(r.want, layer.digests());
   if (failed !== undefined) throw failed;
   return finder.result();
+}
+
+/**
+ * copyFile from the layer in a file range, when it is an uncompressed tar: the last entry at `path`
+ * found by seeking (headers only). A layer checked before (no `want`) has the entry's bytes
+ * written straight from the file at the entry's offset; a layer being checked (hashed beside, as
+ * readEntryInRange does) has only the entry wait in a Spool until the check has ended. Undefined
+ * for a compressed blob (the caller reads it as a stream).
+ */
+export async function copyEntryInRange(
+  r: LayerRange, diffId: string, path: string, write: (chunk: Buffer) => Promise<void>, opts: { spool?: SpoolOptions; signal?: AbortSignal },
+): Promise<CopiedEntry | undefined> {
+  const f = openFileAccess(r.file);
+  try {
+    const head = Buffer.alloc(Math.min(4, r.size));
+    const n = head.length ? f.access.readInto(head, head.length, r.offset) : 0;
+    if (sniffCompression(head.subarray(0, n)) !== 'none') return undefined;
+    const check = r.want ? checkRanges([{ path: r.file, offset: r.offset, size: r.size, want: r.want }], opts) : undefined;
+    const spool = new Spool(opts.spool);
+    try {
+      const found = findEntryAt(f.access, r.offset, r.size, path);
+      const e = found && (found.type === 'file' ? { type: 'file' as const, size: found.header.size, mode: found.header.mode, mtime: found.header.mtime, data: Buffer.alloc(0) } : readFoundEntry(f.access, found, path, 0));
+      if (found && found.type === 'file') {
+        // Straight to the writer when nothing is left to check; else into the spool until the check ends.
+        const direct = !check;
+        for (let at = 0; at < found.header.size;) {
+          if (opts.signal?.aborted) throw new CancelledError();
+          const buf = Buffer.allocUnsafe(Math.min(CHUNK, found.header.size - at));
+          const got = f.access.readInto(buf, buf.length, found.dataOffset + at);
+          if (got <= 0) throw new ImageFormatError('truncated', 'unexpected end of data: the tar ends inside an entry');
+          const chunk = got === buf.length ? buf : buf.subarray(0, got);
+          if (direct) await write(chunk);
+          else spool.write(chunk);
+          at += got;
+        }
+        if (direct) return { type: 'file', size: found.header.size, spilled: false };
+      }
+      if (check) await check.done[0];
+      return await writeSpooled(e, spool, diffId, path, write);
+    } catch (e) {
+      // A layer that is not the one named is reported as that, whatever else failed on it.
+      if (check) await check.done[0];
+      throw e;
+    } finally {
+      check?.close();
+      spool.dispose();
+    }
+  } finally {
+    f.close();
+  }
 }
 
 function rangeStream(r: LayerRange): AsyncIterable<Buffer> {

@@ -2,19 +2,20 @@
 // (/images/{name}/get) with the layer cache (src/sources/fastRead.ts); an image whose documents and
 // layers the cache knows whole is not exported again. A file version is read from the export: every
 // member that may be the layer is hashed as it goes by, and the one whose tar hashes to the diffID
-// answers (so it is checked by the same token); the export is abandoned there.
+// answers (so it is checked by the same token); the export is abandoned there. A layer's tar
+// (openLayer) is read from one export too.
 import { assembleArchive } from '../core/image/tar/archive';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import { EntryDigests } from '../core/image/tar/entryDigests';
-import { EntryFinder, FilesCollector, memberTar, scanArchiveForLayer, type CollectedFile, type EntryContent } from '../core/image/tar/layerRead';
-import { toFormatError } from '../core/image/tar/decompress';
+import { EntryFinder, EntryStream, FilesCollector, archiveMembers, layerTar, looksLikeJson, peek, scanArchiveForLayer, type CollectedFile, type EntryContent, type LayerDigests, type StreamLayerWant } from '../core/image/tar/layerRead';
+import { sniffCompression, toFormatError, type ByteSource } from '../core/image/tar/decompress';
 import { withFacts } from '../core/image/indexCodec';
 import { configDigestOf, digestOf, parseImageConfig, type PlatformWanted } from '../core/image/oci';
 import type { ImageData, LayerIndex } from '../core/image/types';
 import type { EngineClient } from '../engine/types';
 import { cacheEngineLayers, readEngineStream } from './fastRead';
 import type { LayerIndexCache } from './indexCache';
-import { BaseSource, type LoadOptions, type ReadOptions, type SourceOptions } from './imageSource';
+import { BaseSource, Spool, writeSpooled, type CopiedEntry, type LoadOptions, type ReadOptions, type SourceOptions, type SpoolOptions } from './imageSource';
 
 export class EngineSource extends BaseSource {
   constructor(private readonly name: string, options: SourceOptions) {
@@ -69,27 +70,112 @@ export class EngineSource extends BaseSource {
     return this.scanLayer(diffId, () => new FilesCollector(want, opts.maxBytes), opts);
   }
 
-  /** Two exports: the first finds the member by hashing, the second streams it (hashed again). */
+  /**
+   * One export: every member that may be the layer is read into a fresh EntryStream and Spool as
+   * it is hashed, so only the entry waits (not the whole layer); the spool of the member that is
+   * the layer is written out, each other one freed when the next candidate starts.
+   */
+  override async copyFile(diffId: string, path: string, write: (chunk: Buffer) => Promise<void>, opts: ReadOptions & { spool?: SpoolOptions } = {}): Promise<CopiedEntry> {
+    const spools: Spool[] = [];
+    try {
+      const found = await this.scanLayer(diffId, () => {
+        // A new candidate: the one before was not the layer.
+        for (const s of spools.splice(0)) s.dispose();
+        const spool = new Spool(opts.spool);
+        spools.push(spool);
+        const entry = new EntryStream(path, spool);
+        return { write: (c: Buffer) => entry.write(c), result: () => ({ entry: entry.result(), spool }) };
+      }, opts);
+      return await writeSpooled(found.entry, found.spool, diffId, path, write);
+    } finally {
+      for (const s of spools) s.dispose();
+    }
+  }
+
+  /**
+   * One export. A member named `blobs/sha256/<hex of the diffID>` (an OCI-format export: an
+   * uncompressed layer's blob digest is its diffID) is the layer: its bytes are passed on as they
+   * come, hashed, and the iteration throws at its end when they do not hash to the diffID. Any
+   * other member that may be the layer (an uncompressed one of tarBytes, a compressed one) can be
+   * told only by its hash: its tar waits in a Spool while it is hashed; the first that hashes to
+   * the diffID is passed on from there, the export abandoned (a legacy export names members by
+   * ids that are not the diffID, and its manifest.json comes after the layers).
+   */
   async openLayer(diffId: string, opts: ReadOptions = {}): Promise<AsyncIterable<Buffer>> {
     const engine = await this.engine();
-    const first = await engine.exportImage(this.name, opts.signal);
-    let member: string | undefined;
-    try {
-      member = (await scanArchiveForLayer(first, { diffId, tarBytes: opts.tarBytes }, () => ({ write: () => undefined, result: () => undefined }), opts.signal))?.member;
-    } finally {
-      first.destroy();
-    }
-    if (member === undefined) throw new ImageFormatError('missing', `the engine's export of ${this.name} has no layer ${diffId}`);
     const name = this.name;
-    const m = member;
     return (async function* () {
       const stream = await engine.exportImage(name, opts.signal);
       try {
-        yield* memberTar(stream, m, diffId, opts.signal);
+        yield* layerFromExport(stream, name, { diffId, tarBytes: opts.tarBytes }, opts.signal);
+      } catch (e) {
+        if (opts.signal?.aborted) throw new CancelledError();
+        throw toFormatError(e, 'the image export');
       } finally {
         stream.destroy();
       }
     })();
+  }
+}
+
+/** The layer `want` names from an export stream, as openLayer describes: one pass over the export. */
+async function* layerFromExport(source: ByteSource, name: string, want: StreamLayerWant, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const named = `blobs/sha256/${want.diffId.replace(/^sha256:/, '')}`;
+  const members = archiveMembers(source);
+  let found: Spool | undefined;
+  try {
+    for await (const m of members) {
+      if (signal?.aborted) throw new CancelledError();
+      const type = m.header.type;
+      if ((type !== 'file' && type !== 'contiguous-file') || m.header.size === 0) continue;
+      if (m.path === named) {
+        // Known by its name: streamed, and checked by memberTar's rules (tar and blob digest).
+        const layer = layerTar(m.body, { signal });
+        yield* layer.chunks;
+        const d = layer.digests();
+        if (d.tar !== want.diffId) throw new ImageFormatError('corrupt', `the archive member ${m.path} does not match its diffID ${want.diffId}: its tar hashes to ${d.tar}`);
+        if (d.blob !== want.diffId) throw new ImageFormatError('corrupt', `the archive member ${m.path} does not match its blob digest ${want.diffId}: its blob hashes to ${d.blob}`);
+        return;
+      }
+      const { head, all } = await peek(m.body, 512);
+      const compression = sniffCompression(head);
+      const blob = /^blobs\/sha256\/[a-f0-9]{64}$/.test(m.path) ? 'sha256:' + m.path.slice(13) : undefined;
+      if (compression === 'none') {
+        // An uncompressed blob named by another digest is that digest's tar: not this layer.
+        if (blob !== undefined) continue;
+        if (want.tarBytes !== undefined && m.header.size !== want.tarBytes) continue;
+        if (looksLikeJson(head, compression)) continue;
+      }
+      const spool = new Spool();
+      let d: LayerDigests;
+      try {
+        const layer = layerTar(all, { signal });
+        for await (const chunk of layer.chunks) spool.write(chunk);
+        d = layer.digests();
+      } catch (e) {
+        spool.dispose();
+        if (e instanceof CancelledError) throw e;
+        continue; // not a layer after all (a compressed member that does not decompress)
+      }
+      if (d.tar !== want.diffId || (blob !== undefined && d.blob !== blob)) {
+        spool.dispose();
+        continue;
+      }
+      found = spool;
+      break;
+    }
+  } catch (e) {
+    found?.dispose();
+    throw e;
+  } finally {
+    await members.return(undefined);
+  }
+  if (!found) throw new ImageFormatError('missing', `the engine's export of ${name} has no layer ${want.diffId}`);
+  try {
+    // Hashed to the diffID already: the export is abandoned, the checked bytes passed on.
+    yield* found.read();
+  } finally {
+    found.dispose();
   }
 }
 

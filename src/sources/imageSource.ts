@@ -7,13 +7,20 @@
 // choice, the same OCI index resolution, the same tar walker and decompression, the same cache).
 // The kinds: engineSource.ts, archiveSource.ts, ociSource.ts, registry/registrySource.ts;
 // openImageSource in load.ts.
+// Also here: the Spool, where bytes wait until their layer's digests are checked (copyFile, and an
+// engine's export read once).
+import { randomBytes } from 'node:crypto';
+import { closeSync, ftruncateSync, openSync, read, unlinkSync, writeSync } from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { promisify } from 'node:util';
 import { ImageFormatError } from '../core/image/errors';
 import type { ReadArchiveOptions } from '../core/image/tar/archive';
 import { EntryDigests } from '../core/image/tar/entryDigests';
-import { FilesCollector, type CollectedFile, type EntryContent } from '../core/image/tar/layerRead';
+import { EntryStream, FilesCollector, type BodySink, type CollectedFile, type EntryContent } from '../core/image/tar/layerRead';
 import type { PlatformWanted } from '../core/image/oci';
 import type { QuickImage } from '../core/image/quickImage';
-import type { ImageData } from '../core/image/types';
+import type { EntryType, ImageData } from '../core/image/types';
 import type { EngineClient } from '../engine/types';
 import type { ImagePlan } from './fastRead';
 import type { LayerIndexCache } from './indexCache';
@@ -69,6 +76,114 @@ export class EntryNotFoundError extends Error {
 
 export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 
+/** Where a Spool keeps bytes: in memory up to memoryBytes (default SPOOL_MEMORY_BYTES), beyond that in a file in tmpDir (default the system's). */
+export interface SpoolOptions {
+  memoryBytes?: number;
+  tmpDir?: string;
+}
+
+export const SPOOL_MEMORY_BYTES = 1024 * 1024;
+
+const readAt = promisify(read);
+
+function writeAllAt(fd: number, b: Buffer, at: number): void {
+  for (let done = 0; done < b.length;) done += writeSync(fd, b, done, b.length - done, at + done);
+}
+
+/**
+ * Bytes held until they may be used (their layer checked): in memory up to a bound, then in a
+ * temporary file, so that memory stays bounded for any size. The file is created private (0600)
+ * and, except on Windows, unlinked as soon as it is open: only the open descriptor holds it, so
+ * nothing is left behind whatever ends the process. dispose() frees it; it is a BodySink
+ * (begin() empties it).
+ */
+export class Spool implements BodySink {
+  private parts: Buffer[] = [];
+  private held = 0;
+  private fd: number | undefined;
+  /** The temporary file while it has a name (Windows: until dispose). */
+  private file: string | undefined;
+  /** Bytes held. */
+  size = 0;
+  /** Whether it went to a temporary file (it stays there until dispose). */
+  spilled = false;
+
+  constructor(private readonly opts: SpoolOptions = {}) {}
+
+  begin(): void {
+    this.parts = [];
+    this.held = 0;
+    this.size = 0;
+    if (this.fd !== undefined) ftruncateSync(this.fd, 0);
+  }
+
+  write(chunk: Buffer): void {
+    if (this.fd === undefined && this.held + chunk.length <= (this.opts.memoryBytes ?? SPOOL_MEMORY_BYTES)) {
+      this.parts.push(Buffer.from(chunk));
+      this.held += chunk.length;
+      this.size += chunk.length;
+      return;
+    }
+    const fd = this.fd ?? this.open();
+    if (this.parts.length) {
+      let at = 0;
+      for (const p of this.parts) { writeAllAt(fd, p, at); at += p.length; }
+      this.parts = [];
+      this.held = 0;
+    }
+    writeAllAt(fd, chunk, this.size);
+    this.size += chunk.length;
+  }
+
+  private open(): number {
+    const dir = this.opts.tmpDir ?? os.tmpdir();
+    const file = nodePath.join(dir, `layerlens-spool-${process.pid}-${randomBytes(8).toString('hex')}`);
+    const fd = openSync(file, 'wx+', 0o600);
+    this.fd = fd;
+    this.spilled = true;
+    if (process.platform === 'win32') this.file = file;
+    else unlinkSync(file);
+    return fd;
+  }
+
+  /** The bytes held, in order, in chunks of at most chunkBytes. */
+  async *read(chunkBytes = 1024 * 1024): AsyncGenerator<Buffer> {
+    if (this.fd === undefined) {
+      yield* this.parts;
+      return;
+    }
+    for (let at = 0; at < this.size;) {
+      const buf = Buffer.allocUnsafe(Math.min(chunkBytes, this.size - at));
+      const { bytesRead } = await readAt(this.fd, buf, 0, buf.length, at);
+      if (bytesRead <= 0) throw new ImageFormatError('truncated', 'the temporary file ended early');
+      at += bytesRead;
+      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    }
+  }
+
+  dispose(): void {
+    this.parts = [];
+    if (this.fd !== undefined) {
+      try { closeSync(this.fd); } catch { /* closed */ }
+      this.fd = undefined;
+    }
+    if (this.file !== undefined) {
+      try { unlinkSync(this.file); } catch { /* gone */ }
+      this.file = undefined;
+    }
+  }
+}
+
+/** What copyFile found at the path. */
+export interface CopiedEntry {
+  type: EntryType;
+  /** Bytes written (a regular file's size; 0 for anything else). */
+  size: number;
+  linkname?: string;
+  /** The bytes waited in a temporary file (larger than the spool's memory bound). */
+  spilled: boolean;
+}
+
 /** The warning an image carries when its layers were not checked. */
 export const NOT_VERIFIED = 'layer digests were not checked (--no-verify)';
 
@@ -87,6 +202,14 @@ export interface ImageSource {
    */
   readFile(diffId: string, path: string, opts?: ReadOptions): Promise<EntryContent>;
   /**
+   * The last entry at `path` (absolute) in layer `diffId`, of any size: a regular file's bytes are
+   * handed to `write` in order, only once the layer was read to its end and checked against its
+   * digests (until then they wait in a Spool: a layer that fails its check writes nothing). No
+   * hardlink is followed: anything but a regular file is returned with nothing written.
+   * EntryNotFoundError when the layer lacks it.
+   */
+  copyFile(diffId: string, path: string, write: (chunk: Buffer) => Promise<void>, opts?: ReadOptions & { spool?: SpoolOptions }): Promise<CopiedEntry>;
+  /**
    * The sha256 of the contents of the regular files at `paths` in layer `diffId` (the last entry
    * at a path wins; a path the layer does not hold as a regular file has none), from one read of
    * the layer, checked against its digests like openLayer.
@@ -102,6 +225,18 @@ export interface ImageSource {
    * one pass over the layer (checked against its digests like openLayer). Held in memory only.
    */
   readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]>;
+}
+
+/**
+ * copyFile's end, once the layer was read and checked: the entry EntryStream found at `path`, a
+ * regular file's bytes from the spool they waited in.
+ */
+export async function writeSpooled(e: EntryContent | undefined, spool: Spool, diffId: string, path: string, write: (chunk: Buffer) => Promise<void>): Promise<CopiedEntry> {
+  if (!e) throw new EntryNotFoundError(`${path} is not in layer ${diffId.slice(0, 19)}`);
+  if (e.type !== 'file') return { type: e.type, size: 0, linkname: e.linkname, spilled: false };
+  if (spool.size !== e.size) throw new ImageFormatError('corrupt', `${path} in layer ${diffId.slice(0, 19)}: ${spool.size} bytes read for a ${e.size}-byte entry`);
+  for await (const chunk of spool.read()) await write(chunk);
+  return { type: 'file', size: e.size, spilled: spool.spilled };
 }
 
 /** What every kind shares: readFile through the kind's single-entry read. */
@@ -134,6 +269,18 @@ export abstract class BaseSource implements ImageSource {
       p = e.linkname;
     }
     throw new ImageFormatError('corrupt', `too many hardlink hops from ${path}`);
+  }
+
+  async copyFile(diffId: string, path: string, write: (chunk: Buffer) => Promise<void>, opts: ReadOptions & { spool?: SpoolOptions } = {}): Promise<CopiedEntry> {
+    const spool = new Spool(opts.spool);
+    try {
+      const found = new EntryStream(path, spool);
+      // The iteration throws at its end when the layer's digests differ: nothing is written before.
+      for await (const chunk of await this.openLayer(diffId, opts)) found.write(chunk);
+      return await writeSpooled(found.result(), spool, diffId, path, write);
+    } finally {
+      spool.dispose();
+    }
   }
 
   async readFiles(diffId: string, want: (path: string, size: number) => boolean, opts: ReadOptions & { maxBytes: number }): Promise<CollectedFile[]> {

@@ -15,10 +15,10 @@ import type { EntryContent } from '../core/image/tar/layerRead';
 import { alignHistory, blobPath, checkDigest, diffIdCountMismatch, digestOf, parseImageConfig, parseJson, resolveOciIndex, summariseConfig, type Descriptor, type PlatformWanted } from '../core/image/oci';
 import type { ImageData, LayerIndex } from '../core/image/types';
 import { BlobIndexPool, blobWorkerCount, blobWorkerScript } from './blobPool';
-import { checkLayer, checkRanges, markChecked, rangeTar, readEntryInRange, type CacheHit, type LayerDigests, type LayerWant, type RangeJob } from './digests';
+import { checkLayer, checkRanges, copyEntryInRange, markChecked, rangeTar, readEntryInRange, type CacheHit, type LayerDigests, type LayerWant, type RangeJob } from './digests';
 import { compressionAt, headDigest, openFileAccess } from './fastRead';
 import { fileOrigin } from './indexCache';
-import { BaseSource, NOT_VERIFIED, type LoadOptions, type ReadOptions, type SourceOptions } from './imageSource';
+import { BaseSource, NOT_VERIFIED, type CopiedEntry, type LoadOptions, type ReadOptions, type SourceOptions, type SpoolOptions } from './imageSource';
 
 /** The image a layout's index resolves to: its documents, before any layer is read. */
 interface Resolved {
@@ -239,6 +239,15 @@ export class OciLayoutSource extends BaseSource {
   private remember(b: Blob): void {
     this.checked.add(b.origin);
     markChecked(this.options.cache, b.diffId, b.hit?.record);
+  }
+
+  /** An uncompressed blob: as ArchiveFileSource.copyFile does it (by seeking; straight from the file once checked). */
+  override async copyFile(diffId: string, path: string, write: (chunk: Buffer) => Promise<void>, opts: ReadOptions & { spool?: SpoolOptions } = {}): Promise<CopiedEntry> {
+    const b = await this.layerBlob(diffId);
+    const got = await copyEntryInRange({ file: b.p, offset: 0, size: b.stat.size, want: b.want }, diffId, path, write, opts);
+    if (!got) return super.copyFile(diffId, path, write, opts);
+    if (b.want) this.remember(b);
+    return got;
   }
 
   async openLayer(diffId: string, opts: ReadOptions = {}): Promise<AsyncIterable<Buffer>> {

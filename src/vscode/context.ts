@@ -16,12 +16,14 @@ import { StageImageStore } from './build/stageStore';
 import type { DockerfileImages } from './dockerfileImages';
 import { EngineConnection } from './engine';
 import { EngineScope } from './engineScope';
-import { ImageService } from './imageService';
+import { ImageReaders, ImageService } from './imageService';
 
 export class LayerLensContext implements vscode.Disposable {
   readonly output: vscode.OutputChannel;
   readonly log: (line: string) => void;
   readonly engine: EngineConnection;
+  /** Every image reader the extension opens, with the same options (cache, engine, registry, verify). */
+  readonly readers: ImageReaders;
   /** The image the views show, and its analysis. */
   readonly images: ImageService;
   /** The builds of each Dockerfile, and what the next build will do (the build store, shared with the CLI). */
@@ -53,10 +55,12 @@ export class LayerLensContext implements vscode.Disposable {
       this.subscriptions.push({ dispose: () => clearInterval(timer) });
     }
     this.engine = new EngineConnection(this.log);
-    // Analysis runs in a worker thread (dist/worker.js); layer indexes are cached in global storage.
+    // Layer indexes are cached in global storage, for the analysis and every file read alike.
+    this.readers = new ImageReaders(this.engine, vscode.Uri.joinPath(extension.globalStorageUri, 'layer-index-cache').fsPath, this.log);
+    // Analysis runs in a worker thread (dist/worker.js).
     this.images = new ImageService(this.engine, this.log, extension.workspaceState, {
       workerFile: vscode.Uri.joinPath(extension.extensionUri, 'dist', 'worker.js').fsPath,
-      cacheDir: vscode.Uri.joinPath(extension.globalStorageUri, 'layer-index-cache').fsPath,
+      readers: this.readers,
     });
     // Build records live in the CLI's cache directory (~/.cache/layerlens…), so that `layerlens
     // build` and `layerlens lines` in a terminal and the lenses share them; global storage when
@@ -86,7 +90,7 @@ export class LayerLensContext implements vscode.Disposable {
     this.waitForDockerfile?.dispose();
     this.waitForDockerfile = undefined;
     this.engineScope ??= new EngineScope({
-      engine: this.engine, images: this.images, builds: this.builds, stageStore: this.stageStore,
+      engine: this.engine, images: this.images, readers: this.readers, builds: this.builds, stageStore: this.stageStore,
       histories: this.histories, log: this.log,
       changed: () => this.dockerfilesChanged.fire(),
       onDidChangeDockerfiles: this.onDidChangeDockerfiles,

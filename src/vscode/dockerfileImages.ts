@@ -9,7 +9,7 @@ import { lineInfos, sizesByInstruction, withSizeDeltas, type LineInfo } from '..
 import { mapImageHistory, type MappingResult } from '../core/dockerfile/mapping';
 import type { DockerfileModel } from '../core/dockerfile/dockerfile';
 import type { QuickImage } from '../core/image/quickImage';
-import { openImageSource, parseSource } from '../sources/load';
+import { parseSource } from '../sources/load';
 import { globToRegExp } from '../core/image/tar/paths';
 import { entrySizes, findBestImage, prefetchHistories, quickImageFromAnalysis, quickImageFromEngine, type ImageMatch } from '../sources/dockerfileImage';
 import type { HistoryCache } from '../sources/historyCache';
@@ -17,7 +17,7 @@ import { builtFrom } from '../sources/buildStore';
 import type { BuildRecords } from './build/records';
 import { resolveStageImages, type StageImageStore, type StageWithoutImage } from './build/stageStore';
 import type { EngineConnection } from './engine';
-import { registrySettings, type ImageService } from './imageService';
+import type { ImageReaders, ImageService } from './imageService';
 
 export const DOCKERFILE_SELECTOR: vscode.DocumentSelector = [{ language: 'dockerfile' }];
 
@@ -42,6 +42,8 @@ export function mapDocImage(model: DockerfileModel, img: DocImage, sizes: readon
 export interface DockerfileImagesDeps {
   engine: EngineConnection;
   images: ImageService;
+  /** How image readers are made (the extension's one factory). */
+  readers: ImageReaders;
   /** Cache status per line (the last build of each Dockerfile, and predictions from it). */
   builds: BuildRecords;
   /** The images of the stages a Dockerfile's image does not contain. */
@@ -108,7 +110,7 @@ export class DockerfileImages {
     const spec = await parseSource(source);
     if (spec.kind === 'engine') return quickImageFromEngine(this.deps.engine.get(), spec.name);
     // A registry image: its manifest and config only (compressed sizes); layers wait for the Layers view.
-    const reader = openImageSource(spec, { registry: registrySettings() });
+    const reader = this.deps.readers.open(spec);
     if (reader.quickImage) return reader.quickImage();
     const shown = await this.deps.images.show(source);
     if (!shown) throw new Error('cancelled');

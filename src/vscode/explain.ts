@@ -25,7 +25,7 @@ import { escapeAttr, escapeHtmlText, webviewPage } from '../core/present/webview
 import { mapHistory, mapImageHistory, type LineMapping, type MappingResult } from '../core/dockerfile/mapping';
 import { stageKey } from '../core/dockerfile/stageImages';
 import { readPackages, type PackageRow } from '../core/contents/packages';
-import { openImageSource, parseSource } from '../sources/load';
+import { parseSource } from '../sources/load';
 import { COMMANDS, type Contribution } from './commands';
 import type { LayerLensContext } from './context';
 
@@ -220,12 +220,12 @@ export function packagesIfRead(analysis: Analysis): PackageRow[] | undefined {
 }
 
 /** Reads the image's package databases once per analysis (undefined when the read fails, logged). */
-export function readImagePackages(ll: Pick<LayerLensContext, 'log' | 'engine'>, source: string, analysis: Analysis): Promise<PackageRow[] | undefined> {
+export function readImagePackages(ll: Pick<LayerLensContext, 'log' | 'readers'>, source: string, analysis: Analysis): Promise<PackageRow[] | undefined> {
   let r = packageReads.get(analysis);
   if (!r) {
     const entry: { rows?: PackageRow[]; done: Promise<PackageRow[] | undefined> } = { done: Promise.resolve(undefined) };
     entry.done = (async () => {
-      const reader = openImageSource(await parseSource(source), { engine: async () => ll.engine.get() });
+      const reader = ll.readers.open(await parseSource(source));
       const rows = await readPackages(analysis.index, (layer, want, maxBytes) =>
         reader.readFiles(analysis.image.diffIds[layer], want, { maxBytes, tarBytes: analysis.image.layers[layer].tarBytes }));
       entry.rows = rows;
@@ -245,7 +245,7 @@ export const HOVER_PACKAGES_WAIT_MS = 2500;
  * hover is cancelled. Undefined while the read runs past that, and when it failed (logged: a
  * hover never pops anything up).
  */
-export async function packagesForHover(ll: Pick<LayerLensContext, 'log' | 'engine'>, source: string, analysis: Analysis, cancelled?: Promise<unknown>, waitMs = HOVER_PACKAGES_WAIT_MS): Promise<PackageRow[] | undefined> {
+export async function packagesForHover(ll: Pick<LayerLensContext, 'log' | 'readers'>, source: string, analysis: Analysis, cancelled?: Promise<unknown>, waitMs = HOVER_PACKAGES_WAIT_MS): Promise<PackageRow[] | undefined> {
   const read = packagesIfRead(analysis);
   if (read) return read;
   let timer: NodeJS.Timeout | undefined;

@@ -1,11 +1,13 @@
 // Which image the editor is showing, and its analysis. One instance per activation; views,
-// lenses and hovers read from it and listen to onDidChange.
+// lenses and hovers read from it and listen to onDidChange. And ImageReaders: how every reader
+// the extension opens is made (the analysis worker reads with the same cache directory).
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { analyze, type Analysis } from '../core/image/analysis';
 import { formatBytes } from '../core/present/format';
 import { CancelledError } from '../core/image/errors';
-import { loadImage, parseSource, type SourceOptions, type SourceSpec } from '../sources/load';
+import { LayerIndexCache } from '../sources/indexCache';
+import { loadImage, openImageSource, parseSource, type ImageSource, type SourceOptions, type SourceSpec } from '../sources/load';
 import { AnalysisWorkerClient } from '../worker/client';
 import type { EngineConnection } from './engine';
 
@@ -21,6 +23,36 @@ export function registrySettings(): SourceOptions['registry'] {
     insecure: Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [],
     fullRead: cfg.get<boolean>('registry.fullRead') === true,
   };
+}
+
+/**
+ * The one place the extension's image readers are made: every reader (file versions, secrets,
+ * packages, Compare with Previous Build, registry images' quick views, the in-process analysis)
+ * gets the same options: the layer index cache in global storage (the directory the analysis
+ * worker reads and fills, one LayerIndexCache for this thread), the engine connection, the
+ * registry settings as they are now, and digests checked. A file read from an image the analysis
+ * read and checked is then not hashed again, while a file changed since (path, size, mtime,
+ * inode) is read and checked.
+ */
+export class ImageReaders {
+  /** The cache directory (global storage), for the analysis worker. */
+  readonly cacheDir: string;
+  private readonly cache: LayerIndexCache;
+
+  constructor(private readonly engine: EngineConnection, cacheDir: string, log?: (line: string) => void) {
+    this.cacheDir = cacheDir;
+    this.cache = new LayerIndexCache(cacheDir, { log });
+  }
+
+  /** The options every reader gets; `platform` picks from an image index (a registry base image's). */
+  options(extra: Pick<SourceOptions, 'platform'> = {}): SourceOptions {
+    return { engine: async () => this.engine.get(), cache: this.cache, registry: registrySettings(), verify: true, ...extra };
+  }
+
+  /** The reader of a source. */
+  open(spec: SourceSpec, extra?: Pick<SourceOptions, 'platform'>): ImageSource {
+    return openImageSource(spec, this.options(extra));
+  }
 }
 
 export interface ShownImage {
@@ -41,8 +73,8 @@ export interface ShownImage {
 export interface ImageServiceOptions {
   /** The bundled analysis worker (dist/worker.js): reading and parsing run off the extension host. */
   workerFile?: string;
-  /** The persistent per-layer index cache (in the extension's global storage). */
-  cacheDir?: string;
+  /** How readers are made, and the persistent per-layer index cache's directory (global storage). */
+  readers: ImageReaders;
 }
 
 export class ImageService implements vscode.Disposable {
@@ -57,7 +89,7 @@ export class ImageService implements vscode.Disposable {
     private readonly engine: EngineConnection,
     private readonly log: (line: string) => void,
     private readonly state: vscode.Memento,
-    private readonly options: ImageServiceOptions = {},
+    private readonly options: ImageServiceOptions,
   ) {
     this.worker = options.workerFile && existsSync(options.workerFile) ? new AnalysisWorkerClient(options.workerFile) : undefined;
   }
@@ -152,7 +184,7 @@ export class ImageService implements vscode.Disposable {
               const { analysis: a, stats } = await this.worker.analyzeWithStats(source, {
                 signal: ac.signal,
                 endpoint: engine?.endpoint,
-                cacheDir: this.options.cacheDir,
+                cacheDir: this.options.readers.cacheDir,
                 registry: registrySettings(),
                 onPartial,
                 onProgress: (p) => {
@@ -167,9 +199,8 @@ export class ImageService implements vscode.Disposable {
               return a;
             }
             const image = await loadImage(spec, {
+              ...this.options.readers.options(),
               signal: ac.signal,
-              engine: async () => engine!,
-              registry: registrySettings(),
               onLayer: () => { layers++; progress.report({ message: `${layers} layer(s) read` }); },
             });
             const a = analyze(image);

@@ -11,8 +11,7 @@ import * as vscode from 'vscode';
 import { CancelledError, ImageFormatError } from '../core/image/errors';
 import type { Analysis } from '../core/image/analysis';
 import type { LayerEntry, LayerIndex } from '../core/image/types';
-import { registrySettings } from './imageService';
-import { openImageSource, parseSource } from '../sources/load';
+import { parseSource } from '../sources/load';
 import type { LayerLensContext } from './context';
 import { DEFAULT_MAX_BYTES, EntryNotFoundError, type EntryContent } from '../sources/imageSource';
 
@@ -178,7 +177,8 @@ export class LayerFileSystem implements vscode.FileSystemProvider, vscode.Dispos
     const spec = await parseSource(v.source);
     const hint = this.lookup(v);
     const ac = new AbortController();
-    const work = openImageSource(spec, { engine: async () => this.ll.engine.get(), registry: registrySettings() })
+    // The extension's one reader factory: the analysis's cache, so a layer it checked is not hashed again.
+    const work = this.ll.readers.open(spec)
       .readFile(v.diffId, v.path, { tarBytes: hint?.layer.tarBytes, maxBytes: DEFAULT_MAX_BYTES, signal: ac.signal });
     // Only show progress when the read is slow (an engine export of a big image can take a while).
     let done = false;

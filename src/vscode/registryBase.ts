@@ -8,12 +8,10 @@ import { parseDockerfile } from '../core/dockerfile/dockerfile';
 import { parsePlatform } from '../core/image/oci';
 import type { QuickImage } from '../core/image/quickImage';
 import { formatBytes } from '../core/present/format';
-import { openImageSource } from '../sources/load';
 import { registryRefOfImageName } from '../sources/registry/reference';
 import type { Contribution } from './commands';
 import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR } from './dockerfileImages';
-import { registrySettings } from './imageService';
 
 const KEEP_MS = 10 * 60 * 1000;
 
@@ -49,7 +47,7 @@ class RegistryBaseLensProvider implements vscode.CodeLensProvider {
     if (hit && Date.now() - hit.at < KEEP_MS) return hit.q;
     const q = (async (): Promise<QuickImage | Error> => {
       try {
-        const reader = openImageSource({ kind: 'registry', ref }, { registry: registrySettings(), platform: platform ? parsePlatform(platform) : undefined });
+        const reader = this.ll.readers.open({ kind: 'registry', ref }, { platform: platform ? parsePlatform(platform) : undefined });
         return await reader.quickImage!();
       } catch (e) {
         this.ll.log(`base image sizes: ${ref}: ${(e as Error).message}`);

@@ -11,7 +11,7 @@ import { parseDockerfile } from '../core/dockerfile/dockerfile';
 import { lineOfMapping, scanSecrets, type SecretFinding } from '../core/contents/secrets';
 import { secretlintLinter } from '../core/contents/secretlint';
 import { secretFixes, type FileEdit } from '../core/present/edits';
-import { openImageSource, parseSource } from '../sources/load';
+import { parseSource } from '../sources/load';
 import type { Contribution } from './commands';
 import type { LayerLensContext } from './context';
 import { DOCKERFILE_SELECTOR } from './dockerfileImages';
@@ -49,7 +49,7 @@ export class SecretDiagnostics implements vscode.CodeActionProvider {
       return;
     }
     const a = dl.analysis;
-    const reader = openImageSource(await parseSource(dl.source), { engine: async () => this.ll.engine.get() });
+    const reader = this.ll.readers.open(await parseSource(dl.source));
     const scan = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Layer Lens: checking ${dl.source} for secrets`, cancellable: true },
       async (_p, token) => {

@@ -15,10 +15,9 @@ import type { FileDiff } from '../../core/image/index/diff';
 import { changesByLine, fileChangeText, layerLines, type LineChanges } from '../../core/present/buildChanges';
 import { signedBytes } from '../../core/present/buildHistory';
 import { formatBytes, plural } from '../../core/present/format';
-import { diffImages, openImageSource, parseSource } from '../../sources/load';
+import { diffImages, parseSource } from '../../sources/load';
 import type { Contribution } from '../commands';
 import type { LayerLensContext } from '../context';
-import { registrySettings } from '../imageService';
 import { pickDockerfile } from './buildImage';
 
 export const CHANGES_VIEW = 'layerLens.buildChanges';
@@ -132,7 +131,6 @@ export function registerCompareBuilds(ll: LayerLensContext): Contribution<'compa
       fail(`the previous build's image (${prev.record.tag}, ${short}) is no longer in the engine: nothing to compare ${current.source} with.`);
       return;
     }
-    const opts = { engine: async () => ll.engine.get(), registry: registrySettings() };
     try {
       const old = await ll.images.read(prevId);
       const neu = await ll.images.read(current.source);
@@ -143,8 +141,8 @@ export function registerCompareBuilds(ll: LayerLensContext): Contribution<'compa
           const sub = token.onCancellationRequested(() => ac.abort());
           try {
             return await diffImages(
-              { analysis: old, reader: openImageSource(await parseSource(prevId), opts) },
-              { analysis: neu, reader: openImageSource(await parseSource(current.source), opts) }, ac.signal);
+              { analysis: old, reader: ll.readers.open(await parseSource(prevId)) },
+              { analysis: neu, reader: ll.readers.open(await parseSource(current.source)) }, ac.signal);
           } finally {
             sub.dispose();
           }

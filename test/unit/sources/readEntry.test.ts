@@ -4,6 +4,7 @@
 // engine-like export stream (layer found by hashing).
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -184,7 +185,7 @@ test('openLayer: the layer\'s uncompressed tar, byte for byte, from every kind o
         assert.ok(Buffer.concat(parts).equals(layer), `${name}: layer ${i}`);
       }
     }
-    assert.equal(exports, 4, 'the engine: one export to find each layer, one to read it');
+    assert.equal(exports, 2, 'the engine: one export per layer read');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -199,4 +200,69 @@ test('engine source: a file version from the export, found by its hash; a hardli
   assert.deepEqual((await src.readFile(sha256(s.layers[0]), '/bin/tool')).data, binary);
   await assert.rejects(src.readFile(sha256(s.layers[0]), '/etc/hard'), EntryNotFoundError);
   await assert.rejects(src.readFile('sha256:' + '2'.repeat(64), '/etc/conf'), (e: unknown) => e instanceof ImageFormatError && e.code === 'missing');
+});
+
+/** An export stream that counts the bytes the reader has pulled from it. */
+function countedExport(bytes: Buffer): { engine: EngineClient; pulled: () => number; exports: () => number } {
+  let pulled = 0;
+  let exports = 0;
+  const engine = {
+    exportImage: async () => {
+      exports++;
+      return Readable.from((function* () { for (const c of chunks(bytes, 64 * 1024)) { pulled += c.length; yield c; } })());
+    },
+  } as unknown as EngineClient;
+  return { engine, pulled: () => pulled, exports: () => exports };
+}
+
+test('engine openLayer: one export; a legacy export\'s layer told by its hash among members of its size, an OCI-format export\'s by its name and streamed as it comes', async () => {
+  const big = randomBytes(3 * 1024 * 1024);
+  // Two layers of the same size: the first member of that size is not the one wanted.
+  const s: ImageSpec = {
+    layers: [await makeTar([{ name: 'a', body: randomBytes(5000) }]), await makeTar([{ name: 'a', body: randomBytes(5000) }]), await makeTar([{ name: 'big', body: big }])],
+    tag: 'one:export',
+  };
+  assert.equal(s.layers[0].length, s.layers[1].length);
+  const legacy = await dockerSave(s);
+  const oci = await tarOfFiles(ociLayout(s, 'none'));
+  for (const [name, bytes] of [['legacy', legacy], ['oci', oci]] as const) {
+    for (const [i, layer] of s.layers.entries()) {
+      const x = countedExport(bytes);
+      const src = openImageSource({ kind: 'engine', name: 'img' }, { engine: async () => x.engine });
+      const parts: Buffer[] = [];
+      let pulledAtFirst = -1;
+      for await (const c of await src.openLayer(sha256(layer), { tarBytes: i === 2 ? undefined : layer.length })) {
+        if (pulledAtFirst < 0) pulledAtFirst = x.pulled();
+        parts.push(c);
+      }
+      assert.ok(Buffer.concat(parts).equals(layer), `${name}: layer ${i}`);
+      assert.equal(x.exports(), 1, `${name}: layer ${i} in one export`);
+      if (name === 'oci' && i === 2) assert.ok(pulledAtFirst < big.length, `oci: the layer named by its diffID streams (first chunk after ${pulledAtFirst} bytes)`);
+      if (name === 'legacy' && i === 2) assert.ok(pulledAtFirst > big.length, 'legacy: the layer is passed on once it hashed to its diffID');
+    }
+  }
+  // copyFile (what `cat` reads an engine image with): one export, only the entry spooled, its bytes after the check.
+  for (const [name, bytes] of [['legacy', legacy], ['oci', oci]] as const) {
+    const x = countedExport(bytes);
+    const src = openImageSource({ kind: 'engine', name: 'img' }, { engine: async () => x.engine });
+    const parts: Buffer[] = [];
+    const got = await src.copyFile(sha256(s.layers[2]), '/big', async (c) => { parts.push(c); }, { spool: { memoryBytes: 1024 } });
+    assert.equal(got.spilled, true);
+    assert.ok(Buffer.concat(parts).equals(big), `${name}: copyFile`);
+    assert.equal(x.exports(), 1, `${name}: copyFile in one export`);
+    await assert.rejects(src.copyFile(sha256(s.layers[0]), '/nope', async () => undefined), EntryNotFoundError);
+  }
+  // A layer rewritten in the export (documents as they were): an OCI-format member named by the
+  // diffID fails at the end of the iteration; a legacy export has no member that is the layer.
+  const bad = await makeTar([{ name: 'a', body: randomBytes(5000) }]);
+  const rewrittenOci = await tarOfFiles(new Map([...ociLayout(s, 'none')].map(([p, b]) => [p, p === `blobs/sha256/${sha256(s.layers[0]).slice(7)}` ? bad : b])));
+  for (const [name, bytes, want] of [['oci', rewrittenOci, /does not match its diffID/], ['legacy', await dockerSave(s, { bodies: new Map([[0, bad]]) }), /has no layer/]] as const) {
+    const x = countedExport(bytes);
+    const src = openImageSource({ kind: 'engine', name: 'img' }, { engine: async () => x.engine });
+    await assert.rejects((async () => { for await (const c of await src.openLayer(sha256(s.layers[0]), { tarBytes: s.layers[0].length })) void c; })(), want, name);
+    assert.equal(x.exports(), 1);
+    let written = 0;
+    await assert.rejects(src.copyFile(sha256(s.layers[0]), '/a', async (c) => { written += c.length; }, { spool: { memoryBytes: 1 } }), /has no layer/, `${name}: copyFile`);
+    assert.equal(written, 0, `${name}: copyFile writes nothing`);
+  }
 });

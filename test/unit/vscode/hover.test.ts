@@ -11,7 +11,7 @@ import { stub } from '../support/vscode-stub';
 import { LayerHoverProvider } from '../../../src/vscode/hover';
 import { packagesForHover, packagesIfRead } from '../../../src/vscode/explain';
 import { analyze, type Analysis } from '../../../src/core/image/analysis';
-import { loadImage, parseSource } from '../../../src/sources/load';
+import { loadImage, openImageSource, parseSource, type SourceSpec } from '../../../src/sources/load';
 import type { LayerLensContext } from '../../../src/vscode/context';
 import { dockerSave, makeTar } from '../support/tars';
 
@@ -45,6 +45,7 @@ function harness(analysis: Analysis, source: string, opts: { imageFor?: () => Pr
   const ll = {
     log: (m: string) => { logs.push(m); },
     engine: { get: async () => { throw new Error('no engine in this test'); } },
+    readers: { open: (spec: SourceSpec) => openImageSource(spec) },
     images: { current: shown, show: async () => shown },
     dockerfiles: { imageFor: opts.imageFor ?? (async () => ({ image: analysis.image, source })) },
   } as unknown as LayerLensContext;
@@ -104,7 +105,7 @@ test('packages that cannot be read: the hover shows without them, the log says w
 test('a slow read: the hover waits at most its limit, then shows without the packages; a cancelled hover stops waiting', async () => {
   const file = await archive('slow.tar');
   const a = analyze(await loadImage(await parseSource(file)));
-  const ll = { log: () => undefined, engine: { get: async () => { throw new Error('none'); } } };
+  const ll = { log: () => undefined, readers: { open: (spec: SourceSpec) => openImageSource(spec) } };
   const t0 = Date.now();
   const never = new Promise<void>(() => undefined);
   // 0 ms: the read has not finished when the hover stops waiting (it goes on, for the next hover).

@@ -129,6 +129,51 @@ export class EntryFinder {
   }
 }
 
+/** Where EntryStream puts a body: begin() at each entry at the path (a later one replaces an earlier one). */
+export interface BodySink {
+  begin(): void;
+  write(chunk: Buffer): void;
+}
+
+/**
+ * Finds the last entry at `path` in tar bytes written to it in order, like EntryFinder, without
+ * holding its body: a regular file's bytes go to `body` as they pass. result() after the last
+ * write: the entry with empty `data` for a regular file (its bytes are the body's), undefined
+ * when the tar has none at the path.
+ */
+export class EntryStream implements TarConsumer<EntryContent | undefined> {
+  private readonly parser: TarParser;
+  private found: EntryContent | undefined;
+
+  constructor(path: string, body: BodySink) {
+    const match = matcher(path);
+    this.parser = new TarParser((h) => {
+      const type = match(h);
+      if (!type) return null;
+      body.begin();
+      if (type !== 'file') {
+        this.found = entryOf(h, type, Buffer.alloc(0));
+        return null;
+      }
+      this.found = undefined;
+      return {
+        write: (c: Buffer) => body.write(c),
+        end: () => { this.found = entryOf(h, type, Buffer.alloc(0)); },
+      } satisfies EntrySink;
+    });
+  }
+
+  write(chunk: Buffer): void {
+    this.parser.push(chunk);
+  }
+
+  /** The entry (undefined: none at the path); throws if the tar ended early. */
+  result(): EntryContent | undefined {
+    this.parser.end();
+    return this.found;
+  }
+}
+
 /** The sha256 digests of a layer as read: of the blob (its bytes as stored) and of its tar. */
 export interface LayerDigests {
   blob: string;
