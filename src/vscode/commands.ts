@@ -18,6 +18,7 @@ export const COMMANDS = {
   chooseLayer: 'layerLens.chooseLayer',
   toggleWasteFilter: 'layerLens.toggleWasteFilter',
   openFileVersion: 'layerLens.openFileVersion',
+  showMore: 'layerLens.showMore',
   compareWithVisible: 'layerLens.compareWithVisible',
   checkSecrets: 'layerLens.checkSecrets',
   compareWithPreviousBuild: 'layerLens.compareWithPreviousBuild',

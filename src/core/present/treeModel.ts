@@ -25,6 +25,8 @@ export interface TreeModelOptions {
   /** Longest instruction text shown in labels and descriptions (default 60 / 40 characters). */
   labelWidth?: number;
   descriptionWidth?: number;
+  /** How many children a directory lists before a "more" row (default 1000). */
+  pageSize?: number;
 }
 
 /** How a row is coloured: the adapter maps tones to theme colours. */
@@ -70,8 +72,13 @@ export interface EntryEl { kind: 'entry'; node: MergedNode; path: string }
 export interface CopyEl { kind: 'copy'; owner: EntryEl; copy: Copy; index: number }
 export interface ChangeEl { kind: 'change'; layer: number; cn: ChangeNode; label: string; parent: ChangeEl | LayerEl | null }
 export interface InfoEl { kind: 'info'; id: string; text: string; parent: TreeEl | null }
+/**
+ * The rest of a long list of children: `shown` of `total` are listed before it; showMore(el) lists
+ * the next page. `owner` is the element whose children these are (null: the merged root).
+ */
+export interface MoreEl { kind: 'more'; id: string; owner: TreeEl | null; shown: number; total: number }
 
-export type TreeEl = BaseGroupEl | LayerEl | EntryEl | CopyEl | ChangeEl | InfoEl;
+export type TreeEl = BaseGroupEl | LayerEl | EntryEl | CopyEl | ChangeEl | InfoEl | MoreEl;
 
 /** One layer's change trie (src/core/image/index/changeTrie.ts) and the row objects made of it so far. */
 class LayerChangeNodes {
@@ -171,7 +178,11 @@ function pathRow(at: RowPlace, what: Pick<Row, 'description' | 'tooltip' | 'coll
 }
 
 export class TreeModel {
-  private readonly opts: Required<Pick<TreeModelOptions, 'labelWidth' | 'descriptionWidth'>> & TreeModelOptions;
+  private readonly opts: Required<Pick<TreeModelOptions, 'labelWidth' | 'descriptionWidth' | 'pageSize'>> & TreeModelOptions;
+  /** How many children each element lists, where more than a page were asked for (by showMore or reveal). */
+  private readonly shownCounts = new Map<TreeEl | null, number>();
+  /** A directory's children as node ids, directories first, then by name; per waste filter. */
+  private readonly kidOrders = new Map<string, Int32Array>();
   private readonly entryEls = new Map<MergedNode, EntryEl>();
   private readonly layerEls: LayerEl[];
   private readonly baseEl: BaseGroupEl | undefined;
@@ -183,7 +194,7 @@ export class TreeModel {
   private readonly layerRefs = new Map<number, string>();
 
   constructor(readonly analysis: Analysis, options: TreeModelOptions = {}) {
-    this.opts = { labelWidth: 60, descriptionWidth: 40, ...options };
+    this.opts = { labelWidth: 60, descriptionWidth: 40, pageSize: 1000, ...options };
     const n = analysis.tree.layers.length;
     this.layerEls = Array.from({ length: n }, (_, layer) => ({ kind: 'layer' as const, layer }));
     const base = Math.min(options.baseLayerCount ?? 0, n);
@@ -290,7 +301,7 @@ export class TreeModel {
   }
 
   private computeChildren(el: TreeEl | null, wasteOnly: boolean): TreeEl[] {
-    if (el === null) return this.entryChildren(this.tree.root, wasteOnly);
+    if (el === null) return this.entryChildren(this.tree.root, wasteOnly, null);
     switch (el.kind) {
       case 'base': return el.layers.map((i) => this.layerEls[i]);
       case 'layer': {
@@ -309,28 +320,92 @@ export class TreeModel {
           .map(({ copy, index }) => ({ kind: 'copy' as const, owner: el, copy, index }))
           .filter((c) => !wasteOnly || c.copy.bytes > 0)
           .reverse(); // newest hidden copy first
-        const kids = n.children ? this.entryChildren(n, wasteOnly) : [];
+        const kids = this.hasChildren(n) ? this.entryChildren(n, wasteOnly, el) : [];
         // A file that replaced a directory keeps the directory's (deleted) entries: list them after its copies.
         return n.type === 'dir' ? [...kids, ...copies] : [...copies, ...kids];
       }
       case 'copy':
       case 'info':
+      case 'more':
         return [];
     }
   }
 
-  private entryChildren(dir: MergedNode, wasteOnly: boolean): TreeEl[] {
-    if (!dir.children) return [];
-    const nodes = [...dir.children.values()];
-    const hb = wasteOnly ? this.hiddenBelow() : undefined;
-    const kept = hb ? nodes.filter((n) => (hb.get(n) ?? 0) > 0) : nodes;
-    kept.sort((a, b) => {
-      const da = isDirNode(a) ? 0 : 1;
-      const db = isDirNode(b) ? 0 : 1;
-      return da - db || compareNames(a.name, b.name);
-    });
+  /** A directory's children, directories first, then by name: one page, then a "more" row. */
+  private entryChildren(dir: MergedNode, wasteOnly: boolean, owner: TreeEl | null): TreeEl[] {
+    const view = this.indexView();
+    const order = this.kidOrder(view.idOf(dir), wasteOnly);
+    const limit = Math.min(order.length, this.shown(owner));
     const base = dir === this.tree.root ? '' : this.entryEl(dir).path;
-    return kept.map((n) => this.entryEl(n, `${base}/${n.name}`));
+    const out: TreeEl[] = [];
+    for (let i = 0; i < limit; i++) {
+      const n = view.node(order[i]);
+      out.push(this.entryEl(n, `${base}/${n.name}`));
+    }
+    if (limit < order.length) out.push(this.moreEl(owner, limit, order.length));
+    return out;
+  }
+
+  /** The children of index node `id` in the view's order (the index keeps them sorted by name). */
+  private kidOrder(id: number, wasteOnly: boolean): Int32Array {
+    const key = `${wasteOnly ? 'w' : 'a'}${id}`;
+    let order = this.kidOrders.get(key);
+    if (order) return order;
+    const ix = this.indexView().index;
+    const from = ix.childStart[id];
+    const to = ix.childStart[id + 1];
+    const hidden = wasteOnly ? this.hiddenSums() : undefined;
+    order = new Int32Array(to - from);
+    let k = 0;
+    for (const dirs of [true, false]) {
+      for (let i = from; i < to; i++) {
+        const c = ix.childList[i];
+        if ((ix.type[c] === T_DIR) !== dirs || (hidden && !(hidden[c] > 0))) continue;
+        order[k++] = c;
+      }
+    }
+    order = order.subarray(0, k);
+    this.kidOrders.set(key, order);
+    return order;
+  }
+
+  private shown(owner: TreeEl | null): number {
+    return this.shownCounts.get(owner) ?? this.opts.pageSize;
+  }
+
+  private moreEl(owner: TreeEl | null, shown: number, total: number): MoreEl {
+    const id = owner === null ? 'more:/' : `more:${this.row(owner).id}`;
+    return { kind: 'more', id, owner, shown, total };
+  }
+
+  /** Lists one more page of a "more" row's list; its owner's children change (refresh it). */
+  showMore(el: MoreEl): TreeEl | null {
+    this.setShown(el.owner, el.shown + this.opts.pageSize);
+    return el.owner;
+  }
+
+  private setShown(owner: TreeEl | null, n: number): void {
+    this.shownCounts.set(owner, n);
+    for (const cache of this.childCache.values()) cache.delete(owner);
+  }
+
+  /**
+   * Makes an entry listable by revealing it: every directory on its way lists pages up to it. The
+   * elements whose children changed are returned (refresh them before revealing).
+   */
+  showEntry(el: EntryEl, mode: FilesMode = { wasteOnly: false }): Array<TreeEl | null> {
+    const view = this.indexView();
+    const changed: Array<TreeEl | null> = [];
+    for (let n: MergedNode | null = el.node; n && n !== this.tree.root; n = n.parent) {
+      const p = n.parent;
+      if (!p) break;
+      const owner = p === this.tree.root ? null : this.entryEl(p);
+      const at = this.kidOrder(view.idOf(p), mode.wasteOnly).indexOf(view.idOf(n));
+      if (at < 0 || at < this.shown(owner)) continue;
+      this.setShown(owner, Math.ceil((at + 1) / this.opts.pageSize) * this.opts.pageSize);
+      changed.push(owner);
+    }
+    return changed;
   }
 
   parent(el: TreeEl): TreeEl | undefined {
@@ -344,6 +419,7 @@ export class TreeModel {
       case 'copy': return el.owner;
       case 'change': return el.parent ?? undefined;
       case 'info': return el.parent ?? undefined;
+      case 'more': return el.owner ?? undefined;
     }
   }
 
@@ -369,7 +445,7 @@ export class TreeModel {
     const isDir = (s: number): boolean => t.kidCount(s) > 0 || (t.change[s] >= 0 && ix.type[t.node[s]] === T_DIR);
     const kids = Array.from(t.kids(cn.slot), (s) => ({ s, dir: isDir(s) ? 0 : 1, name: ix.nameOf(t.node[s]) }));
     kids.sort((a, b) => a.dir - b.dir || compareNames(a.name, b.name));
-    const out: ChangeEl[] = [];
+    const picked: Array<{ s: number; label: string }> = [];
     for (const kid of kids) {
       let s = kid.s;
       let label = kid.name;
@@ -381,8 +457,13 @@ export class TreeModel {
         s = only;
       }
       if (wasteOnly && !this.changeHasWaste(t, s)) continue;
-      out.push({ kind: 'change', layer, cn: nodes.at(s), label, parent });
+      picked.push({ s, label });
     }
+    // One page, then a "more" row.
+    const limit = Math.min(picked.length, this.shown(parent));
+    const out: TreeEl[] = [];
+    for (let i = 0; i < limit; i++) out.push({ kind: 'change', layer, cn: nodes.at(picked[i].s), label: picked[i].label, parent });
+    if (limit < picked.length) out.push(this.moreEl(parent, limit, picked.length));
     return out;
   }
 
@@ -439,15 +520,9 @@ export class TreeModel {
    */
   hiddenBelow(): Pick<Map<MergedNode, number>, 'get'> {
     if (this.hiddenBelowMap) return this.hiddenBelowMap;
-    const ix = this.tree instanceof IndexTreeView ? this.tree.index : undefined;
-    if (ix) {
-      const sum = new Float64Array(ix.nodeCount);
-      for (let n = ix.nodeCount - 1; n >= 0; n--) {
-        if (!ix.exists[n]) continue;
-        for (let k = ix.copyStart[n], top = k + ix.hiddenCount(n); k < top; k++) sum[n] += ix.copyBytes[k];
-        if (n > 0) sum[ix.nodeParent[n]] += sum[n];
-      }
-      const tree = this.tree as IndexTreeView;
+    if (this.tree instanceof IndexTreeView) {
+      const sum = this.hiddenSums();
+      const tree = this.tree;
       return (this.hiddenBelowMap = { get: (node: MergedNode): number | undefined => sum[tree.idOf(node)] });
     }
     const m = new Map<MergedNode, number>();
@@ -458,6 +533,20 @@ export class TreeModel {
     }
     this.hiddenBelowMap = m;
     return m;
+  }
+
+  private hiddenSum: Float64Array | undefined;
+  /** Hidden bytes at and below each index node. */
+  private hiddenSums(): Float64Array {
+    if (this.hiddenSum) return this.hiddenSum;
+    const ix = this.indexView().index;
+    const sum = new Float64Array(ix.nodeCount);
+    for (let n = ix.nodeCount - 1; n >= 0; n--) {
+      if (!ix.exists[n]) continue;
+      for (let k = ix.copyStart[n], top = k + ix.hiddenCount(n); k < top; k++) sum[n] += ix.copyBytes[k];
+      if (n > 0) sum[ix.nodeParent[n]] += sum[n];
+    }
+    return (this.hiddenSum = sum);
   }
 
   /** For a deleted node: bytes still shipped per layer, for it and everything below it. */
@@ -501,6 +590,14 @@ export class TreeModel {
       case 'copy': return this.copyRow(el);
       case 'change': return this.changeRow(el);
       case 'info': return { id: el.id, label: el.text, description: '', tooltip: () => '', collapsible: 'none', icon: 'info', tone: 'hidden', contextValue: 'info' };
+      case 'more': {
+        const next = Math.min(this.opts.pageSize, el.total - el.shown);
+        return {
+          id: el.id, label: `Show ${next.toLocaleString('en-US')} more`, description: `${el.shown.toLocaleString('en-US')} of ${el.total.toLocaleString('en-US')} shown`,
+          tooltip: () => `${el.total.toLocaleString('en-US')} entries here: the list shows ${this.opts.pageSize.toLocaleString('en-US')} at a time. Find File reveals any path.`,
+          collapsible: 'none', icon: 'ellipsis', tone: 'hidden', contextValue: 'more',
+        };
+      }
     }
   }
 

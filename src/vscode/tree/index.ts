@@ -134,7 +134,7 @@ function versionOf(model: TreeModel | undefined, arg: unknown, mode: FilesMode):
   return undefined;
 }
 
-type SidebarCommands = 'openImage' | 'refresh' | 'findFile' | 'chooseLayer' | 'toggleWasteFilter' | 'revealLayer' | 'revealLine' | 'openFileVersion' | 'compareWithVisible';
+type SidebarCommands = 'openImage' | 'refresh' | 'findFile' | 'chooseLayer' | 'toggleWasteFilter' | 'revealLayer' | 'revealLine' | 'openFileVersion' | 'compareWithVisible' | 'showMore';
 
 export function registerLayersSidebar(ll: LayerLensContext): Contribution<SidebarCommands> {
   const layers = new LayersProvider();
@@ -236,7 +236,10 @@ export function registerLayersSidebar(ll: LayerLensContext): Contribution<Sideba
     if (!node || node === model.tree.root) return false;
     // The path must be in the view: back to the merged filesystem without the filter.
     if (files.filesMode.layer !== undefined || files.filesMode.wasteOnly) setMode({ wasteOnly: false });
-    await filesView.reveal(model.entryEl(node), { select: true, focus: true, expand: node.type === 'dir' });
+    const el = model.entryEl(node);
+    // Directories list a page of children at a time: each one on the way lists pages up to it.
+    for (const owner of model.showEntry(el)) files.refresh(owner);
+    await filesView.reveal(el, { select: true, focus: true, expand: node.type === 'dir' });
     return true;
   };
 
@@ -349,6 +352,14 @@ export function registerLayersSidebar(ll: LayerLensContext): Contribution<Sideba
       await vscode.window.showTextDocument(dockerfile, { selection: new vscode.Range(pos, pos), preview: true });
     },
     openFileVersion: (arg?: unknown) => openFileVersion(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined)),
+    showMore: (arg?: unknown) => {
+      const el = arg as TreeEl | undefined;
+      if (!model || el?.kind !== 'more') return;
+      // A "more" row of a layer's changes may be in either view.
+      const owner = model.showMore(el);
+      layers.refresh(owner);
+      files.refresh(owner);
+    },
     compareWithVisible: (arg?: unknown) => compareWithVisible(ll, versionOf(model, arg, files.filesMode) ?? (filesView.selection[0] ? versionOf(model, filesView.selection[0], files.filesMode) : undefined)),
   };
 

@@ -42,6 +42,8 @@ export function toTreeItem(row: Row, el: TreeEl, ctx: ItemContext): vscode.TreeI
     };
   } else if (row.openable && row.layer !== undefined && row.path) {
     item.command = { command: COMMANDS.openFileVersion, title: 'Open This Version', arguments: [el] };
+  } else if (el.kind === 'more') {
+    item.command = { command: COMMANDS.showMore, title: 'Show More Rows', arguments: [el] };
   }
   return item;
 }
@@ -72,8 +74,9 @@ abstract class BaseProvider implements vscode.TreeDataProvider<TreeEl>, vscode.D
     this.emitter.fire();
   }
 
-  refresh(): void {
-    this.emitter.fire();
+  /** The element whose children changed (none or null: the whole view). */
+  refresh(el?: TreeEl | null): void {
+    this.emitter.fire(el ?? undefined);
   }
 
   protected abstract mode(): FilesMode;
