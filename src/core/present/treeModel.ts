@@ -25,7 +25,7 @@ export interface TreeModelOptions {
   /** Longest instruction text shown in labels and descriptions (default 60 / 40 characters). */
   labelWidth?: number;
   descriptionWidth?: number;
-  /** How many children a directory lists before a "more" row (default 1000). */
+  /** How many children a directory lists before a "more" row (default 500). */
   pageSize?: number;
 }
 
@@ -194,7 +194,7 @@ export class TreeModel {
   private readonly layerRefs = new Map<number, string>();
 
   constructor(readonly analysis: Analysis, options: TreeModelOptions = {}) {
-    this.opts = { labelWidth: 60, descriptionWidth: 40, pageSize: 1000, ...options };
+    this.opts = { labelWidth: 60, descriptionWidth: 40, pageSize: 500, ...options };
     const n = analysis.tree.layers.length;
     this.layerEls = Array.from({ length: n }, (_, layer) => ({ kind: 'layer' as const, layer }));
     const base = Math.min(options.baseLayerCount ?? 0, n);

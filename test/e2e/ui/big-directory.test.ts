@@ -1,6 +1,6 @@
-// UI: a directory with more children than a page (2,500 files; the view lists 1,000 at a time) in
+// UI: a directory with more children than a page (2,500 files; the view lists 500 at a time) in
 // the Merged Filesystem view of a `docker save` file made by the test: the first page ends in a
-// "Show 1,000 more" row, which lists the next page when clicked; Find File reveals a path past the
+// "Show 500 more" row, which lists the next page when clicked; Find File reveals a path past the
 // pages listed.
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -46,7 +46,7 @@ describe('Merged Filesystem: a directory listed a page at a time', () => {
     if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
   });
 
-  it('a page of 1,000 rows, then "Show 1,000 more"; clicked, the next page; Find File reveals the last file', async () => {
+  it('a page of 500 rows, then "Show 500 more"; clicked, the next page; Find File reveals the last file', async () => {
     await wb.page.locator('.activitybar .action-item a[aria-label^="Layers"]').first().waitFor({ timeout: 90_000 });
     await wb.openFile('Dockerfile');
     await wb.openView('Layers');
@@ -57,19 +57,19 @@ describe('Merged Filesystem: a directory listed a page at a time', () => {
     // The list is virtualised: End moves to its last row, the "more" row.
     await pane.locator(`.monaco-list-row[aria-label^="${name(0)},"]`).click();
     await wb.page.keyboard.press('End');
-    const firstPage = await wb.waitForTreeRows('Merged Filesystem', (r) => r.some((x) => x.ariaLabel.startsWith('Show 1,000 more')), 30_000);
-    const more = firstPage.find((r) => r.ariaLabel.startsWith('Show 1,000 more'));
-    assert.equal(more?.ariaLabel, 'Show 1,000 more, 1,000 of 2,500 shown', labels(firstPage));
-    assert.ok(firstPage.some((r) => r.ariaLabel.startsWith(`${name(999)},`)), `the page ends with ${name(999)}: ${labels(firstPage)}`);
-    assert.ok(!firstPage.some((r) => r.ariaLabel.startsWith(`${name(1000)},`)), labels(firstPage));
-    // Clicking the row runs Show More Rows: the next 1,000, and a row for the last 500.
-    await pane.locator('.monaco-list-row[aria-label^="Show 1,000 more"]').click();
-    await wb.waitForTreeRows('Merged Filesystem', (r) => r.some((x) => x.ariaLabel.startsWith(`${name(1000)},`)), 30_000);
-    await pane.locator(`.monaco-list-row[aria-label^="${name(1000)},"]`).click();
+    const firstPage = await wb.waitForTreeRows('Merged Filesystem', (r) => r.some((x) => x.ariaLabel.startsWith('Show 500 more')), 30_000);
+    const more = firstPage.find((r) => r.ariaLabel.startsWith('Show 500 more'));
+    assert.equal(more?.ariaLabel, 'Show 500 more, 500 of 2,500 shown', labels(firstPage));
+    assert.ok(firstPage.some((r) => r.ariaLabel.startsWith(`${name(499)},`)), `the page ends with ${name(499)}: ${labels(firstPage)}`);
+    assert.ok(!firstPage.some((r) => r.ariaLabel.startsWith(`${name(500)},`)), labels(firstPage));
+    // Clicking the row runs Show More Rows: the next 500, and a row for the rest.
+    await pane.locator('.monaco-list-row[aria-label^="Show 500 more"]').click();
+    await wb.waitForTreeRows('Merged Filesystem', (r) => r.some((x) => x.ariaLabel.startsWith(`${name(500)},`)), 30_000);
+    await pane.locator(`.monaco-list-row[aria-label^="${name(500)},"]`).click();
     await wb.page.keyboard.press('End');
-    const secondPage = await wb.waitForTreeRows('Merged Filesystem', (r) => r.some((x) => x.ariaLabel.startsWith('Show 500 more')), 30_000);
-    assert.ok(secondPage.some((r) => r.ariaLabel === 'Show 500 more, 2,000 of 2,500 shown'), labels(secondPage));
-    assert.ok(secondPage.some((r) => r.ariaLabel.startsWith(`${name(1999)},`)), labels(secondPage));
+    const secondPage = await wb.waitForTreeRows('Merged Filesystem', (r) => r.some((x) => x.ariaLabel === 'Show 500 more, 1,000 of 2,500 shown'), 30_000);
+    assert.ok(secondPage.some((r) => r.ariaLabel.startsWith(`${name(999)},`)), labels(secondPage));
+    assert.ok(!secondPage.some((r) => r.ariaLabel.startsWith(`${name(1000)},`)), labels(secondPage));
     // Find File past the listed pages: the rest is listed and the file revealed, selected.
     await wb.runCommand('Layer Lens: Find File in Image…');
     const input = wb.page.locator('.quick-input-widget input[placeholder*="paths: type part of a name"]');
