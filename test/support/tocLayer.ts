@@ -101,6 +101,31 @@ function tocEntry(e: TocTestEntry): Record<string, unknown> {
   return o;
 }
 
+/** Separately compressed members over one tar stream: put() adds tar bytes to the open member, flush() compresses it. */
+class MemberWriter {
+  readonly out: Buffer[] = [];
+  readonly tarParts: Buffer[] = [];
+  /** Compressed bytes so far. */
+  offset = 0;
+  /** Tar bytes so far. */
+  tarBytes = 0;
+  private open: Buffer[] = [];
+  constructor(private readonly compress: (b: Buffer) => Buffer) {}
+  put(b: Buffer): void {
+    if (b.length === 0) return;
+    this.open.push(b);
+    this.tarParts.push(b);
+    this.tarBytes += b.length;
+  }
+  flush(): void {
+    if (this.open.length === 0) return;
+    const z = this.compress(Buffer.concat(this.open));
+    this.out.push(z);
+    this.offset += z.length;
+    this.open = [];
+  }
+}
+
 /** Adds the landmark an eStargz builder puts in the layer. */
 function withLandmark(entries: TocTestEntry[], prefetch: number | undefined): TocTestEntry[] {
   const mark = (name: string): TocTestEntry => ({ name, type: 'reg', mode: 0o644, content: Buffer.from([0x0f]) });
@@ -121,48 +146,32 @@ export interface EstargzOptions {
 export function writeEstargz(entries: TocTestEntry[], opts: EstargzOptions = {}): TocLayer {
   const chunkSize = opts.chunkSize ?? 4 * 1024 * 1024;
   const level = opts.level ?? 6;
-  const out: Buffer[] = [];
-  const tarParts: Buffer[] = [];
-  let offset = 0;
-  let member: Buffer[] = [];
-  let tarBytes = 0;
-  const flush = (): void => {
-    if (member.length === 0) return;
-    const z = gzipSync(Buffer.concat(member), { level });
-    out.push(z);
-    offset += z.length;
-    member = [];
-  };
-  const put = (b: Buffer): void => {
-    if (b.length === 0) return;
-    member.push(b);
-    tarParts.push(b);
-    tarBytes += b.length;
-  };
+  const w = new MemberWriter((b) => gzipSync(b, { level }));
+  const { out, tarParts } = w;
   const toc: Array<Record<string, unknown>> = [];
   for (const e of withLandmark(entries, opts.prefetch)) {
     const content = e.type === 'reg' ? e.content ?? Buffer.alloc(0) : Buffer.alloc(0);
     // The padding of the previous payload belongs before this header.
-    put(pad(tarBytes));
-    put(tarHeader({ ...e, size: content.length }));
+    w.put(pad(w.tarBytes));
+    w.put(tarHeader({ ...e, size: content.length }));
     const te = tocEntry(e);
     if (e.type === 'reg') te.digest = sha(content);
     if (content.length === 0) { toc.push(te); continue; }
     for (let at = 0; at < content.length; at += chunkSize) {
       const part = content.subarray(at, Math.min(content.length, at + chunkSize));
-      flush();
+      w.flush();
       const ce: Record<string, unknown> = at === 0 ? te : { name: e.name, type: 'chunk' };
-      ce.offset = offset;
+      ce.offset = w.offset;
       if (at > 0) ce.chunkOffset = at;
       if (content.length > chunkSize && at + chunkSize < content.length) ce.chunkSize = part.length;
       ce.chunkDigest = sha(part);
       toc.push(ce);
-      put(part);
+      w.put(part);
     }
   }
-  put(pad(tarBytes));
-  flush();
-  const tocOffset = offset;
+  w.put(pad(w.tarBytes));
+  w.flush();
+  const tocOffset = w.offset;
   const tocJson = Buffer.from(JSON.stringify({ version: 1, entries: toc }, null, '\t'));
   // The TOC's tar: Go's tar.Writer with only Typeflag, Name and Size set (mode 0, owner 0:0, mtime 0).
   const tocTar = Buffer.concat([tarHeader({ name: 'stargz.index.json', type: 'reg', size: tocJson.length, mode: 0 }), tocJson, pad(tocJson.length), Buffer.alloc(1024)]);
@@ -199,51 +208,35 @@ function skippable(data: Buffer): Buffer {
 
 /** A zstd:chunked blob holding `entries`, with its annotations. */
 export function writeZstdChunked(entries: TocTestEntry[]): TocLayer {
-  const out: Buffer[] = [];
-  const tarParts: Buffer[] = [];
-  let offset = 0;
-  let frame: Buffer[] = [];
-  let tarBytes = 0;
-  const flush = (): void => {
-    if (frame.length === 0) return;
-    const z = zstd(Buffer.concat(frame));
-    out.push(z);
-    offset += z.length;
-    frame = [];
-  };
-  const put = (b: Buffer): void => {
-    if (b.length === 0) return;
-    frame.push(b);
-    tarParts.push(b);
-    tarBytes += b.length;
-  };
+  const w = new MemberWriter(zstd);
+  const { out, tarParts } = w;
   const toc: Array<Record<string, unknown>> = [];
   for (const e of entries) {
     const content = e.type === 'reg' ? e.content ?? Buffer.alloc(0) : Buffer.alloc(0);
-    put(pad(tarBytes));
-    put(tarHeader({ ...e, size: content.length }));
+    w.put(pad(w.tarBytes));
+    w.put(tarHeader({ ...e, size: content.length }));
     const te = tocEntry(e);
     if (e.type === 'reg') te.digest = sha(content);
     if (content.length > 0) {
-      flush();
-      te.offset = offset;
-      put(content);
-      flush();
-      te.endOffset = offset;
+      w.flush();
+      te.offset = w.offset;
+      w.put(content);
+      w.flush();
+      te.endOffset = w.offset;
     }
     toc.push(te);
   }
-  put(pad(tarBytes));
-  put(Buffer.alloc(1024));
-  flush();
+  w.put(pad(w.tarBytes));
+  w.put(Buffer.alloc(1024));
+  w.flush();
   const tocJson = Buffer.from(JSON.stringify({ version: 1, entries: toc }));
   const compressedToc = zstd(tocJson);
-  const tocOffset = offset + 8;
+  const tocOffset = w.offset + 8;
   out.push(skippable(compressedToc));
-  offset += 8 + compressedToc.length;
+  w.offset += 8 + compressedToc.length;
   // tar-split data is not read by Layer Lens: an empty zstd frame stands for it.
   const tarSplit = zstd(Buffer.alloc(0));
-  const tarSplitOffset = offset + 8;
+  const tarSplitOffset = w.offset + 8;
   out.push(skippable(tarSplit));
   const footer = Buffer.alloc(64);
   footer.writeBigUInt64LE(BigInt(tocOffset), 0);
