@@ -23,3 +23,6 @@ export function repoRoot(): string {
 
 /** tsc's output root (out/), which holds the compiled src/ and test/ trees. */
 export const OUT_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The bundled CLI (dist/cli.js, as `npm run build` makes it): what users run, and quicker to start than out/'s modules. */
+export const CLI_BUNDLE = path.join(repoRoot(), 'dist', 'cli.js');

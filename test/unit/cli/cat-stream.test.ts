@@ -17,12 +17,12 @@ import { analyze } from '../../../src/core/image/analysis';
 import { copyVersion } from '../../../src/cli/cat';
 import { SPOOL_MEMORY_BYTES } from '../../../src/sources/imageSource';
 import { openImageSource, parseSource } from '../../../src/sources/load';
-import { OUT_ROOT } from '../../support/repo';
+import { CLI_BUNDLE } from '../../support/repo';
 import { runCli } from '../../support/cliRun';
 import { withDir } from '../support/tmpdir';
 import { dockerSave, gzip, makeTar, ociLayout, writeLayout, type ImageSpec } from '../support/tars';
 
-const CLI = path.join(OUT_ROOT, 'src', 'cli', 'main.js');
+const CLI = CLI_BUNDLE;
 
 async function spec(big: Buffer): Promise<ImageSpec> {
   return {

@@ -9,11 +9,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tar from 'tar-stream';
-import { OUT_ROOT } from '../../support/repo';
+import { CLI_BUNDLE } from '../../support/repo';
 import { dockerSave, gzip, makeTar, ociLayout, sha256, tarOfFiles, writeLayout, zstd, type ImageSpec } from '../support/tars';
 import { runCli, type CliRun } from '../../support/cliRun';
 
-const CLI = path.join(OUT_ROOT, 'src', 'cli', 'main.js');
+const CLI = CLI_BUNDLE;
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return runCli(CLI, args, env);

@@ -7,11 +7,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { OUT_ROOT } from '../../support/repo';
+import { CLI_BUNDLE } from '../../support/repo';
 import { runCli, type CliRun } from '../../support/cliRun';
 import { dockerSave, makeTar } from '../support/tars';
 
-const CLI = path.join(OUT_ROOT, 'src', 'cli', 'main.js');
+const CLI = CLI_BUNDLE;
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlens-baseline-'));
 const ENV = { LAYERLENS_CACHE: 'off' };
 const cli = (args: string[]): Promise<CliRun> => runCli(CLI, args, ENV, DIR);

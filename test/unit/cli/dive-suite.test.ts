@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { OUT_ROOT, repoRoot } from '../../support/repo';
+import { CLI_BUNDLE, repoRoot } from '../../support/repo';
 import { runCli, type CliRun } from '../../support/cliRun';
 import { analyze } from '../../../src/core/image/analysis';
 import { layerTableOf } from '../../../src/core/image/index/layerTable';
@@ -15,7 +15,7 @@ import { LayerIndexCache } from '../../../src/sources/indexCache';
 import { diveExportImage, diveExportLayer } from '../../../src/core/present/diveExport';
 import { humanizeBytes, lsMode } from '../support/diveText';
 
-const CLI = path.join(OUT_ROOT, 'src', 'cli', 'main.js');
+const CLI = CLI_BUNDLE;
 const DIVE = path.join(repoRoot(), 'test', 'fixtures', 'dive');
 const IMAGE = path.join(DIVE, 'test-docker-image.tar');
 const OCI = ['uncompressed', 'gzip', 'estargz', 'zstd'].map((c) => path.join(DIVE, `test-oci-${c}-image.tar`));

@@ -29,7 +29,7 @@ test('layer changes view: random stacks give the rows of the object model\'s cha
   let rows = 0;
   let compacted = 0;
   let wasteRows = 0;
-  for (let c = 0; c < 300; c++) {
+  for (let c = 0; c < 120; c++) {
     const layers = await Promise.all(randomLayers(20261207 + c).map((t, i) => indexLayer([t], { label: `layer ${i}` })));
     const tree = mergeLayers(layers);
     const m = new TreeModel(analyze(imageOfLayers(layers)));
