@@ -81,6 +81,8 @@ export function* fileJsonChunks(a: Analysis, chunk = 1 << 20): Generator<Buffer>
   const ix = a.index;
   const w = new ByteWriter(chunk);
   const nameBytes: Array<Buffer | undefined> = new Array(ix.names.length);
+  /** Per name id: 0 not looked at yet, 1 printable ASCII with nothing to escape, 2 anything else. */
+  const plain = new Uint8Array(ix.names.length);
   const modeBytes = new Map<number, Buffer>();
   const typeBytes = ENTRY_TYPES.map((t) => Buffer.from(`,"type":${JSON.stringify(t)},"size":`));
   const pathOpen = Buffer.from('{"path":"');
@@ -101,16 +103,23 @@ export function* fileJsonChunks(a: Analysis, chunk = 1 << 20): Generator<Buffer>
   while (stack.length) {
     const n = stack.pop()!;
     const d = depthOf.pop()!;
-    const name = nameBytes[nodeName[n]] ??= Buffer.from(JSON.stringify(ix.names[nodeName[n]]).slice(1, -1));
+    const id = nodeName[n];
+    const s = ix.names[id];
+    // Most names are printable ASCII that JSON keeps as it is: their characters are their bytes.
+    // Any other name is escaped by JSON.stringify and encoded once.
+    if (plain[id] === 0) plain[id] = isPlainAscii(s) ? 1 : 2;
+    const name = plain[id] === 1 ? undefined : (nameBytes[id] ??= Buffer.from(JSON.stringify(s).slice(1, -1)));
+    const nameLen = name ? name.length : s.length;
     let len = depthLen[d - 1];
-    if (len + 1 + name.length > path.length) {
-      const grown = Buffer.allocUnsafe(Math.max(path.length * 2, len + 1 + name.length));
+    if (len + 1 + nameLen > path.length) {
+      const grown = Buffer.allocUnsafe(Math.max(path.length * 2, len + 1 + nameLen));
       path.copy(grown, 0, 0, len);
       path = grown;
     }
     path[len++] = 0x2f;
-    for (let i = 0; i < name.length; i++) path[len + i] = name[i];
-    len += name.length;
+    if (name) for (let i = 0; i < nameLen; i++) path[len + i] = name[i];
+    else for (let i = 0; i < nameLen; i++) path[len + i] = s.charCodeAt(i);
+    len += nameLen;
     depthLen[d] = len;
     for (let k = childStart[n + 1] - 1; k >= childStart[n]; k--) { stack.push(childList[k]); depthOf.push(d + 1); }
 
@@ -159,6 +168,15 @@ export function* fileJsonChunks(a: Analysis, chunk = 1 << 20): Generator<Buffer>
     if (w.full) yield w.take();
   }
   if (w.length) yield w.take();
+}
+
+/** Whether JSON.stringify keeps every character of `s` as it is, each one byte in UTF-8. */
+function isPlainAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 /** Bytes appended to a buffer of about `size` bytes (grown for a longer line), taken when full. */
