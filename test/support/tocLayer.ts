@@ -124,6 +124,12 @@ class MemberWriter {
     this.offset += z.length;
     this.open = [];
   }
+  /** The finished layer: the blob of every member, its tar, and the annotations made from the tar. */
+  layer(mediaType: string, tocJson: Buffer, annotations: (tar: Buffer) => Record<string, string>): TocLayer {
+    const blob = Buffer.concat(this.out);
+    const tar = Buffer.concat(this.tarParts);
+    return { blob, digest: sha(blob), diffId: sha(tar), tar, tocJson, mediaType, annotations: annotations(tar) };
+  }
 }
 
 /** Adds the landmark an eStargz builder puts in the layer. */
@@ -178,13 +184,9 @@ export function writeEstargz(entries: TocTestEntry[], opts: EstargzOptions = {})
   tarParts.push(tocTar);
   out.push(gzipSync(tocTar, { level }));
   out.push(estargzFooter(tocOffset));
-  const blob = Buffer.concat(out);
-  const tar = Buffer.concat(tarParts);
-  return {
-    blob, digest: sha(blob), diffId: sha(tar), tar, tocJson,
-    mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-    annotations: { 'containerd.io/snapshot/stargz/toc.digest': sha(tocJson), 'io.containers.estargz.uncompressed-size': String(tar.length) },
-  };
+  return w.layer('application/vnd.oci.image.layer.v1.tar+gzip', tocJson, (tar) => ({
+    'containerd.io/snapshot/stargz/toc.digest': sha(tocJson), 'io.containers.estargz.uncompressed-size': String(tar.length),
+  }));
 }
 
 /** The 51-byte eStargz footer naming the TOC's offset. */
@@ -209,7 +211,7 @@ function skippable(data: Buffer): Buffer {
 /** A zstd:chunked blob holding `entries`, with its annotations. */
 export function writeZstdChunked(entries: TocTestEntry[]): TocLayer {
   const w = new MemberWriter(zstd);
-  const { out, tarParts } = w;
+  const { out } = w;
   const toc: Array<Record<string, unknown>> = [];
   for (const e of entries) {
     const content = e.type === 'reg' ? e.content ?? Buffer.alloc(0) : Buffer.alloc(0);
@@ -248,17 +250,11 @@ export function writeZstdChunked(entries: TocTestEntry[]): TocLayer {
   footer.writeBigUInt64LE(0n, 48);
   footer.set([0x47, 0x4e, 0x55, 0x6c, 0x49, 0x6e, 0x55, 0x78], 56);
   out.push(skippable(footer));
-  const blob = Buffer.concat(out);
-  const tar = Buffer.concat(tarParts);
-  return {
-    blob, digest: sha(blob), diffId: sha(tar), tar, tocJson,
-    mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd',
-    annotations: {
-      'io.github.containers.zstd-chunked.manifest-checksum': sha(compressedToc),
-      'io.github.containers.zstd-chunked.manifest-position': `${tocOffset}:${compressedToc.length}:${tocJson.length}:1`,
-      'io.github.containers.zstd-chunked.tarsplit-position': `${tarSplitOffset}:${tarSplit.length}:0`,
-    },
-  };
+  return w.layer('application/vnd.oci.image.layer.v1.tar+zstd', tocJson, () => ({
+    'io.github.containers.zstd-chunked.manifest-checksum': sha(compressedToc),
+    'io.github.containers.zstd-chunked.manifest-position': `${tocOffset}:${compressedToc.length}:${tocJson.length}:1`,
+    'io.github.containers.zstd-chunked.tarsplit-position': `${tarSplitOffset}:${tarSplit.length}:0`,
+  }));
 }
 
 /**
