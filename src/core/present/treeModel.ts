@@ -10,7 +10,7 @@ import type { Analysis } from '../image/analysis';
 import { formatBytes, mdEscape, plural, shortCreatedBy } from './format';
 import { parseDockerfile } from '../dockerfile/dockerfile';
 import { bestStageMapping, mapHistory } from '../dockerfile/mapping';
-import { hiddenBytesOf, nodePath, postOrder, type MergedTreeLike, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
+import { nodePath, type MergedTreeLike, type ChangeKind, type Copy, type LayerChange, type MergedNode } from '../image/merge';
 import type { HistoryEntry } from '../image/types';
 import { IndexTreeView } from '../image/index/treeView';
 import { ChangeTrie } from '../image/index/changeTrie';
@@ -97,7 +97,6 @@ class LayerChangeNodes {
 
 /** One path of one layer's change tree (a trie of the changed paths), read from the trie's columns. */
 export class ChangeNode {
-  private kidMap: Map<string, ChangeNode> | undefined;
   private changeObj: LayerChange | null | undefined;
   constructor(private readonly owner: LayerChangeNodes, readonly slot: number) {}
   /** The node of the image index. */
@@ -113,13 +112,6 @@ export class ChangeNode {
     return this.changeObj ?? undefined;
   }
   get childCount(): number { return this.owner.trie.kidCount(this.slot); }
-  get children(): Map<string, ChangeNode> {
-    if (!this.kidMap) {
-      this.kidMap = new Map();
-      for (const k of this.owner.trie.kids(this.slot)) { const c = this.owner.at(k); this.kidMap.set(c.name, c); }
-    }
-    return this.kidMap;
-  }
   /** Counts and bytes of the changes at and below this path. */
   get added(): number { return this.owner.trie.added[this.slot]; }
   get modified(): number { return this.owner.trie.modified[this.slot]; }
@@ -503,40 +495,28 @@ export class TreeModel {
 
   /** Whether a node of the merged tree has children (over the image index: no child object made). */
   private hasChildren(n: MergedNode): boolean {
-    if (this.tree instanceof IndexTreeView) {
-      const id = this.tree.idOf(n);
-      return this.tree.index.childStart[id + 1] > this.tree.index.childStart[id];
-    }
-    return n.children !== null && n.children.size > 0;
+    const view = this.indexView();
+    const id = view.idOf(n);
+    return view.index.childStart[id + 1] > view.index.childStart[id];
   }
 
   // ------------------------------------------------------------------------------------------
   // Hidden bytes
 
-  /**
-   * Hidden bytes at and below every node: one pass over the tree, on first use. Over the image
-   * index, one pass over its columns (a node's id is larger than its parent's: in falling id order
-   * a node's sum is complete before it is added to its parent's), no object per node.
-   */
+  /** Hidden bytes at and below every node (hiddenSums, read through the node's id). */
   hiddenBelow(): Pick<Map<MergedNode, number>, 'get'> {
     if (this.hiddenBelowMap) return this.hiddenBelowMap;
-    if (this.tree instanceof IndexTreeView) {
-      const sum = this.hiddenSums();
-      const tree = this.tree;
-      return (this.hiddenBelowMap = { get: (node: MergedNode): number | undefined => sum[tree.idOf(node)] });
-    }
-    const m = new Map<MergedNode, number>();
-    for (const n of postOrder(this.tree.root)) {
-      let sum = hiddenBytesOf(n);
-      if (n.children) for (const c of n.children.values()) sum += m.get(c) ?? 0;
-      m.set(n, sum);
-    }
-    this.hiddenBelowMap = m;
-    return m;
+    const sum = this.hiddenSums();
+    const view = this.indexView();
+    return (this.hiddenBelowMap = { get: (node: MergedNode): number | undefined => sum[view.idOf(node)] });
   }
 
   private hiddenSum: Float64Array | undefined;
-  /** Hidden bytes at and below each index node. */
+  /**
+   * Hidden bytes at and below each index node: one pass over the columns, on first use (a node's
+   * id is larger than its parent's: in falling id order a node's sum is complete before it is
+   * added to its parent's), no object per node.
+   */
   private hiddenSums(): Float64Array {
     if (this.hiddenSum) return this.hiddenSum;
     const ix = this.indexView().index;
