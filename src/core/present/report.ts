@@ -281,7 +281,8 @@ export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf:
     .sort((x, y) => (paths[x] < paths[y] ? -1 : paths[x] > paths[y] ? 1 : 0));
   // The layer that ships each change's entry: this one, or for a deletion the highest below that ships the path.
   const shipper = new Int32Array(c.length);
-  const shippers = new Set<number>();
+  /** The changes of each shipping layer. */
+  const byShipper = new Map<number, number[]>();
   for (let i = 0; i < c.length; i++) {
     const n = c.node[i];
     let at = layer;
@@ -290,25 +291,25 @@ export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf:
       for (let k = ix.copyStart[n]; k < ix.copyStart[n + 1]; k++) if (ix.copyLayer[k] < layer && ix.copyLayer[k] > at) at = ix.copyLayer[k];
     }
     shipper[i] = at;
-    if (at >= 0) shippers.add(at);
+    if (at < 0) continue;
+    let list = byShipper.get(at);
+    if (!list) byShipper.set(at, (list = []));
+    list.push(i);
   }
   // Each change's entry in its shipping layer (the last one, as tar order wins; -1: none), one read of
   // each shipping layer's entries, with one node-wide array: -2 marks a node asked for, then its entry.
   const entryOf = new Int32Array(c.length).fill(-1);
   const mark = new Int32Array(ix.nodeCount).fill(-1);
-  for (const l of shippers) {
-    for (let i = 0; i < c.length; i++) if (shipper[i] === l) mark[c.node[i]] = -2;
+  for (const [l, changes] of byShipper) {
+    for (const i of changes) mark[c.node[i]] = -2;
     const cols = tableOf(l).cols;
     const g = ix.layerNodes[l];
     for (let e = 0; e < cols.entNode.length; e++) {
       const n = g[cols.entNode[e]];
       if (mark[n] !== -1) mark[n] = e;
     }
-    for (let i = 0; i < c.length; i++) {
-      if (shipper[i] !== l) continue;
-      entryOf[i] = mark[c.node[i]] >= 0 ? mark[c.node[i]] : -1;
-    }
-    for (let i = 0; i < c.length; i++) if (shipper[i] === l) mark[c.node[i]] = -1;
+    for (const i of changes) entryOf[i] = mark[c.node[i]] >= 0 ? mark[c.node[i]] : -1;
+    for (const i of changes) mark[c.node[i]] = -1;
   }
   for (const i of order) {
     const path = paths[i];
