@@ -67,7 +67,12 @@ function tail(child: ChildProcess, max = 2000): () => string {
   let text = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (s: string) => { text = (text + s).slice(-max); });
-  return () => text.trim().split('\n').filter((l) => l.trim()).slice(-3).join(' | ');
+  return () => {
+    // Its error lines (an uncaught error, V8's out-of-memory report) rather than a stack's frames.
+    const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^at |^Node\.js v|^\^+$/.test(l));
+    const errors = lines.filter((l) => /error|fatal|out of memory/i.test(l));
+    return (errors.length > 0 ? errors : lines).slice(-2).join(' | ');
+  };
 }
 
 /**

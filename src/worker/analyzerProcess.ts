@@ -7,7 +7,7 @@
 // and the summary into the cache (or the spool when there is none), and tells the worker thread
 // over IPC which file holds what. Nothing big travels over the IPC channel.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { imageIndexRecordParts } from '../core/image/index/indexRecord';
@@ -37,6 +37,20 @@ function send(m: FromAnalyzer): void {
 function sendLast(m: FromAnalyzer): void {
   if (!process.send) process.exit(0);
   process.send(m, undefined, undefined, () => process.exit(0));
+}
+
+/**
+ * This process's peak resident memory (KiB). On Linux from /proc (VmHWM): getrusage's maxRSS of a
+ * started process counts the memory of the process it was forked from (the extension host).
+ */
+function peakRssKiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS;
 }
 
 function writeParts(file: string, parts: readonly Uint8Array[]): void {
@@ -76,7 +90,7 @@ async function analyze(m: AnalyzerRequest): Promise<void> {
   writeFileSync(diveFile, JSON.stringify(r.dive), { mode: 0o600, flag: 'wx' });
   sendLast({
     type: 'done', image: { ...r.image, layers: [] }, keys: r.keys, index, diveFile, readMs: r.readMs, cacheHits: r.cacheHits,
-    peakRssKiB: process.resourceUsage().maxRSS,
+    peakRssKiB: peakRssKiB(),
   });
 }
 
