@@ -61,11 +61,13 @@ test('parseStatPpid: the parent after the state, even when the name holds spaces
 });
 
 test('sampleChildren: the peak RSS of this process\'s matching children, and only theirs', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
-  const grow = spawn(process.execPath, ['-e', 'const b = Buffer.alloc(64 << 20, 1); setTimeout(() => b.length, 60_000)', 'sampled-child']);
+  const grow = spawn(process.execPath, ['-e', 'const b = Buffer.alloc(64 << 20, 1); console.log("ready"); setTimeout(() => b.length, 60_000)', 'sampled-child']);
   const other = spawn(process.execPath, ['-e', 'setTimeout(() => 0, 60_000)', 'other-child']);
   try {
     const s = sampleChildren(process.pid, /sampled-child/, 5);
-    await new Promise((r) => setTimeout(r, 600));
+    // Sampled once the child holds its 64 MiB (a busy machine starts it slowly).
+    await new Promise((r) => grow.stdout.once('data', r));
+    await new Promise((r) => setTimeout(r, 50));
     const seen = s.stop();
     assert.deepEqual(seen.map((c) => c.pid), [grow.pid]);
     assert.ok(seen[0].hwmKiB > 64 * 1024, `VmHWM ${seen[0].hwmKiB} KiB`);
