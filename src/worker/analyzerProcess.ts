@@ -7,7 +7,7 @@
 // and the summary into the cache (or the spool when there is none), and tells the worker thread
 // over IPC which file holds what. Nothing big travels over the IPC channel.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { imageIndexRecordParts } from '../core/image/index/indexRecord';
@@ -95,6 +95,12 @@ async function analyze(m: AnalyzerRequest): Promise<void> {
 }
 
 process.once('message', (m: AnalyzerRequest) => {
+  // The worker thread gone (the extension host closing, the client disposed): nobody will read
+  // what this analysis writes; its spool goes and the process ends.
+  process.once('disconnect', () => {
+    rmSync(m.spool, { recursive: true, force: true });
+    process.exit(0);
+  });
   analyze(m).catch((e: unknown) => {
     const { name, message, code } = errorMessage(0, e, false);
     sendLast({ type: 'error', name, message, code });

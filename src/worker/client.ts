@@ -1,6 +1,6 @@
 // Analysis through the worker thread, for a thread that must stay responsive (the extension host;
-// the benchmark measures its event-loop delay through this same API). The worker reads, parses and
-// merges; this side takes each layer's record (RecordIndex: the layer's table columns as views of
+// the benchmark measures its event-loop delay through this same API). The worker (through the
+// analysis process it starts: src/worker/analyzerChild.ts) reads, parses and merges; this side takes each layer's record (RecordIndex: the layer's table columns as views of
 // the transferred buffer) and the image index the worker hands over (its columns transferred, not
 // copied), so nothing is merged or decoded on this thread: the views make objects only for the rows
 // they show. Partial analyses (the bottom

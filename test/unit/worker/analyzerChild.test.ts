@@ -209,6 +209,14 @@ test('a cancelled analysis kills its analysis process and leaves no spool direct
       assert.equal(ok.stats.analyzer.kind, 'process');
       assert.ok(ok.stats.analyzer.kind === 'process' && ok.stats.analyzer.peakRssKiB > 10_000, 'the process reports its peak RSS');
       await until(() => (spools(tmp).length === 0 && analyzerChildren().length === 0 ? true : undefined), 5000, 'the process and its spool to go');
+      // The worker thread ended mid-analysis (the client disposed, as when the extension host closes):
+      // the process ends and removes its spool.
+      const r = client.analyze(file).catch((e: Error) => e);
+      await until(() => analyzerChildren()[0], 20_000, 'the analysis process');
+      await until(() => (spools(tmp).length === 1 ? true : undefined), 5000, 'its spool');
+      client.dispose();
+      assert.ok((await r) instanceof Error);
+      await until(() => (spools(tmp).length === 0 && analyzerChildren().length === 0 ? true : undefined), 5000, 'the process and its spool to go after the worker thread');
     });
   } finally {
     client.dispose();
