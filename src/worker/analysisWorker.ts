@@ -64,7 +64,7 @@ async function runHere(req: AnalyzeRequest, signal: AbortSignal): Promise<void> 
       post({ type: 'partial', id: req.id, layers, index: parts }, transfer);
     },
     progress: (bytes, total, layersRead) => post({ type: 'progress', id: req.id, bytes, total, layersRead }),
-  });
+  }, (line) => post({ type: 'log', id: req.id, line }));
   postDone(req.id, { ...r, peakRssKiB: undefined });
 }
 
