@@ -98,6 +98,7 @@ export async function analyzeInProcess(req: AnalyzeRequest, signal: AbortSignal,
   }
   const stderr = tail(child);
   let heard = false;
+  let finalHeard = false;
   let settled = false;
   try {
     return await new Promise<Finished | { unavailable: string }>((resolve, reject) => {
@@ -118,6 +119,7 @@ export async function analyzeInProcess(req: AnalyzeRequest, signal: AbortSignal,
       });
       child.on('message', (m: FromAnalyzer) => {
         heard = true;
+        if (m.type === 'done' || m.type === 'error') finalHeard = true;
         if (settled || signal.aborted) return;
         try {
           if (m.type === 'plan') post({ type: 'plan', id: req.id, image: m.image, keys: m.keys });
@@ -155,8 +157,9 @@ export async function analyzeInProcess(req: AnalyzeRequest, signal: AbortSignal,
       });
     });
   } finally {
-    // The process ends by itself once its last message is out (or is being killed).
-    if (child.exitCode === null && child.signalCode === null) {
+    // The process ends by itself once its last message is out (or is being killed). After its
+    // last message (done or its error) it writes nothing more: the spool goes at once.
+    if (child.exitCode === null && child.signalCode === null && !finalHeard) {
       // The spool goes once the process that writes into it has ended.
       child.once('close', () => rmSync(spool, { recursive: true, force: true }));
     } else rmSync(spool, { recursive: true, force: true });
