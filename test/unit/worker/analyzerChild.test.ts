@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Analysis } from '../../../src/core/image/analysis';
 import { CancelledError, ImageFormatError } from '../../../src/core/image/errors';
+import { INDEX_RECORD_VERSION } from '../../../src/core/image/index/indexRecord';
 import { indexParts } from '../../../src/core/image/index/transfer';
 import { analyzeJson, fileRecords } from '../../../src/core/present/report';
 import { AnalysisWorkerClient, type WorkerAnalyzeOptions } from '../../../src/worker/client';
@@ -138,7 +139,7 @@ test('an analysis through the analysis process equals the worker thread\'s own (
     // warm one (through the process, and in the thread) reads them and agrees.
     const cacheDir = path.join(dir, 'cache');
     const cold = await runOn(viaProcess, sources[1], { cacheDir });
-    assert.equal(readdirSync(path.join(cacheDir, 'indexes-v1')).length, 1, 'the process stored the image index');
+    assert.equal(readdirSync(path.join(cacheDir, `indexes-v${INDEX_RECORD_VERSION}`)).length, 1, 'the process stored the image index');
     assert.equal(readdirSync(path.join(cacheDir, 'analyses-v1')).length, 1, 'and the summary');
     const warm = await viaProcess.analyzeWithStats(sources[1], { cacheDir });
     assert.ok(warm.stats.cacheHits > 0);
