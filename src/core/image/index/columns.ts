@@ -4,11 +4,28 @@
 export type TypedArray = Int32Array | Uint32Array | Uint16Array | Uint8Array | Float64Array;
 type TypedArrayCtor<T extends TypedArray> = { new (n: number): T; BYTES_PER_ELEMENT: number };
 
+/**
+ * A column of whole numbers that almost always fit 32 bits (sizes, owners, times, byte sums): a
+ * Uint32Array, made a Float64Array (widen) when a value does not fit: one larger than 4 GiB, a
+ * negative or fractional one. Half the memory in the common case, every value exact in all.
+ */
+export type NumArray = Uint32Array | Float64Array;
+
+/** Whether v is stored exactly by a Uint32Array. */
+export function fitsU32(v: number): boolean {
+  return v >>> 0 === v && (v !== 0 || 1 / v > 0);
+}
+
+/** The values of a as a Float64Array (a itself when it is one). */
+export function widened(a: NumArray): Float64Array {
+  return a instanceof Float64Array ? a : Float64Array.from(a);
+}
+
 /** A column of numbers that grows by doubling; `trim()` returns the used part as its own array. */
 export class Column<T extends TypedArray> {
   a: T;
   length = 0;
-  constructor(private readonly ctor: TypedArrayCtor<T>, capacity = 1024, private readonly fill?: number) {
+  constructor(private ctor: TypedArrayCtor<T>, capacity = 1024, private readonly fill?: number) {
     this.a = new ctor(Math.max(16, capacity));
     if (fill !== undefined && fill !== 0) this.a.fill(fill as never);
   }
@@ -21,6 +38,17 @@ export class Column<T extends TypedArray> {
     b.set(this.a as never);
     if (this.fill !== undefined && this.fill !== 0) b.fill(this.fill as never, this.a.length);
     this.a = b;
+  }
+  /** Lets its memory go (the column is empty after). */
+  release(): void {
+    this.a = new this.ctor(0);
+    this.length = 0;
+  }
+  /** Makes a Uint32Array column a Float64Array one, values kept (see NumArray). */
+  widen(): void {
+    if (this.a instanceof Float64Array) return;
+    this.a = widened(this.a as NumArray) as unknown as T;
+    this.ctor = Float64Array as unknown as TypedArrayCtor<T>;
   }
   /** Make room for exactly `n` values (when more than it holds): for a column whose final size is known. */
   reserveExactly(n: number): void {
