@@ -80,6 +80,30 @@ export class Column<T extends TypedArray> {
 }
 
 /**
+ * Zeroed typed arrays cut one after another from memory something else no longer needs (a
+ * released hash), and new ones once it is used up: the index's new columns take that memory
+ * rather than adding to it while the old buffer waits for the collector.
+ */
+export class Arena {
+  private at = 0;
+  constructor(private readonly buf: ArrayBuffer) {}
+  private take(bytes: number): number {
+    const at = (this.at + 7) & ~7;
+    if (at + bytes > this.buf.byteLength) return -1;
+    this.at = at + bytes;
+    return at;
+  }
+  i32(n: number): Int32Array {
+    const at = this.take(n * 4);
+    return at < 0 ? new Int32Array(n) : new Int32Array(this.buf, at, n).fill(0);
+  }
+  u32(n: number): Uint32Array {
+    const at = this.take(n * 4);
+    return at < 0 ? new Uint32Array(n) : new Uint32Array(this.buf, at, n).fill(0);
+  }
+}
+
+/**
  * Maps (parent id, name id) to a node id: open addressing with linear probing over one Int32Array
  * of (parent, name, value) triples, so that a probe reads one cache line. Keys are never removed.
  */
@@ -109,6 +133,12 @@ export class PairHash {
       if (t[at + 2] === -1 || (t[at] === parent && t[at + 1] === name)) return at;
       i = (i + 1) & this.mask;
     }
+  }
+  /** Its memory, for another use (an Arena); the hash must not be used after. */
+  release(): ArrayBuffer {
+    const b = this.t.buffer as ArrayBuffer;
+    this.t = new Int32Array(0);
+    return b;
   }
   /** Makes room for `more` keys beyond those it holds, so that adding them never rehashes. */
   reserve(more: number): void {

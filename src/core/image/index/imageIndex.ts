@@ -10,7 +10,7 @@
 // over a non-directory replaces it, its lower copy still shipped.
 import type { DeleteHow, LayerStats } from '../merge';
 import type { EntryType } from '../types';
-import { Column, PairHash, StringTable, fitsU32, type NumArray } from './columns';
+import { Arena, Column, PairHash, StringTable, fitsU32, type NumArray } from './columns';
 import { ENTRY_TYPES, T_DIR, T_FILE, T_HARDLINK, type LayerTable } from './layerTable';
 
 export const HOW: readonly (DeleteHow | null)[] = [null, 'whiteout', 'opaque', 'replaced'];
@@ -547,14 +547,15 @@ export class ImageIndexBuilder {
     this.finished = true;
     const N = this.nodes;
     for (const col of this.perNode()) col.length = N;
-    // What only adding layers needs goes before the columns below are made.
+    // What only adding layers needs makes room for what finishing adds: the hash's memory holds
+    // the new offset and total columns (an Arena), and the scratch arrays below reuse the builder's
+    // own per-node columns (copyN, lastCopy, lastChild) once read.
+    const arena = new Arena(this.hash!.release());
     this.hash = undefined;
-    this.lastChild.release();
     let exists: Uint8Array = this.exists.a, live: Uint8Array = this.live.a, type: Uint8Array = this.type.a, size: NumArray = this.size.a;
     // Copies as CSR, bottom first.
-    const copyStart = new Int32Array(N + 1);
+    const copyStart = arena.i32(N + 1);
     for (let n = 0; n < N; n++) copyStart[n + 1] = copyStart[n] + this.copyN.a[n];
-    this.copyN.release();
     const copies = copyStart[N];
     const copyLayer = new Int32Array(copies);
     const copyType = new Uint8Array(copies);
@@ -562,7 +563,8 @@ export class ImageIndexBuilder {
     {
       // Each layer's entries in tar order, as the merge took them: a copy each, a duplicate entry
       // in the same tar replacing its node's copy (lastCopy is reused to tell which layer wrote last).
-      const next = copyStart.slice(0, N);
+      const next = this.copyN.a;
+      next.set(copyStart.subarray(0, N));
       const wrote = this.lastCopy.a.fill(-1);
       for (let L = 0; L < this.tables.length; L++) {
         const c = this.tables[L].cols;
@@ -578,12 +580,13 @@ export class ImageIndexBuilder {
           copyBytes[k] = et === T_FILE ? c.entSize[i] : 0;
         }
       }
+      this.copyN.release();
     }
     // Children sorted by name, as CSR.
-    const childStart = new Int32Array(N + 1);
+    const childStart = arena.i32(N + 1);
     for (let n = 1; n < N; n++) if (exists[n]) childStart[this.nodeParent.a[n] + 1]++;
     for (let n = 0; n < N; n++) childStart[n + 1] += childStart[n];
-    const childList = new Int32Array(childStart[N]);
+    const childList = arena.i32(childStart[N]);
     const names = this.names.strings;
     const nodeName = this.nodeName.a;
     {
@@ -595,21 +598,24 @@ export class ImageIndexBuilder {
       const rankStart = new Int32Array(names.length + 1);
       for (let n = 1; n < N; n++) if (exists[n]) rankStart[rank[nodeName[n]] + 1]++;
       for (let r = 0; r < names.length; r++) rankStart[r + 1] += rankStart[r];
-      const inRankOrder = new Int32Array(rankStart[names.length]);
+      const inRankOrder = this.lastCopy.a.subarray(0, rankStart[names.length]);
       const at = rankStart.slice(0, names.length);
       for (let n = 1; n < N; n++) if (exists[n]) inRankOrder[at[rank[nodeName[n]]]++] = n;
-      const fill = childStart.slice(0, N);
+      const fill = this.lastChild.a;
+      fill.set(childStart.subarray(0, N));
       const parentOf = this.nodeParent.a;
       for (let i = 0; i < inRankOrder.length; i++) {
         const n = inRankOrder[i];
         childList[fill[parentOf[n]]++] = n;
       }
+      this.lastCopy.release();
+      this.lastChild.release();
     }
     // The columns as views of their memory, or trimmed copies when most of it is unused.
     const index = new ImageIndex(
       names, this.linkTable.strings, this.nodeParent.fit(), this.nodeName.fit(), this.exists.fit(), this.live.fit(), this.type.fit(),
       this.size.fit(), this.mode.fit(), this.uid.fit(), this.gid.fit(), this.link.fit(), this.layerOf.fit(), this.deletedBy.fit(),
-      this.deletedHow.fit(), new Uint32Array(N), new Uint32Array(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
+      this.deletedHow.fit(), arena.u32(N), arena.u32(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
       this.opaqueIn, this.layers, [], this.layerNodes,
     );
     // Hardlinks take their target's size before the totals are summed (in the index's own columns:
