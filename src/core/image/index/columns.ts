@@ -314,24 +314,37 @@ export class NameTable {
 /** Strings interned to dense ids (0, 1, 2…), in the order first seen. */
 export class StringTable {
   readonly strings: string[] = [];
-  private readonly ids = new Map<string, number>();
+  /** String → id, made on first need after adopt() (a million names need no map until looked up). */
+  private ids: Map<string, number> | undefined = new Map();
   constructor(initial?: readonly string[]) {
     if (initial) for (const s of initial) this.id(s);
   }
+  private map(): Map<string, number> {
+    return (this.ids ??= new Map(this.strings.map((s, i) => [s, i])));
+  }
   id(s: string): number {
-    let i = this.ids.get(s);
+    const ids = this.map();
+    let i = ids.get(s);
     if (i === undefined) {
       i = this.strings.length;
       this.strings.push(s);
-      this.ids.set(s, i);
+      ids.set(s, i);
     }
     return i;
+  }
+  /**
+   * Appends strings known to be distinct and new (a layer's own name table, to an empty table or
+   * one holding only what none of them is): their ids follow on in order, with no lookup.
+   */
+  adopt(distinct: readonly string[]): void {
+    for (const s of distinct) this.strings.push(s);
+    this.ids = undefined;
   }
   get size(): number {
     return this.strings.length;
   }
   /** The id of a string already interned, or undefined. */
   has(s: string): number | undefined {
-    return this.ids.get(s);
+    return this.map().get(s);
   }
 }

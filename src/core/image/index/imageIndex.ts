@@ -342,7 +342,13 @@ export class ImageIndexBuilder {
     const c = t.cols;
     // The layer's names and nodes in the image's trie (local parents come before their children).
     const nameMap = new Int32Array(c.names.length);
-    for (let i = 0; i < c.names.length; i++) nameMap[i] = this.names.id(c.names[i]);
+    if (this.names.size === 1 && !c.names.includes('')) {
+      // The first layer's names (distinct: its table interned them) follow the root's '' as they are.
+      this.names.adopt(c.names);
+      for (let i = 0; i < c.names.length; i++) nameMap[i] = i + 1;
+    } else {
+      for (let i = 0; i < c.names.length; i++) nameMap[i] = this.names.id(c.names[i]);
+    }
     const gmap = new Int32Array(c.nodeParent.length);
     this.hash!.reserve(c.nodeParent.length);
     // The first layer's nodes are all new: room for exactly them. Later layers mostly name nodes
