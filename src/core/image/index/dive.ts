@@ -106,11 +106,9 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
   // the layer gave and the min before the layer are kept aside.
   let cumulative: NumArray = new Uint32Array(N);
   let min: NumArray = new Uint32Array(N);
-  // Per path, how many layers visited it, and the last one's index + 1 (0: none): 16 bits while
-  // the layers are fewer than 65,535.
-  const Small = tables.length < 0xffff ? Uint16Array : Int32Array;
-  const count = new Small(N);
-  const lastLayer = new Small(N);
+  // Per path, how many layers visited it: 16 bits while the layers are fewer than 65,535. Only a
+  // path its tar names twice is visited twice in one layer: `again` holds those of the current layer.
+  const count = tables.length < 0xffff ? new Uint16Array(N) : new Int32Array(N);
   const again = new Map<number, { last: number; minBefore: number }>();
   let repeated: Set<number> | null = null;
   const inefficient: number[] = [];
@@ -122,13 +120,13 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     if (v > MAX32 && min instanceof Uint32Array) min = widened(min);
     min[n] = v;
   };
-  const visit = (n: number, li: number, size: number): void => {
+  const visit = (n: number, size: number): void => {
     if (count[n] === 0) {
-      setCumulative(n, size); setMin(n, size); count[n] = 1; lastLayer[n] = li + 1;
+      setCumulative(n, size); setMin(n, size); count[n] = 1;
       if (repeated?.has(n)) again.set(n, { last: size, minBefore: -1 });
       return;
     }
-    if (lastLayer[n] === li + 1) {
+    if (repeated !== null && again.has(n)) {
       const a = again.get(n)!;
       setCumulative(n, cumulative[n] + size - a.last);
       a.last = size;
@@ -136,7 +134,6 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
       return;
     }
     if (repeated?.has(n)) again.set(n, { last: size, minBefore: min[n] });
-    lastLayer[n] = li + 1;
     setCumulative(n, cumulative[n] + size);
     if (size < min[n]) min[n] = size;
     count[n]++;
@@ -174,10 +171,10 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     for (let i = 0; i < c.entNode.length; i++) {
       const local = c.entNode[i];
       if (isParent[local] || (whiteoutVisits.size > 0 && whiteoutVisits.has(g[local]))) continue;
-      visit(g[local], li, c.entSize[i]);
+      visit(g[local], c.entSize[i]);
     }
-    for (const [w, size] of whiteoutVisits) visit(w, li, size);
-    if (c.entNode.length === 0 && c.whiteRaw.length === 0) visit(0, li, 0);
+    for (const [w, size] of whiteoutVisits) visit(w, size);
+    if (c.entNode.length === 0 && c.whiteRaw.length === 0) visit(0, 0);
     // Stack this layer for the whiteout sizes of the layers above (none above the last whiteout).
     if (li < upTo) {
       for (let i = 0; i < c.entNode.length; i++) {
