@@ -17,7 +17,7 @@
 // And <dir>/analyses-v1/ keeps analysis summaries (src/core/image/summary.ts) by the stack of layer
 // records they were computed from: a re-analysis of known layers needs no merge and no dive walk
 // (src/sources/analysisCache.ts). A summary that does not read back for its key is removed.
-// And <dir>/indexes-v1/ keeps image indexes (src/core/image/index/indexRecord.ts) by the same
+// And <dir>/indexes-v2/ keeps image indexes (src/core/image/index/indexRecord.ts) by the same
 // stack key, for commands that read the merged tree: an image the cache knows is loaded with no
 // merge. Each is checked against its digest and key when read, and bounded (2 GiB, oldest out).
 // CLI: $LAYERLENS_CACHE_DIR, else $XDG_CACHE_HOME/layerlens, else ~/.cache/layerlens. Extension:
@@ -252,13 +252,16 @@ export class LayerIndexCache {
   private readonly prunedDirs = new Set<string>();
   private droppedOld = false;
 
-  /** Layer records of an older codec are never read again: their directories go (once per process, best effort). */
+  /** Layer records and image indexes of an older version are never read again: their directories go (once per process, best effort). */
   private dropOldVersions(): void {
     if (this.droppedOld) return;
     this.droppedOld = true;
     const root = nodePath.dirname(this.dir);
     for (let v = 1; v < CODEC_VERSION; v++) {
       try { rmSync(nodePath.join(root, `layers-v${v}`), { recursive: true, force: true }); } catch { /* best effort */ }
+    }
+    for (let v = 1; v < INDEX_RECORD_VERSION; v++) {
+      try { rmSync(nodePath.join(root, `indexes-v${v}`), { recursive: true, force: true }); } catch { /* best effort */ }
     }
   }
 

@@ -247,6 +247,11 @@ export function diveSummary(data: PathFigures, inefficient: string[], layers: re
     .map((path, order) => ({ path, cumulative: data.get(path)!.cumulative, count: data.get(path)!.count, order }))
     .sort((a, b) => b.cumulative - a.cumulative || b.order - a.order)
     .map(({ order: _order, ...x }) => x);
+  return diveFigures(minSum, cumSum, inefficiencies, layers);
+}
+
+/** dive's figures from the sums over every path and the inefficient paths, already in dive's order. */
+export function diveFigures(minSum: number, cumSum: number, inefficiencies: DiveEfficiency['inefficiencies'], layers: readonly LayerIndex[]): DiveEfficiency {
   const wastedBytes = inefficiencies.reduce((a, x) => a + x.cumulative, 0);
   const sizes = layers.map((l) => l.tarFileBytes);
   const sizeBytes = sizes.reduce((a, b) => a + b, 0);

@@ -17,7 +17,7 @@ import { LayerTable, PLAIN_WHITEOUT, layerTableOf, type LayerColumns } from './i
 import { RECORD_HEADER, RECORD_TRAILER, joinedBytes, pad8, readStrings, recordBody, recordHead, recordProblem, type RecordKind } from './index/recordBytes';
 import type { LayerIndex } from './types';
 
-export const CODEC_VERSION = 5;
+export const CODEC_VERSION = 6;
 const KIND: RecordKind = { magic: 0x58494c4c /* "LLIX" little-endian */, version: CODEC_VERSION, name: 'layer index' };
 
 const COMPRESSIONS: LayerIndex['compression'][] = ['none', 'gzip', 'zstd'];
@@ -38,13 +38,16 @@ export interface IndexMeta {
 }
 
 type NumberColumn = Exclude<keyof LayerColumns, 'names' | 'links'>;
-type Ctor = Int32ArrayConstructor | Uint8ArrayConstructor | Uint16ArrayConstructor | Float64ArrayConstructor;
-/** The columns in record order, with their element type and what counts them. */
-const COLUMNS: ReadonlyArray<[NumberColumn, Ctor, 'nodes' | 'entries' | 'white' | 'opaque']> = [
+type Ctor = Int32ArrayConstructor | Uint8ArrayConstructor | Uint16ArrayConstructor | Uint32ArrayConstructor | Float64ArrayConstructor;
+/**
+ * The columns in record order, with their element type and what counts them. 'num': a NumArray
+ * column, stored as Uint32 unless the facts list it as wide (Float64).
+ */
+const COLUMNS: ReadonlyArray<[NumberColumn, Ctor | 'num', 'nodes' | 'entries' | 'white' | 'opaque']> = [
   ['nodeParent', Int32Array, 'nodes'], ['nodeName', Int32Array, 'nodes'],
   ['entNode', Int32Array, 'entries'], ['entType', Uint8Array, 'entries'], ['entMode', Uint16Array, 'entries'],
-  ['entUid', Float64Array, 'entries'], ['entGid', Float64Array, 'entries'], ['entSize', Float64Array, 'entries'],
-  ['entMtime', Float64Array, 'entries'], ['entLink', Int32Array, 'entries'],
+  ['entUid', 'num', 'entries'], ['entGid', 'num', 'entries'], ['entSize', 'num', 'entries'],
+  ['entMtime', 'num', 'entries'], ['entLink', Int32Array, 'entries'],
   ['whiteNode', Int32Array, 'white'], ['whiteRaw', Int32Array, 'white'], ['whiteType', Uint8Array, 'white'], ['whiteMode', Uint16Array, 'white'],
   ['whiteUid', Float64Array, 'white'], ['whiteGid', Float64Array, 'white'], ['whiteSize', Float64Array, 'white'], ['whiteLink', Int32Array, 'white'],
   ['opaqueNode', Int32Array, 'opaque'],
@@ -73,6 +76,8 @@ interface Facts {
   links: number;
   linkBytes: number;
   linkList?: string[];
+  /** The 'num' columns stored as Float64 (the others as Uint32). */
+  wide: string[];
 }
 
 export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
@@ -85,6 +90,7 @@ export function encodeIndex(layer: LayerIndex, meta: IndexMeta): Buffer {
     tarEntries: layer.tarEntries, compression: Math.max(0, COMPRESSIONS.indexOf(layer.compression)), whiteouts: layer.whiteouts,
     opaqueDirs: layer.opaqueDirs, warnings: layer.warnings, nodes: c.nodeParent.length, entries: c.entNode.length, white: c.whiteNode.length,
     opaque: c.opaqueNode.length, names: c.names.length, nameBytes: names?.length ?? 0, links: c.links.length, linkBytes: links?.length ?? 0,
+    wide: COLUMNS.filter(([name, ctor]) => ctor === 'num' && c[name] instanceof Float64Array).map(([name]) => name),
   };
   if (!names) facts.nameList = c.names;
   if (!links) facts.linkList = c.links;
@@ -138,8 +144,10 @@ function readRecord(buf: Buffer, trusted: boolean): { facts: Facts; cols: LayerC
   const counts = { nodes: facts.nodes, entries: facts.entries, white: facts.white, opaque: facts.opaque };
   for (const [k, v] of Object.entries(counts)) if (!Number.isSafeInteger(v) || v < 0) damaged(`${k} count`);
   if (facts.nodes < 1) damaged('no root node');
-  const cols = {} as Record<NumberColumn, Int32Array | Uint8Array | Uint16Array | Float64Array>;
-  for (const [name, ctor, by] of COLUMNS) {
+  if (!Array.isArray(facts.wide)) damaged('column types');
+  const cols = {} as Record<NumberColumn, Int32Array | Uint8Array | Uint16Array | Uint32Array | Float64Array>;
+  for (const [name, type, by] of COLUMNS) {
+    const ctor = type !== 'num' ? type : facts.wide.includes(name) ? Float64Array : Uint32Array;
     const n = counts[by];
     if (at + n * ctor.BYTES_PER_ELEMENT > end) damaged('columns run past the end');
     cols[name] = new ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset + at, n);
@@ -176,7 +184,7 @@ function readRecord(buf: Buffer, trusted: boolean): { facts: Facts; cols: LayerC
  * thread that takes it over seldom reads a layer's names, and a big layer has hundreds of
  * thousands). Their lengths are checked now.
  */
-function lazyStrings(cols: Record<NumberColumn, Int32Array | Uint8Array | Uint16Array | Float64Array>, bytes: Buffer, at: number, end: number, facts: Facts): LayerColumns {
+function lazyStrings(cols: Record<NumberColumn, Int32Array | Uint8Array | Uint16Array | Uint32Array | Float64Array>, bytes: Buffer, at: number, end: number, facts: Facts): LayerColumns {
   const nameLen = facts.nameList ? 0 : facts.nameBytes;
   const linkLen = facts.linkList ? 0 : facts.linkBytes;
   if (!Number.isSafeInteger(nameLen) || !Number.isSafeInteger(linkLen) || nameLen < 0 || linkLen < 0 || at + nameLen + linkLen !== end) damaged('names');

@@ -4,6 +4,7 @@ import type { Analysis } from '../image/analysis';
 import { formatBytes, formatMode, formatPercent, shortCreatedBy } from './format';
 import { HOW, K_DELETED, KINDS, type ImageIndex } from '../image/index/imageIndex';
 import { ENTRY_TYPES, layerTableOf, type LayerTable } from '../image/index/layerTable';
+import { pathOrder } from '../image/index/pathOrder';
 
 export const SCHEMA_VERSION = 1;
 
@@ -276,9 +277,8 @@ export function* indexFileRecords(ix: ImageIndex): Generator<FileRecord> {
 export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf: (i: number) => LayerTable): Generator<LayerChangeRecord> {
   const c = ix.layers[layer].changes;
   const pathOf = ix.pathNamer();
-  const paths = Array.from({ length: c.length }, (_, i) => pathOf(c.node[i]));
-  const order = Uint32Array.from({ length: c.length }, (_, i) => i)
-    .sort((x, y) => (paths[x] < paths[y] ? -1 : paths[x] > paths[y] ? 1 : 0));
+  // By path, as strings compare, with no path made for the sort.
+  const order = pathOrder(ix, c.node.subarray(0, c.length));
   // The layer that ships each change's entry: this one, or for a deletion the highest below that ships the path.
   const shipper = new Int32Array(c.length);
   /** The changes of each shipping layer. */
@@ -312,7 +312,7 @@ export function* indexLayerChangeRecords(ix: ImageIndex, layer: number, tableOf:
     for (const i of changes) mark[c.node[i]] = -1;
   }
   for (const i of order) {
-    const path = paths[i];
+    const path = pathOf(c.node[i]);
     const n = c.node[i];
     const e = entryOf[i];
     // A path no layer ships as an entry (a directory implied by its children): the merge's.

@@ -435,27 +435,40 @@ export class TreeModel {
     const t = nodes.trie;
     const ix = t.index;
     const isDir = (s: number): boolean => t.kidCount(s) > 0 || (t.change[s] >= 0 && ix.type[t.node[s]] === T_DIR);
-    const kids = Array.from(t.kids(cn.slot), (s) => ({ s, dir: isDir(s) ? 0 : 1, name: ix.nameOf(t.node[s]) }));
-    kids.sort((a, b) => a.dir - b.dir || compareNames(a.name, b.name));
-    const picked: Array<{ s: number; label: string }> = [];
-    for (const kid of kids) {
-      let s = kid.s;
-      let label = kid.name;
+    // Sorted as positions (directories first, then by name): no object per child, a label only for
+    // the rows of the page.
+    const ks = t.kids(cn.slot);
+    const n = ks.length;
+    const fileFlag = new Uint8Array(n);
+    const names = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      fileFlag[i] = isDir(ks[i]) ? 0 : 1;
+      names[i] = ix.nameOf(t.node[ks[i]]);
+    }
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => fileFlag[a] - fileFlag[b] || compareNames(names[a], names[b]));
+    const shown = this.shown(parent);
+    const out: TreeEl[] = [];
+    let picked = 0;
+    for (let j = 0; j < n; j++) {
+      const i = order[j];
+      let s = ks[i];
+      let label: string | undefined = picked < shown ? names[i] : undefined;
       // Compact chains of directories that only lead somewhere (usr/lib/python3/…).
       while (t.change[s] < 0 && t.kidCount(s) === 1) {
         const only = t.kids(s)[0];
         if (t.kidCount(only) === 0) break;
-        label += '/' + ix.nameOf(t.node[only]);
+        if (label !== undefined) label += '/' + ix.nameOf(t.node[only]);
         s = only;
       }
       if (wasteOnly && !this.changeHasWaste(t, s)) continue;
-      picked.push({ s, label });
+      // One page, then a "more" row.
+      if (label !== undefined) out.push({ kind: 'change', layer, cn: nodes.at(s), label, parent });
+      picked++;
     }
-    // One page, then a "more" row.
-    const limit = Math.min(picked.length, this.shown(parent));
-    const out: TreeEl[] = [];
-    for (let i = 0; i < limit; i++) out.push({ kind: 'change', layer, cn: nodes.at(picked[i].s), label: picked[i].label, parent });
-    if (limit < picked.length) out.push(this.moreEl(parent, limit, picked.length));
+    const limit = Math.min(picked, shown);
+    if (limit < picked) out.push(this.moreEl(parent, limit, picked));
     return out;
   }
 

@@ -10,6 +10,7 @@ import { assembleArchive } from '../../../src/core/image/tar/archive';
 import { readArchiveStream } from '../../../src/core/image/tar/archiveStream';
 import { createHash } from 'node:crypto';
 import { CODEC_VERSION, RecordIndex, decodeIndex, encodeIndex, plainIndex } from '../../../src/core/image/indexCodec';
+import { INDEX_RECORD_VERSION } from '../../../src/core/image/index/indexRecord';
 import { LayerTable } from '../../../src/core/image/index/layerTable';
 import { indexLayer } from '../support/indexLayer';
 import type { ImageData, LayerIndex } from '../../../src/core/image/types';
@@ -449,17 +450,22 @@ test('engine image named by its manifest or image index digest (Docker\'s contai
   }
 });
 
-test('cache store: records of an older codec version are dropped on the first write', async () => {
+test('cache store: layer records and image indexes of an older version are dropped on the first write', async () => {
   const dir = tmpdir();
   try {
     const old = path.join(dir, `layers-v${CODEC_VERSION - 1}`);
-    mkdirSync(old, { recursive: true });
-    writeFileSync(path.join(old, 'x.llix'), 'an old record');
+    const oldIndexes = path.join(dir, `indexes-v${INDEX_RECORD_VERSION - 1}`);
+    const current = path.join(dir, `indexes-v${INDEX_RECORD_VERSION}`);
+    for (const d of [old, oldIndexes, current]) {
+      mkdirSync(d, { recursive: true });
+      writeFileSync(path.join(d, 'x.llix'), 'a record');
+    }
     const cache = new LayerIndexCache(dir);
-    assert.ok(existsSync(old), 'reading alone leaves it');
+    assert.ok(existsSync(old) && existsSync(oldIndexes), 'reading alone leaves them');
     const layer = await indexLayer([(await spec()).layers[0]], { hash: true });
     cache.put(layer.diffId, layer, { verified: true, head: '', hdr: '', origin: '' });
-    assert.ok(!existsSync(old));
+    assert.ok(!existsSync(old) && !existsSync(oldIndexes));
+    assert.ok(existsSync(path.join(current, 'x.llix')), 'the current version stays');
     assert.ok(cache.get(layer.diffId));
   } finally {
     rmSync(dir, { recursive: true, force: true });

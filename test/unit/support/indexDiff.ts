@@ -46,14 +46,18 @@ function* treeLayerChangeRecords(tree: MergedTree, layers: readonly LayerIndex[]
   }
 }
 
-/** Every field of every node, children in the tree's own order, in the tree's post order. */
+/**
+ * Every field of every node, by path, children by name (the object tree keeps children in the
+ * order the merge met them, the index by name: the same children either way).
+ */
 function nodesOf(tree: MergedTreeLike): unknown[] {
+  const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
   const dump = (n: MergedNode): unknown => ({
     path: nodePath(n), name: n.name, parent: n.parent ? nodePath(n.parent) : null, live: n.live, type: n.type, size: n.size, mode: n.mode,
     uid: n.uid, gid: n.gid, linkname: n.linkname, layer: n.layer, copies: n.copies, deletedBy: n.deletedBy, deletedHow: n.deletedHow,
-    opaqueIn: n.opaqueIn, total: n.total, count: n.count, children: n.children ? [...n.children.keys()] : null,
+    opaqueIn: n.opaqueIn, total: n.total, count: n.count, children: n.children ? [...n.children.keys()].sort(byName) : null,
   });
-  return postOrder(tree.root).map(dump);
+  return postOrder(tree.root).map((n) => [nodePath(n), dump(n)] as const).sort((a, b) => byName(a[0], b[0])).map(([, d]) => d);
 }
 
 /** A layer's changes as plain data (nodes by path). */

@@ -5,7 +5,8 @@ import { Rng } from '../../fuzz/mutate';
 /** Random layer tars: files, directories with random modes, duplicates, links, escapes, whiteouts (bare `.wh.` too), opaque dirs. */
 export function randomLayers(seed: number): Buffer[] {
   const r = new Rng(seed);
-  const names = ['a', 'b', 'c', 'd', 'e'];
+  // Names one of which extends another by a character that sorts before '/' ('-', '.') or after it.
+  const names = ['a', 'b', 'c', 'd', 'e', 'a-', 'a.b', 'ab'];
   const randomPath = (): string => Array.from({ length: 1 + r.int(4) }, () => names[r.int(names.length)]).join('/');
   const layers: Buffer[] = [];
   for (let l = 1 + r.int(6); l > 0; l--) {

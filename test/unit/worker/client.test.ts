@@ -12,7 +12,7 @@ import { analyzeJson, fileRecords } from '../../../src/core/present/report';
 import type { LayerIndex } from '../../../src/core/image/types';
 import { loadImage } from '../../../src/sources/load';
 import { AnalysisWorkerClient } from '../../../src/worker/client';
-import { decodeImageIndex, encodeImageIndex } from '../../../src/core/image/index/indexRecord';
+import { INDEX_RECORD_VERSION, decodeImageIndex, encodeImageIndex } from '../../../src/core/image/index/indexRecord';
 import { dockerSave, makeTar, ociLayout, writeLayout, type ImageSpec } from '../support/tars';
 import { repoRoot, OUT_ROOT } from '../../support/repo';
 
@@ -80,15 +80,15 @@ test('worker analysis equals analyze() (archive file and OCI layout), with progr
     same(warm.analysis, cold.analysis);
     // ...and the image index and dive's figures as the cold analysis stored them (no merge): a
     // stored index altered on disk (re-signed) is what the warm analysis shows.
-    const [ixFile] = readdirSync(path.join(cacheDir, 'indexes-v1'));
+    const [ixFile] = readdirSync(path.join(cacheDir, `indexes-v${INDEX_RECORD_VERSION}`));
     assert.ok(ixFile, 'the cold analysis stored its image index');
     assert.equal(readdirSync(path.join(cacheDir, 'analyses-v1')).length, 1, 'and its summary');
     const key = ixFile.replace(/\.llii$/, '');
-    const stored = decodeImageIndex(readFileSync(path.join(cacheDir, 'indexes-v1', ixFile)), key);
+    const stored = decodeImageIndex(readFileSync(path.join(cacheDir, `indexes-v${INDEX_RECORD_VERSION}`, ixFile)), key);
     const n = stored.lookup('/shared/file');
     assert.ok(n > 0);
     stored.size[n] += 1;
-    writeFileSync(path.join(cacheDir, 'indexes-v1', ixFile), encodeImageIndex(stored, key));
+    writeFileSync(path.join(cacheDir, `indexes-v${INDEX_RECORD_VERSION}`, ixFile), encodeImageIndex(stored, key));
     const again = await client.analyzeWithStats(file, { cacheDir });
     assert.equal(again.analysis.index.size[again.analysis.index.lookup('/shared/file')], 601, 'the size the stored index holds');
   } finally {

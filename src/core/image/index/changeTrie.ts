@@ -23,16 +23,18 @@ export class ChangeTrie {
     const ix = index;
     const c = ix.layers[layer].changes;
     const slotOf = new Int32Array(ix.nodeCount).fill(-1);
-    const nodes: number[] = [0];
+    // Slot → node, for at most every node of the index (cut to the slots used below).
+    const all = new Int32Array(ix.nodeCount);
+    let S = 1;
     slotOf[0] = 0;
     // Each changed node and the ancestors not yet in the trie.
     for (let i = 0; i < c.length; i++) {
       for (let x = c.node[i]; slotOf[x] < 0; x = ix.nodeParent[x]) {
-        slotOf[x] = nodes.length;
-        nodes.push(x);
+        slotOf[x] = S;
+        all[S++] = x;
       }
     }
-    const S = nodes.length;
+    const nodes = all.subarray(0, S);
     const change = new Int32Array(S).fill(-1);
     const added = new Int32Array(S);
     const modified = new Int32Array(S);
@@ -48,7 +50,7 @@ export class ChangeTrie {
       bytes[s] += c.bytes[i];
     }
     // Sums below each node, children before parents: a node's id is larger than its parent's.
-    const byNode = Int32Array.from(nodes).sort();
+    const byNode = nodes.slice().sort();
     const kidStart = new Int32Array(S + 1);
     for (let j = S - 1; j > 0; j--) {
       const s = slotOf[byNode[j]];
@@ -64,7 +66,7 @@ export class ChangeTrie {
     const fill = kidStart.slice(0, S);
     for (let s = 1; s < S; s++) kidList[fill[slotOf[ix.nodeParent[nodes[s]]]]++] = s;
     this.slotOf = slotOf;
-    this.node = Int32Array.from(nodes);
+    this.node = nodes.slice();
     this.change = change;
     this.added = added;
     this.modified = modified;

@@ -4,11 +4,28 @@
 export type TypedArray = Int32Array | Uint32Array | Uint16Array | Uint8Array | Float64Array;
 type TypedArrayCtor<T extends TypedArray> = { new (n: number): T; BYTES_PER_ELEMENT: number };
 
+/**
+ * A column of whole numbers that almost always fit 32 bits (sizes, owners, times, byte sums): a
+ * Uint32Array, made a Float64Array (widen) when a value does not fit: one larger than 4 GiB, a
+ * negative or fractional one. Half the memory in the common case, every value exact in all.
+ */
+export type NumArray = Uint32Array | Float64Array;
+
+/** Whether v is stored exactly by a Uint32Array. */
+export function fitsU32(v: number): boolean {
+  return v >>> 0 === v && (v !== 0 || 1 / v > 0);
+}
+
+/** The values of a as a Float64Array (a itself when it is one). */
+export function widened(a: NumArray): Float64Array {
+  return a instanceof Float64Array ? a : Float64Array.from(a);
+}
+
 /** A column of numbers that grows by doubling; `trim()` returns the used part as its own array. */
 export class Column<T extends TypedArray> {
   a: T;
   length = 0;
-  constructor(private readonly ctor: TypedArrayCtor<T>, capacity = 1024, private readonly fill?: number) {
+  constructor(private ctor: TypedArrayCtor<T>, capacity = 1024, private readonly fill?: number) {
     this.a = new ctor(Math.max(16, capacity));
     if (fill !== undefined && fill !== 0) this.a.fill(fill as never);
   }
@@ -21,6 +38,17 @@ export class Column<T extends TypedArray> {
     b.set(this.a as never);
     if (this.fill !== undefined && this.fill !== 0) b.fill(this.fill as never, this.a.length);
     this.a = b;
+  }
+  /** Lets its memory go (the column is empty after). */
+  release(): void {
+    this.a = new this.ctor(0);
+    this.length = 0;
+  }
+  /** Makes a Uint32Array column a Float64Array one, values kept (see NumArray). */
+  widen(): void {
+    if (this.a instanceof Float64Array) return;
+    this.a = widened(this.a as NumArray) as unknown as T;
+    this.ctor = Float64Array as unknown as TypedArrayCtor<T>;
   }
   /** Make room for exactly `n` values (when more than it holds): for a column whose final size is known. */
   reserveExactly(n: number): void {
@@ -48,6 +76,30 @@ export class Column<T extends TypedArray> {
   /** The used part, copied into an array of its exact length. */
   trim(): T {
     return this.a.slice(0, this.length) as T;
+  }
+}
+
+/**
+ * Zeroed typed arrays cut one after another from memory something else no longer needs (a
+ * released hash), and new ones once it is used up: the index's new columns take that memory
+ * rather than adding to it while the old buffer waits for the collector.
+ */
+export class Arena {
+  private at = 0;
+  constructor(private readonly buf: ArrayBuffer) {}
+  private take(bytes: number): number {
+    const at = (this.at + 7) & ~7;
+    if (at + bytes > this.buf.byteLength) return -1;
+    this.at = at + bytes;
+    return at;
+  }
+  i32(n: number): Int32Array {
+    const at = this.take(n * 4);
+    return at < 0 ? new Int32Array(n) : new Int32Array(this.buf, at, n).fill(0);
+  }
+  u32(n: number): Uint32Array {
+    const at = this.take(n * 4);
+    return at < 0 ? new Uint32Array(n) : new Uint32Array(this.buf, at, n).fill(0);
   }
 }
 
@@ -81,6 +133,12 @@ export class PairHash {
       if (t[at + 2] === -1 || (t[at] === parent && t[at + 1] === name)) return at;
       i = (i + 1) & this.mask;
     }
+  }
+  /** Its memory, for another use (an Arena); the hash must not be used after. */
+  release(): ArrayBuffer {
+    const b = this.t.buffer as ArrayBuffer;
+    this.t = new Int32Array(0);
+    return b;
   }
   /** Makes room for `more` keys beyond those it holds, so that adding them never rehashes. */
   reserve(more: number): void {
@@ -256,24 +314,37 @@ export class NameTable {
 /** Strings interned to dense ids (0, 1, 2…), in the order first seen. */
 export class StringTable {
   readonly strings: string[] = [];
-  private readonly ids = new Map<string, number>();
+  /** String → id, made on first need after adopt() (a million names need no map until looked up). */
+  private ids: Map<string, number> | undefined = new Map();
   constructor(initial?: readonly string[]) {
     if (initial) for (const s of initial) this.id(s);
   }
+  private map(): Map<string, number> {
+    return (this.ids ??= new Map(this.strings.map((s, i) => [s, i])));
+  }
   id(s: string): number {
-    let i = this.ids.get(s);
+    const ids = this.map();
+    let i = ids.get(s);
     if (i === undefined) {
       i = this.strings.length;
       this.strings.push(s);
-      this.ids.set(s, i);
+      ids.set(s, i);
     }
     return i;
+  }
+  /**
+   * Appends strings known to be distinct and new (a layer's own name table, to an empty table or
+   * one holding only what none of them is): their ids follow on in order, with no lookup.
+   */
+  adopt(distinct: readonly string[]): void {
+    for (const s of distinct) this.strings.push(s);
+    this.ids = undefined;
   }
   get size(): number {
     return this.strings.length;
   }
   /** The id of a string already interned, or undefined. */
   has(s: string): number | undefined {
-    return this.ids.get(s);
+    return this.map().get(s);
   }
 }

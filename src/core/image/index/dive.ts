@@ -7,12 +7,15 @@
 // - per path: cumulative = Σ sizes, min = smallest; score = Σ min / Σ cumulative (1 if 0);
 // - wasted bytes = Σ cumulative of the paths visited in two or more layers.
 // Paths are the index's node ids; per path the figures are columns, not objects.
-import { diveSummary, type DiveEfficiency } from '../efficiency';
+import { diveFigures, type DiveEfficiency } from '../efficiency';
+import { widened, type NumArray } from './columns';
 import type { ImageIndex } from './imageIndex';
 import { T_DIR, type LayerTable } from './layerTable';
 
 /** More whiteouts than this and every entry is stacked; fewer, only entries at or under one. */
 const FEW_WHITEOUTS = 64;
+/** The largest value a Uint32Array holds: byte figures past it widen their column (see NumArray). */
+const MAX32 = 0xffffffff;
 
 export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): DiveEfficiency {
   const N = ix.nodeCount;
@@ -61,7 +64,8 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
   // dive's stacked tree of the layers below, as flags per node.
   const present = new Uint8Array(N);
   const sIsDir = new Uint8Array(N);
-  const sSize = new Float64Array(N);
+  // Sizes and byte sums in 32-bit columns, widened when one does not fit (every figure is a whole number of bytes).
+  let sSize: NumArray = new Uint32Array(N);
   present[0] = 1;
   sIsDir[0] = 1;
   const subtreeSize = (n: number): number => {
@@ -93,35 +97,44 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     }
     present[n] = 1;
     sIsDir[n] = isDir ? 1 : 0;
+    if (size > MAX32 && sSize instanceof Uint32Array) sSize = widened(sSize);
     sSize[n] = size;
   };
 
   // Per path: cumulative, min, count, and the last layer that visited it. A path a tar names twice
   // is visited twice in one layer, the later entry replacing the earlier: for those (rare) the size
   // the layer gave and the min before the layer are kept aside.
-  const cumulative = new Float64Array(N);
-  const min = new Float64Array(N);
-  const count = new Int32Array(N);
-  const lastLayer = new Int32Array(N).fill(-1);
+  let cumulative: NumArray = new Uint32Array(N);
+  let min: NumArray = new Uint32Array(N);
+  // Per path, how many layers visited it: 16 bits while the layers are fewer than 65,535. Only a
+  // path its tar names twice is visited twice in one layer: `again` holds those of the current layer.
+  const count = tables.length < 0xffff ? new Uint16Array(N) : new Int32Array(N);
   const again = new Map<number, { last: number; minBefore: number }>();
   let repeated: Set<number> | null = null;
   const inefficient: number[] = [];
-  const visit = (n: number, li: number, size: number): void => {
+  const setCumulative = (n: number, v: number): void => {
+    if (v > MAX32 && cumulative instanceof Uint32Array) cumulative = widened(cumulative);
+    cumulative[n] = v;
+  };
+  const setMin = (n: number, v: number): void => {
+    if (v > MAX32 && min instanceof Uint32Array) min = widened(min);
+    min[n] = v;
+  };
+  const visit = (n: number, size: number): void => {
     if (count[n] === 0) {
-      cumulative[n] = size; min[n] = size; count[n] = 1; lastLayer[n] = li;
+      setCumulative(n, size); setMin(n, size); count[n] = 1;
       if (repeated?.has(n)) again.set(n, { last: size, minBefore: -1 });
       return;
     }
-    if (lastLayer[n] === li) {
+    if (repeated !== null && again.has(n)) {
       const a = again.get(n)!;
-      cumulative[n] += size - a.last;
+      setCumulative(n, cumulative[n] + size - a.last);
       a.last = size;
-      min[n] = a.minBefore < 0 || size < a.minBefore ? size : a.minBefore;
+      setMin(n, a.minBefore < 0 || size < a.minBefore ? size : a.minBefore);
       return;
     }
     if (repeated?.has(n)) again.set(n, { last: size, minBefore: min[n] });
-    lastLayer[n] = li;
-    cumulative[n] += size;
+    setCumulative(n, cumulative[n] + size);
     if (size < min[n]) min[n] = size;
     count[n]++;
     if (count[n] === 2) inefficient.push(n);
@@ -158,10 +171,10 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     for (let i = 0; i < c.entNode.length; i++) {
       const local = c.entNode[i];
       if (isParent[local] || (whiteoutVisits.size > 0 && whiteoutVisits.has(g[local]))) continue;
-      visit(g[local], li, c.entSize[i]);
+      visit(g[local], c.entSize[i]);
     }
-    for (const [w, size] of whiteoutVisits) visit(w, li, size);
-    if (c.entNode.length === 0 && c.whiteRaw.length === 0) visit(0, li, 0);
+    for (const [w, size] of whiteoutVisits) visit(w, size);
+    if (c.entNode.length === 0 && c.whiteRaw.length === 0) visit(0, 0);
     // Stack this layer for the whiteout sizes of the layers above (none above the last whiteout).
     if (li < upTo) {
       for (let i = 0; i < c.entNode.length; i++) {
@@ -175,26 +188,19 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     }
   }
 
-  const data = {
-    *values(): Generator<{ cumulative: number; min: number; count: number }> {
-      for (let n = 0; n < N; n++) if (count[n] > 0) yield { cumulative: cumulative[n], min: min[n], count: count[n] };
-    },
-    sums(): { minSum: number; cumSum: number } {
-      let minSum = 0;
-      let cumSum = 0;
-      for (let n = 0; n < N; n++) if (count[n] > 0) { minSum += min[n]; cumSum += cumulative[n]; }
-      return { minSum, cumSum };
-    },
-    get(path: string): { cumulative: number; min: number; count: number } {
-      const n = byPath.get(path)!;
-      return { cumulative: cumulative[n], min: min[n], count: count[n] };
-    },
-  };
-  const byPath = new Map<string, number>();
-  const paths = inefficient.map((n) => {
-    const p = ix.pathOf(n);
-    byPath.set(p, n);
-    return p;
+  let minSum = 0;
+  let cumSum = 0;
+  for (let n = 0; n < N; n++) if (count[n] > 0) { minSum += min[n]; cumSum += cumulative[n]; }
+  // dive's order (diveSummary says why): by cumulative size, falling; of two the same, the one that
+  // met its second layer later first. Sorted as positions in a typed array; a path string and an
+  // object are made only for the list itself.
+  const order = new Int32Array(inefficient.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  order.sort((a, b) => cumulative[inefficient[b]] - cumulative[inefficient[a]] || b - a);
+  const name = ix.pathNamer();
+  const inefficiencies = Array.from(order, (i) => {
+    const n = inefficient[i];
+    return { path: name(n), cumulative: cumulative[n], count: count[n] };
   });
-  return diveSummary(data, paths, tables);
+  return diveFigures(minSum, cumSum, inefficiencies, tables);
 }

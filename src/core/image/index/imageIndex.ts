@@ -10,7 +10,7 @@
 // over a non-directory replaces it, its lower copy still shipped.
 import type { DeleteHow, LayerStats } from '../merge';
 import type { EntryType } from '../types';
-import { Column, PairHash, StringTable } from './columns';
+import { Arena, Column, PairHash, StringTable, fitsU32, type NumArray } from './columns';
 import { ENTRY_TYPES, T_DIR, T_FILE, T_HARDLINK, type LayerTable } from './layerTable';
 
 export const HOW: readonly (DeleteHow | null)[] = [null, 'whiteout', 'opaque', 'replaced'];
@@ -27,11 +27,11 @@ export const K_DELETED = 2;
 export interface ChangeColumns {
   node: Int32Array;
   kind: Uint8Array;
-  bytes: Float64Array;
+  bytes: NumArray;
   /** deleted: HOW code; otherwise 0. */
   how: Uint8Array;
   /** modified: bytes of the lower copy replaced; otherwise 0. */
-  lower: Float64Array;
+  lower: NumArray;
   /** modified: 1 when only metadata changed; otherwise 0. */
   meta: Uint8Array;
   /** The record of a modified change carries metadataOnly/lowerBytes (added and deleted ones do not). */
@@ -44,18 +44,18 @@ export type IndexLayer = Omit<LayerStats, 'changes'> & { changes: ChangeColumns 
 class ChangeBuilder {
   node: Column<Int32Array>;
   kind: Column<Uint8Array>;
-  bytes: Column<Float64Array>;
+  bytes: Column<NumArray>;
   how: Column<Uint8Array>;
-  lower: Column<Float64Array>;
+  lower: Column<NumArray>;
   meta: Column<Uint8Array>;
   /** `expected`: about how many changes the layer makes (one per entry and whiteout, at most, before opaque and replaced subtrees). */
   constructor(expected: number) {
     const n = Math.max(16, expected);
     this.node = new Column(Int32Array, n);
     this.kind = new Column(Uint8Array, n);
-    this.bytes = new Column(Float64Array, n);
+    this.bytes = new Column<NumArray>(Uint32Array, n);
     this.how = new Column(Uint8Array, n);
-    this.lower = new Column(Float64Array, n);
+    this.lower = new Column<NumArray>(Uint32Array, n);
     this.meta = new Column(Uint8Array, n);
   }
   // Writes each column's array directly: a store site that sees one array type stays fast, where
@@ -63,6 +63,8 @@ class ChangeBuilder {
   push(node: number, kind: number, bytes: number, how = 0, lower = 0, meta = 0): number {
     const i = this.node.length;
     if (i >= this.node.a.length) for (const c of [this.node, this.kind, this.bytes, this.how, this.lower, this.meta]) c.ensure(i);
+    if (!fitsU32(bytes)) this.bytes.widen();
+    if (!fitsU32(lower)) this.lower.widen();
     this.node.a[i] = node;
     this.kind.a[i] = kind;
     this.bytes.a[i] = bytes;
@@ -92,21 +94,22 @@ export class ImageIndex {
     readonly exists: Uint8Array,
     readonly live: Uint8Array,
     readonly type: Uint8Array,
-    readonly size: Float64Array,
+    /** Sizes, owners and totals: Uint32Array unless a value does not fit (NumArray). */
+    readonly size: NumArray,
     readonly mode: Uint16Array,
-    readonly uid: Float64Array,
-    readonly gid: Float64Array,
+    readonly uid: NumArray,
+    readonly gid: NumArray,
     readonly link: Int32Array,
     readonly layer: Int32Array,
     readonly deletedBy: Int32Array,
     readonly deletedHow: Uint8Array,
-    readonly total: Float64Array,
-    readonly count: Float64Array,
+    readonly total: NumArray,
+    readonly count: Uint32Array,
     /** Copies per node: offsets into copyLayer/copyType/copyBytes (CSR), bottom first. */
     readonly copyStart: Int32Array,
     readonly copyLayer: Int32Array,
     readonly copyType: Uint8Array,
-    readonly copyBytes: Float64Array,
+    readonly copyBytes: NumArray,
     /** Children per node sorted by name (CSR over childList). */
     readonly childStart: Int32Array,
     readonly childList: Int32Array,
@@ -115,15 +118,7 @@ export class ImageIndex {
     readonly warnings: string[],
     /** Per layer: its table's nodes as image-wide nodes (local node id → node id). */
     readonly layerNodes: Int32Array[],
-    /** Children per node in the order the merge put them into the tree (first child, next sibling). */
-    readonly firstChild: Int32Array,
-    readonly nextSibling: Int32Array,
   ) {}
-
-  /** A node's children in the order the merge put them into the tree. */
-  *childrenInOrder(n: number): Generator<number> {
-    for (let k = this.firstChild[n]; k >= 0; k = this.nextSibling[k]) yield k;
-  }
 
   typeName(code: number): EntryType {
     return ENTRY_TYPES[code];
@@ -257,16 +252,17 @@ function lookupPath(path: string, nameIds: Pick<Map<string, number>, 'get'>, chi
 export class ImageIndexBuilder {
   private readonly names = new StringTable(['']);
   private readonly linkTable = new StringTable();
-  private readonly hash = new PairHash(4096);
+  /** (parent, name) → node while layers are added (let go by finish). */
+  private hash: PairHash | undefined = new PairHash(4096);
   private readonly nodeParent = new Column(Int32Array, 4096);
   private readonly nodeName = new Column(Int32Array, 4096);
   private readonly exists = new Column(Uint8Array, 4096);
   private readonly live = new Column(Uint8Array, 4096);
   private readonly type = new Column(Uint8Array, 4096);
-  private readonly size = new Column(Float64Array, 4096);
+  private readonly size = new Column<NumArray>(Uint32Array, 4096);
   private readonly mode = new Column(Uint16Array, 4096);
-  private readonly uid = new Column(Float64Array, 4096);
-  private readonly gid = new Column(Float64Array, 4096);
+  private readonly uid = new Column<NumArray>(Uint32Array, 4096);
+  private readonly gid = new Column<NumArray>(Uint32Array, 4096);
   private readonly link = new Column(Int32Array, 4096, -1);
   private readonly layerOf = new Column(Int32Array, 4096, -1);
   private readonly deletedBy = new Column(Int32Array, 4096, -1);
@@ -316,7 +312,7 @@ export class ImageIndexBuilder {
   /** The image-wide node of (parent, name), created (not yet in the merged tree) where new. */
   private intern(parent: number, name: number): number {
     const next = this.nodes;
-    const n = this.hash.intern(parent, name, next);
+    const n = this.hash!.intern(parent, name, next);
     if (n === next) {
       this.nodes++;
       if (n >= this.capacity) this.grow(n);
@@ -346,9 +342,15 @@ export class ImageIndexBuilder {
     const c = t.cols;
     // The layer's names and nodes in the image's trie (local parents come before their children).
     const nameMap = new Int32Array(c.names.length);
-    for (let i = 0; i < c.names.length; i++) nameMap[i] = this.names.id(c.names[i]);
+    if (this.names.size === 1 && !c.names.includes('')) {
+      // The first layer's names (distinct: its table interned them) follow the root's '' as they are.
+      this.names.adopt(c.names);
+      for (let i = 0; i < c.names.length; i++) nameMap[i] = i + 1;
+    } else {
+      for (let i = 0; i < c.names.length; i++) nameMap[i] = this.names.id(c.names[i]);
+    }
     const gmap = new Int32Array(c.nodeParent.length);
-    this.hash.reserve(c.nodeParent.length);
+    this.hash!.reserve(c.nodeParent.length);
     // The first layer's nodes are all new: room for exactly them. Later layers mostly name nodes
     // that exist: the columns grow only for new ones (intern), before the arrays are read below.
     if (this.nodes === 1) this.grow(c.nodeParent.length - 1, c.nodeParent.length);
@@ -358,6 +360,10 @@ export class ImageIndexBuilder {
     const linkMap = new Int32Array(c.links.length);
     for (let i = 0; i < c.links.length; i++) linkMap[i] = this.linkTable.id(c.links[i]);
 
+    // A value of this layer that does not fit 32 bits widens the image's column first.
+    if (c.entSize instanceof Float64Array) this.size.widen();
+    if (c.entUid instanceof Float64Array) this.uid.widen();
+    if (c.entGid instanceof Float64Array) this.gid.widen();
     const ch = new ChangeBuilder(c.entNode.length + c.whiteNode.length);
     this.tables.push(t);
     const stats = {
@@ -547,18 +553,24 @@ export class ImageIndexBuilder {
     this.finished = true;
     const N = this.nodes;
     for (const col of this.perNode()) col.length = N;
-    const exists = this.exists.a, live = this.live.a, type = this.type.a, size = this.size.a;
+    // What only adding layers needs makes room for what finishing adds: the hash's memory holds
+    // the new offset and total columns (an Arena), and the scratch arrays below reuse the builder's
+    // own per-node columns (copyN, lastCopy, lastChild) once read.
+    const arena = new Arena(this.hash!.release());
+    this.hash = undefined;
+    let exists: Uint8Array = this.exists.a, live: Uint8Array = this.live.a, type: Uint8Array = this.type.a, size: NumArray = this.size.a;
     // Copies as CSR, bottom first.
-    const copyStart = new Int32Array(N + 1);
+    const copyStart = arena.i32(N + 1);
     for (let n = 0; n < N; n++) copyStart[n + 1] = copyStart[n] + this.copyN.a[n];
     const copies = copyStart[N];
     const copyLayer = new Int32Array(copies);
     const copyType = new Uint8Array(copies);
-    const copyBytes = new Float64Array(copies);
+    const copyBytes: NumArray = this.tables.some((t) => t.cols.entSize instanceof Float64Array) ? new Float64Array(copies) : new Uint32Array(copies);
     {
       // Each layer's entries in tar order, as the merge took them: a copy each, a duplicate entry
       // in the same tar replacing its node's copy (lastCopy is reused to tell which layer wrote last).
-      const next = copyStart.slice(0, N);
+      const next = this.copyN.a;
+      next.set(copyStart.subarray(0, N));
       const wrote = this.lastCopy.a.fill(-1);
       for (let L = 0; L < this.tables.length; L++) {
         const c = this.tables[L].cols;
@@ -574,12 +586,13 @@ export class ImageIndexBuilder {
           copyBytes[k] = et === T_FILE ? c.entSize[i] : 0;
         }
       }
+      this.copyN.release();
     }
     // Children sorted by name, as CSR.
-    const childStart = new Int32Array(N + 1);
+    const childStart = arena.i32(N + 1);
     for (let n = 1; n < N; n++) if (exists[n]) childStart[this.nodeParent.a[n] + 1]++;
     for (let n = 0; n < N; n++) childStart[n + 1] += childStart[n];
-    const childList = new Int32Array(childStart[N]);
+    const childList = arena.i32(childStart[N]);
     const names = this.names.strings;
     const nodeName = this.nodeName.a;
     {
@@ -591,32 +604,38 @@ export class ImageIndexBuilder {
       const rankStart = new Int32Array(names.length + 1);
       for (let n = 1; n < N; n++) if (exists[n]) rankStart[rank[nodeName[n]] + 1]++;
       for (let r = 0; r < names.length; r++) rankStart[r + 1] += rankStart[r];
-      const inRankOrder = new Int32Array(rankStart[names.length]);
+      const inRankOrder = this.lastCopy.a.subarray(0, rankStart[names.length]);
       const at = rankStart.slice(0, names.length);
       for (let n = 1; n < N; n++) if (exists[n]) inRankOrder[at[rank[nodeName[n]]]++] = n;
-      const fill = childStart.slice(0, N);
+      const fill = this.lastChild.a;
+      fill.set(childStart.subarray(0, N));
       const parentOf = this.nodeParent.a;
       for (let i = 0; i < inRankOrder.length; i++) {
         const n = inRankOrder[i];
         childList[fill[parentOf[n]]++] = n;
       }
+      this.lastCopy.release();
+      this.lastChild.release();
     }
-    // The columns were sized for the layers' nodes: views of them, not copies.
+    // The columns as views of their memory, or trimmed copies when most of it is unused.
     const index = new ImageIndex(
-      names, this.linkTable.strings, this.nodeParent.view(), this.nodeName.view(), this.exists.view(), this.live.view(), this.type.view(),
-      this.size.view(), this.mode.view(), this.uid.view(), this.gid.view(), this.link.view(), this.layerOf.view(), this.deletedBy.view(),
-      this.deletedHow.view(), new Float64Array(N), new Float64Array(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
-      this.opaqueIn, this.layers, [], this.layerNodes, this.firstChild.view(), this.nextSibling.view(),
+      names, this.linkTable.strings, this.nodeParent.fit(), this.nodeName.fit(), this.exists.fit(), this.live.fit(), this.type.fit(),
+      this.size.fit(), this.mode.fit(), this.uid.fit(), this.gid.fit(), this.link.fit(), this.layerOf.fit(), this.deletedBy.fit(),
+      this.deletedHow.fit(), arena.u32(N), arena.u32(N), copyStart, copyLayer, copyType, copyBytes, childStart, childList,
+      this.opaqueIn, this.layers, [], this.layerNodes,
     );
-    // Hardlinks take their target's size before the totals are summed.
+    // Hardlinks take their target's size before the totals are summed (in the index's own columns:
+    // fit() may have copied them).
+    ({ exists, live, type, size } = index);
     for (const s of this.layers) s.hiddenBytes = 0;
-    const total = index.total, count = index.count, link = index.link;
+    const count = index.count, link = index.link;
+    let total = index.total;
     let broken: number[] | null = null;
     const nameIds = { get: (x: string): number | undefined => this.names.has(x) };
     for (let n = 1; n < N; n++) {
       if (!live[n] || type[n] !== T_HARDLINK) continue;
       const to = link[n] >= 0 ? this.linkTable.strings[link[n]] : undefined;
-      const target = to ? lookupPath(to, nameIds, (p, name) => this.hash.get(p, name), (x) => exists[x] === 1) : -1;
+      const target = to ? lookupPath(to, nameIds, (p, name) => index.childByName(p, name), (x) => exists[x] === 1) : -1;
       if (target >= 0 && live[target] && type[target] === T_FILE) size[n] = size[target];
       else (broken ??= []).push(n);
     }
@@ -624,7 +643,7 @@ export class ImageIndexBuilder {
     // A node's id is larger than its parent's (a parent is interned first): in falling id order a
     // node's own totals are complete when it is added to its parent's. Sums of whole bytes: exact in
     // any order.
-    const parentOf = this.nodeParent.a;
+    const parentOf = index.nodeParent;
     for (let n = N - 1; n >= 0; n--) {
       if (!exists[n]) continue;
       for (let i = copyStart[n], top = copyStart[n] + index.hiddenCount(n); i < top; i++) this.layers[copyLayer[i]].hiddenBytes += copyBytes[i];
@@ -632,7 +651,10 @@ export class ImageIndexBuilder {
       const p = parentOf[n];
       const dir = type[n] === T_DIR;
       count[p] += 1 + (dir ? count[n] : 0);
-      total[p] += dir ? total[n] : type[n] === T_FILE ? size[n] : 0;
+      const sum = total[p] + (dir ? total[n] : type[n] === T_FILE ? size[n] : 0);
+      // Totals past 4 GiB make the column a Float64Array (see NumArray).
+      if (sum > 0xffffffff && total instanceof Uint32Array) (index as { total: NumArray }).total = total = Float64Array.from(total);
+      total[p] = sum;
     }
     return index;
   }

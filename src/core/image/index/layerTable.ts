@@ -7,7 +7,7 @@
 // readers that still want them (the record codec, the file-version reader).
 import type { Compression } from '../tar/decompress';
 import type { EntryType, LayerEntry, LayerIndex, WhiteoutHead } from '../types';
-import { Column, NameTable, PairHash, StringTable } from './columns';
+import { Column, NameTable, PairHash, StringTable, fitsU32, type NumArray } from './columns';
 
 export const ENTRY_TYPES: readonly EntryType[] = ['file', 'dir', 'symlink', 'hardlink', 'char', 'block', 'fifo'];
 export const T_FILE = 0;
@@ -30,10 +30,11 @@ export interface LayerColumns {
   entNode: Int32Array;
   entType: Uint8Array;
   entMode: Uint16Array;
-  entUid: Float64Array;
-  entGid: Float64Array;
-  entSize: Float64Array;
-  entMtime: Float64Array;
+  /** Uint32Array unless a value does not fit (NumArray). */
+  entUid: NumArray;
+  entGid: NumArray;
+  entSize: NumArray;
+  entMtime: NumArray;
   /** Index into links, or -1. */
   entLink: Int32Array;
   links: string[];
@@ -168,10 +169,10 @@ export class LayerTableBuilder {
   private readonly entNode: Column<Int32Array>;
   private readonly entType: Column<Uint8Array>;
   private readonly entMode: Column<Uint16Array>;
-  private readonly entUid: Column<Float64Array>;
-  private readonly entGid: Column<Float64Array>;
-  private readonly entSize: Column<Float64Array>;
-  private readonly entMtime: Column<Float64Array>;
+  private readonly entUid: Column<NumArray>;
+  private readonly entGid: Column<NumArray>;
+  private readonly entSize: Column<NumArray>;
+  private readonly entMtime: Column<NumArray>;
   private readonly entLink: Column<Int32Array>;
   private readonly linkTable = new StringTable();
   private readonly whiteNode = new Column(Int32Array, 16);
@@ -207,10 +208,10 @@ export class LayerTableBuilder {
     this.entNode = new Column(Int32Array, cap);
     this.entType = new Column(Uint8Array, cap);
     this.entMode = new Column(Uint16Array, cap);
-    this.entUid = new Column(Float64Array, cap);
-    this.entGid = new Column(Float64Array, cap);
-    this.entSize = new Column(Float64Array, cap);
-    this.entMtime = new Column(Float64Array, cap);
+    this.entUid = new Column<NumArray>(Uint32Array, cap);
+    this.entGid = new Column<NumArray>(Uint32Array, cap);
+    this.entSize = new Column<NumArray>(Uint32Array, cap);
+    this.entMtime = new Column<NumArray>(Uint32Array, cap);
     this.entLink = new Column(Int32Array, cap);
     this.nodeParent.push(-1);
     this.nodeName.push(-1);
@@ -303,6 +304,7 @@ export class LayerTableBuilder {
     if (i >= this.entNode.a.length) {
       for (const c of [this.entNode, this.entType, this.entSize, this.entMode, this.entUid, this.entGid, this.entMtime, this.entLink]) c.ensure(i);
     }
+    if (!fitsU32(size) || !fitsU32(uid) || !fitsU32(gid) || !fitsU32(mtime)) this.widen(size, uid, gid, mtime);
     this.entNode.a[i] = node;
     this.entType.a[i] = type;
     this.entSize.a[i] = size;
@@ -316,6 +318,13 @@ export class LayerTableBuilder {
     if (type === T_FILE) this.tarFileBytes += size;
   }
 
+  /** The columns whose value does not fit 32 bits become Float64Array ones (rare: see NumArray). */
+  private widen(size: number, uid: number, gid: number, mtime: number): void {
+    if (!fitsU32(size)) this.entSize.widen();
+    if (!fitsU32(uid)) this.entUid.widen();
+    if (!fitsU32(gid)) this.entGid.widen();
+    if (!fitsU32(mtime)) this.entMtime.widen();
+  }
 
   /** A `.wh.NAME` marker: the path it deletes, and its own header. */
   addWhiteout(path: string, head: WhiteoutHead = PLAIN_WHITEOUT): void {

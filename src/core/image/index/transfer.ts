@@ -7,7 +7,7 @@ import { ImageIndex, type IndexLayer } from './imageIndex';
 
 const COLUMNS = [
   'nodeParent', 'nodeName', 'exists', 'live', 'type', 'size', 'mode', 'uid', 'gid', 'link', 'layer', 'deletedBy', 'deletedHow',
-  'total', 'count', 'copyStart', 'copyLayer', 'copyType', 'copyBytes', 'childStart', 'childList', 'firstChild', 'nextSibling',
+  'total', 'count', 'copyStart', 'copyLayer', 'copyType', 'copyBytes', 'childStart', 'childList',
 ] as const;
 type ColumnName = typeof COLUMNS[number];
 
@@ -59,6 +59,6 @@ export function indexFromParts(p: IndexParts): ImageIndex {
   return new ImageIndex(
     split(p.names, p.nameCount), split(p.links, p.linkCount), c.nodeParent, c.nodeName, c.exists, c.live, c.type, c.size, c.mode, c.uid,
     c.gid, c.link, c.layer, c.deletedBy, c.deletedHow, c.total, c.count, c.copyStart, c.copyLayer, c.copyType, c.copyBytes,
-    c.childStart, c.childList, new Map(p.opaqueIn), p.layers, p.warnings, p.layerNodes, c.firstChild, c.nextSibling,
+    c.childStart, c.childList, new Map(p.opaqueIn), p.layers, p.warnings, p.layerNodes,
   );
 }

@@ -24,8 +24,8 @@ class NodeView implements MergedNode {
     // A directory always has its map (maybe empty); anything else only if it kept children.
     if (ix.type[this.id] !== T_DIR && to === from) return (this.kids = null);
     const m = new Map<string, MergedNode>();
-    // In the order the merge met them, as the object tree keeps them.
-    for (const k of ix.childrenInOrder(this.id)) m.set(ix.nameOf(k), this.view.node(k));
+    // Sorted by name (the index's order).
+    for (let i = from; i < to; i++) m.set(ix.nameOf(ix.childList[i]), this.view.node(ix.childList[i]));
     return (this.kids = m);
   }
   get live(): boolean { return this.ix.live[this.id] === 1; }

@@ -7,6 +7,7 @@ import { posixJoin } from '../../image/tar/paths';
 import { shortCreatedBy } from '../format';
 import type { MappingResult } from '../../dockerfile/mapping';
 import { HOW, KINDS, type ImageIndex } from '../../image/index/imageIndex';
+import { Column } from '../../image/index/columns';
 import { T_DIR, T_FILE, T_HARDLINK } from '../../image/index/layerTable';
 import type { HistoryEntry } from '../../image/types';
 import { CopyUp, DEFAULT_BIG_FILE_THRESHOLD, Deletion, ExplainOptions, InstructionRef, LayerExplanation, PathBytes, PathCategory, ShippedBelow, WriteHeavy, isContextCopy, isRun } from './model';
@@ -126,18 +127,25 @@ function instructionFor(a: Analysis, layer: number, opts: ExplainOptions): Instr
 // ---------------------------------------------------------------------------------------------
 // Per-image: who hides each layer's bytes (one pass over the index's columns, once per analysis)
 
-/** Node ids with a byte count each, as two growing lists (no object per path). */
+/** Node ids with a byte count each, as two growing typed columns (no object per path). */
 export class NodeBytes {
-  readonly nodes: number[] = [];
-  readonly bytes: number[] = [];
+  private readonly n = new Column(Int32Array, 64);
+  private readonly b = new Column(Float64Array, 64);
   sum = 0;
   push(node: number, bytes: number): void {
-    this.nodes.push(node);
-    this.bytes.push(bytes);
+    this.n.push(node);
+    this.b.push(bytes);
     this.sum += bytes;
   }
   get length(): number {
-    return this.nodes.length;
+    return this.n.length;
+  }
+  /** The nodes and their bytes so far (views, valid until the next push). */
+  get nodes(): Int32Array {
+    return this.n.view();
+  }
+  get bytes(): Float64Array {
+    return this.b.view();
   }
 }
 
@@ -182,12 +190,13 @@ function cmpPathBytes(x: PathBytes, y: PathBytes): number {
  */
 function topNodes(files: NodeBytes, n: number, path: (node: number) => string, positiveOnly = false): PathBytes[] {
   if (n <= 0 || files.length === 0) return [];
-  const sorted = Float64Array.from(files.bytes).sort();
+  const bytes = files.bytes, nodes = files.nodes;
+  const sorted = bytes.slice().sort();
   const cut = sorted[Math.max(0, sorted.length - n)];
   const out: PathBytes[] = [];
-  for (let i = 0; i < files.length; i++) {
-    const b = files.bytes[i];
-    if (b >= cut && (!positiveOnly || b > 0)) out.push({ path: path(files.nodes[i]), bytes: b });
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b >= cut && (!positiveOnly || b > 0)) out.push({ path: path(nodes[i]), bytes: b });
   }
   return out.sort(cmpPathBytes).slice(0, n);
 }
@@ -305,11 +314,12 @@ export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = 
   // Paths that deserve a word: write-heavy directories, toolchains, apt.
   const heavy = new Map<string, WriteHeavy>();
   const tools = new Map<string, { what: string; bytes: number; dir: string }>();
-  for (let i = 0; i < written.length; i++) {
-    const path = pathOf(written.nodes[i]);
+  const writtenNodes = written.nodes, writtenBytes = written.bytes;
+  for (let i = 0; i < writtenNodes.length; i++) {
+    const path = pathOf(writtenNodes[i]);
     // Most paths match no rule: one test of them all first.
     if (!ANY_RULE.test(path)) continue;
-    const w = { path, bytes: written.bytes[i] };
+    const w = { path, bytes: writtenBytes[i] };
     for (const r of PATH_RULES) {
       const m = r.re.exec(w.path);
       if (!m) continue;
@@ -344,7 +354,7 @@ export function explainLayer(a: Analysis, layer: number, opts: ExplainOptions = 
   const copiedCandidates: LayerExplanation['copiedCandidates'] = [];
   if (isContextCopy(ins)) {
     const seenUnneeded = new Set<string>();
-    const files = written.nodes.map((n, i) => ({ path: pathOf(n), bytes: written.bytes[i] }));
+    const files = Array.from(writtenNodes, (n, i) => ({ path: pathOf(n), bytes: writtenBytes[i] }));
     for (const w of [...files].sort(cmpPathBytes)) {
       const contextPath = contextPathFor(ins!.copy, w.path);
       const rel = contextPath ?? w.path.slice(1);
