@@ -9,7 +9,9 @@
 //      in quick open),
 //      against the CLI's `analyze --json` of the same file (a whole process, cache off);
 //   2. the extension host process's peak RSS growth, worker threads included (VmRSS sampled every
-//      50 ms and VmHWM, reset before the Dockerfile opens), against its RSS before that;
+//      50 ms and VmHWM, reset before the Dockerfile opens), against its RSS before that; and the
+//      peak RSS of the analysis process the extension starts for the analysis (as it reports it in
+//      the extension's "analyzed" line, and its VmHWM sampled every 50 ms), with the sum of both;
 //   3. the longest stretch of Layer Lens' work on the extension host's thread between two yields
 //      while it analyzes (the extension's own count, from its "analyzed …" line in the Layer Lens
 //      output), against the longest stall an idle Node process (bench/stalls.js) saw meanwhile; and
@@ -32,7 +34,7 @@ import * as path from 'node:path';
 import { CHROMIUM, CODE_SERVER_VERSION, CodeServer, Workbench, defaultCodeServerEntry, launchBrowser, pruneDeadRuns } from '../test/e2e/harness';
 import { repoRoot } from '../test/support/repo';
 import { DEFAULT_BENCH_DIR, ensureArchive, rssHook, run } from './bench-index';
-import { findExtensionHost, listProcs, msSinceFromTimeOfDay, parseAnalyzedLines, parseBlockedLines, parseProcStatus, resetPeakRss, sampleMemory, type AnalyzedLine } from './editorProbe';
+import { findExtensionHost, listProcs, msSinceFromTimeOfDay, parseAnalyzedLines, parseBlockedLines, parseProcStatus, resetPeakRss, sampleChildren, sampleMemory, type AnalyzedLine } from './editorProbe';
 import { unshared, type Stall } from './stalls';
 
 interface Options { dirs: number; perDir: number; dir: string; json?: string }
@@ -170,6 +172,7 @@ async function main(): Promise<void> {
     const rssBeforeKiB = before[before.length >> 1];
     const peakReset = resetPeakRss(host);
     const mem = sampleMemory(host, 50);
+    const children = sampleChildren(host, /analyzer(Process)?\.js/, 50);
     const idle = idleReference(stallsJs);
     const logText = (): string => server.findLogFiles(/Layer Lens\.log$/).map((f) => readFileSync(f, 'utf8')).join('\n');
     const analyzedBefore = parseAnalyzedLines(logText()).length;
@@ -201,6 +204,7 @@ async function main(): Promise<void> {
     await sleep(2000); // what follows the analysis (views, lenses) before the peak is read
     const openEndWall = Date.now();
     const memOpen = mem.stop();
+    const analyzers = children.stop();
     const peakOpenKiB = Math.max(memOpen.maxRssKiB, peakReset ? memOpen.hwmKiB : 0);
 
     process.stderr.write('bench-editor: expanding app, then app/node_modules…\n');
@@ -250,6 +254,11 @@ async function main(): Promise<void> {
       memory: {
         rssBeforeMiB: mib(rssBeforeKiB), peakMiB: mib(peakOpenKiB), growthMB: mb(peakOpenKiB - rssBeforeKiB), targetGrowthMB: TARGETS.rssGrowthMB,
         ratioPeakToBefore: peakOpenKiB / rssBeforeKiB, peakWithExpansionMiB: mib(peakAllKiB), samples: memOpen.samples, peakResetByKernel: peakReset,
+        // The analysis process: its own report (null: the worker thread analysed), and what sampling saw.
+        analyzerProcessPeakMiB: analyzed.analyzerPeakMiB ?? null,
+        analyzerProcessSampledPeakMiB: analyzers.length > 0 ? mib(Math.max(...analyzers.map((a) => a.hwmKiB))) : null,
+        analyzerProcessesSeen: analyzers.length,
+        growthPlusAnalyzerMB: mb(peakOpenKiB - rssBeforeKiB) + (analyzed.analyzerPeakMiB ?? 0) * 1.048576,
       },
       thread: {
         targetMs: TARGETS.blockMs,
@@ -267,6 +276,10 @@ async function main(): Promise<void> {
     line(`  1. first rows of Merged Filesystem        ${f2(firstRowsMs / 1000).padStart(8)} s  target ≤ ${TARGETS.firstRowsS} s   ${f2(report.firstRows.ratioToCliAnalyze)}× CLI analyze`);
     line(`     (editor tab ${f2(tabMs / 1000)} s; Layers view's L1 row ${f2(layersRowsMs / 1000)} s; the extension's analysis ${f2(analyzed.totalMs / 1000)} s${analysisEndS === undefined ? '' : `, from ${f2(analysisEndS - analyzed.totalMs / 1000)} to ${f2(analysisEndS)} s`}, its worker ${f2(analyzed.workerMs / 1000)} s)`);
     line(`  2. extension host peak RSS growth          ${report.memory.growthMB.toFixed(0).padStart(8)} MB target ≤ ${TARGETS.rssGrowthMB} MB  ${f2(report.memory.ratioPeakToBefore)}× its RSS before (${mib(rssBeforeKiB).toFixed(0)} → ${mib(peakOpenKiB).toFixed(0)} MiB; ${mib(peakAllKiB).toFixed(0)} MiB with the expansions)`);
+    const am = report.memory;
+    line(am.analyzerProcessPeakMiB === null
+      ? `     (analysed in the worker thread: no analysis process)`
+      : `     analysis process peak RSS ${am.analyzerProcessPeakMiB.toFixed(0)} MiB (sampled: ${am.analyzerProcessSampledPeakMiB === null ? 'not seen' : `${am.analyzerProcessSampledPeakMiB.toFixed(0)} MiB`}); host growth + it: ${am.growthPlusAnalyzerMB.toFixed(0)} MB`);
     line(`  3. longest Layer Lens slice on its thread  ${String(analyzed.longestSliceMs).padStart(8)} ms target ≤ ${TARGETS.blockMs} ms  ${report.thread.ratioSliceToIdleStall === null ? 'n/a' : f2(report.thread.ratioSliceToIdleStall)}× an idle process's longest stall (${idleMs.toFixed(0)} ms); ${analyzed.threadMs} ms of work on it`);
     line(`     the thread's longest stall, open to settled: ${threadOpen.longestStallMs} ms (${threadOpen.stallsOver50Ms} over 50 ms; longest the idle process did not share ${threadOpen.longestUnsharedStallMs} ms); while expanding: ${threadExpand.longestStallMs} ms (idle process ${threadExpand.idleProcessLongestStallMs.toFixed(0)} ms)`);
     line(`  4. expand node_modules (${o.dirs} children)   ${expandBigMs.toFixed(0).padStart(8)} ms target ≤ ${TARGETS.expandMs} ms  ${f2(report.expand.ratioToOneChildDir)}× expanding app (one child: ${expandSmallMs.toFixed(0)} ms)`);

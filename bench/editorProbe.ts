@@ -14,6 +14,15 @@ export function parseProcStatus(text: string): { rssKiB?: number; hwmKiB?: numbe
 
 export interface ProcInfo { pid: number; pgrp: number; cmdline: string[] }
 
+/** Parent process id of a /proc/PID/stat text (the fields after the parenthesised command name). */
+export function parseStatPpid(text: string): number | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  // After ") ": state ppid …
+  const ppid = Number(text.slice(close + 2).split(' ')[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
+}
+
 /** Process group of a /proc/PID/stat text (the fields after the parenthesised command name). */
 export function parseStatPgrp(text: string): number | undefined {
   const close = text.lastIndexOf(')');
@@ -62,6 +71,8 @@ export interface AnalyzedLine {
   longestSliceMs: number;
   /** The line's time stamp (`[HH:MM:SS.mmm]`, UTC) as milliseconds since midnight. */
   atMsOfDay?: number;
+  /** The analysis process's peak RSS (MiB) as it reported it; undefined when the worker thread analysed. */
+  analyzerPeakMiB?: number;
 }
 
 const STAMP = /^\[(\d\d):(\d\d):(\d\d)\.(\d\d\d)\] /;
@@ -75,9 +86,11 @@ export function parseAnalyzedLines(text: string): AnalyzedLine[] {
     const m = re.exec(line);
     if (!m) continue;
     const st = STAMP.exec(line);
+    const peak = /; analysis process peak RSS (\d+) MiB/.exec(line);
     out.push({
       source: m[1], layers: Number(m[2]), totalMs: Number(m[3]), workerMs: Number(m[4]), cacheHits: Number(m[5]),
       threadMs: Number(m[6]), longestSliceMs: Number(m[7]), ...(st ? { atMsOfDay: msOfDay(st) } : {}),
+      ...(peak ? { analyzerPeakMiB: Number(peak[1]) } : {}),
     });
   }
   return out;
@@ -118,6 +131,37 @@ export function sampleMemory(pid: number, everyMs = 50): { stop(): { maxRssKiB: 
       clearInterval(t);
       read();
       return { maxRssKiB: maxRss, hwmKiB: hwm, samples };
+    },
+  };
+}
+
+/**
+ * The peak RSS (VmHWM) of each child of `parentPid` whose command line matches `cmd`, sampled every
+ * `everyMs` until stop(): children that come and go between two samples are missed, and a child's
+ * growth after its last sample is not seen (its own report is exact).
+ */
+export function sampleChildren(parentPid: number, cmd: RegExp, everyMs = 50): { stop(): Array<{ pid: number; hwmKiB: number }> } {
+  const hwm = new Map<number, number>();
+  const read = (): void => {
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        if (parseStatPpid(fs.readFileSync(`/proc/${name}/stat`, 'utf8')) !== parentPid) continue;
+        if (!cmd.test(fs.readFileSync(`/proc/${name}/cmdline`, 'utf8'))) continue;
+        const k = parseProcStatus(fs.readFileSync(`/proc/${name}/status`, 'utf8')).hwmKiB;
+        if (k !== undefined) hwm.set(Number(name), Math.max(hwm.get(Number(name)) ?? 0, k));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  read();
+  const t = setInterval(read, everyMs);
+  return {
+    stop() {
+      clearInterval(t);
+      read();
+      return [...hwm].map(([pid, hwmKiB]) => ({ pid, hwmKiB }));
     },
   };
 }

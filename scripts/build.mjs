@@ -68,7 +68,9 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, plugins: [vendorExternal('./vendor/', [...VENDOR, ...CLI_VENDOR, ...SECRETLINT])] }),
   // The analysis worker thread the extension starts (src/vscode/imageService.ts).
   esbuild.build({ ...common, entryPoints: ['src/worker/analysisWorker.ts'], outfile: 'dist/worker.js', plugins: [vendorExternal('./vendor/')] }),
-  // The layer-blob workers (src/sources/blobPool.ts) that the CLI, the analysis worker and the
+  // The analysis process the analysis worker thread starts for each analysis (src/worker/analyzerChild.ts).
+  esbuild.build({ ...common, entryPoints: ['src/worker/analyzerProcess.ts'], outfile: 'dist/analyzer.js', plugins: [vendorExternal('./vendor/')] }),
+  // The layer-blob workers (src/sources/blobPool.ts) that the CLI, the analysis process and the
   // extension start to decompress an OCI layout's layers side by side.
   esbuild.build({ ...common, entryPoints: ['src/worker/blobWorker.ts'], outfile: 'dist/blobworker.js' }),
   // dockerode's own use of ssh2 (docker-modem's ssh agent) shares dist/vendor/ssh2.js.

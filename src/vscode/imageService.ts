@@ -179,7 +179,7 @@ export class ImageService implements vscode.Disposable {
           try {
             const t0 = Date.now();
             if (this.worker) {
-              // Off the extension host: the worker reads; this thread merges in slices of ~8 ms.
+              // Off the extension host's thread: the analysis process (or the worker thread) reads and merges; this thread takes the results in slices of ~8 ms.
               let pct = 0;
               const { analysis: a, stats } = await this.worker.analyzeWithStats(source, {
                 signal: ac.signal,
@@ -187,6 +187,7 @@ export class ImageService implements vscode.Disposable {
                 cacheDir: this.options.readers.cacheDir,
                 registry: registrySettings(),
                 onPartial,
+                onLog: (line) => this.log(line),
                 onProgress: (p) => {
                   const read = `${p.layersRead} layer(s) read`;
                   if (p.fraction === undefined) { progress.report({ message: `${formatBytes(p.bytes)}, ${read}` }); return; }
@@ -195,7 +196,7 @@ export class ImageService implements vscode.Disposable {
                   pct = Math.max(pct, now);
                 },
               });
-              this.log(`analyzed ${source}: ${a.image.layers.length} layers in ${Date.now() - t0} ms (worker ${stats.readMs} ms, ${stats.cacheHits} layer(s) from the cache; this thread ${Math.round(stats.mainThreadMs)} ms in slices of at most ${Math.round(stats.longestSliceMs)} ms)`);
+              this.log(`analyzed ${source}: ${a.image.layers.length} layers in ${Date.now() - t0} ms (worker ${stats.readMs} ms, ${stats.cacheHits} layer(s) from the cache; this thread ${Math.round(stats.mainThreadMs)} ms in slices of at most ${Math.round(stats.longestSliceMs)} ms)${stats.analyzer.kind === 'process' ? `; analysis process peak RSS ${Math.round(stats.analyzer.peakRssKiB / 1024)} MiB` : '; in the worker thread'}`);
               return a;
             }
             const image = await loadImage(spec, {

@@ -1,6 +1,6 @@
 // Analysis through the worker thread, for a thread that must stay responsive (the extension host;
-// the benchmark measures its event-loop delay through this same API). The worker reads, parses and
-// merges; this side takes each layer's record (RecordIndex: the layer's table columns as views of
+// the benchmark measures its event-loop delay through this same API). The worker (through the
+// analysis process it starts: src/worker/analyzerChild.ts) reads, parses and merges; this side takes each layer's record (RecordIndex: the layer's table columns as views of
 // the transferred buffer) and the image index the worker hands over (its columns transferred, not
 // copied), so nothing is merged or decoded on this thread: the views make objects only for the rows
 // they show. Partial analyses (the bottom
@@ -47,6 +47,8 @@ export interface WorkerAnalyzeOptions {
   sliceMs?: number;
   /** Least time between two partial analyses (default 400 ms). */
   partialEveryMs?: number;
+  /** Lines for the log: how the analysis runs (in the analysis process, or why in the worker thread). */
+  onLog?: (line: string) => void;
 }
 
 export interface WorkerAnalysisStats {
@@ -55,6 +57,8 @@ export interface WorkerAnalysisStats {
   /** Time spent on this thread decoding and merging (sum of slices), and the longest slice. */
   mainThreadMs: number;
   longestSliceMs: number;
+  /** Where the image was read and merged, with the analysis process's peak resident memory (KiB). */
+  analyzer: DoneMessage['analyzer'];
 }
 
 /** Time slicing: run until the budget is used, then let the event loop turn. */
@@ -184,6 +188,9 @@ export class AnalysisWorkerClient {
           layersRead: m.layersRead, layersMerged: merged, layersTotal: keys()?.length,
         });
         return;
+      } else if (m.type === 'log') {
+        opts.onLog?.(m.line);
+        return;
       } else inbox.push(m);
       const w = wake;
       wake = undefined;
@@ -251,7 +258,7 @@ export class AnalysisWorkerClient {
       const analysis = analysisFromIndex(image, index, await unpackDive(fin, slicer));
       merged = fin.keys.length;
       slicer.idle();
-      return { analysis, stats: { readMs: fin.readMs, cacheHits: fin.cacheHits, mainThreadMs: slicer.busyMs, longestSliceMs: slicer.longestMs } };
+      return { analysis, stats: { readMs: fin.readMs, cacheHits: fin.cacheHits, analyzer: fin.analyzer, mainThreadMs: slicer.busyMs, longestSliceMs: slicer.longestMs } };
     } catch (e) {
       if (signal?.aborted) {
         onAbort();

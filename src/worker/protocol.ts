@@ -79,6 +79,8 @@ export interface DoneMessage {
   /** Milliseconds spent reading in the worker, and layers taken from the cache. */
   readMs: number;
   cacheHits: number;
+  /** Where the image was read and merged: the analysis process, with its peak resident memory (KiB), or the worker thread. */
+  analyzer: { kind: 'process'; peakRssKiB: number } | { kind: 'thread' };
 }
 
 export interface ErrorMessage {
@@ -89,4 +91,59 @@ export interface ErrorMessage {
   code?: string;
 }
 
-export type FromWorker = PlanMessage | LayerMessage | PartialMessage | ProgressMessage | DoneMessage | ErrorMessage;
+/** A line for the extension's log (how the analysis runs, when that is worth knowing). */
+export interface LogMessage {
+  type: 'log';
+  id: number;
+  line: string;
+}
+
+export type FromWorker = PlanMessage | LayerMessage | PartialMessage | ProgressMessage | DoneMessage | ErrorMessage | LogMessage;
+
+// Between the analysis worker thread and the analysis process it starts (src/worker/analyzerProcess.ts,
+// bundled as dist/analyzer.js) over the process's IPC channel: small messages only. What is big (a
+// layer's record, an image index, dive's figures) is written to a file of the spool directory (or
+// the cache) and named here; the worker thread reads it from there.
+
+/** The one analysis a process runs; its files go to `spool` (a private directory the worker thread made). */
+export interface AnalyzerRequest {
+  type: 'analyze';
+  request: AnalyzeRequest;
+  spool: string;
+}
+
+/** An image index record (src/core/image/index/indexRecord.ts) made for `key`, in `file`. */
+export interface IndexFile {
+  file: string;
+  key: string;
+}
+
+export interface AnalyzerLayer {
+  type: 'layer';
+  key: string;
+  /** The layer's record (transferableIndex's bytes). */
+  file: string;
+}
+
+export interface AnalyzerPartial extends IndexFile {
+  type: 'partial';
+  layers: number;
+}
+
+export interface AnalyzerDone {
+  type: 'done';
+  image: ImageData;
+  keys: string[];
+  /** The image index: a file of the spool, or the cache's own record of it. */
+  index: IndexFile;
+  /** dive's figures as JSON. */
+  diveFile: string;
+  readMs: number;
+  cacheHits: number;
+  /** The process's peak resident memory (KiB). */
+  peakRssKiB: number;
+}
+
+export type FromAnalyzer =
+  | Omit<PlanMessage, 'id'> | AnalyzerLayer | AnalyzerPartial | Omit<ProgressMessage, 'id'> | AnalyzerDone
+  | Omit<ErrorMessage, 'id'> | Omit<LogMessage, 'id'>;

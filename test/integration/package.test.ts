@@ -17,7 +17,7 @@ test('npm run package makes a lean .vsix with the bundled extension and CLI', ()
   const size = statSync(vsix).size;
   const list = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n').filter(Boolean);
   console.log(`layer-lens.vsix: ${size} bytes, ${list.length} files`);
-  for (const need of ['extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/worker.js', 'extension/dist/blobworker.js', 'extension/dist/vendor/dockerode.js', 'extension/dist/vendor/ssh2.js', 'extension/package.json', 'extension/media/layers.svg', 'extension/media/icon.png']) {
+  for (const need of ['extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/worker.js', 'extension/dist/analyzer.js', 'extension/dist/blobworker.js', 'extension/dist/vendor/dockerode.js', 'extension/dist/vendor/ssh2.js', 'extension/package.json', 'extension/media/layers.svg', 'extension/media/icon.png']) {
     assert.ok(list.includes(need), `${need} in ${JSON.stringify(list)}`);
   }
   for (const f of list) assert.doesNotMatch(f, /node_modules|\/src\/|\/test\/|\.map$|\.cache|example\/image/, f);

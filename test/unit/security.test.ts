@@ -34,15 +34,22 @@ function sources(dir: string): string[] {
   return out;
 }
 
-test('no shell string interpolation: src starts no process but docker-credential helpers (execFile, argv); nothing uses exec/execSync or shell: true', () => {
-  // The one process src starts: a docker-credential-NAME helper named by config.json, as the docker
-  // CLI runs it (execFile with an argument array; the server on stdin).
+test('no shell string interpolation: src starts no process but docker-credential helpers (execFile, argv) and its own analysis process (fork); nothing uses exec/execSync or shell: true', () => {
+  // The processes src starts: a docker-credential-NAME helper named by config.json, as the docker
+  // CLI runs it (execFile with an argument array; the server on stdin), and the analysis process,
+  // Layer Lens' own script run by fork (no arguments; the request over IPC).
   const helpers = path.join('src', 'sources', 'registry', 'credentials.ts');
+  const analyzer = path.join('src', 'worker', 'analyzerChild.ts');
   for (const f of sources('src')) {
     const text = readFileSync(f, 'utf8');
     if (path.relative(root, f) === helpers) {
       assert.match(text, /import \{ execFile \} from 'node:child_process'/);
       assert.match(text, /execFile\(exe, \['get'\]/);
+      continue;
+    }
+    if (path.relative(root, f) === analyzer) {
+      assert.match(text, /import \{ fork, type ChildProcess \} from 'node:child_process'/);
+      assert.match(text, /fork\(script, \[\], \{/);
       continue;
     }
     assert.doesNotMatch(text, /child_process/, `${path.relative(root, f)} starts processes`);
