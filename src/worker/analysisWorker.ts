@@ -41,7 +41,7 @@ function postDone(id: number, r: Finished | (Omit<Finished, 'peakRssKiB'> & { pe
   const ineff = packable ? dive.inefficiencies : [];
   const ineffCumulative = Float64Array.from(ineff, (x) => x.cumulative);
   const ineffCount = Uint32Array.from(ineff, (x) => x.count);
-  const { parts, transfer } = indexParts(r.index);
+  const { parts, transfer } = r.index;
   const analyzer: DoneMessage['analyzer'] = r.peakRssKiB === undefined ? { kind: 'thread' } : { kind: 'process', peakRssKiB: r.peakRssKiB };
   post({
     type: 'done', id, image: { ...r.image, layers: [] }, keys: r.keys, dive: packable ? { ...dive, inefficiencies: [] } : dive,
@@ -65,7 +65,7 @@ async function runHere(req: AnalyzeRequest, signal: AbortSignal): Promise<void> 
     },
     progress: (bytes, total, layersRead) => post({ type: 'progress', id: req.id, bytes, total, layersRead }),
   }, (line) => post({ type: 'log', id: req.id, line }));
-  postDone(req.id, { ...r, peakRssKiB: undefined });
+  postDone(req.id, { ...r, index: indexParts(r.index), peakRssKiB: undefined });
 }
 
 async function run(req: AnalyzeRequest): Promise<void> {

@@ -11,9 +11,8 @@ import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { CancelledError } from '../core/image/errors';
 import type { DiveEfficiency } from '../core/image/efficiency';
-import type { ImageIndex } from '../core/image/index/imageIndex';
-import { decodeImageIndex } from '../core/image/index/indexRecord';
-import { indexParts } from '../core/image/index/transfer';
+import { imageIndexPartsOfRecord } from '../core/image/index/indexRecord';
+import type { IndexParts } from '../core/image/index/transfer';
 import type { ImageData } from '../core/image/types';
 import type { AnalyzeRequest, AnalyzerRequest, FromAnalyzer, FromWorker, IndexFile } from './protocol';
 
@@ -22,7 +21,8 @@ export type Post = (m: FromWorker, transfer?: ArrayBuffer[]) => void;
 export interface Finished {
   image: ImageData;
   keys: string[];
-  index: ImageIndex;
+  /** The image index as the parts to post, and the buffers to transfer with them. */
+  index: { parts: IndexParts; transfer: ArrayBuffer[] };
   dive: DiveEfficiency;
   readMs: number;
   cacheHits: number;
@@ -60,7 +60,8 @@ function take(file: string, spool: string): Buffer {
   return buf;
 }
 
-const readIndex = (f: IndexFile, spool: string): ImageIndex => decodeImageIndex(take(f.file, spool), f.key);
+/** An index file's record as the parts to post: checked, its columns views of the file's bytes, its names one string. */
+const readIndex = (f: IndexFile, spool: string): { parts: IndexParts; transfer: ArrayBuffer[] } => imageIndexPartsOfRecord(take(f.file, spool), f.key);
 
 /** The last lines a process wrote to stderr (at most `max` characters), to say why it ended. */
 function tail(child: ChildProcess, max = 2000): () => string {
@@ -129,7 +130,7 @@ export async function analyzeInProcess(req: AnalyzeRequest, signal: AbortSignal,
             const record = ownBuffer(take(m.file, spool));
             post({ type: 'layer', id: req.id, key: m.key, record }, [record]);
           } else if (m.type === 'partial') {
-            const { parts, transfer } = indexParts(readIndex(m, spool));
+            const { parts, transfer } = readIndex(m, spool);
             post({ type: 'partial', id: req.id, layers: m.layers, index: parts }, transfer);
           } else if (m.type === 'done') {
             const index = readIndex(m.index, spool);

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { TypedArray } from './columns';
 import type { ImageIndex, IndexLayer } from './imageIndex';
 import { RECORD_HEADER, RECORD_TRAILER, joinedBytes, pad8, readStrings, recordBody, recordHead, recordProblem, type RecordKind } from './recordBytes';
-import { indexFromParts, indexParts, type IndexParts } from './transfer';
+import { INDEX_COLUMNS, indexFromParts, indexParts, type IndexParts } from './transfer';
 
 export const INDEX_RECORD_VERSION = 2;
 const KIND: RecordKind = { magic: 0x49494c4c /* "LLII" little-endian */, version: INDEX_RECORD_VERSION, name: 'image index' };
@@ -99,6 +99,20 @@ function damaged(why: string): never {
  * any damage or when the record was made for another stack key.
  */
 export function decodeImageIndex(buf: Buffer, key: string): ImageIndex {
+  return indexFromParts(recordParts(buf, key, true).parts);
+}
+
+/**
+ * The record's index as the parts a thread hand-over carries (transfer.ts), checked as
+ * decodeImageIndex checks it, its names and link targets left joined as one string each (the
+ * receiving side splits them): no string per name is made here. Every column is a view of one
+ * buffer, the one to transfer.
+ */
+export function imageIndexPartsOfRecord(buf: Buffer, key: string): { parts: IndexParts; transfer: ArrayBuffer[] } {
+  return recordParts(buf, key, false);
+}
+
+function recordParts(buf: Buffer, key: string, split: boolean): { parts: IndexParts; transfer: ArrayBuffer[] } {
   const bad = recordProblem(buf, KIND);
   if (bad) damaged(bad);
   const body = recordBody<Facts>(buf, damaged);
@@ -112,11 +126,22 @@ export function decodeImageIndex(buf: Buffer, key: string): ImageIndex {
     cols.set(name, new ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset + at, n));
     at = pad8(at + n * ctor.BYTES_PER_ELEMENT);
   }
-  const nameTable = readStrings(bytes, at, end, { list: facts.nameList, count: facts.names, len: facts.nameBytes }, () => damaged('names'));
-  const linkTable = readStrings(bytes, nameTable.at, end, { list: facts.linkList, count: facts.links, len: facts.linkBytes }, () => damaged('link targets'));
-  at = linkTable.at;
-  const names = nameTable.strings;
-  const links = linkTable.strings;
+  const strings = (stored: { list?: string[]; count: number; len: number }, what: string): string | string[] => {
+    if (split || stored.list) {
+      const t = readStrings(bytes, at, end, stored, () => damaged(what));
+      at = t.at;
+      return t.strings;
+    }
+    if (!Number.isSafeInteger(stored.len) || stored.len < 0 || at + stored.len > end) damaged(what);
+    let count = stored.len > 0 || stored.count > 0 ? 1 : 0;
+    for (let i = at; i < at + stored.len; i++) if (bytes[i] === 0) count++;
+    if (count !== stored.count) damaged(what);
+    const joined = bytes.toString('utf8', at, at + stored.len);
+    at += stored.len;
+    return joined;
+  };
+  const names = strings({ list: facts.nameList, count: facts.names, len: facts.nameBytes }, 'names');
+  const links = strings({ list: facts.linkList, count: facts.links, len: facts.linkBytes }, 'link targets');
   if (at !== end) damaged('trailing bytes');
   const col = (name: string): TypedArray => cols.get(name) ?? damaged(`no column ${name}`);
   const layers: IndexLayer[] = facts.layers.map(({ changeCount, ...rest }, i) => {
@@ -125,33 +150,37 @@ export function decodeImageIndex(buf: Buffer, key: string): ImageIndex {
     return { ...rest, changes: { ...c, length: changeCount } };
   });
   const parts: IndexParts = {
-    names, links, nameCount: names.length, linkCount: links.length,
+    names, links, nameCount: facts.names, linkCount: facts.links,
     columns: Object.fromEntries([...cols].filter(([n]) => !n.includes('.'))) as IndexParts['columns'],
     layers, warnings: facts.warnings, opaqueIn: facts.opaqueIn,
     layerNodes: layers.map((_, i) => col(`layerNodes.${i}`) as Int32Array),
   };
-  const ix = indexFromParts(parts);
-  check(ix);
-  return ix;
+  check(parts, layers);
+  return { parts, transfer: [bytes.buffer as ArrayBuffer] };
 }
 
 /** The columns hold together: one length per node, parents before children, ids in range. */
-function check(ix: ImageIndex): void {
-  const N = ix.nodeParent.length;
-  if (N < 1 || ix.nodeParent[0] !== -1) damaged('root');
-  for (const [name, a] of Object.entries(indexParts(ix).parts.columns)) {
-    const want = name === 'copyStart' || name === 'childStart' ? N + 1 : name.startsWith('copy') ? ix.copyStart[N] : name === 'childList' ? ix.childStart[N] : N;
+function check(parts: IndexParts, layers: IndexLayer[]): void {
+  const c = parts.columns as Record<string, TypedArray | undefined>;
+  const col = (name: string): TypedArray => c[name] ?? damaged(`no column ${name}`);
+  const nodeParent = col('nodeParent'), nodeName = col('nodeName'), link = col('link');
+  const copyStart = col('copyStart'), childStart = col('childStart'), childList = col('childList'), copyLayer = col('copyLayer');
+  const N = nodeParent.length;
+  if (N < 1 || nodeParent[0] !== -1) damaged('root');
+  for (const name of INDEX_COLUMNS) {
+    const a = col(name);
+    const want = name === 'copyStart' || name === 'childStart' ? N + 1 : name.startsWith('copy') ? copyStart[N] : name === 'childList' ? childStart[N] : N;
     if (a.length !== want) damaged(`column ${name} length`);
   }
   for (let n = 1; n < N; n++) {
-    const p = ix.nodeParent[n];
-    if (p < 0 || p >= n || ix.nodeName[n] < 0 || ix.nodeName[n] >= ix.names.length || ix.link[n] >= ix.links.length) damaged('node table');
+    const p = nodeParent[n];
+    if (p < 0 || p >= n || nodeName[n] < 0 || nodeName[n] >= parts.nameCount || link[n] >= parts.linkCount) damaged('node table');
   }
-  for (let i = 0; i < ix.childList.length; i++) if (ix.childList[i] < 1 || ix.childList[i] >= N) damaged('children');
+  for (let i = 0; i < childList.length; i++) if (childList[i] < 1 || childList[i] >= N) damaged('children');
   for (let n = 0; n < N; n++) {
-    if (ix.copyStart[n] > ix.copyStart[n + 1] || ix.childStart[n] > ix.childStart[n + 1]) damaged('offsets');
+    if (copyStart[n] > copyStart[n + 1] || childStart[n] > childStart[n + 1]) damaged('offsets');
   }
-  for (let i = 0; i < ix.copyLayer.length; i++) if (ix.copyLayer[i] < 0 || ix.copyLayer[i] >= ix.layers.length) damaged('copies');
-  for (const l of ix.layers) for (let i = 0; i < l.changes.length; i++) if (l.changes.node[i] < 0 || l.changes.node[i] >= N) damaged('changes');
-  for (const g of ix.layerNodes) for (let i = 0; i < g.length; i++) if (g[i] < 0 || g[i] >= N) damaged('layer nodes');
+  for (let i = 0; i < copyLayer.length; i++) if (copyLayer[i] < 0 || copyLayer[i] >= layers.length) damaged('copies');
+  for (const l of layers) for (let i = 0; i < l.changes.length; i++) if (l.changes.node[i] < 0 || l.changes.node[i] >= N) damaged('changes');
+  for (const g of parts.layerNodes) for (let i = 0; i < g.length; i++) if (g[i] < 0 || g[i] >= N) damaged('layer nodes');
 }

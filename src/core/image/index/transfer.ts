@@ -5,10 +5,12 @@
 import type { TypedArray } from './columns';
 import { ImageIndex, type IndexLayer } from './imageIndex';
 
-const COLUMNS = [
+/** The per-node and per-copy columns, by name. */
+export const INDEX_COLUMNS = [
   'nodeParent', 'nodeName', 'exists', 'live', 'type', 'size', 'mode', 'uid', 'gid', 'link', 'layer', 'deletedBy', 'deletedHow',
   'total', 'count', 'copyStart', 'copyLayer', 'copyType', 'copyBytes', 'childStart', 'childList',
 ] as const;
+const COLUMNS = INDEX_COLUMNS;
 type ColumnName = typeof COLUMNS[number];
 
 /** The index as structured-clone data. */
