@@ -67,8 +67,13 @@ export async function runAnalysis(req: AnalyzeRequest, signal: AbortSignal, sink
   };
   let partialLayers = 0;
   let lastPartial = 0;
+  // The source's bytes read so far, of its total (when known).
+  let readBytes = 0;
+  let totalBytes: number | undefined;
+  const partialUntil = req.partialUntil ?? 0.8;
   const maybePartial = (): void => {
     if (req.partialEveryMs === undefined || !stackKeys) return;
+    if (totalBytes !== undefined && totalBytes > 0 && readBytes >= partialUntil * totalBytes) return;
     let k = 0;
     while (k < stackKeys.length && byKey.has(stackKeys[k])) k++;
     if (k <= partialLayers || k >= stackKeys.length || Date.now() - lastPartial < req.partialEveryMs) return;
@@ -95,6 +100,8 @@ export async function runAnalysis(req: AnalyzeRequest, signal: AbortSignal, sink
       maybePartial();
     },
     onProgress: (bytes, total) => {
+      readBytes = bytes;
+      totalBytes = total;
       const now = Date.now();
       if (now - lastProgress < 100) return;
       lastProgress = now;

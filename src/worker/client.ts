@@ -47,6 +47,8 @@ export interface WorkerAnalyzeOptions {
   sliceMs?: number;
   /** Least time between two partial analyses (default 400 ms). */
   partialEveryMs?: number;
+  /** No partial analysis once this share of the source is read (default 0.8; 1: never skipped). */
+  partialUntil?: number;
   /** Lines for the log: how the analysis runs (in the analysis process, or why in the worker thread). */
   onLog?: (line: string) => void;
 }
@@ -221,7 +223,7 @@ export class AnalysisWorkerClient {
     };
 
     try {
-      this.send({ type: 'analyze', id, source, endpoint: opts.endpoint, cacheDir: opts.cacheDir, platform: opts.platform, registry: opts.registry, partialEveryMs: opts.onPartial ? (opts.partialEveryMs ?? 400) : undefined });
+      this.send({ type: 'analyze', id, source, endpoint: opts.endpoint, cacheDir: opts.cacheDir, platform: opts.platform, registry: opts.registry, partialEveryMs: opts.onPartial ? (opts.partialEveryMs ?? 400) : undefined, partialUntil: opts.partialUntil });
       this.worker?.ref();
       for (;;) {
         if (failure) throw failure;

@@ -23,6 +23,12 @@ export interface AnalyzeRequest {
   registry?: RegistryOptions;
   /** Send the index of the layers read so far, bottom first, at most this often (ms); none: never. */
   partialEveryMs?: number;
+  /**
+   * No partial index once this share of the source's bytes is read (default 0.8; 1: never
+   * skipped): the rest comes soon, and a partial of nearly every layer would cost a merge of
+   * them and, until the final index replaces it, its memory twice over.
+   */
+  partialUntil?: number;
 }
 
 export interface CancelRequest {

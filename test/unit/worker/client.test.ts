@@ -43,6 +43,32 @@ function same(a: ReturnType<typeof analyze>, b: ReturnType<typeof analyze>): voi
   assert.deepEqual(a.image.layers.map(plain), b.image.layers.map(plain));
 }
 
+test('no partial analysis once most of the source is read: a bottom layer of nearly all the bytes gives none, unless partialUntil says 1', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-worker-'));
+  const client = new AnalysisWorkerClient(WORKER);
+  try {
+    // The bottom layer holds about 95 % of the archive's bytes; the two above are small.
+    const layers = [
+      await makeTar(Array.from({ length: 200 }, (_, i) => ({ name: `big/f${i}`, size: 8000 }))),
+      await makeTar([{ name: 'small/a', size: 10 }]),
+      await makeTar([{ name: 'small/b', size: 10 }]),
+    ];
+    const file = path.join(dir, 'img.tar');
+    writeFileSync(file, await dockerSave({ layers, tag: 'partial:test' }));
+    const partialsWith = async (opts: { partialUntil?: number }): Promise<number[]> => {
+      const got: number[] = [];
+      const a = await client.analyze(file, { partialEveryMs: 0, onPartial: (_a, merged) => { got.push(merged); }, ...opts });
+      assert.equal(a.image.layers.length, 3);
+      return got;
+    };
+    assert.deepEqual(await partialsWith({}), [], 'the rest came soon: no partial');
+    assert.deepEqual(await partialsWith({ partialUntil: 1 }), [1, 2], 'never skipped: one after each layer but the last');
+  } finally {
+    client.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('worker analysis equals analyze() (archive file and OCI layout), with progress and ordered partial results', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'layerlens-worker-'));
   const client = new AnalysisWorkerClient(WORKER);
@@ -58,6 +84,7 @@ test('worker analysis equals analyze() (archive file and OCI layout), with progr
       let progress = 0;
       const viaWorker = await client.analyze(source, {
         partialEveryMs: 0,
+        partialUntil: 1,
         onPartial: (a, merged, total) => {
           partials.push(merged);
           assert.equal(total, 6);

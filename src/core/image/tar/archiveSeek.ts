@@ -205,8 +205,9 @@ export async function indexArchiveLayers(access: RandomAccess, scan: ArchiveScan
     if (known) {
       layers.set(m.path, known);
       fromCache.add(m.path);
-      opts.onLayer?.(m.path, known);
+      // Progress first: whoever takes the layer knows how much of the file is read with it.
       opts.onProgress?.(m.offset + m.size);
+      opts.onLayer?.(m.path, known);
       continue;
     }
     try {
@@ -214,13 +215,14 @@ export async function indexArchiveLayers(access: RandomAccess, scan: ArchiveScan
       const layer = await indexLayerAt(access, m.offset, m.size, { label: `layer ${m.path}`, maxEntries: opts.maxEntriesPerLayer, signal: opts.signal, digests });
       if (digests?.tar) opts.digests!.set(m.path, digests);
       layers.set(m.path, layer);
+      opts.onProgress?.(m.offset + m.size);
       opts.onLayer?.(m.path, layer);
     } catch (e) {
       if (opts.signal?.aborted) throw new CancelledError();
       if (!(e instanceof ImageFormatError) || e.code === 'limit') throw e;
       layerErrors.set(m.path, e);
+      opts.onProgress?.(m.offset + m.size);
     }
-    opts.onProgress?.(m.offset + m.size);
     await tick();
   }
   return { layers, layerErrors, fromCache };
