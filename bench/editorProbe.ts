@@ -110,6 +110,18 @@ export function parseBlockedLines(text: string): Array<[endMsOfDay: number, ms: 
   return out;
 }
 
+/** Runs `read` now, every `everyMs`, and once more when stopped. */
+function sampling(read: () => void, everyMs: number): { stop(): void } {
+  read();
+  const t = setInterval(read, everyMs);
+  return {
+    stop() {
+      clearInterval(t);
+      read();
+    },
+  };
+}
+
 /** Memory of one process sampled every `everyMs` until stop(): the largest VmRSS seen, and VmHWM at the end. */
 export function sampleMemory(pid: number, everyMs = 50): { stop(): { maxRssKiB: number; hwmKiB: number; samples: number } } {
   let maxRss = 0;
@@ -124,12 +136,10 @@ export function sampleMemory(pid: number, everyMs = 50): { stop(): { maxRssKiB: 
       // the process is gone: the figures so far stand
     }
   };
-  read();
-  const t = setInterval(read, everyMs);
+  const s = sampling(read, everyMs);
   return {
     stop() {
-      clearInterval(t);
-      read();
+      s.stop();
       return { maxRssKiB: maxRss, hwmKiB: hwm, samples };
     },
   };
@@ -155,12 +165,10 @@ export function sampleChildren(parentPid: number, cmd: RegExp, everyMs = 50): { 
       }
     }
   };
-  read();
-  const t = setInterval(read, everyMs);
+  const s = sampling(read, everyMs);
   return {
     stop() {
-      clearInterval(t);
-      read();
+      s.stop();
       return [...hwm].map(([pid, hwmKiB]) => ({ pid, hwmKiB }));
     },
   };
