@@ -229,8 +229,6 @@ export function diveEfficiency(layers: LayerIndex[]): DiveEfficiency {
 export interface PathFigures {
   /** Every visited path's figures. */
   values(): Iterable<{ cumulative: number; min: number; count: number }>;
-  /** Σ min and Σ cumulative over every visited path, where the figures hold them without objects. */
-  sums?(): { minSum: number; cumSum: number };
   get(path: string): { cumulative: number; min: number; count: number } | undefined;
 }
 
@@ -238,8 +236,7 @@ export interface PathFigures {
 export function diveSummary(data: PathFigures, inefficient: string[], layers: readonly LayerIndex[]): DiveEfficiency {
   let minSum = 0;
   let cumSum = 0;
-  if (data.sums) ({ minSum, cumSum } = data.sums());
-  else for (const d of data.values()) { minSum += d.min; cumSum += d.cumulative; }
+  for (const d of data.values()) { minSum += d.min; cumSum += d.cumulative; }
   // dive sorts its paths (in the order each met its second layer) by cumulative size, then lists
   // them in reverse: of two paths with the same size, the one that met its second layer later comes
   // first (dive's export and CI report; Go's sort keeps that order for the few paths of a report).

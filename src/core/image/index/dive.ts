@@ -101,13 +101,14 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
     sSize[n] = size;
   };
 
-  // Per path: cumulative, min, count, and the last layer that visited it. A path a tar names twice
-  // is visited twice in one layer, the later entry replacing the earlier: for those (rare) the size
-  // the layer gave and the min before the layer are kept aside.
+  // Per path: cumulative, min and count. A path a tar names twice is visited twice in one layer, the
+  // later entry replacing the earlier: for those (rare) the size the layer gave and the min before
+  // the layer are kept aside.
   let cumulative: NumArray = new Uint32Array(N);
   let min: NumArray = new Uint32Array(N);
   // Per path, how many layers visited it: 16 bits while the layers are fewer than 65,535. Only a
-  // path its tar names twice is visited twice in one layer: `again` holds those of the current layer.
+  // path its tar names twice is visited twice in one layer: `again` holds those of the current
+  // layer, from their first visit in it.
   const count = tables.length < 0xffff ? new Uint16Array(N) : new Int32Array(N);
   const again = new Map<number, { last: number; minBefore: number }>();
   let repeated: Set<number> | null = null;
@@ -126,8 +127,8 @@ export function diveOfIndex(tables: readonly LayerTable[], ix: ImageIndex): Dive
       if (repeated?.has(n)) again.set(n, { last: size, minBefore: -1 });
       return;
     }
-    if (repeated !== null && again.has(n)) {
-      const a = again.get(n)!;
+    const a = repeated !== null ? again.get(n) : undefined;
+    if (a) {
       setCumulative(n, cumulative[n] + size - a.last);
       a.last = size;
       setMin(n, a.minBefore < 0 || size < a.minBefore ? size : a.minBefore);
