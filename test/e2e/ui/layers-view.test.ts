@@ -69,8 +69,17 @@ describe('Layers view on the fs-changes fixture image', () => {
     await input.waitFor({ state: 'visible' });
     await input.fill(IMAGE);
     await wb.page.locator(`.quick-input-widget .monaco-list-row[aria-label*="${IMAGE}"]`).first().waitFor();
-    await wb.page.keyboard.press('Enter');
-    await input.waitFor({ state: 'hidden' });
+    // The pick's items may still be replaced (the engine's images arrive) as Enter is pressed, and
+    // the workbench then drops the key: press it again while the pick stays open.
+    for (let attempt = 1; ; attempt++) {
+      await wb.page.keyboard.press('Enter');
+      try {
+        await input.waitFor({ state: 'hidden', timeout: 10_000 });
+        break;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+      }
+    }
     await wb.openView('Layers');
     const rows = await waitForPaneRows(wb, 'Layers', (r) => r.some((x) => x.ariaLabel.includes('RUN echo two-and-longer')), 120_000);
     const labels = rows.map((r) => r.ariaLabel);
