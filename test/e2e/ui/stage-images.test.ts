@@ -103,7 +103,9 @@ describe('layerLens.build.stageImages = afterBuild', () => {
     await wb.runCommandWhenListed('Layer Lens: Build Image');
     const split = async (): Promise<string[]> => (await wb.readCodeLenses()).flatMap((x) => x.split('|').map((p) => p.trim()));
     // 3000 bytes of /t and the pid's few bytes in /pid.
-    const lenses = await wb.poll(split, (t) => t.some((x) => /^3(\.0\d)? kB/.test(x)), 240_000, 'a 3 kB lens on the tools stage\'s RUN');
+    // The lenses settle stage by stage (each image mapped as its analysis ends): wait for the end state.
+    const lenses = await wb.poll(split, (t) => t.some((x) => /^3(\.0\d)? kB/.test(x)) && !t.some((x) => x.includes('build stage to see sizes')), 240_000,
+      'a 3 kB lens on the tools stage\'s RUN and no stage left to build');
     assert.ok(!lenses.some((x) => x.includes('build stage to see sizes')), JSON.stringify(lenses));
     const tagged = spawnSync(DOCKER, ['image', 'inspect', '--format', '{{.Id}}', `${repo}:stage-tools`], { encoding: 'utf8' });
     assert.equal(tagged.status, 0, `no ${repo}:stage-tools: ${tagged.stderr}`);
